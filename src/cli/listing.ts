@@ -1,0 +1,99 @@
+// ipvsadm-style listings of a status snapshot: `xlvs list` prints what `ipvsadm -L` would, so
+// operators read it without a manual. Pure: snapshot in, text out.
+import type { ServiceStatus, StatusSnapshot, TrafficCounters } from '../daemon/status';
+
+export type ListMode = 'plain' | 'stats' | 'rate';
+
+export interface Rates { cps: number; inpps: number; inbps: number }
+
+const SCHED_NAMES: Record<string, string> = { maglev: 'mh', 'source-hash': 'sh', 'dest-hash': 'dh', 'maglev-source-port': 'mh' };
+const FORWARD: Record<string, string> = { dr: 'Route', tun: 'Tunnel' };
+
+function hostPort(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function serviceHead(s: ServiceStatus): string {
+  const prot = s.protocol.toUpperCase().padEnd(4);
+  return `${prot} ${hostPort(s.vip, s.port)}`;
+}
+
+function flags(s: ServiceStatus): string {
+  const f: string[] = [SCHED_NAMES[s.scheduler] ?? s.scheduler];
+  if (s.persistence) {
+    f.push(`persistent ${Math.round(s.persistence.timeoutMs / 1000)}`);
+    if (s.persistence.netmask && s.persistence.netmask !== '255.255.255.255' && s.persistence.netmask !== '128') f.push(`mask ${s.persistence.netmask}`);
+  }
+  if (s.sorryActive) f.push('sorry');
+  return f.join(' ');
+}
+
+function num(n: bigint | number, width: number): string {
+  return String(n).padStart(width);
+}
+
+/** `ipvsadm -L -n` (mode plain), `--stats` or `--rate` (rates per service/real key). */
+export function formatListing(snap: StatusSnapshot, mode: ListMode, rates?: Map<string, Rates>): string {
+  const out: string[] = [];
+  out.push(`xlvs director ${snap.director} on ${snap.interface} (XDP ${snap.xdpMode})`);
+  if (mode === 'plain') {
+    out.push('Prot LocalAddress:Port Scheduler Flags');
+    out.push('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn');
+    for (const s of snap.services) {
+      out.push(`${serviceHead(s)} ${flags(s)}`);
+      for (const r of s.reals) {
+        const w = r.state === 'up' ? r.effectiveWeight : 0;
+        const tag = r.state === 'up' ? '' : `  (${r.state}: ${r.reason})`;
+        out.push(`  -> ${hostPort(r.address, r.port).padEnd(28)} ${(FORWARD[s.method] ?? s.method).padEnd(7)} ${String(w).padEnd(6)} ${String(r.activeConns).padEnd(10)} ${r.inactiveConns}${tag}`);
+      }
+    }
+    return out.join('\n') + '\n';
+  }
+  if (mode === 'stats') {
+    out.push('Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes');
+    out.push('  -> RemoteAddress:Port');
+    const row = (head: string, c: TrafficCounters) =>
+      `${head.padEnd(33)}${num(c.newFlows, 8)} ${num(c.packets, 8)} ${num(0, 8)} ${num(c.bytes, 8)} ${num(0, 8)}`;
+    for (const s of snap.services) {
+      out.push(row(serviceHead(s), s.counters));
+      for (const r of s.reals) out.push(row(`  -> ${hostPort(r.address, r.port)}`, r.counters));
+    }
+    return out.join('\n') + '\n';
+  }
+  out.push('Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS');
+  out.push('  -> RemoteAddress:Port');
+  const row = (head: string, key: string) => {
+    const r = rates?.get(key) ?? { cps: 0, inpps: 0, inbps: 0 };
+    return `${head.padEnd(33)}${num(Math.round(r.cps), 8)} ${num(Math.round(r.inpps), 8)} ${num(0, 8)} ${num(Math.round(r.inbps), 8)} ${num(0, 8)}`;
+  };
+  for (const s of snap.services) {
+    out.push(row(serviceHead(s), s.key));
+    for (const r of s.reals) out.push(row(`  -> ${hostPort(r.address, r.port)}`, `${s.key}|${r.key}`));
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Rates from two snapshots `dtMs` apart (counter deltas). */
+export function computeRates(a: StatusSnapshot, b: StatusSnapshot, dtMs: number): Map<string, Rates> {
+  const rates = new Map<string, Rates>();
+  const secs = Math.max(dtMs, 1) / 1000;
+  const prev = new Map<string, TrafficCounters>();
+  for (const s of a.services) {
+    prev.set(s.key, s.counters);
+    for (const r of s.reals) prev.set(`${s.key}|${r.key}`, r.counters);
+  }
+  const put = (key: string, c: TrafficCounters) => {
+    const p = prev.get(key);
+    if (!p) return;
+    rates.set(key, {
+      cps: Number(c.newFlows - p.newFlows) / secs,
+      inpps: Number(c.packets - p.packets) / secs,
+      inbps: Number(c.bytes - p.bytes) / secs,
+    });
+  };
+  for (const s of b.services) {
+    put(s.key, s.counters);
+    for (const r of s.reals) put(`${s.key}|${r.key}`, r.counters);
+  }
+  return rates;
+}

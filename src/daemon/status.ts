@@ -1,0 +1,78 @@
+// The daemon's view of itself, as the CLI, the metrics and the status page read it. Counters are
+// bigint in-process and decimal strings once they cross the control socket.
+
+export type RealState = 'up' | 'drain' | 'down';
+
+export interface TrafficCounters {
+  packets: bigint;
+  bytes: bigint;
+  /** Flows scheduled (new connection-table entries), ipvsadm's "Conns". */
+  newFlows: bigint;
+}
+
+export interface RealStatus {
+  /** `address:port` (IPv6 in brackets). */
+  key: string;
+  id: number;
+  address: string;
+  port: number;
+  /** Configured weight. */
+  weight: number;
+  /** Weight in force (after health / misc_dynamic / drain). */
+  effectiveWeight: number;
+  state: RealState;
+  /** Why it is in that state (health reason, "admin drain", …). */
+  reason: string;
+  mac: string | null;
+  activeConns: number;
+  inactiveConns: number;
+  counters: TrafficCounters;
+  lastCheckMs?: number;
+}
+
+export interface ServiceStatus {
+  /** `vip:port/proto`. */
+  key: string;
+  id: number;
+  vip: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  method: 'dr' | 'tun';
+  scheduler: string;
+  persistence: { timeoutMs: number; netmask: string } | null;
+  onDown: 'expire' | 'keep';
+  sorryActive: boolean;
+  reals: RealStatus[];
+  counters: TrafficCounters;
+}
+
+export interface VrrpStatus {
+  name: string;
+  vrid: number;
+  interface: string;
+  state: string;
+  priority: number;
+  effectivePriority: number;
+  vips: string[];
+  since: number;
+}
+
+export interface DaemonEvent {
+  at: number;
+  kind: 'health' | 'vrrp' | 'reload' | 'apply' | 'daemon';
+  message: string;
+}
+
+export interface StatusSnapshot {
+  director: string;
+  interface: string;
+  xdpMode: string;
+  startedAt: number;
+  adopted: boolean;
+  configFile: string;
+  services: ServiceStatus[];
+  vrrp: VrrpStatus[];
+  reasons: Record<string, bigint>;
+  connections: number;
+  events: DaemonEvent[];
+}
