@@ -1,0 +1,92 @@
+// Commands that talk to a running daemon over its control socket: list, reload, stop, status.
+import { Command } from 'commander';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { controlRequest, defaultSocketPath } from '../../daemon/control';
+import type { StatusSnapshot } from '../../daemon/status';
+import { computeRates, formatListing } from '../listing';
+import { XlvsError, ErrorCodes } from '../../errors';
+
+interface SocketOpts { socket?: string; name?: string }
+
+/** The socket to use: --socket, else --name, else the only daemon socket in /run/xlvs. */
+export function resolveSocket(opts: SocketOpts): string {
+  if (opts.socket) return opts.socket;
+  if (opts.name) return defaultSocketPath(opts.name);
+  const dir = '/run/xlvs';
+  const socks = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.sock')) : [];
+  if (socks.length === 1) return path.join(dir, socks[0]);
+  if (socks.length === 0) throw new XlvsError(ErrorCodes.CONTROL, 'no xlvs daemon found in /run/xlvs (start one with `xlvs run -c FILE`, or pass --socket)');
+  throw new XlvsError(ErrorCodes.CONTROL, `several daemons in /run/xlvs (${socks.join(', ')}): pass --name or --socket`);
+}
+
+const COUNTER_FIELDS = new Set(['packets', 'bytes', 'newFlows']);
+
+/** Counters cross the socket as decimal strings; turn them back into bigint. */
+export function reviveSnapshot(raw: unknown): StatusSnapshot {
+  const walk = (v: unknown, key?: string): unknown => {
+    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (v && typeof v === 'object') {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) o[k] = walk(x, k);
+      if (key === 'reasons') for (const k of Object.keys(o)) o[k] = BigInt(o[k] as string);
+      return o;
+    }
+    if (key && COUNTER_FIELDS.has(key) && typeof v === 'string') return BigInt(v);
+    return v;
+  };
+  return walk(raw) as StatusSnapshot;
+}
+
+function withSocket(cmd: Command): Command {
+  return cmd.option('-s, --socket <path>', 'control socket of the daemon').option('--name <director>', 'director name (socket /run/xlvs/<name>.sock)');
+}
+
+export function register(program: Command): void {
+  withSocket(program.command('list').alias('ls'))
+    .description('list services and reals like `ipvsadm -L`')
+    .option('-n, --numeric', 'numeric output (always numeric; accepted for ipvsadm habits)')
+    .option('--stats', 'counters: Conns, InPkts, OutPkts, InBytes, OutBytes')
+    .option('--rate', 'rates over --interval: CPS, InPPS, OutPPS, InBPS, OutBPS')
+    .option('--conns', 'the connection table')
+    .option('--interval <ms>', 'sampling interval for --rate', '1000')
+    .option('--json', 'machine-readable output')
+    .action(async (o: SocketOpts & { stats?: boolean; rate?: boolean; conns?: boolean; interval: string; json?: boolean }) => {
+      const sock = resolveSocket(o);
+      if (o.conns) {
+        const conns = await controlRequest(sock, { cmd: 'conns' });
+        if (o.json) { process.stdout.write(JSON.stringify(conns, null, 2) + '\n'); return; }
+        const rows = conns as { proto: string; client: string; vip: string; real: string; ageMs?: number }[];
+        process.stdout.write('Pro Client                          Virtual                         Real\n');
+        for (const c of rows) process.stdout.write(`${c.proto.toUpperCase().padEnd(4)}${c.client.padEnd(32)}${c.vip.padEnd(32)}${c.real}\n`);
+        return;
+      }
+      const snap = reviveSnapshot(await controlRequest(sock, { cmd: 'status' }));
+      if (o.rate) {
+        const ms = Number(o.interval);
+        await new Promise((r) => setTimeout(r, ms));
+        const snap2 = reviveSnapshot(await controlRequest(sock, { cmd: 'status' }));
+        const rates = computeRates(snap, snap2, ms);
+        if (o.json) { process.stdout.write(JSON.stringify(Object.fromEntries(rates), null, 2) + '\n'); return; }
+        process.stdout.write(formatListing(snap2, 'rate', rates));
+        return;
+      }
+      if (o.json) { process.stdout.write(JSON.stringify(snap, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n'); return; }
+      process.stdout.write(formatListing(snap, o.stats ? 'stats' : 'plain'));
+    });
+
+  withSocket(program.command('reload'))
+    .description('re-read the topology file and apply only the difference (same as SIGHUP)')
+    .action(async (o: SocketOpts) => {
+      const res = (await controlRequest(resolveSocket(o), { cmd: 'reload' }, 30_000)) as { summary: string[] };
+      process.stdout.write(res.summary.length ? res.summary.map((s) => `  ${s}\n`).join('') : '  nothing changed\n');
+    });
+
+  withSocket(program.command('stop'))
+    .description('stop the daemon: detach XDP and unpin (or keep forwarding for an upgrade)')
+    .option('--keep-forwarding', 'leave the programs attached and pinned; a new daemon adopts them')
+    .action(async (o: SocketOpts & { keepForwarding?: boolean }) => {
+      await controlRequest(resolveSocket(o), { cmd: 'stop', keepForwarding: !!o.keepForwarding }, 30_000);
+      process.stdout.write(o.keepForwarding ? 'stopped; forwarding continues from the pinned programs\n' : 'stopped; XDP detached and pins removed\n');
+    });
+}
