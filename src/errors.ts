@@ -28,6 +28,8 @@ export const ErrorCodes = {
   VRRP: 'E_VRRP',
   HEALTH: 'E_HEALTH',
   USAGE: 'E_USAGE',
+  // importers (ipvsadm -S, keepalived.conf): input malformed; message names file:line
+  IMPORT_PARSE: 'E_IMPORT_PARSE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
