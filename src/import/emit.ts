@@ -1,0 +1,60 @@
+// Serialise an import result as a topology YAML: the notes as a comment block at the top, and
+// TODO placeholders as comments on the nodes they concern.
+import * as YAML from 'yaml';
+import type { ImportResult } from './types';
+
+export interface EmitOptions {
+  /** What the topology was imported from, for the header ("ipvsadm -S", a file path). */
+  source: string;
+}
+
+export function emitTopology(res: ImportResult, opts: EmitOptions): string {
+  const doc = new YAML.Document(orderKeys(res.topology));
+  const head = [` xlvs topology imported from ${opts.source} by \`xlvs import\`.`, ' Review it before use: validate with the daemon\'s config check.'];
+  if (res.notes.length) {
+    head.push('', ` Not mapped, or mapped with a difference (${res.notes.length}):`);
+    for (const n of res.notes) head.push(` - ${n.where}: ${n.message}`);
+  } else {
+    head.push('', ' Everything in the input was mapped.');
+  }
+  doc.commentBefore = head.join('\n');
+  for (const t of res.todo) {
+    const parts = t.path.split('.');
+    const parent = doc.getIn(parts.slice(0, -1), true);
+    if (!YAML.isMap(parent)) continue;
+    const pair = parent.items.find((p) => YAML.isScalar(p.key) && p.key.value === parts[parts.length - 1]);
+    if (pair && YAML.isNode(pair.value)) {
+      pair.value.comment = ` ${t.message}`;
+    } else {
+      // The field is absent (e.g. addresses): a comment after the parent map.
+      parent.comment = [parent.comment, ` ${parts[parts.length - 1]}: ${t.message}`].filter(Boolean).join('\n');
+    }
+  }
+  YAML.visit(doc, {
+    Seq(_, node) {
+      if (node.items.every((i) => YAML.isScalar(i))) node.flow = true;
+    },
+    Map(_, node, path) {
+      const parent = path[path.length - 1];
+      if (YAML.isSeq(parent) && node.items.every((p) => YAML.isScalar(p.value) || (YAML.isSeq(p.value) && p.value.items.every((i) => YAML.isScalar(i))))) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
+}
+
+/** Notes as lines for stderr. */
+export function formatNotes(res: ImportResult): string {
+  return res.notes.map((n) => `${n.where}: ${n.message}\n`).join('');
+}
+
+// Keys in the order docs/topology.md lists them, so reals and nested blocks come last.
+const LAST = ['check', 'reals'];
+function orderKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(orderKeys);
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    entries.sort(([a], [b]) => LAST.indexOf(a) - LAST.indexOf(b));
+    return Object.fromEntries(entries.map(([k, x]) => [k, orderKeys(x)]));
+  }
+  return v;
+}
