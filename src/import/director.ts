@@ -22,8 +22,8 @@ export function buildDirector(opts: { nameHint?: string; iface?: string }, todo:
   let iface = opts.iface;
   if (!iface) {
     iface = PLACEHOLDER_INTERFACE;
-    todo.push({ path: 'director.interface', message: `placeholder: set the interface the XDP program attaches to` });
+    todo.push({ path: 'director.interface', message: `placeholder — set the interface the XDP program attaches to` });
   }
-  todo.push({ path: 'director.addresses', message: "TODO: add the director's own addresses (e.g. [10.0.0.2/24]); needed for the DR subnet check and as TUN outer source" });
+  todo.push({ path: 'director.addresses', message: "add the director's own addresses (e.g. [10.0.0.2/24]); needed for the DR subnet check and as TUN outer source" });
   return { name, interface: iface, xdp_mode: 'native' };
 }

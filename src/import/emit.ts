@@ -24,10 +24,10 @@ export function emitTopology(res: ImportResult, opts: EmitOptions): string {
     if (!YAML.isMap(parent)) continue;
     const pair = parent.items.find((p) => YAML.isScalar(p.key) && p.key.value === parts[parts.length - 1]);
     if (pair && YAML.isNode(pair.value)) {
-      pair.value.comment = ` ${t.message}`;
+      pair.value.comment = ` TODO: ${t.message}`;
     } else {
       // The field is absent (e.g. addresses): a comment after the parent map.
-      parent.comment = [parent.comment, ` ${parts[parts.length - 1]}: ${t.message}`].filter(Boolean).join('\n');
+      parent.comment = [parent.comment, ` TODO ${parts[parts.length - 1]}: ${t.message}`].filter(Boolean).join('\n');
     }
   }
   YAML.visit(doc, {
@@ -35,11 +35,13 @@ export function emitTopology(res: ImportResult, opts: EmitOptions): string {
       if (node.items.every((i) => YAML.isScalar(i))) node.flow = true;
     },
     Map(_, node, path) {
-      const parent = path[path.length - 1];
-      if (YAML.isSeq(parent) && node.items.every((p) => YAML.isScalar(p.value) || (YAML.isSeq(p.value) && p.value.items.every((i) => YAML.isScalar(i))))) node.flow = true;
+      // Small maps of scalars read best inline, as docs/topology.md writes them; the director
+      // stays block style so its TODO comments have room.
+      if (path.length < 4) return;
+      if (node.items.every((p) => YAML.isScalar(p.value) || (YAML.isSeq(p.value) && p.value.items.every((i) => YAML.isScalar(i))))) node.flow = true;
     },
   });
-  return doc.toString({ lineWidth: 0 });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
 /** Notes as lines for stderr. */
@@ -47,13 +49,26 @@ export function formatNotes(res: ImportResult): string {
   return res.notes.map((n) => `${n.where}: ${n.message}\n`).join('');
 }
 
-// Keys in the order docs/topology.md lists them, so reals and nested blocks come last.
-const LAST = ['check', 'reals'];
+// Keys in the order docs/topology.md lists them, per kind of object.
+const ORDER: [string, string[]][] = [
+  ['vrid', ['name', 'interface', 'vrid', 'priority', 'state', 'version', 'advert_interval', 'auth', 'vips', 'preempt', 'preempt_delay', 'accept', 'unicast_src', 'unicast_peers', 'track_interfaces', 'track_scripts', 'garp', 'notify']],
+  ['vip', ['name', 'vip', 'port', 'protocol', 'method', 'scheduler', 'persistence', 'table_size', 'on_down', 'quorum', 'sorry_server', 'check', 'reals']],
+  ['command', ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight']],
+  ['type', ['type', 'secret', 'interval', 'timeout', 'rise', 'fall', 'delay_before_retry', 'warmup', 'alpha', 'port', 'connect_ip', 'bindto', 'http', 'udp', 'script']],
+  ['address', ['address', 'port', 'weight', 'mac', 'check', 'notify_up', 'notify_down']],
+  ['path', ['method', 'path', 'host', 'status', 'digest', 'regex', 'sni']],
+  ['xdp_mode', ['name', 'interface', 'xdp_mode', 'addresses']],
+];
 function orderKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(orderKeys);
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-    entries.sort(([a], [b]) => LAST.indexOf(a) - LAST.indexOf(b));
+    const o = v as Record<string, unknown>;
+    const entries = Object.entries(o).filter(([, x]) => x !== undefined);
+    const order = ORDER.find(([k]) => k in o)?.[1];
+    if (order) {
+      const rank = (k: string): number => (order.includes(k) ? order.indexOf(k) : order.length);
+      entries.sort(([a], [b]) => rank(a) - rank(b));
+    }
     return Object.fromEntries(entries.map(([k, x]) => [k, orderKeys(x)]));
   }
   return v;
