@@ -1,0 +1,132 @@
+// libc through koffi: the few socket calls Node has no API for (raw IP sockets, AF_PACKET),
+// plus poll and eventfd for waiting on them. Structs are plain Buffers laid out here, so the
+// FFI surface stays int/pointer only. Constants are Linux x86_64/aarch64 values from the headers
+// named beside them.
+import koffi from 'koffi';
+import { XlvsError, ErrorCodes } from '../errors';
+
+export const AF_INET = 2; // <bits/socket.h>
+export const AF_INET6 = 10;
+export const AF_PACKET = 17;
+export const SOCK_RAW = 3;
+export const SOCK_NONBLOCK = 0o4000; // <bits/socket_type.h>
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1; // <asm-generic/socket.h>
+export const SO_BINDTODEVICE = 25;
+export const IPPROTO_IP = 0; // <netinet/in.h>
+export const IPPROTO_IPV6 = 41;
+export const IP_TOS = 1; // <bits/in.h>
+export const IP_HDRINCL = 3;
+export const IP_MULTICAST_IF = 32;
+export const IP_MULTICAST_TTL = 33;
+export const IP_MULTICAST_LOOP = 34;
+export const IP_ADD_MEMBERSHIP = 35;
+export const IP_MULTICAST_ALL = 49; // <linux/in.h>: 0 = only groups this socket joined
+export const IPV6_CHECKSUM = 7; // <linux/in6.h>
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_MULTICAST_IF = 17;
+export const IPV6_MULTICAST_HOPS = 18;
+export const IPV6_MULTICAST_LOOP = 19;
+export const IPV6_ADD_MEMBERSHIP = 20;
+export const ETH_P_ARP = 0x0806; // <linux/if_ether.h>
+export const POLLIN = 0x001; // <bits/poll.h>
+export const EFD_NONBLOCK = 0o4000; // <sys/eventfd.h>
+export const EFD_CLOEXEC = 0o2000000;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+let lib: ReturnType<typeof bind> | null = null;
+
+function bind() {
+  const c = koffi.load('libc.so.6');
+  return {
+    socket: c.func('int socket(int domain, int type, int protocol)'),
+    setsockopt: c.func('int setsockopt(int fd, int level, int name, void *val, uint32_t len)'),
+    bind: c.func('int bind(int fd, void *addr, uint32_t len)'),
+    sendto: c.func('intptr_t sendto(int fd, void *buf, uintptr_t len, int flags, void *addr, uint32_t alen)'),
+    recvfrom: c.func('intptr_t recvfrom(int fd, void *buf, uintptr_t len, int flags, void *addr, void *alen)'),
+    close: c.func('int close(int fd)'),
+    poll: c.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    eventfd: c.func('int eventfd(unsigned int initval, int flags)'),
+    write: c.func('intptr_t write(int fd, void *buf, uintptr_t len)'),
+    read: c.func('intptr_t read(int fd, void *buf, uintptr_t len)'),
+    ifNametoindex: c.func('unsigned int if_nametoindex(const char *name)'),
+  };
+}
+
+export function libc(): ReturnType<typeof bind> {
+  if (!lib) lib = bind();
+  return lib;
+}
+
+export function errno(): number { return koffi.errno(); }
+
+export function sysFail(what: string, err = errno()): never {
+  throw new XlvsError(ErrorCodes.SYSTEM, what, { errno: err });
+}
+
+export function ifIndex(name: string): number {
+  const i = libc().ifNametoindex(name) as number;
+  if (!i) throw new XlvsError(ErrorCodes.SYSTEM, `interface "${name}" does not exist`, { errno: errno() });
+  return i;
+}
+
+export function setIntOpt(fd: number, level: number, name: number, value: number, what: string): void {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(value);
+  if (libc().setsockopt(fd, level, name, b, 4) < 0) sysFail(`setsockopt ${what}`);
+}
+
+export function setBufOpt(fd: number, level: number, name: number, value: Buffer, what: string): void {
+  if (libc().setsockopt(fd, level, name, value, value.length) < 0) sysFail(`setsockopt ${what}`);
+}
+
+/** struct sockaddr_in (16 bytes). */
+export function sockaddrIn(addr4: Buffer): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt16LE(AF_INET, 0);
+  addr4.copy(b, 4);
+  return b;
+}
+
+/** struct sockaddr_in6 (28 bytes). */
+export function sockaddrIn6(addr16: Buffer, scopeId = 0): Buffer {
+  const b = Buffer.alloc(28);
+  b.writeUInt16LE(AF_INET6, 0);
+  addr16.copy(b, 8);
+  b.writeUInt32LE(scopeId, 24);
+  return b;
+}
+
+/** struct sockaddr_ll (20 bytes) for sending on `ifindex`. */
+export function sockaddrLl(ifindex: number, protocol: number, mac: Buffer): Buffer {
+  const b = Buffer.alloc(20);
+  b.writeUInt16LE(AF_PACKET, 0);
+  b.writeUInt16BE(protocol, 2);
+  b.writeInt32LE(ifindex, 4);
+  b[11] = 6;
+  mac.copy(b, 12);
+  return b;
+}
+
+export function sendTo(fd: number, data: Buffer, addr: Buffer, what: string): void {
+  const n = libc().sendto(fd, data, data.length, 0, addr, addr.length) as number;
+  if (n < 0) sysFail(`sendto ${what}`);
+}
+
+/** One datagram from a non-blocking socket, or null when none is queued. */
+export function recvFrom(fd: number, max = 2048): { data: Buffer; addr: Buffer } | null {
+  const buf = Buffer.alloc(max);
+  const addr = Buffer.alloc(128);
+  const alen = Buffer.alloc(4);
+  alen.writeUInt32LE(addr.length);
+  const n = libc().recvfrom(fd, buf, max, 0, addr, alen) as number;
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN || e === EINTR) return null;
+    sysFail('recvfrom', e);
+  }
+  return { data: buf.subarray(0, n), addr: addr.subarray(0, alen.readUInt32LE(0)) };
+}
+
+export function closeFd(fd: number): void { libc().close(fd); }
