@@ -1,0 +1,199 @@
+/* Every struct, map limit and code shared between the BPF programs and TypeScript: the single
+ * definition (src/maps/lb.ts holds a codec per struct, checked against this file's BTF).
+ *
+ * Layout rules: explicit pad fields, no bitfields, sizes asserted. Addresses are 16 bytes; an
+ * IPv4 address sits in the first 4 bytes (network order) with the other 12 zero and family
+ * LB_AF_INET, so one key type serves both families without hidden padding.
+ */
+#ifndef XLVS_LB_SHARED_H
+#define XLVS_LB_SHARED_H
+
+#include <linux/types.h>
+
+/* Map sizes. Ids index arrays, so id 0 is reserved as "none" in both spaces. */
+#define LB_MAX_VIPS 1024		/* VIP ids 1..1023 */
+#define LB_MAX_REALS 4096		/* real ids 1..4095 */
+#define LB_CONN_ENTRIES 1048576	/* LRU: the oldest flows go first when full */
+#define LB_PERSIST_ENTRIES 262144
+#define LB_MAGLEV_MAX 1048573		/* largest inner table (prime); default 65537, Maglev §3.4 */
+#define LB_DECAP_VIPS 1024
+
+/* Address families as stored in keys (not AF_*: these are our own stable values). */
+#define LB_AF_INET 4
+#define LB_AF_INET6 6
+
+/* vip_info.method */
+#define LB_METHOD_DR 1		/* rewrite MACs, same L2 (ipvsadm -g) */
+#define LB_METHOD_TUN 2		/* IP-in-IP toward the real (ipvsadm -i) */
+
+/* vip_info.hash_fields: what the Maglev slot is hashed from. */
+#define LB_HASH_SRC_ADDR 0x01
+#define LB_HASH_SRC_PORT 0x02
+#define LB_HASH_DST_ADDR 0x04
+#define LB_HASH_DST_PORT 0x08
+#define LB_HASH_PROTO 0x10
+#define LB_HASH_5TUPLE 0x1f	/* maglev (default) */
+/* source-hash = SRC_ADDR (ipvsadm sh), dest-hash = DST_ADDR (dh),
+ * maglev-source-port = SRC_ADDR|SRC_PORT (mh/sh with sh-port, mh-port) */
+
+/* vip_info.on_down: what happens to flows of a real marked down. */
+#define LB_ON_DOWN_EXPIRE 1	/* rescheduled on their next packet */
+#define LB_ON_DOWN_KEEP 2	/* stay on the real */
+
+/* real_info.state */
+#define LB_REAL_NONE 0		/* slot unused */
+#define LB_REAL_UP 1		/* in selection */
+#define LB_REAL_DRAIN 2		/* out of new selection, flows continue */
+#define LB_REAL_DOWN 3		/* out; flows follow the VIP's on_down */
+
+/* vip_key: {address, port, protocol}. port 0 = every port of the address. */
+struct vip_key {
+	__u8 addr[16];
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family;		/* LB_AF_INET / LB_AF_INET6 */
+};
+_Static_assert(sizeof(struct vip_key) == 20, "vip_key");
+
+/* vip_info: per-VIP policy written by the control plane. */
+struct vip_info {
+	__u32 id;		/* 1..LB_MAX_VIPS-1: index of maglev_tables, vip_stats */
+	__u32 sorry_real;	/* real id used when no real is in selection, 0 = none */
+	__u32 persist_timeout_ms; /* 0 = no persistence (ipvsadm -p, in ms) */
+	__u32 table_size;	/* Maglev table size (prime), informational */
+	__u8 method;		/* LB_METHOD_* */
+	__u8 hash_fields;	/* LB_HASH_* */
+	__u8 on_down;		/* LB_ON_DOWN_* */
+	__u8 persist_prefix;	/* client prefix length kept (ipvsadm -M), 0..32 / 0..128 */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vip_info) == 24, "vip_info");
+
+/* real_info: indexed by real id. A real belongs to exactly one VIP (vip_id). */
+struct real_info {
+	__u8 addr[16];
+	__u8 mac[6];		/* DR: destination MAC; TUN: outer destination MAC */
+	__u8 nexthop_mac[6];	/* TUN only: if not zero, used instead of mac */
+	__u8 family;		/* LB_AF_* of addr (TUN outer family) */
+	__u8 state;		/* LB_REAL_* */
+	__u16 pad;
+	__u32 vip_id;		/* owner; a flow whose VIP differs is rescheduled */
+	__u32 weight;		/* as configured, for read-back only */
+};
+_Static_assert(sizeof(struct real_info) == 40, "real_info");
+
+/* flow_key: a connection (and the Maglev hash input). */
+struct flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key");
+
+/* conn_value: the real a flow was given. */
+struct conn_value {
+	__u32 real_id;
+	__u32 vip_id;
+	__u64 last_seen_ns;	/* bpf_ktime_get_ns() of the last packet */
+};
+_Static_assert(sizeof(struct conn_value) == 16, "conn_value");
+
+/* persist_key: {VIP, client address & mask} (ipvsadm -p template). */
+struct persist_key {
+	__u8 client[16];	/* masked to vip_info.persist_prefix */
+	__u32 vip_id;
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct persist_key) == 24, "persist_key");
+
+struct persist_value {
+	__u32 real_id;
+	__u32 pad;
+	__u64 last_used_ns;	/* expired when now - last_used > timeout */
+};
+_Static_assert(sizeof(struct persist_value) == 16, "persist_value");
+
+/* lb_config: the director's own identity (one entry, key 0). */
+struct lb_config {
+	__u8 mac[6];		/* source MAC of every frame we transmit */
+	__u16 pad0;
+	__be32 tun_src4;	/* outer IPv4 source for TUN, ICMP source; 0 = unset */
+	__u8 tun_src6[16];	/* outer IPv6 source for TUN, ICMPv6 source; :: = unset */
+	__u32 mtu;		/* L3 MTU toward reals; encapsulated packets above it are too big */
+	__u32 hash_seed;	/* identical on every director so all pick the same real */
+};
+_Static_assert(sizeof(struct lb_config) == 36, "lb_config");
+
+/* Traffic per VIP and per real (per-CPU arrays indexed by id; summed by the reader). */
+struct lb_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;	/* connection-table entries created (ipvsadm "Conns") */
+};
+_Static_assert(sizeof(struct lb_counters) == 24, "lb_counters");
+
+/* Verdict reasons. Stable: never renumber, retire instead. Each code N counts in field N of
+ * struct lb_reason_stats (asserted in stats.h). */
+enum lb_reason {
+	LB_R_UNUSED = 0,
+	LB_TX_DR = 1,		/* forwarded, DR */
+	LB_TX_TUN = 2,		/* forwarded, TUN */
+	LB_PASS_NOT_IP = 3,	/* not IPv4/IPv6 (ARP, LLDP, …) */
+	LB_PASS_NOT_VIP = 4,	/* IP but no VIP matches */
+	LB_PASS_PROTO = 5,	/* neither TCP nor UDP (ICMP, …) */
+	LB_DROP_MALFORMED = 6,	/* truncated or inconsistent headers */
+	LB_PASS_FRAGMENT = 7,	/* IPv4 fragment or IPv6 fragment header */
+	LB_PASS_IP_OPTIONS = 8,	/* IPv4 with options (IHL > 5) */
+	LB_PASS_IPV6_EXT = 9,	/* IPv6 extension header */
+	LB_PASS_TTL = 10,	/* TTL / hop limit <= 1 */
+	LB_PASS_NO_REAL = 11,	/* VIP with no real in selection and no sorry real */
+	LB_TX_TOO_BIG = 12,	/* ICMP frag-needed / ICMPv6 packet-too-big sent to the client */
+	LB_DROP_TOO_BIG = 13,	/* too big, DF clear: cannot fragment in XDP */
+	LB_DROP_CONFIG = 14,	/* director config missing (TUN source address) */
+	LB_DROP_INTERNAL = 15,	/* a helper failed (adjust_head) */
+	LB_REASON_MAX = 16,
+};
+
+/* One named field per reason, in code order. */
+struct lb_reason_stats {
+	__u64 unused;
+	__u64 tx_dr;
+	__u64 tx_tun;
+	__u64 not_ip;
+	__u64 not_vip;
+	__u64 proto;
+	__u64 malformed;
+	__u64 fragment;
+	__u64 ip_options;
+	__u64 ipv6_ext;
+	__u64 ttl;
+	__u64 no_real;
+	__u64 tx_too_big;
+	__u64 drop_too_big;
+	__u64 config;
+	__u64 internal;
+};
+_Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
+
+/* decap (real server): which inner destinations are ours. */
+struct decap_key {
+	__u8 addr[16];
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct decap_key) == 20, "decap_key");
+
+struct decap_stats {
+	__u64 decap4;		/* outer IPv4 removed */
+	__u64 decap6;		/* outer IPv6 removed */
+	__u64 not_ours;		/* tunnelled, inner destination not in decap_vips */
+	__u64 passed;		/* not a tunnel packet: untouched */
+};
+_Static_assert(sizeof(struct decap_stats) == 32, "decap_stats");
+
+#endif

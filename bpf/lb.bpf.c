@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+/* lb: the director's XDP program. Parses the frame, finds the VIP, picks a real (connection
+ * table, then persistence, then the VIP's weighted Maglev table, then the sorry real) and
+ * forwards by DR or TUN with XDP_TX. Everything else goes to the kernel untouched, counted by
+ * reason; malformed packets are dropped, never forwarded.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "lb_shared.h"
+#include "parsing.h"
+#include "csum.h"
+#include "stats.h"
+#include "maglev.h"
+#include "conntrack.h"
+#include "encap.h"
+
+#define NS_PER_MS 1000000ULL
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_VIPS);
+	__type(key, struct vip_key);
+	__type(value, struct vip_info);
+} lb_vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct real_info);
+} lb_reals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_config);
+} lb_cfg SEC(".maps");
+
+/* Exact {addr, port, proto} first, then the address's port-0 (all ports) VIP. */
+static __always_inline struct vip_info *vip_find(const struct pkt *p)
+{
+	struct vip_key k;
+	struct vip_info *v;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memcpy(k.addr, p->flow.dst, 16);
+	k.port = p->flow.dport;
+	k.proto = p->flow.proto;
+	k.family = p->flow.family;
+	v = bpf_map_lookup_elem(&lb_vips, &k);
+	if (v)
+		return v;
+	k.port = 0;
+	return bpf_map_lookup_elem(&lb_vips, &k);
+}
+
+static __always_inline struct real_info *real_of(__u32 id, __u32 vip_id)
+{
+	struct real_info *r;
+
+	if (!id)
+		return NULL;
+	r = bpf_map_lookup_elem(&lb_reals, &id);
+	if (!r || r->state == LB_REAL_NONE || r->vip_id != vip_id)
+		return NULL;
+	return r;
+}
+
+/* May an established flow stay on its real? A SYN on a real out of selection is a new
+ * connection (client port reuse) and is scheduled again. */
+static __always_inline int flow_stays(const struct real_info *r, const struct vip_info *v,
+				      int syn)
+{
+	switch (r->state) {
+	case LB_REAL_UP:
+		return 1;
+	case LB_REAL_DRAIN:
+		return !syn;
+	case LB_REAL_DOWN:
+		return !syn && v->on_down == LB_ON_DOWN_KEEP;
+	}
+	return 0;
+}
+
+struct choice {
+	struct real_info *real;
+	__u32 id;
+	int new_flow;
+};
+
+/* Picks the real for the packet; choice.real is NULL when the VIP has none to offer. */
+static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32 hash,
+					struct choice *ch)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 timeout = (__u64)v->persist_timeout_ms * NS_PER_MS;
+	struct persist_value *pv = NULL, npv = {};
+	struct conn_value *cv, ncv = {};
+	struct persist_key pk;
+	struct real_info *r;
+	__u32 id = 0;
+
+	if (timeout) {
+		persist_key_of(&pk, &p->flow, v->id, v->persist_prefix);
+		pv = bpf_map_lookup_elem(&lb_persist, &pk);
+		if (pv && now - pv->last_used_ns > timeout)
+			pv = NULL;	/* expired: ignored, replaced below */
+	}
+
+	cv = bpf_map_lookup_elem(&lb_conns, &p->flow);
+	if (cv && cv->vip_id == v->id) {
+		r = real_of(cv->real_id, v->id);
+		if (r && flow_stays(r, v, p->syn)) {
+			cv->last_seen_ns = now;
+			if (pv && pv->real_id == cv->real_id)
+				pv->last_used_ns = now;
+			ch->real = r;
+			ch->id = cv->real_id;
+			return;
+		}
+	}
+
+	/* Persistence: a client (& mask) keeps its real while the template lives. Like IPVS
+	 * with expire_quiescent_template=0, a draining real keeps its persistent clients. */
+	if (pv) {
+		r = real_of(pv->real_id, v->id);
+		if (r && (r->state == LB_REAL_UP || r->state == LB_REAL_DRAIN)) {
+			id = pv->real_id;
+			pv->last_used_ns = now;
+		}
+	}
+	if (!id) {
+		id = maglev_pick(v->id, hash);
+		r = real_of(id, v->id);
+		if (!r || r->state != LB_REAL_UP)
+			id = 0;
+	}
+	if (!id) {
+		id = v->sorry_real;
+		r = real_of(id, v->id);
+		if (!r || r->state == LB_REAL_DOWN)
+			return;
+	}
+	r = real_of(id, v->id);
+	if (!r)
+		return;
+	if (timeout && !(pv && pv->real_id == id)) {
+		npv.real_id = id;
+		npv.last_used_ns = now;
+		bpf_map_update_elem(&lb_persist, &pk, &npv, BPF_ANY);
+	}
+	ncv.real_id = id;
+	ncv.vip_id = v->id;
+	ncv.last_seen_ns = now;
+	bpf_map_update_elem(&lb_conns, &p->flow, &ncv, BPF_ANY);
+	ch->real = r;
+	ch->id = id;
+	ch->new_flow = 1;
+}
+
+/* TUN: encapsulate toward the real, or answer "too big" when the result would exceed MTU. */
+static __always_inline int tun_forward(struct xdp_md *ctx, const struct pkt *p,
+				       const struct real_info *r, const struct lb_config *cfg,
+				       __u32 hash)
+{
+	int v6 = r->family == LB_AF_INET6;
+	__u32 overhead = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	__u32 mtu;
+
+	if (v6 ? addr6_is_zero(cfg->tun_src6) : !cfg->tun_src4)
+		return LB_DROP_CONFIG;
+	if (p->ip_len + overhead > cfg->mtu) {
+		if (!p->df)
+			return LB_DROP_TOO_BIG;
+		mtu = cfg->mtu > overhead ? cfg->mtu - overhead : 0;
+		if (p->flow.family == LB_AF_INET)
+			return p->l3_off == 18 ? too_big4(ctx, 18, p, cfg, mtu)
+					       : too_big4(ctx, 14, p, cfg, mtu);
+		return p->l3_off == 18 ? too_big6(ctx, 18, p, cfg, mtu)
+				       : too_big6(ctx, 14, p, cfg, mtu);
+	}
+	if (v6)
+		return p->l3_off == 18 ? tun_push6(ctx, 18, p, r, cfg, hash)
+				       : tun_push6(ctx, 14, p, r, cfg, hash);
+	return p->l3_off == 18 ? tun_push4(ctx, 18, p, r, cfg)
+			       : tun_push4(ctx, 14, p, r, cfg);
+}
+
+static __always_inline int lb_process(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	struct cursor c = { .pos = data, .end = (void *)(long)ctx->data_end };
+	struct lb_config *cfg;
+	struct vip_info *v;
+	struct choice ch = {};
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct ipv6hdr *ip6;
+	struct pkt p;
+	__u32 zero = 0, hash;
+	int proto, l4, ret;
+
+	__builtin_memset(&p, 0, sizeof(p));
+	proto = parse_eth(&c, &eth);
+	if (proto < 0)
+		return -proto;
+	p.l3_off = c.pos - data;
+	if (proto == ETH_P_IP)
+		l4 = parse_ipv4(&c, &ip, &p);
+	else if (proto == ETH_P_IPV6)
+		l4 = parse_ipv6(&c, &ip6, &p);
+	else
+		return LB_PASS_NOT_IP;
+	if (l4 < 0)
+		return -l4;
+	if (l4 == IPPROTO_TCP)
+		ret = parse_tcp(&c, &p);
+	else if (l4 == IPPROTO_UDP)
+		ret = parse_udp(&c, &p);
+	else
+		return LB_PASS_PROTO;
+	if (ret < 0)
+		return -ret;
+	p.flow.proto = l4;
+
+	v = vip_find(&p);
+	if (!v)
+		return LB_PASS_NOT_VIP;
+	/* Not forwarded with a TTL that would expire on the next hop: the kernel answers. */
+	if (p.ttl <= 1)
+		return LB_PASS_TTL;
+	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
+	if (!cfg)
+		return LB_DROP_INTERNAL;
+
+	hash = flow_hash(&p.flow, v->hash_fields, cfg->hash_seed);
+	select_real(&p, v, hash, &ch);
+	if (!ch.real)
+		return LB_PASS_NO_REAL;
+
+	if (v->method == LB_METHOD_TUN)
+		ret = tun_forward(ctx, &p, ch.real, cfg, hash);
+	else
+		ret = dr_rewrite(ctx, ch.real, cfg);
+	if (ret == LB_TX_DR || ret == LB_TX_TUN) {
+		count_traffic(&lb_vip_stats, v->id, p.ip_len, ch.new_flow);
+		count_traffic(&lb_real_stats, ch.id, p.ip_len, ch.new_flow);
+	}
+	return ret;
+}
+
+SEC("xdp")
+int xdp_lb(struct xdp_md *ctx)
+{
+	return lb_exit(lb_process(ctx));
+}
+
+char LICENSE[] SEC("license") = "GPL";
