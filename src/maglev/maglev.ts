@@ -1,0 +1,132 @@
+// Weighted Maglev lookup table: slot -> backend id, a pure function of (backends, size, seed).
+//
+// Eisenbud et al., "Maglev: A Fast and Reliable Software Network Load Balancer", NSDI 2016,
+// §3.4 and Pseudocode 1: each backend i has a permutation of the M slots given by
+// offset_i = h1(key_i) mod M and skip_i = h2(key_i) mod (M - 1) + 1; backends take turns
+// claiming their next preferred empty slot until the table is full. M must be prime so that
+// every skip is coprime with M and each permutation visits every slot.
+//
+// Weights: §3.4 notes a backend's share follows from how often it takes a turn. We give
+// backend i a turn in round r (r = 1, 2, …) while claimed_i * maxWeight <= r * weight_i, i.e.
+// the heaviest backend claims once per round and the others in proportion to their weight
+// (the same rule as Envoy's weighted Maglev, in exact integer arithmetic so every director
+// computes the same table). Weight 0 never takes a turn.
+//
+// Determinism: the input order does not matter. Backends are sorted by the UTF-8 bytes of
+// `key` before population (ties are impossible: keys must be unique), so two directors that
+// know the same (key, id, weight) set build byte-identical tables regardless of how they
+// listed the reals. Ids are what the data plane stores; keys are what placement depends on,
+// so a real keeps its slots when its id changes but its key (e.g. "10.0.0.5:80") does not.
+import { XlvsError, ErrorCodes } from '../errors';
+import { placementHash, OFFSET_DOMAIN, SKIP_DOMAIN } from './hash';
+
+export interface MaglevBackend {
+  /** Written into the slot; 1..2^32-1 (0 means "no backend"). */
+  id: number;
+  /** Stable identity that decides placement, e.g. "10.0.0.5:80". Unique within a table. */
+  key: string;
+  /** 0..65535 (ipvsadm's range); 0 = never selected. */
+  weight: number;
+}
+
+/** Largest table we build: 2^24 slots is 64 MiB of u32, well beyond any VIP's needs. */
+export const MAX_TABLE_SIZE = 16777213; // largest prime below 2^24
+/** ipvsadm -w: weight is 0..65535 (ipvsadm(8), --weight). */
+export const MAX_WEIGHT = 65535;
+
+/** Trial division by 6k±1; table sizes are at most a few million, so this is microseconds. */
+export function isPrime(n: number): boolean {
+  if (!Number.isInteger(n) || n < 2) return false;
+  if (n < 4) return true;
+  if (n % 2 === 0 || n % 3 === 0) return false;
+  for (let d = 5; d * d <= n; d += 6) {
+    if (n % d === 0 || n % (d + 2) === 0) return false;
+  }
+  return true;
+}
+
+interface Placed {
+  id: number;
+  weight: number;
+  pos: number; // the next slot of this backend's permutation
+  skip: number;
+  claimed: number;
+}
+
+/**
+ * Build the table. Throws XlvsError E_USAGE for a non-prime size, a bad id/weight or a
+ * duplicate key. No backends, or every weight 0, gives an all-zero table.
+ */
+export function buildMaglevTable(backends: readonly MaglevBackend[], size: number, seed = 0): Uint32Array {
+  if (!isPrime(size)) throw new XlvsError(ErrorCodes.USAGE, `maglev table size ${size} is not a prime number`);
+  if (size > MAX_TABLE_SIZE) throw new XlvsError(ErrorCodes.USAGE, `maglev table size ${size} is above ${MAX_TABLE_SIZE}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new XlvsError(ErrorCodes.USAGE, `maglev seed ${seed} is not an integer 0..4294967295`);
+  }
+  const table = new Uint32Array(size);
+  const sorted = checkAndSort(backends);
+  const live = sorted.filter((b) => b.weight > 0);
+  if (live.length === 0) return table;
+
+  const placed: Placed[] = live.map((b) => {
+    const offset = Number(placementHash(OFFSET_DOMAIN, seed, b.bytes) % BigInt(size));
+    const skip = Number(placementHash(SKIP_DOMAIN, seed, b.bytes) % BigInt(size - 1)) + 1;
+    return { id: b.id, weight: b.weight, pos: offset, skip, claimed: 0 };
+  });
+  let maxWeight = 0;
+  for (const p of placed) if (p.weight > maxWeight) maxWeight = p.weight;
+
+  let filled = 0;
+  for (let round = 1; filled < size; round++) {
+    for (let i = 0; i < placed.length; i++) {
+      const p = placed[i];
+      // Turn rule above: claimed * maxWeight <= round * weight (both < 2^53).
+      if (p.claimed * maxWeight > round * p.weight) continue;
+      let pos = p.pos;
+      while (table[pos] !== 0) {
+        pos += p.skip;
+        if (pos >= size) pos -= size;
+      }
+      table[pos] = p.id;
+      pos += p.skip;
+      if (pos >= size) pos -= size;
+      p.pos = pos;
+      p.claimed++;
+      if (++filled === size) break;
+    }
+  }
+  return table;
+}
+
+interface Checked { id: number; weight: number; key: string; bytes: Uint8Array }
+
+function checkAndSort(backends: readonly MaglevBackend[]): Checked[] {
+  const out: Checked[] = [];
+  const keys = new Set<string>();
+  const ids = new Set<number>();
+  backends.forEach((b, i) => {
+    if (!Number.isInteger(b.id) || b.id < 1 || b.id > 0xffffffff) {
+      throw new XlvsError(ErrorCodes.USAGE, `maglev backends[${i}].id: ${b.id} is not an integer 1..4294967295 (0 means "no backend")`);
+    }
+    if (!Number.isInteger(b.weight) || b.weight < 0 || b.weight > MAX_WEIGHT) {
+      throw new XlvsError(ErrorCodes.USAGE, `maglev backends[${i}].weight: ${b.weight} is not an integer 0..${MAX_WEIGHT}`);
+    }
+    if (typeof b.key !== 'string' || b.key.length === 0) {
+      throw new XlvsError(ErrorCodes.USAGE, `maglev backends[${i}].key: must be a non-empty string`);
+    }
+    if (keys.has(b.key)) throw new XlvsError(ErrorCodes.USAGE, `maglev backends[${i}].key: "${b.key}" appears twice`);
+    keys.add(b.key);
+    if (ids.has(b.id)) throw new XlvsError(ErrorCodes.USAGE, `maglev backends[${i}].id: ${b.id} appears twice`);
+    ids.add(b.id);
+    out.push({ id: b.id, weight: b.weight, key: b.key, bytes: Buffer.from(b.key, 'utf8') });
+  });
+  out.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+  return out;
+}
+
+/** Slots per backend id in a table (tests, `xlvs` listings). */
+export function maglevShares(table: Uint32Array): Map<number, number> {
+  const m = new Map<number, number>();
+  for (let i = 0; i < table.length; i++) m.set(table[i], (m.get(table[i]) ?? 0) + 1);
+  return m;
+}
