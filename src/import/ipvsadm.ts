@@ -240,7 +240,8 @@ function resolveAddr(host: string, where: string, notes: ImportNote[], opts: Ipv
   if (net.isIP(host)) return host;
   const addr = opts.resolveHost?.(host);
   if (addr && net.isIP(addr)) {
-    notes.push({ where, message: `host '${host}' resolved to ${addr} at import time` });
+    const message = `host '${host}' resolved to ${addr} at import time`;
+    if (!notes.some((n) => n.message === message)) notes.push({ where, message });
     return addr;
   }
   return undefined;

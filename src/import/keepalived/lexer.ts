@@ -67,7 +67,6 @@ export function lexFile(file: string, opts: LexOptions = {}): LexResult {
       const first = lt[0];
       if (first && first.kind === 'word' && first.text === 'include' && lt.length >= 2) {
         const pattern = lt[1].text;
-        if (lt.length > 3 || (lt[2] && lt[2].kind !== 'eol')) throw parseError(shown, first.line, 'include takes one file name or pattern');
         const base = path.dirname(abs);
         const matches = expandGlob(path.isAbsolute(pattern) ? pattern : path.join(base, pattern));
         if (matches.length === 0) res.emptyIncludes.push({ pattern, file: shown, line: first.line });
@@ -93,7 +92,11 @@ export function tokenizeText(text: string, file: string): Token[][] {
     while (/\\\s*$/.test(stripComment(s)) && i + 1 < rawLines.length) {
       s = stripComment(s).replace(/\\\s*$/, ' ') + rawLines[++i];
     }
-    const toks = tokenizeLine(s, file, lineNo);
+    // `include` takes the rest of the line as one pattern: braces there are glob braces.
+    const inc = /^\s*include\s+(.*?)\s*$/.exec(stripComment(s));
+    const toks = inc
+      ? [{ text: 'include', kind: 'word' as const, file, line: lineNo }, { text: inc[1].replace(/^(["'])(.*)\1$/, '$2'), kind: 'word' as const, file, line: lineNo }]
+      : tokenizeLine(s, file, lineNo);
     if (toks.length) out.push([...toks, { text: '', kind: 'eol', file, line: lineNo }]);
   }
   return out;

@@ -109,7 +109,7 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
   const ignored: Stmt[] = [];
   let sched: { name: string; st: Stmt } | undefined;
   let method: { value: string; st: Stmt } | undefined;
-  let protocol = 'TCP'; // keepalived.conf(5): protocol TCP|UDP|SCTP, TCP when unset
+  let protocol: string | undefined;
   let persistTimeout: number | undefined;
   let granularity: string | undefined;
   const flags: string[] = [];
@@ -150,6 +150,11 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
     return [];
   }
   if (m !== 'DR' && m !== 'TUN') ctx.fail(method!.st, `${method!.st.key}: '${method!.value}' is not NAT, DR or TUN`);
+  if (protocol === undefined) {
+    // keepalived check_data.c: "If the protocol is 0, the kernel defaults to UDP, so set it explicitly".
+    ctx.note(st, `${label}: no protocol line; keepalived defaults to UDP, so udp is used — add 'protocol TCP' if you meant TCP`);
+    protocol = 'UDP';
+  }
   if (protocol !== 'TCP' && protocol !== 'UDP') {
     if (protocol === 'SCTP') { ctx.note(st, `${label} not mapped: SCTP; xlvs forwards TCP and UDP`); return []; }
     ctx.fail(st, `${label}: protocol '${protocol}' is not TCP, UDP or SCTP`);
@@ -179,11 +184,15 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
   ctx.ignored(label, st, ignored);
 
   const services: ServiceOut[] = [];
+  if (!realStmts.length) ctx.note(st, `${label} has no real_server; keepalived ignores such a virtual server, the import keeps it with no reals`);
   for (const t of targets) {
-    if (t.port === undefined && persistTimeout === undefined) {
-      ctx.fail(st, `${label}: a virtual server without a port must be persistent (keepalived.conf(5): "The port for the virtual server can only be omitted if the virtual service is persistent")`);
-    }
     const port = t.port ?? 0;
+    if (port === 0 && persistTimeout === undefined) {
+      // keepalived check_data.c: "zero port only valid for persistent services - setting" (6 minutes).
+      ctx.note(st, `${label}: port 0 (all ports) is only valid for persistent services; keepalived makes it persistent for ${DEFAULT_PERSISTENCE_TIMEOUT}s, and so does the import`);
+      persistTimeout = DEFAULT_PERSISTENCE_TIMEOUT;
+      base.persistence = { timeout: `${persistTimeout}s` };
+    }
     // Reals are mapped per target so their notes name it; keep notes only for the first.
     const quiet = services.length > 0;
     const reals = realStmts.map((r) => mapReal(quiet ? ctx.silent() : ctx, r, inh, { vip: t.vip, port }, m, base));
@@ -262,6 +271,7 @@ function mapChecker(ctx: MapContext, st: Stmt, realInh: Inherited, realLabel: st
   const urls: Stmt[] = [];
   let sni = false;
   let miscTimeout: number | undefined;
+  let miscDynamic = false;
   for (const c of childrenOf(ctx, st)) {
     if (readInherited(ctx, c, inh)) continue;
     if (c.children && !(c.key === 'url' && (type === 'http' || type === 'https'))) ctx.fail(c, `unknown block '${c.key}' in ${label}`);
@@ -274,10 +284,8 @@ function mapChecker(ctx: MapContext, st: Stmt, realInh: Inherited, realLabel: st
       case 'misc_path': if (type === 'script') { check.script = { command: ctx.command(c, `${label} misc_path`) }; break; } ignored.push(c); break;
       case 'misc_timeout': if (type === 'script') { miscTimeout = ctx.timer(c); break; } ignored.push(c); break;
       case 'misc_dynamic':
-        if (type === 'script') {
-          ctx.note(c, `${label}: misc_dynamic not mapped — keepalived sets the weight from the exit code (2..255 → weight = code − 2); xlvs treats exit 0 as up and any other code as down, so a script returning 2..255 would mark the real DOWN: make it exit 0 when healthy`);
-          break;
-        }
+        // xlvs script checks always read exit 2..255 as "up, weight = code − 2" (src/health/script.ts).
+        if (type === 'script') { miscDynamic = true; break; }
         ignored.push(c); break;
       case 'payload':
         if (type === 'udp') { check.udp = { payload_hex: c.args.join('').toLowerCase() }; break; }
@@ -286,6 +294,9 @@ function mapChecker(ctx: MapContext, st: Stmt, realInh: Inherited, realLabel: st
     }
   }
   if (type === 'script' && !check.script) ctx.fail(st, `${label}: no misc_path`);
+  if (type === 'script' && !miscDynamic) {
+    ctx.note(st, `${label}: without misc_dynamic keepalived counts any non-zero exit as down; xlvs script checks read exit 2..255 as up with weight code − 2 (misc_dynamic), so the script must exit 1 to fail`);
+  }
   // Timing (keepalived.conf(5) LVS CONFIGURATION defaults; see the constants above).
   const delayLoop = inh.delayLoop ?? DEFAULT_DELAY_LOOP;
   check.interval = secondsToDuration(delayLoop);

@@ -1,0 +1,238 @@
+// Behaviour of the importers beyond the goldens: the mappings operators rely on, exact errors
+// with file:line for bad input, the tokenizer, the command splitter, includes, and the CLI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as YAML from 'yaml';
+import { repoRoot } from '../../src/paths';
+import { importIpvsadm, importKeepalived, splitCommand, mapScheduler } from '../../src/import';
+import { tokenizeText } from '../../src/import/keepalived/lexer';
+import { parseTokens } from '../../src/import/keepalived/parser';
+import { expandBraces } from '../../src/import/keepalived/glob';
+import { isXlvsError } from '../../src/errors';
+
+const FIX = path.join(repoRoot(), 'test', 'import', 'fixtures');
+const kc = (name: string) => importKeepalived(path.join(FIX, name), { displayName: name });
+
+test('DR + TCP_CHECK + MASTER/BACKUP PASS: the values keepalived would run with', () => {
+  const { topology: t } = kc('dr-tcp-master-backup.conf');
+  assert.equal(t.director.name, 'lvs-master');
+  assert.equal(t.director.interface, 'eth0');
+  const v = t.vrrp![0];
+  assert.deepEqual([v.vrid, v.priority, v.state, v.auth], [51, 150, 'MASTER', { type: 'pass', secret: 's3cret' }]);
+  assert.deepEqual(v.notify!.master, ['/etc/keepalived/notify.sh', 'master', 'VI_1']);
+  assert.deepEqual(v.notify!.fault, ['/etc/keepalived/notify.sh', 'fault state']);
+  const s = t.services![0];
+  assert.deepEqual([s.vip, s.port, s.protocol, s.method], ['192.168.81.229', 6379, 'tcp', 'dr']);
+  // nb_get_retry 2: down after the first failure and 2 retries.
+  assert.deepEqual(s.check, { type: 'tcp', interval: '6s', timeout: '3s', rise: 1, fall: 3, delay_before_retry: '2s' });
+  assert.deepEqual(s.reals.map((r) => r.weight), [3, 1]);
+});
+
+test('master-master: two VRIDs, unicast, tracking, nopreempt, sync group', () => {
+  const { topology: t, todo } = kc('master-master.conf');
+  assert.deepEqual(t.vrrp!.map((v) => [v.name, v.vrid, v.state]), [['VI_WEB', 61, 'MASTER'], ['VI_API', 62, 'BACKUP']]);
+  assert.equal(t.vrrp![1].preempt, false);
+  assert.equal(t.vrrp![1].preempt_delay, '30s');
+  assert.deepEqual(t.vrrp![0].track_interfaces, [{ name: 'ens3', weight: 0 }, { name: 'ens4', weight: -20 }]);
+  assert.deepEqual(t.vrrp_sync_groups, [{ name: 'G_EDGE', instances: ['VI_WEB', 'VI_API'] }]);
+  assert.equal(t.services![1].method, 'tun');
+  // The default fall for TCP_CHECK is retry 1 + 1.
+  assert.equal(t.services![0].check!.fall, 2);
+  assert.match(todo.find((x) => x.path === 'director.addresses')!.message, /unicast_src_ip 10\.0\.0\.2/);
+});
+
+test('persistence timeout and granularity, port-0 default, quorum, sorry server, inhibit', () => {
+  const { topology: t } = kc('persistence.conf');
+  const [a, b, c] = t.services!;
+  assert.deepEqual(a.persistence, { timeout: '600s', netmask: '255.255.255.0' });
+  assert.equal(a.scheduler, 'source-hash');
+  assert.equal(a.on_down, 'keep');
+  assert.deepEqual(a.quorum, { min: 2, hysteresis: 1, up: ['/usr/local/bin/quorum-up', '172.16.0.10'], down: ['/usr/local/bin/quorum-down', '172.16.0.10'] });
+  assert.deepEqual(a.sorry_server, { address: '172.16.0.250', port: 443 });
+  assert.deepEqual(a.reals[0].notify_down, ['/usr/local/bin/rs-down', '172.16.1.1']);
+  assert.deepEqual([b.port, b.persistence], [0, { timeout: '360s' }]); // "default 6 minutes"
+  assert.deepEqual([c.protocol, c.scheduler, c.check!.udp], ['udp', 'maglev-source-port', { payload_hex: '00010100' }]);
+});
+
+test('HTTP_GET digest and SSL_GET with SNI', () => {
+  const { topology: t, notes } = kc('http-get-digest.conf');
+  assert.deepEqual(t.services![0].check!.http, { path: '/health', host: 'www.example.com', status: '200', digest: '9b3a0c85a887a256d6939da88aabd8cd' });
+  assert.equal(t.services![0].check!.fall, 4);
+  assert.equal(t.services![1].check!.type, 'https');
+  assert.equal(t.services![1].check!.http!.sni, 'secure.example.com');
+  assert.equal(t.services![1].check!.http!.status, '200-299,301');
+  assert.ok(notes.some((n) => n.where === 'http-get-digest.conf:21' && /only the first/.test(n.message)));
+});
+
+test('MISC_CHECK misc_dynamic and scripts needing a shell', () => {
+  const { topology: t, notes } = kc('misc-dynamic.conf');
+  // The two reals' commands differ, so each real keeps its own check.
+  assert.equal(t.services![0].check, undefined);
+  const chk = t.services![0].reals[0].check!;
+  assert.deepEqual(chk.script, { command: ['/usr/local/bin/load-weight.sh', '203.0.113.21', 'http check'] });
+  assert.equal(t.services![0].reals[1].check!.script!.command[1], '203.0.113.22');
+  assert.equal(chk.timeout, '3s');
+  assert.equal(chk.fall, 1); // MISC_CHECK retry defaults to 0
+  assert.deepEqual(t.vrrp_scripts![0].command, ['/bin/sh', '-c', '[[ -f /etc/keepalived/down ]] && exit 1 || exit 0']);
+  assert.ok(notes.some((n) => n.where === 'misc-dynamic.conf:7' && /shell/.test(n.message)));
+  assert.ok(!notes.some((n) => /misc_dynamic/.test(n.message)), 'misc_dynamic maps as is');
+});
+
+test('include: glob and braces relative to the including file, notes name the included file', () => {
+  const { topology: t, notes } = kc('include-main.conf');
+  assert.deepEqual(t.services!.map((s) => `${s.vip}:${s.port}/${s.protocol}`), ['10.9.0.1:80/tcp', '10.9.0.1:53/udp']);
+  assert.equal(t.vrrp![0].name, 'VI_INC');
+  assert.equal(t.director.interface, 'bond0');
+  assert.ok(notes.some((n) => n.where.startsWith('include.d/10-web.conf:')));
+});
+
+test('NAT and fwmark are reported as not mappable, the DR service still maps', () => {
+  const { topology: t, notes } = kc('nat-fwmark.conf');
+  assert.deepEqual(t.services!.map((s) => s.port), [25]);
+  assert.deepEqual(t.services![0].check, { type: 'none' });
+  assert.equal(t.vrrp![0].auth, undefined);
+  for (const re of [/:24: .*lb_kind NAT/, /:33: .*keepalived uses NAT/, /:41: .*fwmark 5 not mapped/, /AH/, /SMTP_CHECK/]) {
+    assert.ok(notes.some((n) => re.test(`${n.where}: ${n.message}`)), `no note matching ${re}`);
+  }
+});
+
+test('virtual_server_group expands address ranges into services', () => {
+  const { topology: t, notes } = kc('group.conf');
+  assert.deepEqual(t.services!.map((s) => s.vip), ['192.168.50.1', '192.168.50.2', '192.168.50.3', '192.168.60.9']);
+  assert.ok(notes.some((n) => /fwmark 7 not mapped/.test(n.message)));
+});
+
+test('ipvsadm -S: wlc DR with weights, persistence, sh-port, TUN, IPv6', () => {
+  const { topology: t, notes } = importIpvsadm(fs.readFileSync(path.join(FIX, 'ipvsadm-wlc-dr.txt'), 'utf8'), { file: 'x' });
+  const s = t.services!;
+  assert.deepEqual(s[0].reals.map((r) => [r.address, r.weight]), [['192.168.81.51', 3], ['192.168.81.52', 2], ['192.168.81.53', 0]]);
+  assert.equal(s[0].scheduler, 'maglev');
+  assert.ok(notes.some((n) => n.where === 'x:1' && /wlc balances by active connections/.test(n.message)));
+  assert.deepEqual(s[1].persistence, { timeout: '300s', netmask: '255.255.255.0' });
+  assert.deepEqual([s[2].protocol, s[2].method, s[2].scheduler], ['udp', 'tun', 'maglev-source-port']);
+  assert.deepEqual([s[3].vip, s[3].reals[0].address], ['2001:db8::10', '2001:db8::51']);
+});
+
+test('ipvsadm -S: fwmark and masquerading reported, symbolic names resolved or reported', () => {
+  const r = importIpvsadm(fs.readFileSync(path.join(FIX, 'ipvsadm-fwmark-nat.txt'), 'utf8'), { file: 'f' });
+  assert.deepEqual(r.topology.services!.map((s) => s.port), [22]);
+  assert.ok(r.notes.some((n) => n.where === 'f:1' && /firewall-mark/.test(n.message)));
+  assert.ok(r.notes.some((n) => n.where === 'f:5' && /NAT/.test(n.message)));
+  const sym = importIpvsadm('-A -t lb:http -s rr\n-a -t lb:http -r web:www -g -w 1\n-a -t lb:http -r nowhere:http -g -w 1\n', {
+    file: 's', resolveHost: (h) => ({ lb: '10.0.0.1', web: '10.0.0.2' } as Record<string, string>)[h],
+  });
+  assert.deepEqual(sym.topology.services![0].reals, [{ address: '10.0.0.2', weight: 1 }]);
+  assert.equal(sym.topology.services![0].port, 80);
+  assert.ok(sym.notes.some((n) => n.where === 's:3' && /cannot resolve host 'nowhere'/.test(n.message)));
+});
+
+function parseErr(fn: () => unknown): string {
+  try { fn(); } catch (e) {
+    assert.ok(isXlvsError(e, 'E_IMPORT_PARSE'), `expected E_IMPORT_PARSE, got ${String(e)}`);
+    return (e as Error).message;
+  }
+  assert.fail('no error');
+}
+
+test('bad inputs: errors name file:line and what is wrong', () => {
+  assert.equal(parseErr(() => kc('bad-unbalanced.conf')), "bad-unbalanced.conf:1: 'virtual_server' block opened here is never closed (missing '}')");
+  assert.equal(parseErr(() => kc('bad-extra-brace.conf')), "bad-extra-brace.conf:5: unbalanced '}': no block is open");
+  assert.match(parseErr(() => kc('bad-unknown-block.conf')), /^bad-unknown-block\.conf:4: unknown block 'virtual_sever'/);
+  assert.equal(parseErr(() => kc('bad-unknown-checker.conf')), "bad-unknown-checker.conf:4: unknown block 'TCP_CHEK' in real_server 10.0.0.2 80 of 10.0.0.1:80");
+  assert.equal(parseErr(() => importIpvsadm(fs.readFileSync(path.join(FIX, 'bad-ipvsadm.txt'), 'utf8'), { file: 'bad-ipvsadm.txt' })),
+    'bad-ipvsadm.txt:2: real server for 10.0.0.2:80 (tcp) before its service (-A) line');
+  assert.equal(parseErr(() => importIpvsadm('-A -t 10.0.0.1:80 -s nope\n', { file: 'i' })), "i:1: unknown scheduler 'nope'");
+  assert.equal(parseErr(() => importIpvsadm('-X -t 10.0.0.1:80\n', { file: 'i' })), "i:1: expected -A or -a (an ipvsadm -S line), got '-X'");
+});
+
+test('bad keepalived values and references are errors with file:line', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-import-'));
+  try {
+    const cases: [string, string][] = [
+      ['vrrp_instance V {\n  interface e\n}\n', "c.conf:1: vrrp_instance V: virtual_router_id is missing (keepalived requires it)"],
+      ['vrrp_instance V {\n  virtual_router_id 300\n}\n', "c.conf:2: virtual_router_id: '300' is not a whole number in 1..255"],
+      ['vrrp_sync_group G {\n  group {\n    VX\n  }\n}\n', "c.conf:1: vrrp_sync_group G: no vrrp_instance 'VX'"],
+      ['virtual_server 10.0.0.1 80 {\n lb_kind DR\n real_server 10.0.0.2 80 {\n HTTP_GET {\n url {\n path /\n digest xyz\n }\n }\n }\n}\n', "c.conf:7: digest: 'xyz' is not an MD5 hex digest (32 hex digits, as genhash prints)"],
+      ['include missing-dir/none.conf\nvirtual_server 10.0.0.1 {\n', "c.conf:2: 'virtual_server' block opened here is never closed (missing '}')"],
+      ['a "unterminated\n', 'c.conf:1: unterminated double quote'],
+      ['include c.conf\n', 'c.conf:1: include loop'],
+    ];
+    for (const [text, msg] of cases) {
+      fs.writeFileSync(path.join(dir, 'c.conf'), text);
+      const m = parseErr(() => importKeepalived(path.join(dir, 'c.conf'), { displayName: 'c.conf' }));
+      assert.ok(m.startsWith(msg), `${JSON.stringify(text)}:\n  got      ${m}\n  expected ${msg}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tokenizer: comments, quotes, braces on the same or the next line, continuation', () => {
+  const toks = tokenizeText('a "b # c" d # gone\n! all gone\nx { y 1 } z\nq\n{\n r\n}\ns \'1 2\'\\\n 3\n', 'f');
+  const words = toks.map((l) => l.filter((t) => t.kind !== 'eol').map((t) => t.text));
+  assert.deepEqual(words, [['a', 'b # c', 'd'], ['x', '{', 'y', '1', '}', 'z'], ['q'], ['{'], ['r'], ['}'], ['s', '1 2', '3']]);
+  const tree = parseTokens(toks.flat(), 'f');
+  assert.deepEqual(tree.map((s) => [s.key, s.args, s.children?.map((c) => c.key)]), [
+    ['a', ['b # c', 'd'], undefined], ['x', [], ['y']], ['z', [], undefined], ['q', [], ['r']], ['s', ['1 2', '3'], undefined],
+  ]);
+  assert.equal(tree[3].line, 4);
+});
+
+test('commands split like keepalived; shell syntax wrapped in /bin/sh -c', () => {
+  assert.deepEqual(splitCommand("/bin/x 'a b' c\\ d \"e f\""), { argv: ['/bin/x', 'a b', 'c d', 'e f'] });
+  assert.deepEqual(splitCommand('/usr/bin/pgrep -x nginx'), { argv: ['/usr/bin/pgrep', '-x', 'nginx'] });
+  for (const s of ['pidof x || exit 1', 'curl -s http://x > /dev/null', 'test -f $HOME/x', 'exit 0', 'ls /tmp/*.pid']) {
+    const r = splitCommand(s);
+    assert.deepEqual(r.argv, ['/bin/sh', '-c', s], s);
+    assert.ok(r.shell, s);
+  }
+  assert.deepEqual(splitCommand("echo '$HOME|x'").argv, ['echo', '$HOME|x']); // quoted: not shell syntax
+});
+
+test('scheduler table: every IPVS scheduler maps, and only the documented ones are exact', () => {
+  for (const s of ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sed', 'nq', 'fo', 'ovf']) {
+    const m = mapScheduler(s)!;
+    assert.equal(m.scheduler, 'maglev', s);
+    assert.match(m.differs!, new RegExp(`^${s} .*weights kept`), s);
+  }
+  assert.equal(mapScheduler('sh')!.scheduler, 'source-hash');
+  assert.equal(mapScheduler('dh')!.scheduler, 'dest-hash');
+  assert.equal(mapScheduler('mh')!.scheduler, 'maglev');
+  assert.deepEqual(mapScheduler('mh', ['mh-port']), { scheduler: 'maglev-source-port' });
+  assert.equal(mapScheduler('bogus'), undefined);
+  assert.deepEqual(expandBraces('a/{b,c{d,e}}.conf'), ['a/b.conf', 'a/cd.conf', 'a/ce.conf']);
+});
+
+test('CLI: writes the topology, prints notes on stderr, --strict and bad input exit codes', () => {
+  const main = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+  const cli = (args: string[], input?: string) => spawnSync(process.execPath,
+    ['-e', `require(${JSON.stringify(main)}).main(['node', 'xlvs', ...process.argv.slice(1)])`, '--', ...args], { input, encoding: 'utf8', timeout: 20000 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-import-cli-'));
+  try {
+    const out = path.join(dir, 'topo.yaml');
+    const r = cli(['import', 'keepalived', path.join(FIX, 'nat-fwmark.conf'), '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /lb_kind NAT is not supported/);
+    const doc = YAML.parse(fs.readFileSync(out, 'utf8'));
+    assert.equal(doc.services[0].port, 25);
+    assert.match(fs.readFileSync(out, 'utf8'), /^# xlvs topology imported from/);
+    assert.equal(cli(['import', 'keepalived', path.join(FIX, 'nat-fwmark.conf'), '-o', out, '--strict', '-q']).status, 2);
+
+    const bad = path.join(dir, 'bad.yaml');
+    const rb = cli(['import', 'keepalived', path.join(FIX, 'bad-unbalanced.conf'), '-o', bad]);
+    assert.equal(rb.status, 1);
+    assert.match(rb.stderr, /bad-unbalanced\.conf:1: .*never closed.*\[E_IMPORT_PARSE\]/);
+    assert.equal(fs.existsSync(bad), false, 'nothing written on error');
+
+    const ri = cli(['import', 'ipvsadm', '-', '--name', 'edge-b', '--interface', 'ens5'], '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1\n');
+    assert.equal(ri.status, 0, ri.stderr);
+    const t = YAML.parse(ri.stdout);
+    assert.deepEqual([t.director.name, t.director.interface, t.services[0].reals], ['edge-b', 'ens5', [{ address: '10.0.0.2', weight: 1 }]]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
