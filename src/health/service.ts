@@ -57,3 +57,23 @@ export class ServiceHealth extends EventEmitter {
     void this.runner(argv, vars).then((r) => this.emit('notify', { ...r, event: vars.event }));
   }
 }
+
+/** A configured real as the daemon knows it, for `realInputs`. */
+export interface ConfiguredReal { key: string; weight: number; inhibitOnFailure?: boolean }
+
+/** Reads one checker's state; `HealthManager.find` fits. */
+export type StatusLookup = (serviceKey: string, realKey: string) => { state: 'up' | 'down'; weight?: number; reason: string } | undefined;
+
+/**
+ * The quorum inputs of a service from its configured reals and the running checkers. A real
+ * without a checker (check type `none`) counts as up with its configured weight.
+ */
+export function realInputs(serviceKey: string, reals: ConfiguredReal[], lookup: StatusLookup): QuorumRealInput[] {
+  return reals.map((r) => {
+    const s = lookup(serviceKey, r.key);
+    return {
+      key: r.key, weight: r.weight, inhibitOnFailure: r.inhibitOnFailure,
+      health: s ? s.state : 'up', dynamicWeight: s?.weight, reason: s ? s.reason : 'no check',
+    };
+  });
+}

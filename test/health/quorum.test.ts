@@ -107,3 +107,38 @@ test('ServiceHealth runs quorum_down once when quorum is lost and quorum_up when
   assert.equal(realCalls[0].env.XLVS_ADDRESS, '10.0.0.1');
   assert.equal(realCalls[0].env.XLVS_PORT, '80');
 });
+
+test('checkers → quorum: reals taken down one by one until below quorum → sorry; restored at quorum + hysteresis', async () => {
+  const { FakeClock } = await import('../../src/health/clock');
+  const { HealthManager } = await import('../../src/health/manager');
+  const { realInputs } = await import('../../src/health/service');
+  const { tcpSpec } = await import('./fake');
+  const clock = new FakeClock();
+  const down = new Set<string>();
+  const m = new HealthManager({
+    clock, random: () => 0.5,
+    checkFns: { tcp: async (s) => (down.has(s.address) ? { ok: false, reason: 'refused', durationMs: 1 } : { ok: true, reason: 'ok', durationMs: 1 }) },
+  });
+  const svc = '10.9.9.9:80/tcp';
+  const configured = [1, 2, 3, 4].map((i) => ({ key: `10.0.0.${i}:80`, weight: 1 }));
+  m.sync(configured.map((r) => tcpSpec(r.key, { fall: 1, rise: 1 }, 300, svc)));
+  configured.push({ key: '10.0.0.5:80', weight: 1 }); // no checker: counts as up
+  const sh = new ServiceHealth(async (argv) => ({ argv, code: 0, signal: null }));
+  const q = { min: 3, hysteresis: 1, hasSorry: true };
+  const verdict = () => sh.update(svc, realInputs(svc, configured, (s, r) => m.find(s, r)), q);
+  const step = async (addr: string, isDown: boolean) => { if (isDown) down.add(addr); else down.delete(addr); await clock.advance(1000); return verdict(); };
+
+  await clock.advance(600);
+  assert.deepEqual([verdict().healthyWeight, verdict().sorry], [5, false]);
+  assert.deepEqual([(await step('10.0.0.1', true)).sorry, (await step('10.0.0.2', true)).sorry], [false, false]);
+  const lost = await step('10.0.0.3', true);
+  assert.equal(lost.healthyWeight, 2);
+  assert.equal(lost.sorry, true);
+  assert.deepEqual(lost.reals.filter((r) => r.state === 'down').map((r) => r.key), ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80']);
+  assert.equal(lost.reals.find((r) => r.key === '10.0.0.5:80')!.reason, 'no check');
+  const stillSorry = await step('10.0.0.3', false); // 3 = min, but below min + hysteresis
+  assert.deepEqual([stillSorry.healthyWeight, stillSorry.sorry], [3, true]);
+  const restored = await step('10.0.0.2', false);
+  assert.deepEqual([restored.healthyWeight, restored.sorry, restored.quorumUp], [4, false, true]);
+  m.stop();
+});
