@@ -3,6 +3,7 @@
 // arguments, remembering in the state file the value of everything it changes the first time it
 // changes it. `down` puts those values back. A failure halfway undoes what that run did.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { XlvsError, ErrorCodes } from '../errors';
 import { run } from '../lab/netns';
 import { addHostAddr, delHostAddr, hasAddr, listAddrs, normalizeIp } from './addrs';
@@ -93,8 +94,8 @@ export function validateUp(o: UpOptions): { vips: string[]; dev: string | null; 
   });
   const tun = !!o.tun;
   const decap: DecapMode = o.decap ?? 'xdp';
-  if (!['xdp', 'xdp-generic', 'tc'].includes(decap)) {
-    throw new XlvsError(ErrorCodes.USAGE, `--decap "${String(o.decap)}": must be xdp, xdp-generic or tc`);
+  if (!['xdp', 'xdp-generic'].includes(decap)) {
+    throw new XlvsError(ErrorCodes.USAGE, `--decap "${String(o.decap)}": must be xdp (native, generic if the driver cannot) or xdp-generic`);
   }
   if (o.decap && !tun) throw new XlvsError(ErrorCodes.USAGE, '--decap only applies with --tun');
   if (o.pinRoot && !tun) throw new XlvsError(ErrorCodes.USAGE, '--pin-root only applies with --tun');
@@ -104,8 +105,7 @@ export function validateUp(o: UpOptions): { vips: string[]; dev: string | null; 
     if (!linkExists(dev) || !confExists(dev)) throw new XlvsError(ErrorCodes.USAGE, `--dev "${dev}": no such interface in network namespace ${currentNetnsName()}`);
   }
   if (tun && dev === null) throw new XlvsError(ErrorCodes.USAGE, '--tun needs --dev (no default route to take the interface from)');
-  if (dev === null) dev = null;
-  if (!linkExists('lo')) throw new XlvsError(ErrorCodes.SYSTEM, 'no lo interface');
+    if (!linkExists('lo')) throw new XlvsError(ErrorCodes.SYSTEM, 'no lo interface');
   return { vips, dev, tun, decap };
 }
 
@@ -176,10 +176,10 @@ export function up(o: UpOptions): UpResult {
       if (!decapMatches(prev?.decap ?? null, want, prev?.vips.map((x) => x.address) ?? [])) {
         const previous = prev?.decap ?? null;
         if (previous && previous.dev !== want.dev) detachDecap(previous);
-        state.decap = attachDecap(want.dev, want.mode, want.vips, want.pinRoot);
+        state.decap = attachDecap(want.dev, want.mode, want.vips, want.pinRoot, previous);
         changes.push(`decap ${state.decap.attached} on ${want.dev} (prog id ${state.decap.progId}) for ${want.vips.join(', ')}`);
         undo.push(() => {
-          if (previous && previous.dev === want.dev) state.decap = attachDecap(previous.dev, previous.mode, prev!.vips.map((x) => x.address), previous.pinDir);
+          if (previous && previous.dev === want.dev) state.decap = attachDecap(previous.dev, previous.mode, prev!.vips.map((x) => x.address), previous.pinDir ? path.dirname(previous.pinDir) : null, state.decap);
           else detachDecap(state.decap!);
         });
       }

@@ -10,12 +10,12 @@ export const STATE_DIR = '/run/xlvs';
 
 export interface SavedSysctl { dev: string; key: ConfKey; before: number; after: number }
 export interface SavedVip { address: string; /** false: it was on lo before us, `down` leaves it */ added: boolean }
-export type DecapMode = 'xdp' | 'xdp-generic' | 'tc';
+export type DecapMode = 'xdp' | 'xdp-generic';
 export interface SavedDecap {
   dev: string;
   /** What was asked for; `attached` is what the kernel took (xdp may fall back to generic). */
   mode: DecapMode;
-  attached: 'xdp-native' | 'xdp-generic' | 'tc-ingress';
+  attached: 'xdp-native' | 'xdp-generic';
   progId: number;
   pinDir: string | null;
 }

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .requiredOption('--vip <addr>', 'a VIP (repeat, or comma-separated); IPv4 goes on lo as /32, IPv6 as /128', collect, [])
     .option('--tun', 'also accept LVS-TUN traffic: attach the decap program, relax strict rp_filter')
     .option('--dev <iface>', 'interface the traffic arrives on (default: the default route\'s)')
-    .option('--decap <mode>', 'where decap runs: xdp (native, generic if the driver cannot), xdp-generic, tc', undefined)
+    .option('--decap <mode>', 'where decap runs: xdp (native, generic if the driver cannot) or xdp-generic', undefined)
     .option('--pin-root <dir>', 'also pin the decap program and VIP map under this bpffs directory')
     .option('--state <file>', 'state file (default /run/xlvs/realserver-<netns>.json)')
     .option('--json', 'print the resulting state as JSON')

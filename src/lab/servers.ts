@@ -1,0 +1,103 @@
+// The lab's real-server processes: an HTTP server that names itself (`GET /` → "real1\n" with an
+// `X-Real: real1` header) and a TCP echo service (the port of keepalived's Redis example, 6379).
+// Runnable as a script inside a real's namespace:
+//   node servers.js --name real1 [--http 80] [--echo 6379] [--bind ::]
+// It prints one line `ready <name> http=<port> echo=<port>` once both listen, and exits 0 on
+// SIGTERM/SIGINT. Bound to the wildcard address, so it answers on the real's own address and on
+// every VIP held on lo.
+import * as http from 'node:http';
+import * as net from 'node:net';
+
+export interface ServerOptions { name: string; http?: number; echo?: number; bind?: string }
+
+export interface RunningServers { close(): Promise<void>; httpPort?: number; echoPort?: number }
+
+/** Starts the servers; resolves once they listen. Ports 0 pick a free port (tests). */
+export async function startServers(o: ServerOptions): Promise<RunningServers> {
+  const bind = o.bind ?? '::';
+  const closers: (() => Promise<void>)[] = [];
+  const res: RunningServers = { close: async () => { await Promise.all(closers.map((c) => c())); } };
+  if (o.http !== undefined) {
+    const body = `${o.name}\n`;
+    const srv = http.createServer((req, rsp) => {
+      req.resume();
+      rsp.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'x-real': o.name });
+      rsp.end(req.method === 'HEAD' ? undefined : body);
+    });
+    srv.keepAliveTimeout = 1000;
+    res.httpPort = await listen(srv, o.http, bind);
+    closers.push(() => closeServer(srv));
+  }
+  if (o.echo !== undefined) {
+    const sockets = new Set<net.Socket>();
+    const srv = net.createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    res.echoPort = await listen(srv, o.echo, bind);
+    closers.push(() => { for (const s of sockets) s.destroy(); return closeServer(srv); });
+  }
+  return res;
+}
+
+function listen(srv: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    // ipv6Only false: '::' also accepts IPv4 (mapped), so one socket serves both families.
+    srv.listen({ port, host, ipv6Only: false }, () => {
+      srv.off('error', reject);
+      resolve((srv.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(srv: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if ('closeAllConnections' in srv) (srv as http.Server).closeAllConnections();
+    srv.close(() => resolve());
+  });
+}
+
+/** Parses the script's argv; throws with the offending flag named. */
+export function parseServerArgs(argv: string[]): ServerOptions {
+  const o: ServerOptions = { name: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    const port = (): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${a} "${v}": must be a port 0..65535`);
+      i++;
+      return n;
+    };
+    if (a === '--name') { if (!v || !/^[A-Za-z0-9._-]{1,32}$/.test(v)) throw new Error(`--name "${v}": 1-32 of [A-Za-z0-9._-]`); o.name = v; i++; }
+    else if (a === '--http') o.http = port();
+    else if (a === '--echo') o.echo = port();
+    else if (a === '--bind') { if (!v || net.isIP(v) === 0) throw new Error(`--bind "${v}": not an IP address`); o.bind = v; i++; }
+    else throw new Error(`unknown argument "${a}"`);
+  }
+  if (!o.name) throw new Error('--name is required');
+  if (o.http === undefined && o.echo === undefined) throw new Error('give --http PORT and/or --echo PORT');
+  return o;
+}
+
+if (require.main === module) {
+  let opts: ServerOptions;
+  try {
+    opts = parseServerArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`servers: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  startServers(opts).then((s) => {
+    process.stdout.write(`ready ${opts.name} http=${s.httpPort ?? '-'} echo=${s.echoPort ?? '-'}\n`);
+    const stop = (): void => { void s.close().then(() => process.exit(0)); setTimeout(() => process.exit(0), 1000).unref(); };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  }, (e: Error) => {
+    process.stderr.write(`servers: ${e.message}\n`);
+    process.exit(1);
+  });
+}
