@@ -1,0 +1,175 @@
+// Codecs for the structs of bpf/include/lb_shared.h (the lb and decap programs). Offsets and
+// sizes mirror the C definitions; test/maps checks every codec against the BTF of build/bpf/*.o.
+// Addresses are raw 16-byte fields here; src/dataplane/addr.ts turns them into text with the
+// struct's family field.
+import { defineStruct } from './codec';
+
+export interface VipKey { addr: Buffer; port: number; proto: number; family: number }
+export const vipKey = defineStruct<VipKey>({
+  cName: 'vip_key', size: 20, fields: [
+    { name: 'addr', offset: 0, type: { bytes: 16 } },
+    { name: 'port', offset: 16, type: 'be16' },
+    { name: 'proto', offset: 18, type: 'u8' },
+    { name: 'family', offset: 19, type: 'u8' },
+  ],
+});
+
+export interface VipInfo {
+  id: number; sorryReal: number; persistTimeoutMs: number; tableSize: number;
+  method: number; hashFields: number; onDown: number; persistPrefix: number;
+}
+export const vipInfo = defineStruct<VipInfo>({
+  cName: 'vip_info', size: 24, fields: [
+    { name: 'id', offset: 0, type: 'u32' },
+    { name: 'sorryReal', cName: 'sorry_real', offset: 4, type: 'u32' },
+    { name: 'persistTimeoutMs', cName: 'persist_timeout_ms', offset: 8, type: 'u32' },
+    { name: 'tableSize', cName: 'table_size', offset: 12, type: 'u32' },
+    { name: 'method', offset: 16, type: 'u8' },
+    { name: 'hashFields', cName: 'hash_fields', offset: 17, type: 'u8' },
+    { name: 'onDown', cName: 'on_down', offset: 18, type: 'u8' },
+    { name: 'persistPrefix', cName: 'persist_prefix', offset: 19, type: 'u8' },
+    { name: 'pad', offset: 20, type: { pad: 4 } },
+  ],
+});
+
+export interface RealInfo {
+  addr: Buffer; mac: string; nexthopMac: string; family: number; state: number; vipId: number; weight: number;
+}
+export const realInfo = defineStruct<RealInfo>({
+  cName: 'real_info', size: 40, fields: [
+    { name: 'addr', offset: 0, type: { bytes: 16 } },
+    { name: 'mac', offset: 16, type: 'mac' },
+    { name: 'nexthopMac', cName: 'nexthop_mac', offset: 22, type: 'mac' },
+    { name: 'family', offset: 28, type: 'u8' },
+    { name: 'state', offset: 29, type: 'u8' },
+    { name: 'pad', offset: 30, type: { pad: 2 } },
+    { name: 'vipId', cName: 'vip_id', offset: 32, type: 'u32' },
+    { name: 'weight', offset: 36, type: 'u32' },
+  ],
+});
+
+export interface FlowKey { src: Buffer; dst: Buffer; sport: number; dport: number; proto: number; family: number }
+export const flowKey = defineStruct<FlowKey>({
+  cName: 'flow_key', size: 40, fields: [
+    { name: 'src', offset: 0, type: { bytes: 16 } },
+    { name: 'dst', offset: 16, type: { bytes: 16 } },
+    { name: 'sport', offset: 32, type: 'be16' },
+    { name: 'dport', offset: 34, type: 'be16' },
+    { name: 'proto', offset: 36, type: 'u8' },
+    { name: 'family', offset: 37, type: 'u8' },
+    { name: 'pad', offset: 38, type: { pad: 2 } },
+  ],
+});
+
+export interface ConnValue { realId: number; vipId: number; lastSeenNs: bigint }
+export const connValue = defineStruct<ConnValue>({
+  cName: 'conn_value', size: 16, fields: [
+    { name: 'realId', cName: 'real_id', offset: 0, type: 'u32' },
+    { name: 'vipId', cName: 'vip_id', offset: 4, type: 'u32' },
+    { name: 'lastSeenNs', cName: 'last_seen_ns', offset: 8, type: 'u64' },
+  ],
+});
+
+export interface PersistKey { client: Buffer; vipId: number; family: number }
+export const persistKey = defineStruct<PersistKey>({
+  cName: 'persist_key', size: 24, fields: [
+    { name: 'client', offset: 0, type: { bytes: 16 } },
+    { name: 'vipId', cName: 'vip_id', offset: 16, type: 'u32' },
+    { name: 'family', offset: 20, type: 'u8' },
+    { name: 'pad', offset: 21, type: { pad: 3 } },
+  ],
+});
+
+export interface PersistValue { realId: number; lastUsedNs: bigint }
+export const persistValue = defineStruct<PersistValue>({
+  cName: 'persist_value', size: 16, fields: [
+    { name: 'realId', cName: 'real_id', offset: 0, type: 'u32' },
+    { name: 'pad', offset: 4, type: { pad: 4 } },
+    { name: 'lastUsedNs', cName: 'last_used_ns', offset: 8, type: 'u64' },
+  ],
+});
+
+export interface LbConfig { mac: string; tunSrc4: Buffer; tunSrc6: Buffer; mtu: number; hashSeed: number }
+export const lbConfig = defineStruct<LbConfig>({
+  cName: 'lb_config', size: 36, fields: [
+    { name: 'mac', offset: 0, type: 'mac' },
+    { name: 'pad0', offset: 6, type: { pad: 2 } },
+    { name: 'tunSrc4', cName: 'tun_src4', offset: 8, type: { bytes: 4 } },
+    { name: 'tunSrc6', cName: 'tun_src6', offset: 12, type: { bytes: 16 } },
+    { name: 'mtu', offset: 28, type: 'u32' },
+    { name: 'hashSeed', cName: 'hash_seed', offset: 32, type: 'u32' },
+  ],
+});
+
+export interface LbCounters { packets: bigint; bytes: bigint; newFlows: bigint }
+export const lbCounters = defineStruct<LbCounters>({
+  cName: 'lb_counters', size: 24, fields: [
+    { name: 'packets', offset: 0, type: 'u64' },
+    { name: 'bytes', offset: 8, type: 'u64' },
+    { name: 'newFlows', cName: 'new_flows', offset: 16, type: 'u64' },
+  ],
+});
+
+/**
+ * Verdict reasons (enum lb_reason): code → name of its counter in lb_reason_stats. Stable: a
+ * code is never renumbered or reused; a retired one keeps its slot.
+ */
+export const REASONS = [
+  'unused', 'tx_dr', 'tx_tun', 'not_ip', 'not_vip', 'proto', 'malformed', 'fragment', 'ip_options',
+  'ipv6_ext', 'ttl', 'no_real', 'tx_too_big', 'drop_too_big', 'config', 'internal',
+] as const;
+export type ReasonName = (typeof REASONS)[number];
+export const REASON_CODE = Object.fromEntries(REASONS.map((r, i) => [r, i])) as Record<ReasonName, number>;
+
+export type LbReasonStats = Record<ReasonName, bigint>;
+export const lbReasonStats = defineStruct<LbReasonStats>({
+  cName: 'lb_reason_stats', size: 8 * REASONS.length,
+  fields: REASONS.map((name, i) => ({ name, offset: 8 * i, type: 'u64' as const })),
+});
+
+export interface DecapKey { addr: Buffer; family: number }
+export const decapKey = defineStruct<DecapKey>({
+  cName: 'decap_key', size: 20, fields: [
+    { name: 'addr', offset: 0, type: { bytes: 16 } },
+    { name: 'family', offset: 16, type: 'u8' },
+    { name: 'pad', offset: 17, type: { pad: 3 } },
+  ],
+});
+
+export interface DecapStats { decap4: bigint; decap6: bigint; notOurs: bigint; passed: bigint }
+export const decapStats = defineStruct<DecapStats>({
+  cName: 'decap_stats', size: 32, fields: [
+    { name: 'decap4', offset: 0, type: 'u64' },
+    { name: 'decap6', offset: 8, type: 'u64' },
+    { name: 'notOurs', cName: 'not_ours', offset: 16, type: 'u64' },
+    { name: 'passed', offset: 24, type: 'u64' },
+  ],
+});
+
+/** Constants of lb_shared.h the control plane needs (same names, same values). */
+export const LB = {
+  MAX_VIPS: 1024,
+  MAX_REALS: 4096,
+  AF_INET: 4,
+  AF_INET6: 6,
+  METHOD_DR: 1,
+  METHOD_TUN: 2,
+  HASH_SRC_ADDR: 0x01,
+  HASH_SRC_PORT: 0x02,
+  HASH_DST_ADDR: 0x04,
+  HASH_DST_PORT: 0x08,
+  HASH_PROTO: 0x10,
+  HASH_5TUPLE: 0x1f,
+  ON_DOWN_EXPIRE: 1,
+  ON_DOWN_KEEP: 2,
+  REAL_NONE: 0,
+  REAL_UP: 1,
+  REAL_DRAIN: 2,
+  REAL_DOWN: 3,
+  /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
+  F_INNER_MAP: 1 << 12,
+} as const;
+
+/** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons'] as const;
+export const DECAP_MAPS = ['decap_vips', 'decap_stats'] as const;
