@@ -30,6 +30,11 @@ export const ErrorCodes = {
   USAGE: 'E_USAGE',
   // importers (ipvsadm -S, keepalived.conf): input malformed; message names file:line
   IMPORT_PARSE: 'E_IMPORT_PARSE',
+  // data plane (src/dataplane): a VIP/real/config spec is invalid (message names the field)
+  DATAPLANE_SPEC: 'E_DATAPLANE_SPEC',
+  // data plane: the request does not fit the maps' state (unknown VIP, id owned by another VIP,
+  // no free VIP id, pinned state of another layout); nothing was changed
+  DATAPLANE_STATE: 'E_DATAPLANE_STATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
