@@ -9,4 +9,4 @@ export { ServiceHealth, ServiceNotify, RealNotify, realInputs, ConfiguredReal } 
 export { runNotify } from './notify';
 export { validateCheckerSpec } from './validate';
 export { parseStatusSet } from './status-codes';
-export { checkerSpec, CheckConfig, RealRef } from './from-config';
+export { checkerSpec, checkerSpecs } from './from-config';

@@ -1,30 +1,40 @@
-// Mapping a topology check block to a CheckerSpec, and its identity across equal configs.
+// Mapping the normalised model (src/config/model.ts) to checker specs, and identity across
+// equal configs.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { checkerSpec, FALLBACK_TIMING } from '../../src/health/from-config';
+import type { CheckModel, RealModel } from '../../src/config/model';
+import { checkerSpec, checkerSpecs } from '../../src/health/from-config';
 import { checkerId } from '../../src/health/identity';
 import { validateCheckerSpec } from '../../src/health/validate';
 
-const real = { key: '10.0.0.1:80', address: '10.0.0.1', port: 80 };
+const base: CheckModel = {
+  type: 'tcp', intervalMs: 6000, timeoutMs: 3000, rise: 2, fall: 3, delayBeforeRetryMs: 1000, warmupMs: 0, alpha: false,
+  port: 80, connectIp: '10.0.0.1', bindto: null, http: null, udp: null, script: null,
+};
+const real = (check: Partial<CheckModel>): RealModel => ({
+  key: '10.0.0.1:80', address: '10.0.0.1', family: 4, port: 80, weight: 1, mac: null,
+  check: { ...base, ...check }, notifyUp: null, notifyDown: null,
+} as RealModel);
 
-test('type none has no checker; tcp gets keepalived fallbacks for what the config leaves out', () => {
-  assert.equal(checkerSpec('s', real, { type: 'none' }), null);
-  const s = checkerSpec('s', real, { type: 'tcp', intervalMs: 6000, fall: 3 })!;
-  assert.deepEqual(s.timing, { ...FALLBACK_TIMING, intervalMs: 6000, fall: 3 });
-  assert.equal(s.check.timeoutMs, 5000);
+test('tcp: timing carried over; connect address/port that equal the real are not overrides', () => {
+  const s = checkerSpec('svc', real({}))!;
+  assert.deepEqual(s.timing, { intervalMs: 6000, rise: 2, fall: 3, delayBeforeRetryMs: 1000, warmupMs: 0, alpha: false });
+  assert.deepEqual([s.check.connectIp, s.check.connectPort, s.check.timeoutMs], [null, null, 3000]);
   validateCheckerSpec(s);
+  const o = checkerSpec('svc', real({ port: 8080, connectIp: '10.0.0.9' }))!;
+  assert.deepEqual([o.check.connectIp, o.check.connectPort], ['10.0.0.9', 8080]);
+  assert.notEqual(checkerId(o), checkerId(s));
 });
 
-test('http, udp (text and hex payloads) and script map their own blocks; each validates', () => {
-  const h = checkerSpec('s', real, { type: 'https', port: 8443, http: { path: '/health', status: '200,204', sni: 'a.example', verify: true } })!;
+test('none has no checker; http, udp and script map their blocks and validate', () => {
+  assert.equal(checkerSpec('svc', real({ type: 'none', port: 0 })), null);
+  const h = checkerSpec('svc', real({ type: 'https', http: { method: 'GET', path: '/health', host: null, status: '200,204', digest: null, regex: null, sni: 'a.example', verify: true } }))!;
   assert.equal(h.check.type, 'https');
-  assert.equal(h.check.connectPort, 8443);
-  assert.deepEqual([h.check.type === 'https' && h.check.path, h.check.type === 'https' && h.check.status], ['/health', '200,204']);
-  const u1 = checkerSpec('s', real, { type: 'udp', udp: { payload: 'ping' } })!;
-  const u2 = checkerSpec('s', real, { type: 'udp', udp: { payloadHex: '70696e67' } })!;
-  assert.deepEqual(u1.check.type === 'udp' && [...u1.check.payload], [0x70, 0x69, 0x6e, 0x67]);
-  assert.equal(checkerId(u1), checkerId(u2), 'the same bytes written as text or hex are the same checker');
-  const sc = checkerSpec('s', real, { type: 'script', script: { command: ['/bin/check', '%address%'] } })!;
-  for (const s of [h, u1, sc]) validateCheckerSpec(s);
-  assert.throws(() => validateCheckerSpec(checkerSpec('s', real, { type: 'script' })!), /check\.command: must be a non-empty argv/);
+  const u = checkerSpec('svc', real({ type: 'udp', udp: { payloadHex: '70696e67' } }))!;
+  assert.deepEqual(u.check.type === 'udp' && u.check.payload.toString(), 'ping');
+  const sc = checkerSpec('svc', real({ type: 'script', port: 0, script: { command: ['/bin/check', '%address%'] } }))!;
+  assert.equal(sc.check.connectPort, null, 'port 0 (script) is no override');
+  for (const s of [h, u, sc]) validateCheckerSpec(s);
+  const all = checkerSpecs([{ key: 'svc', reals: [real({}), real({ type: 'none', port: 0 }), { ...real({}), key: '10.0.0.1:81', port: 81 }] }]);
+  assert.deepEqual(all.map((s) => s.realKey), ['10.0.0.1:80', '10.0.0.1:81']);
 });
