@@ -5,14 +5,17 @@ import { performance } from 'node:perf_hooks';
 export type TimerHandle = unknown;
 
 export interface Clock {
-  /** Milliseconds, monotonic. */
+  /** Milliseconds, monotonic: schedules and durations. */
   now(): number;
+  /** Milliseconds since the epoch: what logs and the status page show. */
+  wall(): number;
   setTimer(fn: () => void, ms: number): TimerHandle;
   clearTimer(h: TimerHandle): void;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wall: () => Date.now(),
   setTimer: (fn, ms) => {
     const t = setTimeout(fn, Math.max(0, ms));
     // A check loop alone must not keep the process alive; the daemon has its own handles.
@@ -36,6 +39,9 @@ export class FakeClock implements Clock {
   constructor(start = 0) { this.t = start; }
 
   now(): number { return this.t; }
+
+  /** The fake clock's wall time is its own time. */
+  wall(): number { return this.t; }
 
   setTimer(fn: () => void, ms: number): TimerHandle {
     const timer = { id: ++this.seq, at: this.t + Math.max(0, ms), fn };

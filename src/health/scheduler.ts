@@ -53,7 +53,7 @@ export class Checker {
     this.state = t.alpha ? 'down' : 'up';
     this.reason = t.alpha ? 'alpha: down until the first success' : 'initial: up until a check fails';
     this.needRise = t.alpha ? 1 : t.rise;
-    this.since = clock.now();
+    this.since = clock.wall();
   }
 
   start(): void {
@@ -124,10 +124,10 @@ export class Checker {
     const t = this.spec.timing;
     this.counts.checks++;
     if (!r.ok) this.counts.failures++;
-    this.last = { at: now, durationMs: r.durationMs, ok: r.ok };
+    this.last = { at: this.clock.wall(), durationMs: r.durationMs, ok: r.ok };
     this.hooks.check({
       id: this.id, serviceKey: this.spec.serviceKey, realKey: this.spec.realKey,
-      ok: r.ok, reason: r.reason, durationMs: r.durationMs, at: now, lateMs,
+      ok: r.ok, reason: r.reason, durationMs: r.durationMs, at: now, time: this.clock.wall(), lateMs,
     });
 
     let next = t.intervalMs;
@@ -175,12 +175,12 @@ export class Checker {
     const from = this.state;
     this.state = to;
     this.reason = reason;
-    this.since = now;
+    this.since = this.clock.wall();
     this.emit(from, to, reason, now);
   }
 
   private emit(from: HealthState, to: HealthState, reason: string, at: number): void {
-    const e: HealthEvent = { id: this.id, serviceKey: this.spec.serviceKey, realKey: this.spec.realKey, from, to, reason, at };
+    const e: HealthEvent = { id: this.id, serviceKey: this.spec.serviceKey, realKey: this.spec.realKey, from, to, reason, at, time: this.clock.wall() };
     if (to === 'up' && this.weight !== undefined) e.weight = this.weight;
     this.history.push(e);
     if (this.history.length > HISTORY) this.history.shift();

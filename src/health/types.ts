@@ -101,8 +101,10 @@ export interface HealthEvent {
   from: HealthState;
   to: HealthState;
   reason: string;
-  /** Clock time (ms) of the verdict. */
+  /** Monotonic clock time (ms) of the verdict (ordering, intervals). */
   at: number;
+  /** Wall time of the verdict, ms since the epoch (logs, status page). */
+  time: number;
   /** Dynamic weight in force after the event (script checks exiting 2..255). */
   weight?: number;
 }
@@ -115,7 +117,10 @@ export interface CheckEvent {
   ok: boolean;
   reason: string;
   durationMs: number;
+  /** Monotonic clock time (ms) the probe finished. */
   at: number;
+  /** Wall time the probe finished, ms since the epoch. */
+  time: number;
   /** How late the probe started against its schedule (ms). */
   lateMs: number;
 }
@@ -128,7 +133,9 @@ export interface CheckerStatus {
   reason: string;
   /** misc_dynamic weight, when the last successful script check set one. */
   weight?: number;
+  /** Wall time (ms since the epoch) of the last transition, or of the checker's start. */
   since: number;
+  /** Wall time (ms since the epoch) of the last finished probe. */
   lastCheckAt?: number;
   lastDurationMs?: number;
   lastOk?: boolean;

@@ -95,8 +95,8 @@ test('ServiceHealth runs quorum_down once when quorum is lost and quorum_up when
   const v = sh.update('svc', reals([true, true, true, true, true]), cfg, notify); // regained
   assert.equal(v.sorry, false);
   await waitFor(2);
-  sh.realEvent({ id: 'x', serviceKey: 'svc', realKey: '10.0.0.1:80', from: 'up', to: 'down', reason: 'refused', at: 1 }, { notifyDown: n.argv }, '10.0.0.1', 80);
-  sh.realEvent({ id: 'x', serviceKey: 'svc', realKey: '10.0.0.1:80', from: 'up', to: 'up', reason: 'w', at: 2, weight: 3 }, { notifyDown: n.argv, notifyUp: n.argv }, '10.0.0.1', 80);
+  sh.realEvent({ id: 'x', serviceKey: 'svc', realKey: '10.0.0.1:80', from: 'up', to: 'down', reason: 'refused', at: 1, time: 1 }, { notifyDown: n.argv }, '10.0.0.1', 80);
+  sh.realEvent({ id: 'x', serviceKey: 'svc', realKey: '10.0.0.1:80', from: 'up', to: 'up', reason: 'w', at: 2, time: 2, weight: 3 }, { notifyDown: n.argv, notifyUp: n.argv }, '10.0.0.1', 80);
   await waitFor(3);
   assert.deepEqual(q.read().map((c) => c.argv[0]), ['quorum_down', 'quorum_up']);
   assert.equal(q.read()[0].env.XLVS_SERVICE, 'svc');

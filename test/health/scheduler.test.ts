@@ -40,6 +40,8 @@ test('up → down after `fall` failures spaced by delay_before_retry, back up af
   assert.equal(events[0].from, 'up');
   assert.equal(events[0].to, 'down');
   assert.equal(events[0].at, 1900);
+  assert.equal(events[0].time, 1900, 'wall time comes from the injected clock too');
+  assert.equal(m.status(id)!.since, 1900);
   assert.match(events[0].reason, /refused \(3 failures\)/);
   // Down: checks at interval again; a failure (2900) then two successes (3900, 4900) → up.
   await clock.advance(1000);
