@@ -18,7 +18,7 @@ export interface Addr {
 }
 
 function usage(what: string, msg: string): XlvsError {
-  return new XlvsError(ErrorCodes.USAGE, `${what}: ${msg}`);
+  return new XlvsError(ErrorCodes.DATAPLANE_SPEC, `${what}: ${msg}`);
 }
 
 /** Parses an IPv4 or IPv6 address; `what` names the field in the error. */

@@ -1,0 +1,195 @@
+// What the control plane asks of the data plane — VIPs, reals, the director's identity — checked
+// and turned into the map structs of src/maps/lb.ts. Pure: every error names the field.
+import { XlvsError, ErrorCodes } from '../errors';
+import { isPrime } from '../maglev/maglev';
+import { LB, VipInfo, VipKey, RealInfo, LbConfig } from '../maps/lb';
+import { Addr, AF4, AF6, parseAddr, parseMacAt, formatAddr, formatMac, serviceKey, parseServiceKey } from './addr';
+
+export type Method = 'dr' | 'tun';
+export type OnDown = 'expire' | 'keep';
+export type RealState = 'up' | 'drain' | 'down';
+/** Which fields pick the Maglev slot (src/import/schedulers.ts names). */
+export type Scheduler = 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port';
+
+/** Maglev table size when none is given: prime, Maglev §3.4 (Eisenbud et al., NSDI 2016). */
+export const DEFAULT_TABLE_SIZE = 65537;
+/** Largest per-VIP table (prime; 4 MiB of u32 per VIP). */
+export const MAX_TABLE_SIZE = 1048573;
+/** Ethernet MTU (RFC 894). */
+export const DEFAULT_MTU = 1500;
+/** IPv6 minimum link MTU (RFC 8200 §5) plus an outer IPv6 header: below this an IPv6 VIP over a
+ *  tunnel could not carry a minimum-size packet. */
+export const MIN_MTU = 1280 + 40;
+
+const SCHEDULER_FIELDS: Record<Scheduler, number> = {
+  'maglev': LB.HASH_5TUPLE,
+  'source-hash': LB.HASH_SRC_ADDR, // ipvsadm -s sh
+  'dest-hash': LB.HASH_DST_ADDR, // ipvsadm -s dh
+  'maglev-source-port': LB.HASH_SRC_ADDR | LB.HASH_SRC_PORT, // sh-port / mh-port
+};
+
+export interface VipSpec {
+  address: string;
+  /** 0 = every port of the address (ipvsadm's persistent port-0 services, fwmark-like). */
+  port: number;
+  protocol: 'tcp' | 'udp';
+  method: Method;
+  /** Default 'maglev' (the 5-tuple). */
+  scheduler?: Scheduler | string;
+  /** ipvsadm -p, in ms; 0 or absent = no persistence. */
+  persistenceTimeoutMs?: number;
+  /** ipvsadm -M as a prefix length; default /32 (IPv4) or /128 (IPv6). */
+  persistencePrefix?: number;
+  /** Maglev table size, a prime; default 65537. */
+  tableSize?: number;
+  /** Flows of a real marked down: 'expire' (rescheduled, default) or 'keep'. */
+  onDown?: OnDown;
+}
+
+/** A VIP by its service key (`10.0.0.1:80/tcp`, `[2001:db8::1]:443/tcp`) or its fields. */
+export type VipRef = string | { address: string; port: number; protocol: 'tcp' | 'udp' };
+
+export interface RealSpec {
+  /** 1..4095, chosen by the caller and kept stable (a flow remembers its real by id). */
+  id: number;
+  address: string;
+  /** DR: the real's MAC. TUN: the MAC of the real or of the next hop toward it. */
+  mac: string;
+  /** TUN: the next hop's MAC when the real is not on the segment (overrides mac for TUN). */
+  nexthopMac?: string;
+  /** 0..65535; 0 = out of new selection (like drain). */
+  weight: number;
+  state: RealState;
+}
+
+export interface DirectorConfig {
+  /** The director's MAC: source of every frame sent. */
+  mac: string;
+  /** Outer source for TUN to IPv4 reals and of ICMP "too big" (IPv4). */
+  tunSource4?: string;
+  /** Outer source for TUN to IPv6 reals and of ICMPv6 "packet too big". */
+  tunSource6?: string;
+  /** MTU toward the reals (default 1500); TUN packets that exceed it get "too big". */
+  mtu?: number;
+  /** Flow hash seed (default 0): identical on every director so they all pick the same real. */
+  hashSeed?: number;
+}
+
+function bad(what: string, msg: string): XlvsError {
+  return new XlvsError(ErrorCodes.DATAPLANE_SPEC, `${what}: ${msg}`);
+}
+
+function intIn(v: unknown, lo: number, hi: number, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw bad(what, `${JSON.stringify(v)} is not an integer ${lo}..${hi}`);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string): T {
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw bad(what, `${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+export const PROTO_NUM = { tcp: 6, udp: 17 } as const;
+
+export interface ResolvedVip { key: string; address: Addr; port: number; protocol: 'tcp' | 'udp'; vipKey: VipKey }
+
+export function resolveVipRef(ref: VipRef): ResolvedVip {
+  let address: Addr;
+  let port: number;
+  let protocol: 'tcp' | 'udp';
+  if (typeof ref === 'string') {
+    ({ address, port, protocol } = parseServiceKey(ref));
+  } else if (ref && typeof ref === 'object') {
+    address = parseAddr(ref.address, 'vip.address');
+    port = intIn(ref.port, 0, 65535, 'vip.port');
+    protocol = oneOf(ref.protocol, ['tcp', 'udp'] as const, 'vip.protocol');
+  } else {
+    throw bad('vip', 'expected a service key or {address, port, protocol}');
+  }
+  return {
+    key: serviceKey(address, port, protocol), address, port, protocol,
+    vipKey: { addr: address.bytes, port, proto: PROTO_NUM[protocol], family: address.family },
+  };
+}
+
+/** Everything of vip_info except id and sorry_real, which the Dataplane owns. */
+export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<VipInfo, 'id' | 'sorryReal'> {
+  const method = oneOf(spec.method, ['dr', 'tun'] as const, `${where}.method`);
+  const scheduler = oneOf(spec.scheduler ?? 'maglev', Object.keys(SCHEDULER_FIELDS) as Scheduler[], `${where}.scheduler`);
+  const maxPrefix = family === AF6 ? 128 : 32;
+  const tableSize = spec.tableSize ?? DEFAULT_TABLE_SIZE;
+  intIn(tableSize, 2, MAX_TABLE_SIZE, `${where}.tableSize`);
+  if (!isPrime(tableSize)) throw bad(`${where}.tableSize`, `${tableSize} is not prime (Maglev §3.4 needs a prime; e.g. 65537)`);
+  return {
+    method: method === 'dr' ? LB.METHOD_DR : LB.METHOD_TUN,
+    hashFields: SCHEDULER_FIELDS[scheduler],
+    persistTimeoutMs: intIn(spec.persistenceTimeoutMs ?? 0, 0, 0xffffffff, `${where}.persistenceTimeoutMs`),
+    persistPrefix: intIn(spec.persistencePrefix ?? maxPrefix, 0, maxPrefix, `${where}.persistencePrefix`),
+    tableSize,
+    onDown: oneOf(spec.onDown ?? 'expire', ['expire', 'keep'] as const, `${where}.onDown`) === 'keep' ? LB.ON_DOWN_KEEP : LB.ON_DOWN_EXPIRE,
+  };
+}
+
+export function schedulerName(hashFields: number): string {
+  const e = Object.entries(SCHEDULER_FIELDS).find(([, v]) => v === hashFields);
+  return e ? e[0] : `hash-fields-0x${hashFields.toString(16)}`;
+}
+
+const STATE_NUM: Record<RealState, number> = { up: LB.REAL_UP, drain: LB.REAL_DRAIN, down: LB.REAL_DOWN };
+export function stateName(n: number): RealState | 'none' {
+  return n === LB.REAL_UP ? 'up' : n === LB.REAL_DRAIN ? 'drain' : n === LB.REAL_DOWN ? 'down' : 'none';
+}
+
+const ZERO_MAC = '00:00:00:00:00:00';
+
+/** Checks one real and encodes its real_info (owned by `vipId`). */
+export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: RealInfo; addr: Addr } {
+  if (!r || typeof r !== 'object') throw bad(where, 'expected {id, address, mac, weight, state}');
+  intIn(r.id, 1, LB.MAX_REALS - 1, `${where}.id`);
+  const addr = parseAddr(r.address, `${where}.address`);
+  const mac = formatMac(parseMacAt(r.mac, `${where}.mac`));
+  const nexthopMac = r.nexthopMac === undefined ? ZERO_MAC : formatMac(parseMacAt(r.nexthopMac, `${where}.nexthopMac`));
+  const weight = intIn(r.weight, 0, 65535, `${where}.weight`);
+  const state = STATE_NUM[oneOf(r.state, ['up', 'drain', 'down'] as const, `${where}.state`)];
+  if (mac === ZERO_MAC && nexthopMac === ZERO_MAC) throw bad(`${where}.mac`, 'a real needs a MAC to send to');
+  return { info: { addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight }, addr };
+}
+
+/** Is this real part of new selection (in the Maglev table)? */
+export function selectable(info: RealInfo): boolean {
+  return info.state === LB.REAL_UP && info.weight > 0;
+}
+
+export function configOf(c: DirectorConfig): LbConfig {
+  if (!c || typeof c !== 'object') throw bad('config', 'expected {mac, tunSource4?, tunSource6?, mtu?}');
+  const mac = formatMac(parseMacAt(c.mac, 'config.mac'));
+  if (mac === ZERO_MAC) throw bad('config.mac', 'must not be 00:00:00:00:00:00');
+  const tunSrc4 = Buffer.alloc(4);
+  const tunSrc6 = Buffer.alloc(16);
+  if (c.tunSource4 !== undefined) {
+    const a = parseAddr(c.tunSource4, 'config.tunSource4');
+    if (a.family !== AF4) throw bad('config.tunSource4', `"${c.tunSource4}" is not an IPv4 address`);
+    a.bytes.copy(tunSrc4, 0, 0, 4);
+  }
+  if (c.tunSource6 !== undefined) {
+    const a = parseAddr(c.tunSource6, 'config.tunSource6');
+    if (a.family !== AF6) throw bad('config.tunSource6', `"${c.tunSource6}" is not an IPv6 address`);
+    a.bytes.copy(tunSrc6);
+  }
+  return {
+    mac, tunSrc4, tunSrc6,
+    mtu: intIn(c.mtu ?? DEFAULT_MTU, MIN_MTU, 65535, 'config.mtu'),
+    hashSeed: intIn(c.hashSeed ?? 0, 0, 0xffffffff, 'config.hashSeed'),
+  };
+}
+
+export function configFrom(c: LbConfig): Required<DirectorConfig> | (DirectorConfig & { mtu: number; hashSeed: number }) {
+  const out: DirectorConfig & { mtu: number; hashSeed: number } = { mac: c.mac, mtu: c.mtu, hashSeed: c.hashSeed };
+  if (c.tunSrc4.some((x) => x !== 0)) out.tunSource4 = formatAddr(Buffer.concat([c.tunSrc4, Buffer.alloc(12)]), AF4);
+  if (c.tunSrc6.some((x) => x !== 0)) out.tunSource6 = formatAddr(c.tunSrc6, AF6);
+  return out;
+}
+
+export { AF4, AF6, formatAddr, formatMac };
