@@ -1,0 +1,53 @@
+// From the normalised topology plus what the daemon has learned (health verdicts, MACs) to the
+// reconciler's desired state. Pure.
+import type { ServiceModel, Topology } from '../config/model';
+import type { ServiceVerdict } from '../health/quorum';
+import { DesiredReal, DesiredService, DesiredState } from '../reconciler/desired';
+
+/** Stored for a real whose MAC is not known yet; such a real is kept out of selection. */
+export const NO_MAC = '00:00:00:00:00:00';
+
+export type MacLookup = (address: string) => string | null;
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup): DesiredService {
+  const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
+  const reals: DesiredReal[] = svc.reals.map((r) => {
+    const e = eff.get(r.key);
+    const mac = r.mac ?? macOf(r.address);
+    let state = e ? e.state : r.weight > 0 ? 'up' : 'drain';
+    if (!mac && state === 'up') state = 'down';
+    return { key: r.key, address: r.address, port: r.port, weight: e ? e.weight : r.weight, state, mac: mac ?? NO_MAC };
+  });
+  let sorry: DesiredReal | null = null;
+  if (verdict?.sorry && svc.sorryServer) {
+    const s = svc.sorryServer;
+    const mac = macOf(s.address);
+    sorry = { key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac ? 'up' : 'down', mac: mac ?? NO_MAC };
+  }
+  return {
+    vip: {
+      key: svc.key,
+      address: svc.vip,
+      port: svc.port,
+      protocol: svc.protocol,
+      method: svc.method,
+      scheduler: svc.scheduler,
+      persistenceTimeoutMs: svc.persistence?.timeoutMs ?? 0,
+      persistencePrefix: svc.persistence?.prefix ?? (svc.family === 4 ? 32 : 128),
+      tableSize: svc.tableSize,
+      onDown: svc.onDown,
+    },
+    reals,
+    sorry,
+  };
+}
+
+export function desiredState(topo: Topology, verdicts: Map<string, ServiceVerdict>, macOf: MacLookup): DesiredState {
+  const out: DesiredState = new Map();
+  for (const svc of topo.services) out.set(svc.key, desiredService(svc, verdicts.get(svc.key), macOf));
+  return out;
+}
