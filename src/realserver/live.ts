@@ -1,6 +1,6 @@
 // What is attached to an interface right now, read through iproute2's JSON (`ip -j link`,
 // `tc -j filter`): independent of any state file, so `status` reports the truth.
-import { run } from '../lab/netns';
+import { run, inNs } from '../lab/netns';
 
 export type AttachKind = 'xdp-native' | 'xdp-generic' | 'xdp-offload' | 'tc-ingress';
 export interface LiveProg { dev: string; attach: AttachKind; progId: number; name: string }
@@ -8,9 +8,9 @@ export interface LiveProg { dev: string; attach: AttachKind; progId: number; nam
 /** XDP attach modes as iproute2 prints them (uapi/linux/if_link.h XDP_ATTACHED_*). */
 const XDP_ATTACHED: Record<number, AttachKind> = { 1: 'xdp-native', 2: 'xdp-generic', 3: 'xdp-offload' };
 
-/** XDP programs on `dev`, every mode. */
-export function liveXdp(dev: string): LiveProg[] {
-  const r = run(['ip', '-j', 'link', 'show', 'dev', dev], { allowFail: true });
+/** XDP programs on `dev` (in namespace `ns`, default the current one), every mode. */
+export function liveXdp(dev: string, ns: string | null = null): LiveProg[] {
+  const r = run(inNs(ns, ['ip', '-j', 'link', 'show', 'dev', dev]), { allowFail: true });
   if (r.status !== 0) return [];
   const links = JSON.parse(r.stdout || '[]') as { xdp?: { attached?: { mode: number; prog?: { id: number; name?: string } }[] } }[];
   const res: LiveProg[] = [];
