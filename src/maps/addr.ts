@@ -4,8 +4,34 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /** "192.0.2.1" → 4 bytes in network order. */
 export function parseIpv4(s: string): Buffer {
-  if (!isIPv4(s)) throw new Error(`"${s}" is not an IPv4 address`);
-  return Buffer.from(s.split('.').map(Number));
+  const b = Buffer.alloc(4);
+  writeIpv4(s, b, 0);
+  return b;
+}
+
+/**
+ * Writes a dotted quad at `off` without allocating (codecs encode many keys per reload).
+ * Four decimal octets 0..255, no leading zeros (as node:net isIPv4 accepts).
+ */
+export function writeIpv4(s: string, b: Buffer, off: number): void {
+  let octet = 0, digits = 0, part = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const ch = i < s.length ? s.charCodeAt(i) : 46; // a final '.' closes the last octet
+    if (ch >= 48 && ch <= 57) {
+      if (digits > 0 && octet === 0) part = 5; // leading zero: reject below
+      octet = octet * 10 + (ch - 48);
+      digits++;
+      if (digits > 3 || octet > 255) part = 5;
+    } else if (ch === 46 && digits > 0 && part < 4) {
+      b[off + part++] = octet;
+      octet = 0;
+      digits = 0;
+    } else {
+      part = 5;
+    }
+    if (part > 4) break;
+  }
+  if (part !== 4) throw new Error(`"${s}" is not an IPv4 address`);
 }
 
 export function formatIpv4(b: Buffer): string {

@@ -3,9 +3,9 @@
 // back. Every codec registers itself; test/maps/btf-layout.test.ts checks each one against the BTF
 // of the built objects, so a TS layout cannot drift from its C definition in bpf/include/.
 import { XlvsError, ErrorCodes } from '../errors';
-import { parseIpv4, formatIpv4, parseIpv6, formatIpv6, parseMac, formatMac } from './addr';
+import { writeIpv4, formatIpv4, parseIpv6, formatIpv6, parseMac, formatMac } from './addr';
 
-export { parseIpv4, formatIpv4, parseIpv6, formatIpv6, parseMac, formatMac } from './addr';
+export { parseIpv4, writeIpv4, formatIpv4, parseIpv6, formatIpv6, parseMac, formatMac } from './addr';
 
 /** Scalar types: host-order (little-endian) unsigned ints, network-order be16/be32. */
 export type ScalarType = 'u8' | 'u16' | 'u32' | 'u64' | 'i32' | 'be16' | 'be32';
@@ -103,7 +103,7 @@ export function defineStruct<T>(def: StructDef): StructCodec<T> {
   if (prev && JSON.stringify(layoutOf(prev)) !== JSON.stringify(layoutOf({ size: def.size, fields }))) {
     throw new XlvsError(ErrorCodes.CODEC, `${where}: a different codec of that name is already registered`);
   }
-  const valueFields = fields.filter((f) => !(typeof f.type === 'object' && 'pad' in f.type));
+  const valueFields = fields.filter((f) => !(typeof f.type === 'object' && 'pad' in f.type)).map((f) => ({ ...f, where: `${where}.${f.name}` }));
 
   const codec: StructCodec<T> = {
     cName: def.cName,
@@ -121,8 +121,8 @@ export function defineStruct<T>(def: StructDef): StructCodec<T> {
       const rec = v as Record<string, unknown>;
       for (const f of valueFields) {
         const x = rec[f.name];
-        if (x === undefined) throw new XlvsError(ErrorCodes.CODEC, `${where}.${f.name}: missing`);
-        writeField(`${where}.${f.name}`, f.type, x, buf, offset + f.offset);
+        if (x === undefined) throw new XlvsError(ErrorCodes.CODEC, `${f.where}: missing`);
+        writeField(f.where, f.type, x, buf, offset + f.offset);
       }
     },
     decode(b: Buffer, offset = 0): T {
@@ -188,15 +188,18 @@ function writeField(where: string, t: FieldType, x: unknown, b: Buffer, off: num
     if (t in SCALAR_SIZE) return writeScalar(where, t as ScalarType, x, b, off);
     if (typeof x !== 'string') fail(where, `expected an address string, got ${typeof x}`);
     const s = x as string;
-    if (t === 'ipv4') return void wrap(where, () => parseIpv4(s)).copy(b, off);
+    if (t === 'ipv4') return wrap(where, () => writeIpv4(s, b, off));
     if (t === 'ipv6') return void wrap(where, () => parseIpv6(s)).copy(b, off);
     if (t === 'mac') return void wrap(where, () => parseMac(s)).copy(b, off);
   } else if ('ip16' in t) {
     if (typeof x !== 'string') fail(where, `expected an address string, got ${typeof x}`);
     const s = x as string;
     if (s.includes(':')) return void wrap(where, () => parseIpv6(s)).copy(b, off);
-    const v4 = wrap(where, () => parseIpv4(s));
-    if (t.ip16 === 'mapped') { b.writeUInt16BE(0xffff, off + 10); v4.copy(b, off + 12); } else v4.copy(b, off);
+    if (t.ip16 === 'mapped') {
+      wrap(where, () => writeIpv4(s, b, off + 12));
+      b[off + 10] = 0xff;
+      b[off + 11] = 0xff;
+    } else wrap(where, () => writeIpv4(s, b, off));
     return;
   } else if ('bytes' in t) {
     if (!Buffer.isBuffer(x)) fail(where, `expected a Buffer of ${t.bytes} bytes, got ${typeof x}`);
