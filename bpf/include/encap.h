@@ -156,10 +156,11 @@ static __always_inline int tun_push6(struct xdp_md *ctx, int l2, const struct pk
 	tun_eth(data, r, cfg, l2, ETH_P_IPV6);
 	o->version = 6;
 	o->priority = p->tos >> 4;
-	/* Flow label from the flow hash gives ECMP entropy, RFC 6438 §3. */
-	o->flow_lbl[0] = ((p->tos & 0xf) << 4) | ((hash >> 16) & 0xf);
-	o->flow_lbl[1] = hash >> 8;
-	o->flow_lbl[2] = hash;
+	/* Traffic class copied from the inner packet; flow label 0 (RFC 2473 §6.5 leaves it to
+	 * the entry point; `hash` is there for ECMP entropy per RFC 6438 when a path needs it). */
+	o->flow_lbl[0] = (p->tos & 0xf) << 4;
+	o->flow_lbl[1] = 0;
+	o->flow_lbl[2] = 0;
 	o->payload_len = bpf_htons(p->ip_len);
 	o->nexthdr = p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
 	o->hop_limit = OUTER_TTL;
