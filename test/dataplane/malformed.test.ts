@@ -8,11 +8,9 @@
 // at every length from the Ethernet header to one byte short, then given one defect at a time.
 import { test, describe, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { BpfObject, BpfProgram, BpfMap, pinThreadToCpu } from '../../src/loader';
-import { bpfObject } from '../../src/paths';
-import { vipKey, vipInfo, realInfo, lbConfig, lbReasonStats, lbCounters, REASONS, LB } from '../../src/maps/lb';
-import { parseAddr } from '../../src/dataplane/addr';
-import { eth, PacketBuilder, IPPROTO } from '../lib/packet';
+import { pinThreadToCpu } from '../../src/loader';
+import { Dataplane } from '../../src/dataplane/dataplane';
+import { eth, PacketBuilder } from '../lib/packet';
 import { checkFixture, FixtureContext, FixtureRow, Verdict } from '../lib/fixtures';
 import { needsBpf } from '../lib/env';
 
@@ -22,20 +20,17 @@ const VIP4 = '10.0.0.10';
 const VIP6 = '2001:db8::10';
 const C4 = '198.51.100.7';
 const C6 = '2001:db8:100::7';
+const PIN_DIR = `/sys/fs/bpf/xlvs-test-malformed-${process.pid}`;
 
-/** VIPs (id → service) and two reals each, all DR, all up. */
+/** VIPs and two reals each, all DR, all up. */
 const VIPS = [
-  { id: 1, address: VIP4, port: 80, proto: IPPROTO.TCP },
-  { id: 2, address: VIP4, port: 53, proto: IPPROTO.UDP },
-  { id: 3, address: VIP6, port: 80, proto: IPPROTO.TCP },
-  { id: 4, address: VIP6, port: 53, proto: IPPROTO.UDP },
+  { n: 1, address: VIP4, port: 80, protocol: 'tcp' as const },
+  { n: 2, address: VIP4, port: 53, protocol: 'udp' as const },
+  { n: 3, address: VIP6, port: 80, protocol: 'tcp' as const },
+  { n: 4, address: VIP6, port: 53, protocol: 'udp' as const },
 ];
-const REALS = VIPS.flatMap((v) => [1, 2].map((k) => ({
-  id: v.id * 10 + k, vipId: v.id, address: v.address.includes(':') ? `fd00::${v.id}:${k}` : `10.2.${v.id}.${k}`,
-  mac: `02:00:00:00:${v.id.toString(16).padStart(2, '0')}:${k.toString(16).padStart(2, '0')}`,
-})));
-const MAGLEV_SIZE = 7; // a small prime: enough for two reals (Maglev §3.4 needs M prime)
-
+/** A small prime table (Maglev §3.4 needs M prime); 65537 would only slow the setup. */
+const TABLE_SIZE = 251;
 
 /** Which verdict each reason maps to in bpf/include/stats.h lb_exit(). */
 const REASON_VERDICT: Record<string, Verdict> = {
@@ -44,71 +39,33 @@ const REASON_VERDICT: Record<string, Verdict> = {
 };
 const verdictOf = (reason: string): Verdict => REASON_VERDICT[reason] ?? 'XDP_PASS';
 
-let obj: BpfObject | undefined;
-const inners: BpfMap[] = [];
-let prog: BpfProgram;
-let reasons: BpfMap;
-let vipStats: BpfMap;
-let realStats: BpfMap;
+let dp: Dataplane | undefined;
 
-/** Loads lb and writes the VIPs, reals, Maglev tables and director config through the map codecs. */
+/** Creates the data plane (pinned under PIN_DIR) with the VIPs and their reals. */
 function loadLb(): void {
   pinThreadToCpu(0); // per-CPU maps follow the calling thread (LAB-NOTES)
-  obj = BpfObject.open(bpfObject('lb'));
-  obj.load();
-  prog = obj.program('xdp_lb');
-  reasons = obj.map('lb_reasons');
-  vipStats = obj.map('lb_vip_stats');
-  realStats = obj.map('lb_real_stats');
-  const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
-  obj.map('lb_cfg').update(u32(0), lbConfig.encode({
-    mac: DIR_MAC, tunSrc4: parseAddr('10.1.0.1', 'tun').bytes.subarray(0, 4), tunSrc6: parseAddr('fd00:1::1', 'tun').bytes, mtu: 1500, hashSeed: 0,
-  }));
+  dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
   for (const v of VIPS) {
-    const a = parseAddr(v.address, 'vip');
-    obj.map('lb_vips').update(vipKey.encode({ addr: a.bytes, port: v.port, proto: v.proto, family: a.family }), vipInfo.encode({
-      id: v.id, sorryReal: 0, persistTimeoutMs: 0, tableSize: MAGLEV_SIZE, method: LB.METHOD_DR,
-      hashFields: LB.HASH_5TUPLE, onDown: LB.ON_DOWN_EXPIRE, persistPrefix: 0,
-    }));
-    const mine = REALS.filter((r) => r.vipId === v.id);
-    const inner = BpfMap.create({ type: 'array', name: `mgl_${v.id}`, keySize: 4, valueSize: 4, maxEntries: MAGLEV_SIZE + 1, flags: LB.F_INNER_MAP });
-    inners.push(inner);
-    inner.update(u32(0), u32(MAGLEV_SIZE));
-    for (let s = 1; s <= MAGLEV_SIZE; s++) inner.update(u32(s), u32(mine[s % mine.length].id));
-    obj.map('lb_maglev').setInner(u32(v.id), inner);
-  }
-  for (const r of REALS) {
-    const a = parseAddr(r.address, 'real');
-    obj.map('lb_reals').update(u32(r.id), realInfo.encode({
-      addr: a.bytes, mac: r.mac, nexthopMac: '00:00:00:00:00:00', family: a.family, state: LB.REAL_UP, vipId: r.vipId, weight: 1,
-    }));
+    dp.upsertVip({ address: v.address, port: v.port, protocol: v.protocol, method: 'dr', tableSize: TABLE_SIZE });
+    dp.setReals({ address: v.address, port: v.port, protocol: v.protocol }, [1, 2].map((k) => ({
+      id: v.n * 10 + k,
+      address: v.address.includes(':') ? `fd00::${v.n}:${k}` : `10.2.${v.n}.${k}`,
+      mac: `02:00:00:00:0${v.n}:0${k}`, weight: 1, state: 'up' as const,
+    })));
   }
 }
 
 function readCounters(): Record<string, bigint> {
-  const out: Record<string, bigint> = {};
-  for (const name of REASONS) out[name] = 0n;
-  for (const b of reasons.lookupPerCpu(Buffer.alloc(4))!) {
-    const s = lbReasonStats.decode(b);
-    for (const name of REASONS) out[name] += s[name];
-  }
+  const c = dp!.counters();
+  const out: Record<string, bigint> = { ...c.reasons };
   // Traffic counted to any VIP or real: a dropped or passed packet must not appear here.
-  out.vip_packets = 0n;
-  out.real_packets = 0n;
-  const key = Buffer.alloc(4);
-  for (const v of VIPS) {
-    key.writeUInt32LE(v.id);
-    for (const b of vipStats.lookupPerCpu(key)!) out.vip_packets += lbCounters.decode(b).packets;
-  }
-  for (const r of REALS) {
-    key.writeUInt32LE(r.id);
-    for (const b of realStats.lookupPerCpu(key)!) out.real_packets += lbCounters.decode(b).packets;
-  }
+  out.vip_packets = c.vips.reduce((a, v) => a + v.packets, 0n);
+  out.real_packets = c.reals.reduce((a, r) => a + r.packets, 0n);
   return out;
 }
 
 const ctx: FixtureContext = {
-  testRun: (d) => prog.testRun(d),
+  testRun: (d) => dp!.program.testRun(d),
   readCounters,
   strictCounters: 'all',
 };
@@ -148,10 +105,7 @@ function build(b: Base, o: { ip?: IpOver; l4?: Record<string, unknown>; ext?: (p
 
 describe('malformed corpus toward a configured VIP', needsBpf(), () => {
   before(loadLb);
-  after(() => {
-    obj?.close();
-    for (const m of inners) m.close();
-  });
+  after(() => dp?.destroy());
 
   test('each base packet is forwarded (the corpus is one defect from valid)', async () => {
     await runCorpus(BASES.map((b) => ({
