@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import { needsBpf } from '../lib/env';
 import { eth } from '../lib/packet';
 import { testBpfObject } from '../../src/paths';
-import { BpfObject, BpfMap, BpfProgram, MapType, ensureBpffs, pinThreadToCpu } from '../../src/loader';
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import { BpfObject, BpfMap, BpfProgram, MapType, ensureBpffs, onBpffs, pinThreadToCpu } from '../../src/loader';
 import { isXlvsError } from '../../src/errors';
 import { fwdTestKey, fwdTestValue, sumCounters, FwdTestAction } from '../maps/fwd-test-codecs';
 
@@ -88,4 +90,34 @@ test('pin, drop every fd, reopen from the pins, adopt them in a new object', nee
 
   for (const n of ['fwd_table', 'fwd_counters', 'xdp_fwd', 'other']) fs.unlinkSync(p(n));
   assert.deepEqual(fs.readdirSync(pinDir), []);
+});
+
+test('ensureBpffs mounts a bpffs where none is, and pins work there', needsBpf(), () => {
+  const dir = path.join(os.tmpdir(), `xlvs-test-bpffs-${process.pid}`);
+  assert.equal(onBpffs(dir), false);
+  let mounted = false;
+  try {
+    ensureBpffs(dir);
+    mounted = true;
+    assert.equal(onBpffs(dir), true);
+    ensureBpffs(path.join(dir, 'a', 'b')); // already on bpffs: only mkdir -p
+    assert.ok(fs.statSync(path.join(dir, 'a', 'b')).isDirectory());
+    const m = BpfMap.create({ type: 'array', name: 'xlvs_t_fs', keySize: 4, valueSize: 4, maxEntries: 1 });
+    try {
+      m.update(zero, Buffer.from([1, 2, 3, 4]));
+      m.pin(path.join(dir, 'a', 'b', 'm'));
+    } finally {
+      m.close();
+    }
+    const again = BpfMap.openPinned(path.join(dir, 'a', 'b', 'm'));
+    try {
+      assert.deepEqual(again.lookup(zero), Buffer.from([1, 2, 3, 4]));
+    } finally {
+      again.close();
+    }
+  } finally {
+    if (mounted || onBpffs(dir)) execFileSync('umount', [dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(fs.existsSync(dir), false);
 });

@@ -34,6 +34,7 @@ before(() => {
   lab.addVeth(nsA, 'a0', nsB, 'b0');
   lab.addAddr(nsA, 'a0', '10.201.0.1/24');
   lab.addAddr(nsB, 'b0', '10.201.0.2/24');
+  lab.addBridge(nsA, 'br0');
 });
 after(() => lab.cleanup());
 
@@ -54,6 +55,18 @@ test('native and generic attach, replace, query and detach on a veth', needsBpf(
   assert.deepEqual(r.q7, {});
   assert.match(r.noIface, /^E_BPF_NO_IFACE/);
   assert.equal(linkXdp(nsA, 'a0'), null, 'iproute2 sees nothing attached');
+});
+
+test('native attach where the driver has none: refused, or generic with a warning when allowed', needsBpf(), () => {
+  const r = inNs(nsA, { step: 'fallback', ifname: 'br0' });
+  assert.match(r.strict, /^E_BPF_ATTACH/);
+  assert.deepEqual(r.q0, {}, 'the refused attach left nothing');
+  assert.deepEqual(r.fallback, { mode: 'generic' });
+  assert.deepEqual(r.q1, { generic: r.ids.pass });
+  assert.equal(r.warnings.length, 1);
+  assert.match(r.warnings[0], /xdp_pass on br0: native attach failed .*generic mode/);
+  assert.deepEqual(r.q2, {});
+  assert.equal(linkXdp(nsA, 'br0'), null);
 });
 
 test('a natively attached program sees real traffic from the peer namespace', needsBpf(), () => {

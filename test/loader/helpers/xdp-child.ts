@@ -3,12 +3,12 @@
 // JSON line. The parent test asserts on it and checks the interface with iproute2 afterwards.
 import { execFileSync } from 'node:child_process';
 import { testBpfObject } from '../../../src/paths';
-import { BpfObject, attachXdp, detachXdp, queryXdp, attachTcIngress, detachTcIngress, queryTcIngress, pinThreadToCpu } from '../../../src/loader';
+import { BpfObject, setXdpWarningHandler, attachXdp, detachXdp, queryXdp, attachTcIngress, detachTcIngress, queryTcIngress, pinThreadToCpu } from '../../../src/loader';
 import { isXlvsError } from '../../../src/errors';
 import { fwdTestKey, fwdTestValue, sumCounters, FwdTestAction } from '../../maps/fwd-test-codecs';
 
 interface Args {
-  step: 'modes' | 'traffic' | 'leave-attached' | 'detach' | 'tc';
+  step: 'modes' | 'traffic' | 'leave-attached' | 'detach' | 'tc' | 'fallback';
   ifname: string;
   /** For 'traffic': namespace and address to send UDP from/to. */
   peerNs?: string;
@@ -60,6 +60,17 @@ function main(a: Args): Record<string, unknown> {
       out.counters = Object.fromEntries(Object.entries(sumCounters(obj.map('fwd_counters').lookupPerCpu(Buffer.alloc(4))!)).map(([k, v]) => [k, Number(v)]));
       detachXdp(a.ifname);
       out.after = queryXdp(a.ifname);
+    } else if (a.step === 'fallback') {
+      // A bridge has no native XDP (LAB-NOTES): refused, unless generic fallback is allowed.
+      const warnings: string[] = [];
+      setXdpWarningHandler((m) => warnings.push(m));
+      out.strict = errCode(() => attachXdp(a.ifname, pass));
+      out.q0 = queryXdp(a.ifname);
+      out.fallback = attachXdp(a.ifname, pass, { fallbackToGeneric: true });
+      out.q1 = queryXdp(a.ifname);
+      out.warnings = warnings;
+      detachXdp(a.ifname);
+      out.q2 = queryXdp(a.ifname);
     } else if (a.step === 'leave-attached') {
       attachXdp(a.ifname, fwd, { mode: 'native' });
       out.q = queryXdp(a.ifname);
