@@ -1,0 +1,182 @@
+// The normalised topology: what the daemon, health checkers, VRRP and importers consume.
+// Every default is filled in, durations are milliseconds, addresses are canonical (IPv6
+// compressed lower-case, RFC 5952 §4), keepalived aliases are folded into xlvs names.
+// It is plain JSON (no Buffers, no bigints) so it can be printed, diffed and golden-tested.
+
+export type Family = 4 | 6;
+export type Argv = string[];
+
+/** An address with its prefix length: a director address or a VRRP VIP. */
+export interface PrefixedAddress {
+  address: string;
+  prefix: number;
+  family: Family;
+}
+
+export interface DirectorModel {
+  name: string;
+  interface: string;
+  xdpMode: 'native' | 'generic';
+  /** The director's own addresses on `interface` (DR subnet check, TUN outer source). */
+  addresses: PrefixedAddress[];
+  /** Outer source of IPv4 (proto 4) / IPv6 (proto 41) tunnels; null when the family has none. */
+  tunSource4: string | null;
+  tunSource6: string | null;
+  pinRoot: string;
+  /** `<pinRoot>/<name>`: where this director's programs and maps are pinned. */
+  pinDir: string;
+}
+
+export interface VrrpNotifyModel {
+  master: Argv | null;
+  backup: Argv | null;
+  fault: Argv | null;
+  stop: Argv | null;
+  any: Argv | null;
+}
+
+export interface VrrpInstanceModel {
+  name: string;
+  interface: string;
+  vrid: number;
+  priority: number;
+  state: 'MASTER' | 'BACKUP';
+  version: 2 | 3;
+  /** Family of the VIPs (and of the adverts). */
+  family: Family;
+  advertIntervalMs: number;
+  /** v2 simple-text password (RFC 2338 §5.3.6), at most 8 octets as sent; null = none. */
+  auth: { type: 'pass'; secret: string } | null;
+  vips: PrefixedAddress[];
+  preempt: boolean;
+  preemptDelayMs: number;
+  accept: boolean;
+  unicastSrc: string | null;
+  unicastPeers: string[];
+  trackInterfaces: { name: string; weight: number }[];
+  trackScripts: string[];
+  /** Sync group this instance belongs to, if any. */
+  syncGroup: string | null;
+  garp: { masterDelayMs: number; masterRepeat: number; refreshMs: number; refreshRepeat: number };
+  notify: VrrpNotifyModel;
+}
+
+export interface VrrpScriptModel {
+  name: string;
+  command: Argv;
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  weight: number;
+}
+
+export interface VrrpSyncGroupModel {
+  name: string;
+  instances: string[];
+}
+
+export type CheckType = 'tcp' | 'http' | 'https' | 'udp' | 'script' | 'none';
+
+export interface HttpCheckModel {
+  method: string;
+  path: string;
+  /** Host header; null = the connect address. */
+  host: string | null;
+  /** Accepted status codes, normalised: "200-299", "200,301-302". */
+  status: string;
+  /** Lower-case hex MD5 of the body; null = not checked. */
+  digest: string | null;
+  regex: string | null;
+  /** TLS server name; null = the host when it is a name (config `sni: true` means the same). */
+  sni: string | null;
+  verify: boolean;
+}
+
+export interface CheckModel {
+  type: CheckType;
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  delayBeforeRetryMs: number;
+  warmupMs: number;
+  alpha: boolean;
+  /** Port probed: the config's `port`/`connect_port`, else the real's port. 0 for type none/script. */
+  port: number;
+  /** Address probed: `connect_ip`, else the real's address (canonical). */
+  connectIp: string;
+  bindto: string | null;
+  http: HttpCheckModel | null;
+  /** UDP payload as lower-case hex ("" = empty datagram). */
+  udp: { payloadHex: string } | null;
+  script: { command: Argv } | null;
+}
+
+export interface RealModel {
+  /** `<address>:<port>` (IPv6 in brackets): how the reconciler and health checkers key reals. */
+  key: string;
+  address: string;
+  family: Family;
+  port: number;
+  weight: number;
+  /** Lower-case colon-separated; null = resolve by neighbour lookup. */
+  mac: string | null;
+  /** The service's check with this real's overrides, resolved against this real. */
+  check: CheckModel;
+  notifyUp: Argv | null;
+  notifyDown: Argv | null;
+}
+
+export interface PersistenceModel {
+  timeoutMs: number;
+  /** Client prefix length the persistence entry covers (ipvsadm -M as a prefix). */
+  prefix: number;
+  /** The same mask written out: dotted for IPv4, compressed for IPv6. */
+  netmask: string;
+}
+
+export interface ServiceModel {
+  /** `<vip>:<port>/<protocol>` (IPv6 in brackets). */
+  key: string;
+  name: string;
+  vip: string;
+  family: Family;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  method: 'dr' | 'tun';
+  scheduler: 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port';
+  /** null = no persistence (no `persistence`, or timeout 0). */
+  persistence: PersistenceModel | null;
+  tableSize: number;
+  onDown: 'expire' | 'keep';
+  quorum: { min: number; hysteresis: number; up: Argv | null; down: Argv | null };
+  sorryServer: { address: string; family: Family; port: number } | null;
+  reals: RealModel[];
+}
+
+export interface MetricsModel {
+  enabled: boolean;
+  host: string;
+  port: number;
+}
+
+export interface Topology {
+  director: DirectorModel;
+  vrrp: VrrpInstanceModel[];
+  vrrpScripts: VrrpScriptModel[];
+  vrrpSyncGroups: VrrpSyncGroupModel[];
+  services: ServiceModel[];
+  metrics: MetricsModel;
+  control: { socket: string };
+}
+
+/** One thing wrong with a topology, in operator words, with where it is. */
+export interface Problem {
+  /** `services[1].reals[2].weight`; `(root)` for the document itself. */
+  path: string;
+  message: string;
+  /** 1-based; 0 when the input had no position (e.g. an object given to the validator). */
+  line: number;
+  col: number;
+}

@@ -1,0 +1,461 @@
+// Semantic checks and normalisation of a schema-valid topology: every problem is collected
+// (nothing thrown midway), every default filled, aliases folded, addresses canonical.
+import type {
+  DirectorModel, Family, PrefixedAddress, RealModel, ServiceModel, Topology, VrrpInstanceModel,
+  VrrpScriptModel, VrrpSyncGroupModel, PersistenceModel, MetricsModel,
+} from './model';
+import {
+  Ip, canonicalIp, familyName, formatIp, hostPort, inSubnet, maskToPrefix, maxPrefix, parseIp, prefixToMask,
+} from './address';
+import { aliased, checkFamilies, durationAt, parseCheck, PartialCheck, RawCheck, resolveCheck } from './check';
+import type { PathSeg, Problems } from './problems';
+import { isPrime } from '../maglev/maglev';
+
+type Raw = Record<string, unknown>;
+
+export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/xlvs';
+/** Maglev §5.3 evaluates 65537-entry tables; prime, and ≫ 100 × reals for ≤ 1% imbalance. */
+export const DEFAULT_TABLE_SIZE = 65537;
+/** ipvsadm(8) -p: "The default persistent timeout is 300 seconds". */
+const DEFAULT_PERSISTENCE_MS = 300_000;
+export const DEFAULT_METRICS = { host: '127.0.0.1', port: 9720 };
+/** keepalived.conf(5): advert_int 1, priority 100, garp_master_delay 5, garp_master_repeat 5, garp_master_refresh 0 (off), refresh_repeat 1. */
+const VRRP_DEFAULTS = { priority: 100, advertMs: 1000, garpDelayMs: 5000, garpRepeat: 5, garpRefreshMs: 0, garpRefreshRepeat: 1 };
+/** RFC 3768 §5.3.7: v2 Adver Int is 8 bits of seconds. */
+const V2_MAX_ADVERT_MS = 255_000;
+/** RFC 5798 §5.2.7: v3 Max Adver Int is 12 bits of centiseconds. */
+const V3_MAX_ADVERT_MS = 4095 * 10;
+/** RFC 2338 §5.3.6 (kept by RFC 3768 §5.3.6 as legacy): the simple-text password is 8 octets. */
+const AUTH_PASS_MAX = 8;
+/** keepalived.conf(5): preempt_delay is 0..1000 seconds. */
+const MAX_PREEMPT_DELAY_MS = 1_000_000;
+
+interface Addr { text: string; ip: Ip; prefix: number }
+
+/** "addr" or "addr/prefix" → canonical; `needPrefix` makes the prefix mandatory. */
+function parsePrefixed(v: string, path: readonly PathSeg[], p: Problems, needPrefix: boolean): Addr | null {
+  const [a, pre, extra] = v.split('/');
+  const ip = parseIp(a);
+  if (!ip || extra !== undefined) {
+    p.add(path, `${JSON.stringify(v)} is not an IPv4 or IPv6 address${needPrefix ? ' with a prefix length' : ''}`);
+    return null;
+  }
+  const max = maxPrefix(ip.family);
+  if (pre === undefined) {
+    if (needPrefix) {
+      p.add(path, `"${v}" needs a prefix length, e.g. ${ip.family === 4 ? '10.0.0.2/24' : '2001:db8::2/64'}`);
+      return null;
+    }
+    return { text: formatIp(ip), ip, prefix: max };
+  }
+  if (!/^\d{1,3}$/.test(pre) || Number(pre) > max) {
+    p.add(path, `prefix length /${pre} does not fit ${familyName(ip.family)} (0..${max})`);
+    return null;
+  }
+  return { text: formatIp(ip), ip, prefix: Number(pre) };
+}
+
+function parseAddr(v: unknown, path: readonly PathSeg[], p: Problems): Addr | null {
+  const ip = typeof v === 'string' ? parseIp(v) : null;
+  if (!ip) {
+    p.add(path, `${JSON.stringify(v)} is not an IPv4 or IPv6 address`);
+    return null;
+  }
+  return { text: formatIp(ip), ip, prefix: maxPrefix(ip.family) };
+}
+
+function pa(a: Addr): PrefixedAddress {
+  return { address: a.text, prefix: a.prefix, family: a.ip.family };
+}
+
+function argv(v: unknown): string[] | null {
+  return Array.isArray(v) ? v.map(String) : null;
+}
+
+export function serviceKey(vip: string, port: number, protocol: string): string {
+  return `${hostPort(vip, port)}/${protocol}`;
+}
+
+/** Normalises `raw` (already schema-valid). Returns null when `p` gained problems. */
+export function normalise(raw: Raw, p: Problems): Topology | null {
+  const before = p.length;
+  const director = normDirector(raw.director as Raw, p);
+  const scripts = normScripts((raw.vrrp_scripts as Raw[]) ?? [], p);
+  const vrrp = normVrrp((raw.vrrp as Raw[]) ?? [], director, new Set(scripts.map((s) => s.name)), p);
+  const groups = normSyncGroups((raw.vrrp_sync_groups as Raw[]) ?? [], vrrp, p);
+  const services = normServices((raw.services as Raw[]) ?? [], director, p);
+  const metrics = normMetrics((raw.metrics as Raw) ?? {}, p);
+  const control = { socket: ((raw.control as Raw | undefined)?.socket as string) ?? `/run/xlvs/${director.name}.sock` };
+  if (p.length > before) return null;
+  return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, metrics, control };
+}
+
+function normDirector(d: Raw, p: Problems): DirectorModel {
+  const at: PathSeg[] = ['director'];
+  const addresses: Addr[] = [];
+  ((d.addresses as string[]) ?? []).forEach((a, i) => {
+    const x = parsePrefixed(a, [...at, 'addresses', i], p, true);
+    if (!x) return;
+    if (addresses.some((y) => y.text === x.text)) p.add([...at, 'addresses', i], `${x.text} is listed twice`);
+    else addresses.push(x);
+  });
+  let tun4: string | null = null;
+  let tun6: string | null = null;
+  const ts = d.tun_source;
+  if (ts !== undefined) {
+    const list = Array.isArray(ts) ? ts : [ts];
+    list.forEach((v, i) => {
+      const path = Array.isArray(ts) ? [...at, 'tun_source', i] : [...at, 'tun_source'];
+      const a = parseAddr(v, path, p);
+      if (!a) return;
+      if ((a.ip.family === 4 ? tun4 : tun6) !== null) p.add(path, `a second ${familyName(a.ip.family)} tunnel source; give one per family`);
+      if (a.ip.family === 4) tun4 = a.text;
+      else tun6 = a.text;
+    });
+  }
+  tun4 ??= addresses.find((a) => a.ip.family === 4)?.text ?? null;
+  tun6 ??= addresses.find((a) => a.ip.family === 6)?.text ?? null;
+  const pinRoot = ((d.pin_root as string) ?? DEFAULT_PIN_ROOT).replace(/\/+$/, '');
+  return {
+    name: d.name as string,
+    interface: d.interface as string,
+    xdpMode: (d.xdp_mode as 'native' | 'generic') ?? 'native',
+    addresses: addresses.map(pa),
+    tunSource4: tun4,
+    tunSource6: tun6,
+    pinRoot,
+    pinDir: `${pinRoot}/${d.name as string}`,
+  };
+}
+
+function normScripts(list: Raw[], p: Problems): VrrpScriptModel[] {
+  const seen = new Map<string, number>();
+  return list.map((s, i) => {
+    const at: PathSeg[] = ['vrrp_scripts', i];
+    const name = s.name as string;
+    if (seen.has(name)) p.add([...at, 'name'], `"${name}" is already the name of vrrp_scripts[${seen.get(name)}]`);
+    else seen.set(name, i);
+    // keepalived.conf(5) vrrp_script: interval 1 s; timeout defaults to the interval; rise/fall 1; weight 0.
+    const intervalMs = durationAt(s.interval, [...at, 'interval'], p) ?? 1000;
+    if (intervalMs === 0) p.add([...at, 'interval'], 'must be more than 0');
+    return {
+      name,
+      command: argv(s.command)!,
+      intervalMs,
+      timeoutMs: durationAt(s.timeout, [...at, 'timeout'], p) ?? intervalMs,
+      rise: (s.rise as number) ?? 1,
+      fall: (s.fall as number) ?? 1,
+      weight: (s.weight as number) ?? 0,
+    };
+  });
+}
+
+function normVrrp(list: Raw[], director: DirectorModel, scriptNames: Set<string>, p: Problems): VrrpInstanceModel[] {
+  const names = new Map<string, number>();
+  const vrids = new Map<string, number>();
+  const out: VrrpInstanceModel[] = [];
+  list.forEach((v, i) => {
+    const at: PathSeg[] = ['vrrp', i];
+    const name = v.name as string;
+    if (names.has(name)) p.add([...at, 'name'], `"${name}" is already the name of vrrp[${names.get(name)}]`);
+    else names.set(name, i);
+    const vrid = aliased(v, at, 'vrid', 'virtual_router_id', p) as number | undefined;
+    if (vrid === undefined) p.add([...at, 'vrid'], 'is required', { at });
+    const version = (v.version as 2 | 3) ?? 2;
+    const vipsKey = v.vips !== undefined ? 'vips' : 'virtual_ipaddress';
+    const rawVips = (aliased(v, at, 'vips', 'virtual_ipaddress', p) as string[] | undefined) ?? [];
+    if (v.vips === undefined && v.virtual_ipaddress === undefined) p.add([...at, 'vips'], 'is required', { at });
+    const vips: Addr[] = [];
+    rawVips.forEach((s, j) => {
+      const a = parsePrefixed(s, [...at, vipsKey, j], p, false);
+      if (!a) return;
+      if (vips.some((x) => x.text === a.text)) p.add([...at, vipsKey, j], `${a.text} is listed twice`);
+      else vips.push(a);
+    });
+    const family: Family = vips[0]?.ip.family ?? 4;
+    vips.forEach((a, j) => {
+      if (a.ip.family !== family) p.add([...at, vipsKey, j], `${a.text} is ${familyName(a.ip.family)} but ${vips[0].text} is ${familyName(family)}: one family per instance (use a second instance)`);
+    });
+    if (version === 2 && family === 6 && vips.length) p.add([...at, 'version'], 'VRRP version 2 carries IPv4 only (RFC 3768); use version: 3 for IPv6', { at: v.version !== undefined ? [...at, 'version'] : at });
+    const advKey = v.advert_interval !== undefined ? 'advert_interval' : 'advert_int';
+    const advertMs = durationAt(aliased(v, at, 'advert_interval', 'advert_int', p), [...at, advKey], p) ?? VRRP_DEFAULTS.advertMs;
+    if (version === 2 && (advertMs % 1000 !== 0 || advertMs < 1000 || advertMs > V2_MAX_ADVERT_MS)) {
+      p.add([...at, advKey], `${advertMs}ms is not a whole number of seconds in 1s..255s (VRRP v2 adverts count seconds, RFC 3768 §5.3.7)`);
+    }
+    if (version === 3 && (advertMs % 10 !== 0 || advertMs < 10 || advertMs > V3_MAX_ADVERT_MS)) {
+      p.add([...at, advKey], `${advertMs}ms is not a whole number of centiseconds in 10ms..40.95s (RFC 5798 §5.2.7)`);
+    }
+    let auth: VrrpInstanceModel['auth'] = null;
+    if (v.auth !== undefined) {
+      const a = v.auth as { type: 'pass'; secret: string };
+      if (version === 3) p.add([...at, 'auth'], 'VRRP version 3 has no authentication (RFC 5798 §9); remove auth or use version: 2', { key: true });
+      auth = { type: 'pass', secret: a.secret.slice(0, AUTH_PASS_MAX) };
+    }
+    const ifname = (v.interface as string) ?? director.interface;
+    if (vrid !== undefined) {
+      const k = `${ifname}/${family}/${vrid}`;
+      if (vrids.has(k)) {
+        p.add([...at, v.vrid !== undefined ? 'vrid' : 'virtual_router_id'], `vrid ${vrid} is already used on ${ifname} by vrrp[${vrids.get(k)}] (${familyName(family)})`);
+      } else vrids.set(k, i);
+    }
+    let preempt = (v.preempt as boolean | undefined) ?? true;
+    if (v.nopreempt !== undefined) {
+      if (v.preempt !== undefined) p.add([...at, 'nopreempt'], 'both preempt and its keepalived form nopreempt are set; keep one', { key: true });
+      else preempt = !(v.nopreempt as boolean);
+    }
+    const state = (v.state as 'MASTER' | 'BACKUP') ?? 'BACKUP';
+    if (!preempt && state === 'MASTER') p.add([...at, 'state'], 'MASTER with preempt: false — keepalived only honours nopreempt with state BACKUP');
+    const preemptDelayMs = durationAt(v.preempt_delay, [...at, 'preempt_delay'], p) ?? 0;
+    if (preemptDelayMs > MAX_PREEMPT_DELAY_MS) p.add([...at, 'preempt_delay'], `${preemptDelayMs / 1000}s is above 1000s (keepalived's limit)`);
+    const uKey = v.unicast_src !== undefined ? 'unicast_src' : 'unicast_src_ip';
+    const usrc = aliased(v, at, 'unicast_src', 'unicast_src_ip', p);
+    let unicastSrc: string | null = null;
+    if (usrc !== undefined) {
+      const a = parseAddr(usrc, [...at, uKey], p);
+      if (a) {
+        if (a.ip.family !== family) p.add([...at, uKey], `${a.text} is ${familyName(a.ip.family)} but the VIPs are ${familyName(family)}`);
+        unicastSrc = a.text;
+      }
+    }
+    const peersKey = v.unicast_peers !== undefined ? 'unicast_peers' : 'unicast_peer';
+    const unicastPeers: string[] = [];
+    ((aliased(v, at, 'unicast_peers', 'unicast_peer', p) as string[] | undefined) ?? []).forEach((s, j) => {
+      const a = parseAddr(s, [...at, peersKey, j], p);
+      if (!a) return;
+      if (a.ip.family !== family) p.add([...at, peersKey, j], `${a.text} is ${familyName(a.ip.family)} but the VIPs are ${familyName(family)}`);
+      else if (unicastPeers.includes(a.text)) p.add([...at, peersKey, j], `${a.text} is listed twice`);
+      else unicastPeers.push(a.text);
+    });
+    const tiKey = v.track_interfaces !== undefined ? 'track_interfaces' : 'track_interface';
+    const trackInterfaces = ((aliased(v, at, 'track_interfaces', 'track_interface', p) as unknown[] | undefined) ?? []).map((t, j) => {
+      if (typeof t === 'string') return { name: t, weight: 0 };
+      if (t && typeof t === 'object' && typeof (t as Raw).name === 'string') return { name: (t as Raw).name as string, weight: ((t as Raw).weight as number) ?? 0 };
+      p.add([...at, tiKey, j], 'expected an interface name or { name, weight }');
+      return { name: '', weight: 0 };
+    });
+    const tsKey = v.track_scripts !== undefined ? 'track_scripts' : 'track_script';
+    const trackScripts = ((aliased(v, at, 'track_scripts', 'track_script', p) as string[] | undefined) ?? []).map(String);
+    trackScripts.forEach((s, j) => {
+      if (!scriptNames.has(s)) p.add([...at, tsKey, j], `no vrrp_scripts entry is named "${s}"`);
+    });
+    const g = (v.garp as Raw) ?? {};
+    const n = (v.notify as Raw) ?? {};
+    out.push({
+      name,
+      interface: ifname,
+      vrid: vrid ?? 0,
+      priority: (v.priority as number) ?? VRRP_DEFAULTS.priority,
+      state,
+      version,
+      family,
+      advertIntervalMs: advertMs,
+      auth,
+      vips: vips.map(pa),
+      preempt,
+      preemptDelayMs,
+      accept: (v.accept as boolean) ?? false,
+      unicastSrc,
+      unicastPeers,
+      trackInterfaces,
+      trackScripts,
+      syncGroup: null,
+      garp: {
+        masterDelayMs: durationAt(g.master_delay, [...at, 'garp', 'master_delay'], p) ?? VRRP_DEFAULTS.garpDelayMs,
+        masterRepeat: (g.master_repeat as number) ?? VRRP_DEFAULTS.garpRepeat,
+        refreshMs: durationAt(g.refresh, [...at, 'garp', 'refresh'], p) ?? VRRP_DEFAULTS.garpRefreshMs,
+        refreshRepeat: (g.refresh_repeat as number) ?? VRRP_DEFAULTS.garpRefreshRepeat,
+      },
+      notify: { master: argv(n.master), backup: argv(n.backup), fault: argv(n.fault), stop: argv(n.stop), any: argv(n.any) },
+    });
+  });
+  return out;
+}
+
+function normSyncGroups(list: Raw[], vrrp: VrrpInstanceModel[], p: Problems): VrrpSyncGroupModel[] {
+  const names = new Map<string, number>();
+  const member = new Map<string, string>();
+  return list.map((g, i) => {
+    const at: PathSeg[] = ['vrrp_sync_groups', i];
+    const name = g.name as string;
+    if (names.has(name)) p.add([...at, 'name'], `"${name}" is already the name of vrrp_sync_groups[${names.get(name)}]`);
+    else names.set(name, i);
+    const instances = (g.instances as string[]).map(String);
+    instances.forEach((inst, j) => {
+      const vi = vrrp.find((x) => x.name === inst);
+      if (!vi) p.add([...at, 'instances', j], `no vrrp instance is named "${inst}"`);
+      else if (member.has(inst)) p.add([...at, 'instances', j], `"${inst}" is already in sync group "${member.get(inst)}"`);
+      else {
+        member.set(inst, name);
+        vi.syncGroup = name;
+      }
+    });
+    return { name, instances };
+  });
+}
+
+function normPersistence(raw: Raw | undefined, family: Family, at: PathSeg[], p: Problems): PersistenceModel | null {
+  if (raw === undefined) return null;
+  const timeoutMs = durationAt(raw.timeout, [...at, 'timeout'], p) ?? DEFAULT_PERSISTENCE_MS;
+  let prefix = maxPrefix(family);
+  const nm = raw.netmask;
+  if (nm !== undefined) {
+    const np = [...at, 'netmask'];
+    if (typeof nm === 'number' || /^\/?\d{1,3}$/.test(String(nm))) {
+      const n = Number(String(nm).replace('/', ''));
+      if (n > maxPrefix(family)) p.add(np, `prefix length ${n} does not fit ${familyName(family)} (0..${maxPrefix(family)})`);
+      else prefix = n;
+    } else if (family === 6) {
+      p.add(np, `${JSON.stringify(nm)}: an IPv6 service takes the netmask as a prefix length 0..128 (e.g. 64)`);
+    } else {
+      const m = parseIp(String(nm));
+      if (!m || m.family !== 4) p.add(np, `${JSON.stringify(nm)} is not a dotted IPv4 netmask (e.g. 255.255.255.0) or a prefix length`);
+      else {
+        const pl = maskToPrefix(m);
+        if (pl === null) p.add(np, `${nm} is not a contiguous netmask (its one-bits must come first, e.g. 255.255.255.0)`);
+        else prefix = pl;
+      }
+    }
+  }
+  if (timeoutMs === 0) return null;
+  return { timeoutMs, prefix, netmask: prefixToMask(family, prefix) };
+}
+
+function normServices(list: Raw[], director: DirectorModel, p: Problems): ServiceModel[] {
+  const keys = new Map<string, number>();
+  const names = new Map<string, number>();
+  const dirNets = director.addresses.map((a) => ({ ip: parseIp(a.address)!, prefix: a.prefix }));
+  const out: ServiceModel[] = [];
+  list.forEach((s, i) => {
+    const at: PathSeg[] = ['services', i];
+    const vipA = parseAddr(s.vip, [...at, 'vip'], p);
+    const family: Family = vipA?.ip.family ?? 4;
+    const vip = vipA?.text ?? String(s.vip);
+    const port = s.port as number;
+    const protocol = (s.protocol as 'tcp' | 'udp') ?? 'tcp';
+    const method = (s.method as 'dr' | 'tun') ?? 'dr';
+    const key = serviceKey(vip, port, protocol);
+    if (vipA) {
+      if (keys.has(key)) p.add([...at, 'vip'], `${key} is already defined by services[${keys.get(key)}]`);
+      else keys.set(key, i);
+    }
+    const name = (s.name as string) ?? key;
+    if (s.name !== undefined) {
+      if (names.has(name)) p.add([...at, 'name'], `"${name}" is already the name of services[${names.get(name)}]`);
+      else names.set(name, i);
+    }
+    const tableSize = (s.table_size as number) ?? DEFAULT_TABLE_SIZE;
+    if (!isPrime(tableSize)) p.add([...at, 'table_size'], `${tableSize} is not a prime number (Maglev needs a prime table size, e.g. 65537 or 251)`);
+    const persistence = normPersistence(s.persistence as Raw | undefined, family, [...at, 'persistence'], p);
+    const svcCheck = s.check != null ? parseCheck(s.check as RawCheck, [...at, 'check'], p) : null;
+    if (svcCheck && port === 0 && svcCheck.port === undefined && needsPort(svcCheck.type)) {
+      p.add([...at, 'check', 'port'], `is required: the service is port 0 (every port), so a ${svcCheck.type ?? 'tcp'} check needs a port to probe`, { at: [...at, 'check'] });
+    }
+    if (svcCheck && protocol === 'udp' && (svcCheck.type === 'http' || svcCheck.type === 'https' || svcCheck.type === 'tcp')) {
+      p.add([...at, 'check', 'type'], `a ${svcCheck.type} check on a UDP service probes a TCP port the reals may not open; use udp or script, or set check.port on purpose`);
+    }
+    const q = (s.quorum as Raw) ?? {};
+    const quorum = { min: (q.min as number) ?? 1, hysteresis: (q.hysteresis as number) ?? 0, up: argv(q.up), down: argv(q.down) };
+    const reals: RealModel[] = [];
+    const realAddrs = new Map<string, number>();
+    ((s.reals as Raw[]) ?? []).forEach((r, j) => {
+      const rat: PathSeg[] = [...at, 'reals', j];
+      const a = parseAddr(r.address, [...rat, 'address'], p);
+      if (!a) return;
+      if (realAddrs.has(a.text)) {
+        p.add([...rat, 'address'], `${a.text} is already reals[${realAddrs.get(a.text)}] of this service`);
+        return;
+      }
+      realAddrs.set(a.text, j);
+      const rport = (r.port as number) ?? port;
+      if (rport !== port) p.add([...rat, 'port'], `${rport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
+      checkForwarding(a, method, family, vipA, director, dirNets, [...rat, 'address'], p);
+      const ownCheck = r.check != null ? parseCheck(r.check as RawCheck, [...rat, 'check'], p) : null;
+      if (ownCheck && port === 0 && ownCheck.port === undefined && needsPort(ownCheck.type ?? svcCheck?.type) && !(svcCheck?.port !== undefined && (ownCheck.type === undefined || ownCheck.type === svcCheck?.type))) {
+        p.add([...rat, 'check', 'port'], 'is required: the service is port 0 (every port), so the check needs a port to probe', { at: [...rat, 'check'] });
+      }
+      const check = resolveCheck(svcCheck, ownCheck, { address: a.text, port: rport });
+      checkFamilies(check, a.ip.family, [...rat, 'check'], p);
+      reals.push({
+        key: hostPort(a.text, rport),
+        address: a.text,
+        family: a.ip.family,
+        port: rport,
+        weight: (r.weight as number) ?? 1,
+        mac: r.mac != null ? String(r.mac).toLowerCase().replace(/-/g, ':') : null,
+        check,
+        notifyUp: argv(r.notify_up),
+        notifyDown: argv(r.notify_down),
+      });
+    });
+    // keepalived quorum: the sum of the weights of the live reals must reach `min`.
+    const totalWeight = reals.reduce((sum, r) => sum + r.weight, 0);
+    if (quorum.min > totalWeight && (s.quorum as Raw | undefined)?.min !== undefined) {
+      p.add([...at, 'quorum', 'min'], `${quorum.min} is more than the total weight ${totalWeight} of the reals: the quorum could never be met`);
+    }
+    let sorryServer: ServiceModel['sorryServer'] = null;
+    if (s.sorry_server !== undefined) {
+      const ss = s.sorry_server as Raw;
+      const sat: PathSeg[] = [...at, 'sorry_server'];
+      const a = parseAddr(ss.address, [...sat, 'address'], p);
+      const sport = (ss.port as number) ?? port;
+      if (sport !== port) p.add([...sat, 'port'], `${sport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
+      if (a) {
+        checkForwarding(a, method, family, vipA, director, dirNets, [...sat, 'address'], p);
+        if (realAddrs.has(a.text)) p.add([...sat, 'address'], `${a.text} is also reals[${realAddrs.get(a.text)}]`);
+        sorryServer = { address: a.text, family: a.ip.family, port: sport };
+      }
+    }
+    out.push({
+      key, name, vip, family, port, protocol, method,
+      scheduler: (s.scheduler as ServiceModel['scheduler']) ?? 'maglev',
+      persistence, tableSize,
+      onDown: (s.on_down as 'expire' | 'keep') ?? 'expire',
+      quorum, sorryServer, reals,
+    });
+  });
+  return out;
+}
+
+function needsPort(t: string | undefined): boolean {
+  return t === undefined || t === 'tcp' || t === 'http' || t === 'https' || t === 'udp';
+}
+
+/** DR: same family as the VIP and on a director subnet; TUN: a tunnel source of the real's family. */
+function checkForwarding(
+  a: Addr, method: 'dr' | 'tun', family: Family, vipA: Addr | null, director: DirectorModel,
+  dirNets: { ip: Ip; prefix: number }[], path: PathSeg[], p: Problems,
+): void {
+  if (method === 'dr') {
+    if (vipA && a.ip.family !== family) {
+      p.add(path, `${a.text} is ${familyName(a.ip.family)} but the VIP is ${familyName(family)}: DR cannot change the family (use method: tun)`);
+      return;
+    }
+    const nets = dirNets.filter((n) => n.ip.family === a.ip.family);
+    if (director.addresses.length > 0 && !nets.some((n) => inSubnet(n.ip, n.prefix, a.ip))) {
+      const list = nets.map((n) => `${formatIp(n.ip)}/${n.prefix}`).join(', ');
+      p.add(path, `${a.text} is outside the director's ${familyName(a.ip.family)} subnets (${list || 'none in director.addresses'}): DR needs the real on the same link`);
+    }
+  } else {
+    // With no director.addresses and no tun_source, the source comes from the interface at
+    // run time (checkRuntime verifies it); otherwise the stated addresses must cover the family.
+    const src = a.ip.family === 4 ? director.tunSource4 : director.tunSource6;
+    const stated = director.addresses.length > 0 || director.tunSource4 !== null || director.tunSource6 !== null;
+    if (!src && stated) {
+      p.add(path, `no ${familyName(a.ip.family)} tunnel source for ${a.text}: add an ${familyName(a.ip.family)} address to director.addresses or director.tun_source`);
+    }
+  }
+}
+
+function normMetrics(m: Raw, p: Problems): MetricsModel {
+  const enabled = (m.enabled as boolean) ?? true;
+  if (m.listen === undefined) return { enabled, ...DEFAULT_METRICS };
+  const text = m.listen as string;
+  const mm = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const host = mm ? canonicalIp(mm[1] ?? mm[2]) : null;
+  const port = mm ? Number(mm[3]) : 0;
+  if (!mm || !host || port < 1 || port > 65535 || (mm[2] !== undefined && host.includes(':'))) {
+    p.add(['metrics', 'listen'], `${JSON.stringify(text)} is not address:port (e.g. 127.0.0.1:9720 or [::1]:9720)`);
+    return { enabled, ...DEFAULT_METRICS };
+  }
+  return { enabled, host, port };
+}
