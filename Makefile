@@ -11,13 +11,16 @@ BPF_SRC := $(wildcard bpf/*.bpf.c)
 BPF_OBJ := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRC))
 TEST_BPF_SRC := $(wildcard test/bpf/*.bpf.c)
 TEST_BPF_OBJ := $(patsubst test/bpf/%.bpf.c,build/test-bpf/%.bpf.o,$(TEST_BPF_SRC))
+BENCH_BPF_SRC := $(wildcard bench/bpf/*.bpf.c)
+BENCH_BPF_OBJ := $(patsubst bench/bpf/%.bpf.c,build/bench-bpf/%.bpf.o,$(BENCH_BPF_SRC))
 BPF_HDR := $(wildcard bpf/include/*.h)
+TEST_BPF_HDR := $(wildcard test/bpf/include/*.h)
 TS_SRC := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: all build deps test-deps test demo bench clean
 all: build
 
-build: deps node_modules/.package-lock.json $(BPF_OBJ) $(TEST_BPF_OBJ) dist/.stamp
+build: deps node_modules/.package-lock.json $(BPF_OBJ) $(TEST_BPF_OBJ) $(BENCH_BPF_OBJ) dist/.stamp
 	@:
 
 deps:
@@ -34,7 +37,11 @@ build/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDR)
 	@mkdir -p $(dir $@)
 	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-build/test-bpf/%.bpf.o: test/bpf/%.bpf.c $(BPF_HDR)
+build/test-bpf/%.bpf.o: test/bpf/%.bpf.c $(BPF_HDR) $(TEST_BPF_HDR)
+	@mkdir -p $(dir $@)
+	@$(CLANG) $(BPF_CFLAGS) -I test/bpf/include -c $< -o $@
+
+build/bench-bpf/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDR)
 	@mkdir -p $(dir $@)
 	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
