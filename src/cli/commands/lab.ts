@@ -1,6 +1,10 @@
 // `xlvs lab up|down|status`: the network-namespace lab of config/lab.yaml (see src/lab/site.ts).
 import { Command } from 'commander';
-import { labUp, labDown, labStatus, formatLabStatus, DEFAULT_PREFIX } from '../../lab/site';
+import * as fs from 'node:fs';
+import YAML from 'yaml';
+import { labUp, labDown, labStatus, formatLabStatus, DEFAULT_PREFIX, defaultLabConfig } from '../../lab/site';
+import { deriveLayout } from '../../lab/layout';
+import { XlvsError, ErrorCodes } from '../../errors';
 
 const log = (l: string): void => { process.stdout.write(l + '\n'); };
 
@@ -34,5 +38,26 @@ export function register(program: Command): void {
       const s = labStatus(o.prefix);
       process.stdout.write(o.json ? JSON.stringify(s, null, 2) + '\n' : formatLabStatus(s));
       if (s.problems.length) process.exitCode = 3;
+    });
+  lab.command('layout')
+    .description('the layout derived from the lab file (for vagrant/ and scripts); no system changes')
+    .option('-c, --config <file>', 'lab topology (default config/lab.yaml)')
+    .option('--prefix <p>', 'name prefix', DEFAULT_PREFIX)
+    .option('--director <n>', 'print director N\'s topology YAML instead of the layout')
+    .option('--interface <if>', 'with --director: the LAN interface on that machine')
+    .option('--pin-root <dir>', 'with --director: pin root (default the lab\'s bpffs)')
+    .action((o: { config?: string; prefix: string; director?: string; interface?: string; pinRoot?: string }) => {
+      const file = o.config ?? defaultLabConfig();
+      const L = deriveLayout(fs.readFileSync(file, 'utf8'), o.prefix, file);
+      if (o.director === undefined) {
+        process.stdout.write(JSON.stringify({ ...L, directors: L.directors.map(({ topologyYaml, ...d }) => d) }, null, 2) + '\n');
+        return;
+      }
+      const d = L.directors[Number(o.director) - 1];
+      if (!d) throw new XlvsError(ErrorCodes.USAGE, `--director "${o.director}": 1 or 2`);
+      const doc = YAML.parseDocument(d.topologyYaml);
+      if (o.interface) doc.setIn(['director', 'interface'], o.interface);
+      if (o.pinRoot) doc.setIn(['director', 'pin_root'], o.pinRoot);
+      process.stdout.write(doc.toString());
     });
 }
