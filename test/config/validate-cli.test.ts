@@ -1,0 +1,48 @@
+// `xlvs validate` end to end: a real process running the CLI entry with the compiled commands.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { repoRoot } from '../../src/paths';
+
+// The compiled main.js next to this test's output tree (dist or dist-NAME).
+const mainJs = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+
+function xlvs(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).main(["node", "xlvs", ...process.argv.slice(2)])', mainJs, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('validate: ok line with counts for a good file', () => {
+  const f = path.join(repoRoot(), 'config', 'examples', 'master-master.yaml');
+  const r = xlvs('validate', f);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${f}: ok (2 services, 4 reals, 2 VRRP instances)\n`);
+});
+
+test('validate: every problem and exit 1 for a bad file; --json lists them; --normalised prints the model', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-validate-'));
+  try {
+    const f = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(f, 'director: { name: d, interface: eth0 }\nservices:\n  - { vip: 10.0.0.1, port: 80, protocl: tcp, reals: [{ address: 10.0.0.2, weight: 70000 }] }\n');
+    const r = xlvs('validate', f);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `${f}: 2 problems\n`
+      + '  services[0].protocl: unknown field (did you mean "protocol"?) (line 3:32)\n'
+      + '  services[0].reals[0].weight: 70000 is above 65535 (line 3:83)\n');
+    const j = xlvs('validate', f, '--json');
+    assert.equal(j.status, 1);
+    const body = JSON.parse(j.stdout);
+    assert.equal(body.ok, false);
+    assert.equal(body.code, 'E_CONFIG_INVALID');
+    assert.deepEqual(body.problems[1], { path: 'services[0].reals[0].weight', message: '70000 is above 65535', line: 3, col: 83 });
+    const good = path.join(repoRoot(), 'config', 'examples', 'tun.yaml');
+    const n = xlvs('validate', good, '--normalised');
+    assert.equal(n.status, 0, n.stderr);
+    assert.equal(JSON.parse(n.stdout).services[0].method, 'tun');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
