@@ -92,7 +92,7 @@ export class VrrpLab {
 
   /** A tcpdump in the bridge namespace writing `file` (pcap); resolves once it listens. */
   async tcpdump(file: string, filter: string[]): Promise<Speaker> {
-    const sp = this.speaker(this.lab.spawn(this.br, ['tcpdump', '-i', 'br0', '-U', '-n', '-w', file, ...filter]));
+    const sp = this.speaker(this.lab.spawn(this.br, ['tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-n', '-w', file, ...filter]));
     await sp.waitLog(/listening on/, 5000);
     return sp;
   }
