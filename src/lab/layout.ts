@@ -25,6 +25,7 @@ export interface LabReal { short: string; ns: string; lanAddress: string; tunAdd
 export interface LabLayout {
   prefix: string;
   dir: string;
+  /** The lab's bpffs, mounted in the root mount namespace and bind-mounted over each daemon's /sys/fs/bpf. */
   pinRoot: string;
   lanPrefixLen: number;
   lanCidr: string;
@@ -144,7 +145,6 @@ export function deriveLayout(text: string, prefix: string, file = 'config/lab.ya
     const d = YAML.parseDocument(text);
     d.setIn(['director', 'name'], name);
     d.setIn(['director', 'addresses'], [`${address}/${len}`]);
-    d.setIn(['director', 'pin_root'], pinRoot);
     d.setIn(['vrrp', 0, 'priority'], priority);
     d.setIn(['vrrp', 0, 'state'], state);
     d.setIn(['control', 'socket'], socket);

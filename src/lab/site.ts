@@ -18,11 +18,16 @@ import { Netlab, run, inNs, nsExists } from './netns';
 import { deriveLayout, labNamespacePattern, LabLayout, LAB } from './layout';
 import { xlvsArgv } from './xlvs-cli';
 import { liveXdp, LiveProg } from '../realserver/live';
+import { loadTopology } from '../config/load';
 
 export const DEFAULT_PREFIX = 'xl';
 export function defaultLabConfig(): string { return path.join(repoRoot(), 'config', 'lab.yaml'); }
 
-export interface LabProcess { role: string; ns: string; pid: number; argv: string[]; log: string }
+export interface LabProcess {
+  role: string; ns: string; pid: number; argv: string[]; log: string;
+  /** A string of the program's own command line: `down` kills a recorded PID only if it still has it. */
+  marker: string;
+}
 export interface LabState {
   version: 1;
   prefix: string;
@@ -103,6 +108,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<{ layout: LabLayout; 
   try { text = fs.readFileSync(config, 'utf8'); } catch (e) {
     throw new XlvsError(ErrorCodes.USAGE, `lab: cannot read ${config}: ${(e as Error).message}`);
   }
+  loadTopology(text, config); // every schema problem at once, before anything is built
   const L = deriveLayout(text, prefix, config);
   for (const obj of ['xdp_pass', 'decap']) {
     if (!fs.existsSync(bpfObject(obj))) throw new XlvsError(ErrorCodes.USAGE, `lab: ${bpfObject(obj)} is missing: run make build`);
@@ -144,6 +150,7 @@ async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
   // command a fresh /sys/fs/bpf (LAB-NOTES), but sees mounts made here.
   fs.mkdirSync(L.pinRoot, { recursive: true });
   run(['mount', '-t', 'bpf', 'bpf', L.pinRoot]);
+  fs.mkdirSync(path.join(L.pinRoot, 'xlvs'), { recursive: true });
   log(`lab: bpffs at ${L.pinRoot}`);
   const short = (ns: string): string => ns.slice(L.prefix.length + 1);
   for (const ns of L.namespaces) n.addNs(short(ns));
@@ -192,7 +199,7 @@ async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
     const logf = path.join(L.dir, `${r.short}.log`);
     const argv = [process.execPath, servers, '--name', r.short, '--http', String(LAB.httpPort), '--echo', String(LAB.echoPort)];
     const pid = startDetached(r.ns, argv, logf);
-    state.processes.push({ role: `servers ${r.short}`, ns: r.ns, pid, argv, log: logf });
+    state.processes.push({ role: `servers ${r.short}`, ns: r.ns, pid, argv, log: logf, marker: servers });
     writeLabState(state);
   }
   for (const p of state.processes) {
@@ -216,9 +223,12 @@ async function startDirectors(L: LabLayout, state: LabState, log: Log): Promise<
     // Warm the neighbour table so the data plane finds every real's MAC at once.
     for (const r of L.reals) run(inNs(d.ns, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${r.lanAddress}:${LAB.httpPort}/`]), { allowFail: true });
     const logf = path.join(L.dir, `${d.short}.log`);
-    const argv = xlvsArgv(['run', '-c', topo]);
+    // `ip netns exec` mounts a fresh bpffs on /sys/fs/bpf (LAB-NOTES); put the lab's persistent one
+    // there instead, so the daemon pins under the default /sys/fs/bpf/xlvs and a restarted daemon
+    // finds them. Paths are positional parameters, never interpolated into the script.
+    const argv = ['sh', '-c', 'mount --bind "$0" /sys/fs/bpf && exec "$@"', L.pinRoot, ...xlvsArgv(['run', '-c', topo])];
     const pid = startDetached(d.ns, argv, logf);
-    state.processes.push({ role: `xlvs run ${d.name}`, ns: d.ns, pid, argv, log: logf });
+    state.processes.push({ role: `xlvs run ${d.name}`, ns: d.ns, pid, argv, log: logf, marker: topo });
     writeLabState(state);
   }
   for (const [i, d] of L.directors.entries()) {
@@ -241,7 +251,7 @@ export async function labDown(prefix: string = DEFAULT_PREFIX, log: Log = quiet)
   for (const p of state?.processes ?? []) {
     let cmdline = '';
     try { cmdline = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8'); } catch { continue; }
-    if (cmdline.includes(p.argv[1] ?? '\0never')) pids.add(p.pid);
+    if (p.marker && cmdline.includes(p.marker)) pids.add(p.pid);
   }
   for (const ns of namespaces) {
     for (const l of run(['ip', 'netns', 'pids', ns], { allowFail: true }).stdout.split('\n')) if (/^\d+$/.test(l.trim())) pids.add(Number(l.trim()));

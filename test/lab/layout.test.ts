@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { deriveLayout, labNamespacePattern } from '../../src/lab/layout';
 import { repoRoot } from '../../src/paths';
 import { isXlvsError } from '../../src/errors';
+import { loadTopology } from '../../src/config/load';
 
 const text = fs.readFileSync(path.join(repoRoot(), 'config', 'lab.yaml'), 'utf8');
 
@@ -26,7 +27,8 @@ test('director topologies: names, addresses, VRRP roles and pins per prefix', ()
   const [d1, d2] = L.directors.map((d) => YAML.parse(d.topologyYaml) as Record<string, any>);
   assert.deepEqual([d1.director.name, d1.director.addresses, d1.vrrp[0].priority, d1.vrrp[0].state], ['p1-dir1', ['10.81.0.2/24'], 150, 'MASTER']);
   assert.deepEqual([d2.director.name, d2.director.addresses, d2.vrrp[0].priority, d2.vrrp[0].state], ['p1-dir2', ['10.81.0.3/24'], 100, 'BACKUP']);
-  assert.equal(d2.director.pin_root, '/run/xlvs-lab/p1/bpffs');
+  assert.equal(d2.director.pin_root, undefined, 'default pins: the lab bind-mounts its bpffs on /sys/fs/bpf');
+  assert.equal(L.pinRoot, '/run/xlvs-lab/p1/bpffs');
   assert.equal(d2.control.socket, '/run/xlvs/p1-dir2.sock');
   // Everything else is the operator's file, unchanged.
   const orig = YAML.parse(text) as Record<string, any>;
@@ -48,4 +50,11 @@ test('bad lab files are refused with the path of the problem', () => {
     assert.throws(() => deriveLayout(body, 'xl'), (e: unknown) => isXlvsError(e) && re.test(e.message), name);
   }
   assert.throws(() => deriveLayout(text, 'Bad_Prefix'), /lab prefix "Bad_Prefix" must be 1-8 of \[a-z0-9-\]/);
+});
+
+test('lab.yaml and both derived director topologies pass the topology schema', () => {
+  for (const [name, body] of [['config/lab.yaml', text], ...deriveLayout(text, 'xl').directors.map((d) => [d.name, d.topologyYaml])]) {
+    const t = loadTopology(body, name);
+    assert.ok(t, name);
+  }
 });
