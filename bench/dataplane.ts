@@ -16,7 +16,7 @@
 // Targets: established DR ≤ 2× the MAC-swap baseline, non-VIP ≤ 1.2× XDP_PASS — both per call,
 // where the same test-run overhead is on each side.
 //
-// Run: node dist/bench/dataplane.js [--quick]   (root; build/bpf/lb.bpf.o from make build)
+// Run: node dist/bench/dataplane.js [--quick] [--object other-lb.bpf.o]   (root; make build first)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -34,6 +34,8 @@ export interface BenchOptions {
   flows?: number;
   /** CPU the measurement runs on (another one helps fill the big table). Default 0. */
   cpu?: number;
+  /** lb object to measure (default build/bpf/lb.bpf.o): compare a variant against the build. */
+  object?: string;
   /** Print the table (default true when run from the command line). */
   print?: boolean;
 }
@@ -131,9 +133,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function withDataplane<T>(tag: string, fn: (dp: Dataplane) => T): T {
+function withDataplane<T>(tag: string, object: string | undefined, fn: (dp: Dataplane) => T): T {
   const pinDir = `/sys/fs/bpf/xlvs-bench-${tag}-${process.pid}`;
-  const dp = Dataplane.create({ pinDir, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
+  const dp = Dataplane.create({ pinDir, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
   try {
     return fn(dp);
   } finally {
@@ -161,7 +163,7 @@ export function run(opts: BenchOptions = {}): BenchResult {
     const passProg = passObj.program('bench_pass');
     const swapProg = swapObj.program('bench_macswap');
 
-    const small = withDataplane('small', (dp) => {
+    const small = withDataplane('small', opts.object, (dp) => {
       dp.upsertVip({ address: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr' });
       dp.setReals('10.0.0.10:80/tcp', REALS(10, '10.2.1'));
       dp.upsertVip({ address: '10.0.0.20', port: 80, protocol: 'tcp', method: 'tun' });
@@ -204,7 +206,7 @@ export function run(opts: BenchOptions = {}): BenchResult {
     // 1,000,000 flows cycled: a fresh table, filled by the program itself (each flow's first
     // packet). A CPU's LRU list holds about max_entries / CPUs (bpf/include/conntrack.h), so the
     // fill is split over the CPUs to keep every flow; lookups are shared by all CPUs.
-    const cycled = withDataplane('cycled', (dp) => {
+    const cycled = withDataplane('cycled', opts.object, (dp) => {
       dp.upsertVip({ address: '10.0.0.40', port: 80, protocol: 'tcp', method: 'dr' });
       dp.setReals('10.0.0.40:80/tcp', REALS(40, '10.2.4'));
       const f = new FlowFrame('10.0.0.40', 80, 'A');
@@ -268,6 +270,9 @@ function printResult(r: BenchResult): void {
 }
 
 if (require.main === module) {
-  const quick = process.argv.includes('--quick');
-  run(quick ? { runs: 3, calls: 5000, flows: 100_000, print: true } : { print: true });
+  const argv = process.argv.slice(2);
+  const at = argv.indexOf('--object');
+  const object = at >= 0 ? argv[at + 1] : undefined;
+  const quick = argv.includes('--quick');
+  run(quick ? { runs: 3, calls: 5000, flows: 100_000, object, print: true } : { object, print: true });
 }
