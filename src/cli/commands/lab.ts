@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import YAML from 'yaml';
 import { labUp, labDown, labStatus, formatLabStatus, DEFAULT_PREFIX, defaultLabConfig } from '../../lab/site';
 import { deriveLayout } from '../../lab/layout';
+import { labDemo } from '../../lab/demo';
 import { XlvsError, ErrorCodes } from '../../errors';
 
 const log = (l: string): void => { process.stdout.write(l + '\n'); };
@@ -38,6 +39,14 @@ export function register(program: Command): void {
       const s = labStatus(o.prefix);
       process.stdout.write(o.json ? JSON.stringify(s, null, 2) + '\n' : formatLabStatus(s));
       if (s.problems.length) process.exitCode = 3;
+    });
+  lab.command('demo')
+    .description('make demo: lab up, requests through the VIPs, a real stops, the Master dies, timeline, lab down')
+    .option('-c, --config <file>', 'lab topology (default config/lab.yaml)')
+    .option('--prefix <p>', 'namespace prefix', DEFAULT_PREFIX)
+    .option('--keep', 'leave the lab up at the end')
+    .action(async (o: { config?: string; prefix: string; keep?: boolean }) => {
+      await labDemo({ prefix: o.prefix, config: o.config, keep: o.keep });
     });
   lab.command('layout')
     .description('the layout derived from the lab file (for vagrant/ and scripts); no system changes')

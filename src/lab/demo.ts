@@ -1,0 +1,116 @@
+// `xlvs lab demo` (make demo): brings the lab up, sends requests through the VIPs and shows each
+// real's share, stops one real (the health check takes it out), kills the Master director (the
+// Backup takes the VIPs), prints a timeline and tears everything down.
+import { run, inNs } from './netns';
+import { labUp, labDown, labStatus, formatLabStatus, DEFAULT_PREFIX, LabState } from './site';
+import { LabLayout, LAB } from './layout';
+import { xlvsArgv } from './xlvs-cli';
+
+type Log = (l: string) => void;
+
+interface Shot { ok: boolean; real: string }
+
+function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
+
+/** One HTTP request from the client namespace with source `src`: which real answered. */
+function shoot(L: LabLayout, url: string, src: string): Shot {
+  const r = run(inNs(L.ns.client, ['curl', '-s', '-m', '1', '--interface', src, url]), { allowFail: true, timeoutMs: 5000 });
+  const body = r.stdout.trim();
+  return { ok: r.status === 0 && /^real\d$/.test(body), real: /^real\d$/.test(body) ? body : '' };
+}
+
+function shares(L: LabLayout, url: string, n: number): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const s = shoot(L, `${url}?i=${i}`, L.clientAddresses[i % L.clientAddresses.length]);
+    const k = s.ok ? s.real : 'failed';
+    m.set(k, (m.get(k) ?? 0) + 1);
+  }
+  return m;
+}
+
+function printShares(log: Log, what: string, m: Map<string, number>, n: number): void {
+  log(`  ${what}:`);
+  for (const [k, v] of [...m.entries()].sort()) log(`    ${k.padEnd(8)} ${String(v).padStart(4)}  ${'#'.repeat(Math.round((40 * v) / n))}`);
+}
+
+function master(L: LabLayout, prefix: string): string | null {
+  const m = labStatus(prefix).directors.filter((d) => d.holdsVips.length > 0);
+  return m.length === 1 ? m[0].name : null;
+}
+
+export async function labDemo(o: { prefix?: string; config?: string; keep?: boolean; log?: Log } = {}): Promise<void> {
+  const prefix = o.prefix ?? DEFAULT_PREFIX;
+  const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  const t0 = Date.now();
+  const timeline: string[] = [];
+  const mark = (what: string): void => { const line = `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s  ${what}`; timeline.push(line); log(line); };
+  let L: LabLayout;
+  let state: LabState;
+  try {
+    ({ layout: L, state } = await labUp({ prefix, config: o.config, directors: 'yes', log }));
+    mark('lab up');
+    log(formatLabStatus(labStatus(prefix)));
+    let m: string | null = null;
+    for (let i = 0; i < 100 && !(m = master(L, prefix)); i++) await sleep(200);
+    if (!m) throw new Error('no director became VRRP Master within 20 s');
+    mark(`${m} is VRRP Master (holds ${L.vips.join(', ')})`);
+
+    const dr = `http://${L.vips[0]}:${LAB.httpPort}/`;
+    const n = 60;
+    printShares(log, `${n} requests to ${dr} (DR) from ${L.clientAddresses.length} client addresses`, shares(L, dr, n), n);
+    if (L.vips[1]) {
+      const tun = `http://${L.vips[1]}:${LAB.httpPort}/`;
+      printShares(log, `${n / 2} requests to ${tun} (TUN)`, shares(L, tun, n / 2), n / 2);
+    }
+    const dir = L.directors.find((d) => d.name === m)!;
+    const listing = run(xlvsArgv(['list', '-n', '--stats', '--socket', dir.socket]), { allowFail: true });
+    log(`  xlvs list -n --stats on ${m} (XDP counters):`);
+    for (const l of (listing.stdout || listing.stderr).trimEnd().split('\n')) log(`    ${l}`);
+
+    // A real stops: the health check (fall 2 × 1 s) takes it out; its share moves to the others.
+    const victim = L.reals[1];
+    const proc = state.processes.find((p) => p.role === `servers ${victim.short}`)!;
+    process.kill(proc.pid, 'SIGTERM');
+    mark(`stopped the servers on ${victim.short}`);
+    let failures = 0;
+    for (let i = 0; i < 100; i++) {
+      const s = shoot(L, `${dr}?stop=${i}`, L.clientAddresses[i % L.clientAddresses.length]);
+      if (!s.ok) failures++;
+      if (i >= 10 && s.ok && !failures) break;
+      if (failures && i > 20) {
+        const recent = [0, 1, 2, 3, 4].map((k) => shoot(L, `${dr}?check=${i}-${k}`, L.clientAddresses[k]));
+        if (recent.every((x) => x.ok)) break;
+      }
+      await sleep(100);
+    }
+    mark(`${victim.short} out of rotation (${failures} failed request(s) while the check noticed)`);
+    printShares(log, `${n} requests to ${dr} without ${victim.short}`, shares(L, dr, n), n);
+
+    // The Master dies without a goodbye: the Backup takes over after 3 missed adverts + skew.
+    const mproc = state.processes.find((p) => p.role === `xlvs run ${m}`)!;
+    process.kill(mproc.pid, 'SIGKILL');
+    mark(`killed ${m} (SIGKILL)`);
+    let firstFail = -1;
+    let newMaster: string | null = null;
+    for (let i = 0; i < 150; i++) {
+      const s = shoot(L, `${dr}?fo=${i}`, L.clientAddresses[i % L.clientAddresses.length]);
+      if (!s.ok && firstFail < 0) firstFail = Date.now();
+      newMaster = master(L, prefix);
+      if (newMaster && newMaster !== m && s.ok) break;
+      await sleep(100);
+    }
+    if (newMaster && newMaster !== m) mark(`${newMaster} holds the VIPs and answers${firstFail > 0 ? '' : ' (no request failed)'}`);
+    else mark('no Backup took over within 15 s');
+    printShares(log, `${n} requests to ${dr} through ${newMaster ?? '?'}`, shares(L, dr, n), n);
+    log('timeline:');
+    for (const l of timeline) log(`  ${l}`);
+  } finally {
+    if (!o.keep) {
+      await labDown(prefix);
+      log(`lab "${prefix}" removed`);
+    } else {
+      log(`lab "${prefix}" kept: xlvs lab down --prefix ${prefix} removes it`);
+    }
+  }
+}
