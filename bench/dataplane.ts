@@ -210,12 +210,16 @@ export function run(opts: BenchOptions = {}): BenchResult {
       dp.upsertVip({ address: '10.0.0.40', port: 80, protocol: 'tcp', method: 'dr' });
       dp.setReals('10.0.0.40:80/tcp', REALS(40, '10.2.4'));
       const f = new FlowFrame('10.0.0.40', 80, 'A');
-      const ncpu = possibleCpus();
-      const per = Math.ceil(flows / ncpu);
-      for (let c = 0; c < ncpu; c++) {
-        pinThreadToCpu(c);
-        for (let n = c * per; n < Math.min(flows, (c + 1) * per); n++) dp.program.testRun(f.set(n));
+      // CPUs this process may run on (possible CPUs can include offline ones).
+      const usable: number[] = [];
+      for (let c = 0; c < possibleCpus(); c++) {
+        try { pinThreadToCpu(c); usable.push(c); } catch { /* offline or outside our cpuset */ }
       }
+      const per = Math.ceil(flows / usable.length);
+      usable.forEach((c, k) => {
+        pinThreadToCpu(c);
+        for (let n = k * per; n < Math.min(flows, (k + 1) * per); n++) dp.program.testRun(f.set(n));
+      });
       pinThreadToCpu(cpu);
       const before = dp.counters().vips[0].newFlows;
       const samples: number[] = [];
