@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { XlvsError, ErrorCodes } from '../errors';
 import type { VrrpInstanceConfig } from './types';
 import {
-  decodeIpv4, decodeAdvert, checkAdvert, encodeAdvert, encodeIpv4, RejectReason, VRRP_MCAST_V4, VRRP_MCAST_V6,
+  decodeIpv4, decodeAdvert, checkAdvert, encodeAdvert, encodeIpv4, RejectReason, VRRP_MCAST_V4, VRRP_MCAST_V6, bytesToIp, ipToBytes,
 } from './codec';
 import { newMachine, step, Machine, Event, Action, TimerName, VrrpState } from './state';
 import { notifyCommands, runNotify } from './notify';
@@ -252,7 +252,11 @@ export class VrrpInstance extends EventEmitter {
   /** One received datagram: every check of codec.ts, then an event for the machine. */
   onPacket(data: Buffer, from: string): void {
     const c = this.cfg;
-    let payload = data, src = from, dst = c.unicastPeers.length ? this.primary : VRRP_MCAST_V6, ttl: number | null = null;
+    // IPv6 raw sockets deliver no header: the sender comes from recvfrom, the destination is
+    // the group (or our unicast source), and the kernel has verified the checksum
+    // (IPV6_CHECKSUM); the hop limit would need IPV6_RECVHOPLIMIT + recvmsg (not done yet).
+    let payload = data, src = c.family === 6 && from ? bytesToIp(ipToBytes(from)) : from;
+    let dst = c.unicastPeers.length ? this.primary : VRRP_MCAST_V6, ttl: number | null = null;
     if (c.family === 4) {
       const ip4 = decodeIpv4(data);
       if (!ip4.ok) { this.reject(ip4.reason, ip4.detail, from); return; }

@@ -202,4 +202,34 @@ describe('VRRP interop with keepalived', needsCommand('keepalived'), () => {
       assert.match(x.log(), /VI_182\) BACKUP -> MASTER/);
     } finally { await stopAll(x, k); }
   });
+
+  test('9. VRRPv3 over IPv6: xlvs Master with unsolicited NA, keepalived Backup; SIGTERM hands over', async () => {
+    const vip = '2001:db8:236::10';
+    const has6 = (ns: string) => L.lab.exec(ns, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'eth0']).stdout.includes(` ${vip}/`);
+    let x: Speaker | undefined, k: Speaker | undefined, dump: Speaker | undefined;
+    try {
+      // Link-local addresses must have finished DAD before anyone can send from them.
+      await waitUntil(() => ![L.a, L.b].some((ns) => /tentative/.test(L.lab.exec(ns, ['ip', '-6', 'addr', 'show', 'dev', 'eth0']).stdout)), 5000, 100);
+      const pcap = path.join(L.dir, 'na.pcap');
+      dump = await L.tcpdump(pcap, ['icmp6']);
+      x = L.xlvs(L.a, 'x9', { vrrp: [xlvsInstance({ vrid: 109, version: 3, advert_interval: '100ms', priority: 100, vips: [`${vip}/64`] })] });
+      k = L.keepalived(L.b, 'k9', keepalivedConf([{ vrid: 109, priority: 99, vip: `${vip}/64`, version: 3, advert: '0.1' }]));
+      await x.waitLog(/VI_109\) BACKUP -> MASTER/, 3000);
+      await waitUntil(() => has6(L.a) && !has6(L.b), 3000);
+      await sleep(500);
+      assert.ok(has6(L.a) && !has6(L.b), 'VIP only on xlvs\'s side');
+      await dump.stop();
+      const mac = Buffer.from(L.lab.exec(L.a, ['cat', '/sys/class/net/eth0/address']).stdout.trim().split(':').map((h) => parseInt(h, 16)));
+      const target = Buffer.from('20010db8023600000000000000000010', 'hex');
+      // Ethernet 14 + IPv6 40: ICMPv6 type 136 (NA), Override flag, target = VIP, option 2 = our MAC.
+      const nas = readPcap(pcap).map((r) => r.frame).filter((f) => f.readUInt16BE(12) === 0x86dd && f[20] === 58 && f[21] === 255 && f[54] === 136
+        && (f[58] & 0x20) !== 0 && f.subarray(62, 78).equals(target) && f[78] === 2 && f.subarray(80, 86).equals(mac));
+      assert.ok(nas.length >= 5, `expected unsolicited NAs from xlvs, saw ${nas.length}`);
+      await x.stop();
+      await waitUntil(() => has6(L.b) && !has6(L.a), 2000);
+      const c = finalCounters(x).VI_109;
+      assert.deepEqual(c.rejected, {});
+      assert.equal(c.priorityZeroSent, 1);
+    } finally { await stopAll(dump, x, k); }
+  });
 });
