@@ -1,0 +1,26 @@
+// `xlvs run -c FILE`: the daemon, in the foreground (systemd runs it as is).
+import { Command } from 'commander';
+import { Daemon } from '../../daemon/daemon';
+
+export function register(program: Command): void {
+  program.command('run')
+    .description('run the director: load and pin the data plane, attach XDP, health checks, VRRP, metrics')
+    .requiredOption('-c, --config <file>', 'topology YAML')
+    .action(async (o: { config: string }) => {
+      const d = new Daemon({ configFile: o.config });
+      const stop = (sig: string) => {
+        d.log(`[daemon] ${sig}: stopping`);
+        void d.stop(false).then(() => process.exit(0), (e: Error) => { d.log(`[daemon] stop failed: ${e.message}`); process.exit(1); });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => { d.reload().catch(() => { /* logged as an event; running state kept */ }); });
+      try {
+        await d.start();
+      } catch (e) {
+        await d.abort().catch(() => undefined);
+        throw e;
+      }
+      await new Promise(() => { /* serve until a signal or `xlvs stop` */ });
+    });
+}

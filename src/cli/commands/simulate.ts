@@ -1,0 +1,107 @@
+// `xlvs simulate`: one flow through the real lb program (BPF_PROG_TEST_RUN) with a topology's
+// services, in a private scratch data plane — the running director is not touched.
+import { Command } from 'commander';
+import * as fs from 'node:fs';
+import { loadTopologyFile } from '../../config/load';
+import type { Topology } from '../../config/model';
+import { Dataplane } from '../../dataplane/dataplane';
+import { ensureBpffs, pinThreadToCpu } from '../../loader';
+import { Reconciler } from '../../reconciler/reconciler';
+import { RealIds } from '../../reconciler/ids';
+import { desiredState } from '../../daemon/desired-from-model';
+import { DataplanePortAdapter } from '../../daemon/dataplane-port';
+import { interfaceMac } from '../../daemon/neigh';
+import { buildFrame, describeFrame } from '../../sim/packet';
+import { XlvsError, ErrorCodes } from '../../errors';
+
+const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
+
+/** A locally administered MAC standing in for a real whose MAC the topology does not give. */
+export function standInMac(address: string): string {
+  const bytes = address.includes(':')
+    ? Buffer.from(address.replace(/[^0-9a-f]/gi, '').padStart(10, '0').slice(-10), 'hex')
+    : Buffer.from([0, ...address.split('.').map(Number)]);
+  return ['02', ...[...bytes].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+function parseHostPort(s: string, what: string): { address: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  if (!m || Number(m[2]) > 65535) throw new XlvsError(ErrorCodes.USAGE, `${what} "${s}": expected ADDR:PORT ([v6]:PORT for IPv6)`);
+  return { address: m[1], port: Number(m[2]) };
+}
+
+export interface SimResult {
+  verdict: string;
+  reason: string;
+  real: string | null;
+  output: string;
+  outputHex: string;
+  durationNs: number;
+}
+
+export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string; vip?: string; ack?: boolean; down?: string[] }): SimResult {
+  ensureBpffs('/sys/fs/bpf');
+  const pinDir = `/sys/fs/bpf/xlvs-sim-${process.pid}`;
+  const dirMac = interfaceMac(topo.director.interface) ?? '02:00:00:00:00:01';
+  const dp = Dataplane.create({
+    pinDir, mac: dirMac, tunSource4: topo.director.tunSource4 ?? undefined, tunSource6: topo.director.tunSource6 ?? undefined,
+  });
+  try {
+    pinThreadToCpu(0);
+    const down = new Set(opts.down ?? []);
+    const verdicts = new Map(topo.services.map((s) => [s.key, {
+      reals: s.reals.map((r) => ({ key: r.key, weight: down.has(r.address) ? 0 : r.weight, state: down.has(r.address) ? 'down' as const : r.weight > 0 ? 'up' as const : 'drain' as const, reason: 'simulated' })),
+      sorry: false, quorumUp: true, healthyWeight: 0, reason: 'simulated',
+    }]));
+    const macs = new Map<string, string>();
+    for (const s of topo.services) for (const r of s.reals) macs.set(r.address, r.mac ?? standInMac(r.address));
+    new Reconciler(new DataplanePortAdapter(dp), new RealIds(4095)).apply(desiredState(topo, verdicts, (a) => macs.get(a) ?? null));
+
+    let frame = opts.frame;
+    if (!frame) {
+      const c = parseHostPort(opts.client ?? '', '--client');
+      const vm = /^(.*)\/(tcp|udp)$/.exec(opts.vip ?? '');
+      if (!vm) throw new XlvsError(ErrorCodes.USAGE, `--vip "${opts.vip}": expected ADDR:PORT/tcp or ADDR:PORT/udp`);
+      const v = parseHostPort(vm[1], '--vip');
+      frame = buildFrame({ client: c.address, clientPort: c.port, vip: v.address, vipPort: v.port, protocol: vm[2] as 'tcp' | 'udp', syn: !opts.ack }, '02:00:00:00:00:fe', dirMac);
+    }
+    const before = dp.counters().reasons as Record<string, bigint>;
+    const res = dp.program.testRun(frame);
+    const after = dp.counters().reasons as Record<string, bigint>;
+    const reason = Object.keys(after).find((k) => after[k] !== before[k]) ?? 'none';
+    const out = describeFrame(res.data);
+    let real: string | null = null;
+    if (res.retval === 3) {
+      for (const s of topo.services) for (const r of s.reals) {
+        if (out.outerDst === r.address || (!out.outerDst && macs.get(r.address) === out.dstMac && s.method === 'dr')) real = r.key;
+      }
+    }
+    return { verdict: XDP_VERDICTS[res.retval] ?? String(res.retval), reason, real, output: out.text, outputHex: res.data.toString('hex'), durationNs: res.duration };
+  } finally {
+    dp.destroy();
+    try { fs.rmdirSync(pinDir); } catch { /* already gone */ }
+  }
+}
+
+export function register(program: Command): void {
+  program.command('simulate')
+    .description('run one flow through the real XDP program with a topology and print the verdict and chosen real')
+    .requiredOption('-c, --config <file>', 'topology YAML')
+    .option('--client <addr:port>', 'client address and port, e.g. 198.51.100.7:40000')
+    .option('--vip <addr:port/proto>', 'VIP, e.g. 10.0.0.10:80/tcp')
+    .option('--ack', 'a packet of an established flow (ACK) instead of a SYN')
+    .option('--down <addr...>', 'treat these reals as down')
+    .option('--hex <frame>', 'a raw Ethernet frame in hex instead of --client/--vip')
+    .option('--json', 'machine-readable output')
+    .action((o: { config: string; client?: string; vip?: string; ack?: boolean; down?: string[]; hex?: string; json?: boolean }) => {
+      const topo = loadTopologyFile(o.config);
+      if (!o.hex && (!o.client || !o.vip)) throw new XlvsError(ErrorCodes.USAGE, 'give --client and --vip, or --hex');
+      const frame = o.hex ? Buffer.from(o.hex.replace(/\s+/g, ''), 'hex') : undefined;
+      const r = simulate(topo, { frame, client: o.client, vip: o.vip, ack: o.ack, down: o.down });
+      if (o.json) {
+        process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(`verdict: ${r.verdict} (${r.reason})\nreal:    ${r.real ?? '-'}\noutput:  ${r.output}\n`);
+    });
+}

@@ -1,0 +1,68 @@
+// The reconciler's view of the Dataplane: its three writes, and the state read back from the
+// pinned maps when a restarted daemon adopts them.
+import type { Dataplane } from '../dataplane/dataplane';
+import type { Topology } from '../config/model';
+import type { DataplanePort, RealWithId } from '../reconciler/reconciler';
+import type { DesiredReal, DesiredState, DesiredVip } from '../reconciler/desired';
+
+export class DataplanePortAdapter implements DataplanePort {
+  constructor(private readonly dp: Dataplane) {}
+
+  upsertVip(v: DesiredVip): void {
+    this.dp.upsertVip({
+      address: v.address, port: v.port, protocol: v.protocol, method: v.method, scheduler: v.scheduler,
+      persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
+    });
+  }
+
+  removeVip(v: DesiredVip): void {
+    this.dp.removeVip(v.key);
+  }
+
+  setReals(v: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void {
+    const spec = (r: RealWithId) => ({ id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state });
+    this.dp.setReals(v.key, reals.map(spec), sorry ? spec(sorry) : null);
+  }
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * What the pinned maps hold, as desired state, with the real ids found there. Real keys carry a
+ * port the maps do not store (DR and TUN keep the VIP's port): it is taken from the topology's
+ * real of the same address, else the VIP's port.
+ */
+export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredState; realIds: { service: string; real: string; id: number }[] } {
+  const state: DesiredState = new Map();
+  const realIds: { service: string; real: string; id: number }[] = [];
+  const reals = dp.listReals();
+  for (const v of dp.listVips()) {
+    const svc = topo.services.find((s) => s.key === v.key);
+    const keyOf = (addr: string): { key: string; port: number } => {
+      const cr = svc?.reals.find((r) => r.address === addr);
+      if (cr) return { key: cr.key, port: cr.port };
+      if (svc?.sorryServer && svc.sorryServer.address === addr) return { key: hostPort(addr, svc.sorryServer.port), port: svc.sorryServer.port };
+      return { key: hostPort(addr, v.port), port: v.port };
+    };
+    const mine: DesiredReal[] = [];
+    let sorry: DesiredReal | null = null;
+    for (const r of reals.filter((x) => x.vipKey === v.key)) {
+      const k = keyOf(r.address);
+      const d: DesiredReal = { key: k.key, address: r.address, port: k.port, weight: r.weight, state: r.state, mac: r.mac };
+      realIds.push({ service: v.key, real: k.key, id: r.id });
+      if (r.sorry) sorry = d;
+      else mine.push(d);
+    }
+    state.set(v.key, {
+      vip: {
+        key: v.key, address: v.address, port: v.port, protocol: v.protocol, method: v.method, scheduler: v.scheduler,
+        persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
+      },
+      reals: mine,
+      sorry,
+    });
+  }
+  return { state, realIds };
+}

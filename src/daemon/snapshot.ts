@@ -1,0 +1,94 @@
+// The status snapshot (src/daemon/status.ts) from the daemon's parts: topology, data plane
+// read-back and counters, health, VRRP. Built on demand (CLI, scrape, status page).
+import type { Topology } from '../config/model';
+import type { Connection, Dataplane } from '../dataplane/dataplane';
+import type { ServiceVerdict } from '../health/quorum';
+import type { VrrpInstance } from '../vrrp/io';
+import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, TrafficCounters, VrrpStatus } from './status';
+
+/** A flow counts as active (ipvsadm ActiveConn) when it saw a packet this recently; we keep no
+ *  TCP state, so recency stands in for ESTABLISHED. */
+export const ACTIVE_WINDOW_NS = 60_000_000_000n;
+
+export interface ConnSummary {
+  total: number;
+  /** real id → [active, inactive] */
+  byReal: Map<number, [number, number]>;
+}
+
+export function summariseConnections(conns: Connection[], now = process.hrtime.bigint()): ConnSummary {
+  const byReal = new Map<number, [number, number]>();
+  for (const c of conns) {
+    const e = byReal.get(c.realId) ?? [0, 0];
+    if (now - c.lastSeenNs <= ACTIVE_WINDOW_NS) e[0]++;
+    else e[1]++;
+    byReal.set(c.realId, e);
+  }
+  return { total: conns.length, byReal };
+}
+
+export interface SnapshotInputs {
+  topo: Topology;
+  dp: Dataplane;
+  verdicts: Map<string, ServiceVerdict>;
+  macs: Map<string, string | null>;
+  conns: ConnSummary;
+  health: (service: string, real: string) => { state: string; reason: string; lastDurationMs?: number } | undefined;
+  vrrp: VrrpInstance[];
+  xdpMode: string;
+  startedAt: number;
+  adopted: boolean;
+  configFile: string;
+  events: DaemonEvent[];
+}
+
+const ZERO: TrafficCounters = { packets: 0n, bytes: 0n, newFlows: 0n };
+
+export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
+  const counters = i.dp.counters();
+  const vipCounters = new Map(counters.vips.map((v) => [v.key, v]));
+  const realCounters = new Map(counters.reals.map((r) => [r.id, r]));
+  const mapReals = i.dp.listReals();
+  const mapVips = new Map(i.dp.listVips().map((v) => [v.key, v]));
+  const services: ServiceStatus[] = i.topo.services.map((svc) => {
+    const verdict = i.verdicts.get(svc.key);
+    const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
+    const inMaps = mapReals.filter((r) => r.vipKey === svc.key);
+    const reals: RealStatus[] = svc.reals.map((r) => {
+      const m = inMaps.find((x) => x.address === r.address && !x.sorry);
+      const e = eff.get(r.key);
+      const h = i.health(svc.key, r.key);
+      const c = m ? realCounters.get(m.id) : undefined;
+      const [act, inact] = (m && i.conns.byReal.get(m.id)) || [0, 0];
+      const mac = r.mac ?? i.macs.get(r.address) ?? null;
+      return {
+        key: r.key, id: m?.id ?? 0, address: r.address, port: r.port, weight: r.weight,
+        effectiveWeight: m ? m.weight : e?.weight ?? r.weight,
+        state: m ? m.state : 'down',
+        reason: !mac ? 'MAC not resolved' : e?.reason ?? h?.reason ?? (m ? 'configured' : 'not applied'),
+        mac, activeConns: act, inactiveConns: inact,
+        counters: c ? { packets: c.packets, bytes: c.bytes, newFlows: c.newFlows } : ZERO,
+        lastCheckMs: h?.lastDurationMs,
+      };
+    });
+    const vc = vipCounters.get(svc.key);
+    const sorryId = mapVips.get(svc.key)?.sorryReal ?? 0;
+    return {
+      key: svc.key, id: mapVips.get(svc.key)?.id ?? 0, vip: svc.vip, port: svc.port, protocol: svc.protocol,
+      method: svc.method, scheduler: svc.scheduler,
+      persistence: svc.persistence ? { timeoutMs: svc.persistence.timeoutMs, netmask: svc.persistence.netmask } : null,
+      onDown: svc.onDown, sorryActive: sorryId !== 0 && !!verdict?.sorry, reals,
+      counters: vc ? { packets: vc.packets, bytes: vc.bytes, newFlows: vc.newFlows } : ZERO,
+    };
+  });
+  const vrrp: VrrpStatus[] = i.vrrp.map((v) => ({
+    name: v.cfg.name, vrid: v.cfg.vrid, interface: v.cfg.interface, state: v.state,
+    priority: v.cfg.priority, effectivePriority: v.machine.priority,
+    vips: v.cfg.vips.map((a) => `${a.address}/${a.prefix}`), since: 0,
+  }));
+  return {
+    director: i.topo.director.name, interface: i.topo.director.interface, xdpMode: i.xdpMode,
+    startedAt: i.startedAt, adopted: i.adopted, configFile: i.configFile, services, vrrp,
+    reasons: counters.reasons as Record<string, bigint>, connections: i.conns.total, events: [...i.events],
+  };
+}
