@@ -3,7 +3,7 @@
 // ARP / unsolicited NA and notify commands. Everything it decides comes from state.ts; this
 // file only carries events in and performs actions out.
 import { EventEmitter } from 'node:events';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { XlvsError, ErrorCodes } from '../errors';
 import type { VrrpInstanceConfig } from './types';
@@ -68,7 +68,6 @@ export const systemNetOps: NetOps = {
   },
   primaryAddress(iface, family, exclude) {
     // keepalived uses the interface's first address (IPv6: the link-local one).
-    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ip', ['-j', family === 4 ? '-4' : '-6', 'addr', 'show', 'dev', iface], { encoding: 'utf8' });
     const infos = (JSON.parse(out)[0]?.addr_info ?? []) as { local: string; scope: string }[];
     const cand = infos.filter((a) => !exclude.includes(a.local) && (family === 4 || a.scope === 'link'));
@@ -105,6 +104,7 @@ export interface InstanceOptions {
   poller?: Poller;
 }
 
+const STOP_NOTIFY_WAIT_MS = 5000; // how long stop() waits for notify scripts still running
 const REJECT_LOG_EVERY_MS = 1000; // one log line per reason per second, the counter has the rest
 
 /**
@@ -124,6 +124,7 @@ export class VrrpInstance extends EventEmitter {
   private macAddr: Buffer = Buffer.alloc(6);
   private ops: Promise<void> = Promise.resolve();
   private lastRejectLog = new Map<string, number>();
+  private pendingNotifies = new Set<Promise<unknown>>();
   private log: Logger;
   private net: NetOps;
   private poller: Poller;
@@ -161,7 +162,9 @@ export class VrrpInstance extends EventEmitter {
     if (!this.sock) return;
     this.feed({ type: 'shutdown', now: Date.now() });
     await this.ops;
-    for (const t of this.garpTimers) clearTimeout(t);
+    // notify stop (and any still running) get a bounded wait so a runner exits promptly.
+    await Promise.race([Promise.all([...this.pendingNotifies]), new Promise((r) => setTimeout(r, STOP_NOTIFY_WAIT_MS).unref())]);
+    this.clearGarpTimers();
     this.poller.removeAndClose(this.sock.fd);
     this.sock = null;
     this.arp?.close(); this.na?.close();
@@ -326,10 +329,12 @@ export class VrrpInstance extends EventEmitter {
       try { await this.opts.hooks?.onStateChange?.(change); } catch (e) { this.log.warn(`(${c.name}) onStateChange hook failed: ${(e as Error).message}`); }
     });
     for (const argv of notifyCommands(c.notify, c.name, a.to, this.machine.priority)) {
-      runNotify(argv).then((r) => {
+      const p = runNotify(argv).then((r) => {
+        this.pendingNotifies.delete(p);
         this.emit('notify', r);
         if (r.error || r.code !== 0) this.log.warn(`(${c.name}) notify ${JSON.stringify(r.argv)} ${r.error ?? `exited ${r.code ?? r.signal}`}`);
       });
+      this.pendingNotifies.add(p);
     }
     this.emit('transition', { ...change, bySync: a.bySync });
   }

@@ -4,6 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { VrrpLab, keepalivedConf, waitUntil, sleep, Speaker } from './lab';
+import { execFileSync } from 'node:child_process';
 import { readPcap } from './pcap';
 import { needsCommand } from '../lib/env';
 
@@ -105,6 +106,45 @@ describe('VRRP tracking, sync groups and dual-master recovery', needsCommand('ke
     } finally {
       L.lab.exec(L.br, ['bridge', 'link', 'set', 'dev', port, 'state', '3', 'mcast_flood', 'on'], { allowFail: true });
       await Promise.all([dump?.stop(), x?.stop(), k?.stop()]);
+    }
+  });
+
+  test('in-process runner: onStateChange sees the VIPs already added (Master) or removed (Backup/stop); events stream', async () => {
+    const vip = `${NET}.125`;
+    const src = path.join(__dirname, '..', '..', 'src', 'vrrp');
+    const script = L.file('hooked.js', `
+      const { execFileSync } = require('node:child_process');
+      const { VrrpRunner } = require(${JSON.stringify(path.join(src, 'runner.js'))});
+      const { normaliseVrrp } = require(${JSON.stringify(path.join(src, 'types.js'))});
+      const cfg = normaliseVrrp(${JSON.stringify({ vrrp: [{ ...v3, name: 'VI_H', vrid: 125, priority: 100, vips: [`${vip}/24`] }] })});
+      const has = () => execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).includes(' ${vip}/');
+      const r = new VrrpRunner(cfg, { logger: { info() {}, warn: (m) => console.log('WARN ' + m) }, hooks: {
+        onStateChange: (c) => console.log('HOOK ' + JSON.stringify({ from: c.from, to: c.to, vips: c.vips, vipPresent: has() })),
+      } });
+      r.on('transition', (c) => console.log('EVENT ' + c.from + '>' + c.to));
+      r.on('advert-sent', () => {});
+      r.start();
+      process.on('SIGTERM', () => r.stop().then(() => { console.log('COUNTERS ' + JSON.stringify(r.counters())); process.exit(0); }));
+    `);
+    const sp = L.lab.spawn(L.a, [process.execPath, script]);
+    let out = '';
+    sp.stdout!.on('data', (d) => { out += d; });
+    try {
+      await waitUntil(() => /HOOK .*"to":"MASTER"/.test(out), 3000);
+      const exited = new Promise((r) => sp.once('exit', r));
+      process.kill(sp.pid!, 'SIGTERM');
+      await exited;
+      const hooks = out.split('\n').filter((l) => l.startsWith('HOOK ')).map((l) => JSON.parse(l.slice(5)));
+      assert.deepEqual(hooks.map((h) => `${h.from}>${h.to}:${h.vipPresent}`), ['INIT>BACKUP:false', 'BACKUP>MASTER:true', 'MASTER>INIT:false'], out);
+      assert.deepEqual(hooks[1].vips, [{ address: vip, prefix: 24 }]);
+      assert.deepEqual(out.split('\n').filter((l) => l.startsWith('EVENT ')), ['EVENT INIT>BACKUP', 'EVENT BACKUP>MASTER', 'EVENT MASTER>INIT']);
+      const counters = JSON.parse(/COUNTERS (.*)/.exec(out)![1]).VI_H;
+      assert.equal(counters.becameMaster, 1);
+      assert.equal(counters.priorityZeroSent, 1);
+      assert.ok(counters.advertsSent >= 2);
+      assert.equal(execFileSync('ip', ['netns', 'exec', L.a, 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).includes(vip), false);
+    } finally {
+      if (sp.exitCode === null) sp.kill('SIGKILL');
     }
   });
 });
