@@ -418,13 +418,7 @@ export class Dataplane {
       Buffer.from(table.buffer, table.byteOffset, table.byteLength).copy(values, 4);
       const keys = Buffer.alloc(4 * (size + 1));
       for (let i = 0; i <= size; i++) keys.writeUInt32LE(i, i * 4);
-      const kv: Buffer[] = [];
-      const vv: Buffer[] = [];
-      for (let i = 0; i <= size; i++) {
-        kv.push(keys.subarray(i * 4, i * 4 + 4));
-        vv.push(values.subarray(i * 4, i * 4 + 4));
-      }
-      inner.updateBatch(kv, vv);
+      inner.updateBatchRaw(keys, values);
     } catch (e) {
       inner.close();
       throw new XlvsError(ErrorCodes.BPF_MAP_OP, `${where}: filling its Maglev table of ${size} slots failed: ${(e as Error).message}`, { cause: e });

@@ -257,6 +257,23 @@ export class BpfMap {
     if (r < 0) this.batchFail(`update_batch (${count.readUInt32LE()} of ${keys.length} written)`, r);
   }
 
+  /**
+   * BPF_MAP_UPDATE_BATCH from contiguous buffers: `keys` holds N keys back to back, `values` N
+   * values (per-CPU maps: N × CPUs slots). For bulk fills (a whole Maglev table) where building
+   * N small buffers would cost more than the syscall.
+   */
+  updateBatchRaw(keys: Buffer, values: Buffer): void {
+    const n = keys.length / this.keySize;
+    if (!Number.isInteger(n) || n === 0) throw new XlvsError(ErrorCodes.BPF_KEY_SIZE, `map ${this.name}: updateBatchRaw: ${keys.length} key bytes is not a whole number of ${this.keySize}-byte keys`);
+    if (values.length !== n * this.valueBytes) {
+      throw new XlvsError(ErrorCodes.BPF_KEY_SIZE, `map ${this.name}: updateBatchRaw: ${values.length} value bytes for ${n} keys, expected ${n * this.valueBytes}`);
+    }
+    const count = Buffer.alloc(4);
+    count.writeUInt32LE(n);
+    const r = bpf.map_update_batch(this.fd, keys, values, count, batchOpts()) as number;
+    if (r < 0) this.batchFail(`update_batch (${count.readUInt32LE()} of ${n} written)`, r);
+  }
+
   /** BPF_MAP_DELETE_BATCH; fails (ENOENT) on a key that is absent, after deleting the ones before it. */
   deleteBatch(keys: Buffer[]): void {
     if (keys.length === 0) return;
