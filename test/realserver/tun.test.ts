@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync, ChildProcess } from 'node:child_process';
-import { Netlab, inNs } from '../../src/lab/netns';
+import { Netlab, inNs, run } from '../../src/lab/netns';
 import { xlvsArgv } from '../../src/lab/xlvs-cli';
 import { bpfObject } from '../../src/paths';
 import { needsBpf } from '../lib/env';
@@ -85,11 +85,29 @@ test('decap delivers tunnelled TCP to the VIP; replies go straight back; down re
   const again = xlvs(['realserver', 'up', '--vip', VIP, '--tun', '--dev', 'eth0']);
   assert.match(again.stdout, /nothing changed/);
 
+  // Asking for pins replaces the program in one step (new id) and pins it under --pin-root, a
+  // bpffs mounted in the root mount namespace (inside ip netns exec, /sys/fs/bpf is throwaway).
+  const pinRoot = `/tmp/xlvs-test-rs-${process.pid}`;
+  fs.mkdirSync(pinRoot, { recursive: true });
+  run(['mount', '-t', 'bpf', 'bpf', pinRoot]);
+  lab.onCleanup(() => { run(['umount', pinRoot], { allowFail: true }); fs.rmSync(pinRoot, { recursive: true, force: true }); });
+  const firstId = JSON.parse(fs.readFileSync(`/run/xlvs/realserver-${real}.json`, 'utf8')).decap.progId as number;
+  const pinned = xlvs(['realserver', 'up', '--vip', VIP, '--tun', '--dev', 'eth0', '--pin-root', pinRoot]);
+  assert.equal(pinned.status, 0, pinned.stderr);
+  const saved = JSON.parse(fs.readFileSync(`/run/xlvs/realserver-${real}.json`, 'utf8')).decap as { progId: number; pinDir: string };
+  assert.notEqual(saved.progId, firstId);
+  assert.deepEqual(fs.readdirSync(saved.pinDir).sort(), ['decap_stats', 'decap_vips', 'xdp_decap']);
+  const xdp = JSON.parse(lab.exec(real, ['ip', '-j', 'link', 'show', 'dev', 'eth0']).stdout)[0].xdp.attached as { mode: number; prog: { id: number } }[];
+  assert.deepEqual(xdp.map((x) => x.prog.id), [saved.progId], 'exactly one decap program, the new one');
+  r = tunnelledGet();
+  assert.ok(r.data.endsWith('real1\n'), 'still delivered after the swap');
+
   const down = xlvs(['realserver', 'down']);
   assert.equal(down.status, 0, down.stderr);
   const link = JSON.parse(lab.exec(real, ['ip', '-j', 'link', 'show', 'dev', 'eth0']).stdout) as { xdp?: unknown }[];
   assert.equal(link[0].xdp, undefined, 'no XDP program left on eth0');
   assert.equal(lab.exec(real, ['cat', '/proc/sys/net/ipv4/conf/all/rp_filter']).stdout.trim(), '1');
+  assert.equal(fs.existsSync(saved.pinDir), false, 'pins removed');
   r = tunnelledGet();
   assert.equal(r.synAck, false, 'no SYN-ACK after down');
 });
