@@ -28,6 +28,10 @@ export const IPV6_MULTICAST_IF = 17;
 export const IPV6_MULTICAST_HOPS = 18;
 export const IPV6_MULTICAST_LOOP = 19;
 export const IPV6_ADD_MEMBERSHIP = 20;
+export const IPV6_RECVPKTINFO = 49; // <linux/in6.h>: ancillary destination address
+export const IPV6_PKTINFO = 50;
+export const IPV6_RECVHOPLIMIT = 51; // ancillary hop limit (RFC 3542 §6.3)
+export const IPV6_HOPLIMIT = 52;
 export const ETH_P_ARP = 0x0806; // <linux/if_ether.h>
 export const POLLIN = 0x001; // <bits/poll.h>
 export const EFD_NONBLOCK = 0o4000; // <sys/eventfd.h>
@@ -45,6 +49,7 @@ function bind() {
     bind: c.func('int bind(int fd, void *addr, uint32_t len)'),
     sendto: c.func('intptr_t sendto(int fd, void *buf, uintptr_t len, int flags, void *addr, uint32_t alen)'),
     recvfrom: c.func('intptr_t recvfrom(int fd, void *buf, uintptr_t len, int flags, void *addr, void *alen)'),
+    recvmsg: c.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
     close: c.func('int close(int fd)'),
     poll: c.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     eventfd: c.func('int eventfd(unsigned int initval, int flags)'),
@@ -130,3 +135,59 @@ export function recvFrom(fd: number, max = 2048): { data: Buffer; addr: Buffer }
 }
 
 export function closeFd(fd: number): void { libc().close(fd); }
+
+/**
+ * recvmsg with ancillary data, for IPv6 raw sockets (which deliver no header): one stable
+ * native block per socket holds msghdr, iovec, the source address, the control buffer and
+ * the data, so the pointers inside msghdr never move (koffi.alloc; koffi.view shares it).
+ */
+export class MsgReceiver {
+  private static readonly MSG = 0; // struct msghdr, 56 bytes on LP64
+  private static readonly IOV = 64; // struct iovec, 16 bytes
+  private static readonly NAME = 80; // struct sockaddr_in6, 28 bytes
+  private static readonly CTRL = 112; // control buffer
+  private static readonly CTRL_LEN = 128;
+  private static readonly DATA = 256;
+  private mem: unknown;
+  private buf: Buffer;
+  constructor(private readonly max = 2048) {
+    const total = MsgReceiver.DATA + max;
+    this.mem = koffi.alloc('uint8_t', total);
+    this.buf = Buffer.from(koffi.view(this.mem, total));
+    this.buf.fill(0);
+    const base = koffi.address(this.mem);
+    const b = this.buf;
+    b.writeBigUInt64LE(base + BigInt(MsgReceiver.NAME), MsgReceiver.MSG + 0); // msg_name
+    b.writeBigUInt64LE(base + BigInt(MsgReceiver.IOV), MsgReceiver.MSG + 16); // msg_iov
+    b.writeBigUInt64LE(1n, MsgReceiver.MSG + 24); // msg_iovlen
+    b.writeBigUInt64LE(base + BigInt(MsgReceiver.CTRL), MsgReceiver.MSG + 32); // msg_control
+    b.writeBigUInt64LE(base + BigInt(MsgReceiver.DATA), MsgReceiver.IOV + 0); // iov_base
+    b.writeBigUInt64LE(BigInt(max), MsgReceiver.IOV + 8); // iov_len
+  }
+
+  /** One datagram with its source sockaddr and control messages, or null when none is queued. */
+  recv(fd: number): { data: Buffer; name: Buffer; cmsgs: { level: number; type: number; data: Buffer }[] } | null {
+    const b = this.buf;
+    b.writeUInt32LE(28, MsgReceiver.MSG + 8); // msg_namelen
+    b.writeBigUInt64LE(BigInt(MsgReceiver.CTRL_LEN), MsgReceiver.MSG + 40); // msg_controllen
+    b.writeInt32LE(0, MsgReceiver.MSG + 48); // msg_flags
+    const n = libc().recvmsg(fd, this.mem, 0) as number;
+    if (n < 0) {
+      const e = errno();
+      if (e === EAGAIN || e === EINTR) return null;
+      sysFail('recvmsg', e);
+    }
+    const data = Buffer.from(b.subarray(MsgReceiver.DATA, MsgReceiver.DATA + Math.min(n, this.max)));
+    const name = Buffer.from(b.subarray(MsgReceiver.NAME, MsgReceiver.NAME + b.readUInt32LE(MsgReceiver.MSG + 8)));
+    const ctrlLen = Number(b.readBigUInt64LE(MsgReceiver.MSG + 40));
+    const cmsgs: { level: number; type: number; data: Buffer }[] = [];
+    // struct cmsghdr { size_t len; int level; int type; } then data, each aligned to 8.
+    for (let o = 0; o + 16 <= ctrlLen;) {
+      const len = Number(b.readBigUInt64LE(MsgReceiver.CTRL + o));
+      if (len < 16) break;
+      cmsgs.push({ level: b.readInt32LE(MsgReceiver.CTRL + o + 8), type: b.readInt32LE(MsgReceiver.CTRL + o + 12), data: Buffer.from(b.subarray(MsgReceiver.CTRL + o + 16, MsgReceiver.CTRL + o + len)) });
+      o += (len + 7) & ~7;
+    }
+    return { data, name, cmsgs };
+  }
+}

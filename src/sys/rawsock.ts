@@ -4,7 +4,7 @@ import {
   libc, AF_INET, AF_INET6, AF_PACKET, SOCK_RAW, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET, SO_BINDTODEVICE,
   IPPROTO_IP, IPPROTO_IPV6, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_MULTICAST_ALL,
   IP_MULTICAST_TTL, IPV6_CHECKSUM, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
-  IPV6_ADD_MEMBERSHIP, ETH_P_ARP, ifIndex, setIntOpt, setBufOpt, sockaddrIn, sockaddrIn6, sockaddrLl, sendTo,
+  IPV6_ADD_MEMBERSHIP, IPV6_RECVHOPLIMIT, IPV6_HOPLIMIT, IPV6_RECVPKTINFO, IPV6_PKTINFO, MsgReceiver, ETH_P_ARP, ifIndex, setIntOpt, setBufOpt, sockaddrIn, sockaddrIn6, sockaddrLl, sendTo,
   recvFrom, closeFd, sysFail,
 } from './libc';
 
@@ -40,6 +40,7 @@ export interface VrrpSocketOptions {
 export class VrrpSocket {
   readonly fd: number;
   readonly ifindex: number;
+  private msg: MsgReceiver | null = null;
   constructor(readonly opts: VrrpSocketOptions) {
     this.ifindex = ifIndex(opts.iface);
     const dom = opts.family === 4 ? AF_INET : AF_INET6;
@@ -66,6 +67,10 @@ export class VrrpSocket {
         setIntOpt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, HOP_LIMIT, 'IPV6_UNICAST_HOPS');
         setIntOpt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0, 'IPV6_MULTICAST_LOOP');
         setIntOpt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, this.ifindex, 'IPV6_MULTICAST_IF');
+        // RFC 5798 §7.1 needs the hop limit and the destination: ask for both as ancillary data.
+        setIntOpt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, 'IPV6_RECVHOPLIMIT');
+        setIntOpt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, 'IPV6_RECVPKTINFO');
+        this.msg = new MsgReceiver();
         if (opts.multicast) {
           const mreq = Buffer.alloc(20); // struct ipv6_mreq { addr[16]; ifindex }
           ipBytes('ff02::12').copy(mreq, 0); // RFC 5798 §5.1.2.2
@@ -85,18 +90,26 @@ export class VrrpSocket {
     sendTo(this.fd, packet, sa, `vrrp to ${dst} on ${this.opts.iface}`);
   }
 
-  /** Next datagram (IPv4: with its IP header) and the sender's address, or null. */
-  recv(): { data: Buffer; src: string } | null {
-    const r = recvFrom(this.fd);
-    if (!r) return null;
-    let src = '';
-    if (this.opts.family === 4 && r.addr.length >= 8) src = Array.from(r.addr.subarray(4, 8)).join('.');
-    else if (r.addr.length >= 24) {
-      const g: string[] = [];
-      for (let i = 0; i < 8; i++) g.push(r.addr.readUInt16BE(8 + i * 2).toString(16));
-      src = g.join(':');
+  /**
+   * Next datagram and the sender's address, or null. IPv4: the data includes the IP header.
+   * IPv6: the VRRP message, with hop limit and destination from ancillary data.
+   */
+  recv(): { data: Buffer; src: string; hopLimit?: number; dst?: string } | null {
+    if (this.opts.family === 4) {
+      const r = recvFrom(this.fd);
+      if (!r) return null;
+      return { data: r.data, src: r.addr.length >= 8 ? Array.from(r.addr.subarray(4, 8)).join('.') : '' };
     }
-    return { data: r.data, src };
+    const r = this.msg!.recv(this.fd);
+    if (!r) return null;
+    const v6 = (b: Buffer) => { const g: string[] = []; for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(i * 2).toString(16)); return g.join(':'); };
+    const out: { data: Buffer; src: string; hopLimit?: number; dst?: string } = { data: r.data, src: r.name.length >= 24 ? v6(r.name.subarray(8, 24)) : '' };
+    for (const c of r.cmsgs) {
+      if (c.level !== IPPROTO_IPV6) continue;
+      if (c.type === IPV6_HOPLIMIT && c.data.length >= 4) out.hopLimit = c.data.readInt32LE(0);
+      if (c.type === IPV6_PKTINFO && c.data.length >= 16) out.dst = v6(c.data.subarray(0, 16));
+    }
+    return out;
   }
 }
 

@@ -238,7 +238,7 @@ export class VrrpInstance extends EventEmitter {
     for (let i = 0; i < 64; i++) {
       const r = sock.recv();
       if (!r) return;
-      this.onPacket(r.data, r.src);
+      this.onPacket(r.data, r.src, r.hopLimit, r.dst);
     }
   }
 
@@ -253,13 +253,13 @@ export class VrrpInstance extends EventEmitter {
   }
 
   /** One received datagram: every check of codec.ts, then an event for the machine. */
-  onPacket(data: Buffer, from: string): void {
+  onPacket(data: Buffer, from: string, hopLimit?: number, dstV6?: string): void {
     const c = this.cfg;
-    // IPv6 raw sockets deliver no header: the sender comes from recvfrom, the destination is
-    // the group (or our unicast source), and the kernel has verified the checksum
-    // (IPV6_CHECKSUM); the hop limit would need IPV6_RECVHOPLIMIT + recvmsg (not done yet).
+    // IPv6 raw sockets deliver no header: sender from recvmsg's address, hop limit and
+    // destination from ancillary data (IPV6_RECVHOPLIMIT / IPV6_RECVPKTINFO).
     let payload = data, src = c.family === 6 && from ? bytesToIp(ipToBytes(from)) : from;
-    let dst = c.unicastPeers.length ? this.primary : VRRP_MCAST_V6, ttl: number | null = null;
+    let dst = dstV6 ? bytesToIp(ipToBytes(dstV6)) : (c.unicastPeers.length ? this.primary : VRRP_MCAST_V6);
+    let ttl: number | null = c.family === 6 ? hopLimit ?? null : null;
     if (c.family === 4) {
       const ip4 = decodeIpv4(data);
       if (!ip4.ok) { this.reject(ip4.reason, ip4.detail, from); return; }

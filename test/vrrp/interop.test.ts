@@ -49,6 +49,9 @@ describe('VRRP interop with keepalived', needsCommand('keepalived'), () => {
       assert.ok(kaBackupLines > kaMasterLines, `keepalived must end in Backup:\n${k.log()}`);
       assert.equal(L.hasVip(L.b, vip), false, 'VIP must not be on keepalived\'s side');
       assert.ok(L.hasVip(L.a, vip));
+      // A forged v2-incompatible (v3) priority-254 advert with TTL 1 from B: counted, not obeyed.
+      L.lab.exec(L.b, [process.execPath, path.join(__dirname, 'inject.js'), '4', 'eth0', L.addr(L.b), '1', '101', '254', '1000', vip]);
+      await x.waitLog(/rejected: bad-ttl: ttl 1/, 2000);
       const lines = fs.readFileSync(notifyOut, 'utf8').split('\n').filter(Boolean);
       assert.ok(lines.includes('INSTANCE|VI_101|BACKUP|100|'), lines.join('\n'));
       assert.ok(lines.includes('INSTANCE|VI_101|MASTER|100|'), lines.join('\n'));
@@ -56,7 +59,8 @@ describe('VRRP interop with keepalived', needsCommand('keepalived'), () => {
       await x.stop();
       const c = finalCounters(x).VI_101;
       assert.equal(c.priorityZeroSent, 1);
-      assert.deepEqual(c.rejected, {});
+      assert.deepEqual(c.rejected, { 'bad-ttl': 1 });
+      assert.doesNotMatch(x.log(), /MASTER -> BACKUP/);
       await waitUntil(() => L.hasVip(L.b, vip), 3000); // priority 0: keepalived takes over after skew
       assert.equal(L.hasVip(L.a, vip), false, 'SIGTERM removes the VIP');
     } finally { await stopAll(x, k); }
@@ -225,10 +229,16 @@ describe('VRRP interop with keepalived', needsCommand('keepalived'), () => {
       const nas = readPcap(pcap).map((r) => r.frame).filter((f) => f.readUInt16BE(12) === 0x86dd && f[20] === 58 && f[21] === 255 && f[54] === 136
         && (f[58] & 0x20) !== 0 && f.subarray(62, 78).equals(target) && f[78] === 2 && f.subarray(80, 86).equals(mac));
       assert.ok(nas.length >= 5, `expected unsolicited NAs from xlvs, saw ${nas.length}`);
+      // A forged priority-254 advert with hop limit 1 (RFC 5798 §7.1: must be 255) is counted, not obeyed.
+      const ll = JSON.parse(L.lab.exec(L.b, ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link']).stdout)[0].addr_info[0].local;
+      L.lab.exec(L.b, [process.execPath, path.join(__dirname, 'inject.js'), '6', 'eth0', ll, '1', '109', '254', '100', vip]);
+      await x.waitLog(/rejected: bad-ttl: ttl 1/, 2000);
+      await sleep(200);
+      assert.doesNotMatch(x.log(), /MASTER -> BACKUP/);
       await x.stop();
       await waitUntil(() => has6(L.b) && !has6(L.a), 2000);
       const c = finalCounters(x).VI_109;
-      assert.deepEqual(c.rejected, {});
+      assert.deepEqual(c.rejected, { 'bad-ttl': 1 });
       assert.equal(c.priorityZeroSent, 1);
     } finally { await stopAll(dump, x, k); }
   });
