@@ -59,7 +59,7 @@ control: { socket: ${sock} }
 
 /** A TCP server on the real's address, resolved once it listens. */
 function startServer(addr: string): Promise<void> {
-  const p = lab.spawn(realNs, ['node', '-e', `require('net').createServer((s) => s.end('x')).listen(80, '${addr}', () => console.log('ready'))`]);
+  const p = lab.spawn(realNs, ['node', '-e', `require('net').createServer((s) => { s.on('error', () => {}); s.end('x'); }).listen(80, '${addr}', () => console.log('ready'))`]);
   servers.set(addr, p);
   return new Promise((resolve, reject) => {
     let err = '';
