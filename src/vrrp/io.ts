@@ -32,6 +32,8 @@ export interface StateChange {
   reason: string;
   priority: number;
   vips: { address: string; prefix: number }[];
+  /** keepalived `accept`: whether a non-owner Master should accept packets to the VIPs. */
+  accept: boolean;
 }
 
 export interface VrrpHooks {
@@ -136,6 +138,9 @@ export class VrrpInstance extends EventEmitter {
     this.poller = opts.poller ?? sharedPoller();
     this.machine = newMachine({ name: cfg.name, priority: cfg.priority, advertIntervalMs: cfg.advertIntervalMs, preempt: cfg.preempt, preemptDelayMs: cfg.preemptDelayMs, primaryAddress: '0.0.0.0' });
   }
+
+  /** Date.now() of the last transition (0 before start): the status page's "since". */
+  lastTransitionAt = 0;
 
   get state(): VrrpState { return this.machine.state; }
   get primaryAddress(): string { return this.primary; }
@@ -303,7 +308,8 @@ export class VrrpInstance extends EventEmitter {
   private onTransition(a: Extract<Action, { type: 'transition' }>): void {
     const c = this.cfg;
     this.counters.transitions++;
-    const change: StateChange = { instance: c.name, from: a.from, to: a.to, reason: a.reason, priority: this.machine.priority, vips: c.vips };
+    this.lastTransitionAt = Date.now();
+    const change: StateChange = { instance: c.name, from: a.from, to: a.to, reason: a.reason, priority: this.machine.priority, vips: c.vips, accept: c.accept };
     this.log.info(`(${c.name}) ${a.from} -> ${a.to}: ${a.reason} (priority ${this.machine.priority})`);
     if (a.to === 'MASTER') {
       this.counters.becameMaster++;
