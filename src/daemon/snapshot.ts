@@ -84,7 +84,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   const vrrp: VrrpStatus[] = i.vrrp.map((v) => ({
     name: v.cfg.name, vrid: v.cfg.vrid, interface: v.cfg.interface, state: v.state,
     priority: v.cfg.priority, effectivePriority: v.machine.priority,
-    vips: v.cfg.vips.map((a) => `${a.address}/${a.prefix}`), since: 0,
+    vips: v.cfg.vips.map((a) => `${a.address}/${a.prefix}`), since: v.lastTransitionAt ?? 0,
   }));
   return {
     director: i.topo.director.name, interface: i.topo.director.interface, xdpMode: i.xdpMode,
