@@ -246,6 +246,16 @@ describe('xlvs daemon', needsBpf(), () => {
     assert.match(stats, /Conns\s+InPkts\s+OutPkts\s+InBytes\s+OutBytes/);
   });
 
+  test('xlvs stop --keep-forwarding leaves XDP and pins for the next daemon', async () => {
+    execFileSync('node', [xlvs, 'stop', '--keep-forwarding', '--socket', sock], { encoding: 'utf8' });
+    await waitFor('daemon exit', () => daemon!.exitCode !== null || daemon!.signalCode !== null);
+    const link = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
+    assert.ok(link.xdp, 'still attached');
+    assert.equal(send(prog, 45000, 'S').verdict, 3, 'still forwarding');
+    startDaemon();
+    await waitFor('adopted again', async () => (await status()).adopted);
+  });
+
   test('xlvs stop detaches XDP and removes the pins', async () => {
     execFileSync('node', [xlvs, 'stop', '--socket', sock], { encoding: 'utf8' });
     await waitFor('daemon exit', () => daemon!.exitCode !== null || daemon!.signalCode !== null);
