@@ -1,6 +1,7 @@
 // ipvsadm-style listings of a status snapshot: `xlvs list` prints what `ipvsadm -L` would, so
 // operators read it without a manual. Pure: snapshot in, text out.
 import type { ServiceStatus, StatusSnapshot, TrafficCounters } from '../daemon/status';
+import { hostPort } from '../config/address';
 
 export type ListMode = 'plain' | 'stats' | 'rate';
 
@@ -8,10 +9,6 @@ export interface Rates { cps: number; inpps: number; inbps: number }
 
 const SCHED_NAMES: Record<string, string> = { maglev: 'mh', 'source-hash': 'sh', 'dest-hash': 'dh', 'maglev-source-port': 'mh' };
 const FORWARD: Record<string, string> = { dr: 'Route', tun: 'Tunnel' };
-
-function hostPort(addr: string, port: number): string {
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
 
 function serviceHead(s: ServiceStatus): string {
   const prot = s.protocol.toUpperCase().padEnd(4);

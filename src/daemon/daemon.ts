@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import type { Server } from 'node:net';
 import { loadTopologyFile, checkRuntime } from '../config/load';
 import type { Topology, ServiceModel } from '../config/model';
+import { hostPort } from '../config/address';
 import { Dataplane } from '../dataplane/dataplane';
 import { ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes, isXlvsError } from '../errors';
@@ -329,7 +330,7 @@ export class Daemon {
     switch (req.cmd) {
       case 'status': return this.snapshot();
       case 'conns': return this.dp.connections().map((c) => ({
-        proto: c.protocol, client: hp(c.client, c.clientPort), vip: hp(c.vip, c.vipPort),
+        proto: c.protocol, client: hostPort(c.client, c.clientPort), vip: hostPort(c.vip, c.vipPort),
         real: this.realName(c.realId), realId: c.realId, idleMs: Number((process.hrtime.bigint() - c.lastSeenNs) / 1_000_000n),
       }));
       case 'reload': return this.reload();
@@ -361,10 +362,6 @@ export class Daemon {
   private eventCounters(): EventCounters {
     return { ...this.counters, healthFailures: [...this.healthFailures.values()] };
   }
-}
-
-function hp(a: string, p: number): string {
-  return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`;
 }
 
 /** A bounded label for the failure counter (the reason text can hold addresses and numbers). */

@@ -4,6 +4,7 @@ import type { Dataplane } from '../dataplane/dataplane';
 import type { Topology } from '../config/model';
 import type { DataplanePort, RealWithId } from '../reconciler/reconciler';
 import type { DesiredReal, DesiredState, DesiredVip } from '../reconciler/desired';
+import { hostPort } from '../config/address';
 
 export class DataplanePortAdapter implements DataplanePort {
   constructor(private readonly dp: Dataplane) {}
@@ -23,10 +24,6 @@ export class DataplanePortAdapter implements DataplanePort {
     const spec = (r: RealWithId) => ({ id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state });
     this.dp.setReals(v.key, reals.map(spec), sorry ? spec(sorry) : null);
   }
-}
-
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /**

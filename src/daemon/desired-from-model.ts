@@ -3,15 +3,12 @@
 import type { ServiceModel, Topology } from '../config/model';
 import type { ServiceVerdict } from '../health/quorum';
 import { DesiredReal, DesiredService, DesiredState } from '../reconciler/desired';
+import { hostPort } from '../config/address';
 
 /** Stored for a real whose MAC is not known yet; such a real is kept out of selection. */
 export const NO_MAC = '00:00:00:00:00:00';
 
 export type MacLookup = (address: string) => string | null;
-
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup): DesiredService {
   const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));

@@ -3,7 +3,7 @@
 // test/lib/packet.ts.)
 import * as net from 'node:net';
 import { XlvsError, ErrorCodes } from '../errors';
-import { canonicalIp } from '../config/address';
+import { parseIpv4, parseIpv6, formatIpv4, formatIpv6, parseMac, formatMac } from '../maps/addr';
 
 export interface Flow {
   client: string;
@@ -21,18 +21,9 @@ const ETH_P_IPV6 = 0x86dd;
 const PROTO = { tcp: 6, udp: 17 } as const;
 
 function ipBytes(a: string): Buffer {
-  if (net.isIPv4(a)) return Buffer.from(a.split('.').map(Number));
-  if (!net.isIPv6(a)) throw new XlvsError(ErrorCodes.USAGE, `"${a}" is not an IP address`);
-  const [head, tail] = a.split('::');
-  const parse = (s: string) => (s ? s.split(':') : []);
-  let groups = parse(head);
-  if (tail !== undefined) {
-    const t = parse(tail);
-    groups = [...groups, ...Array(8 - groups.length - t.length).fill('0'), ...t];
-  }
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
-  return b;
+  if (net.isIPv4(a)) return parseIpv4(a);
+  if (net.isIPv6(a)) return parseIpv6(a);
+  throw new XlvsError(ErrorCodes.USAGE, `"${a}" is not an IP address`);
 }
 
 function sum16(b: Buffer, acc = 0): number {
@@ -47,9 +38,11 @@ function fold(acc: number): number {
 }
 
 export function macBytes(mac: string): Buffer {
-  const parts = mac.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-f]{2}$/i.test(p))) throw new XlvsError(ErrorCodes.USAGE, `"${mac}" is not a MAC address`);
-  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+  try {
+    return parseMac(mac);
+  } catch {
+    throw new XlvsError(ErrorCodes.USAGE, `"${mac}" is not a MAC address`);
+  }
 }
 
 /** An Ethernet frame carrying the flow's first (SYN) or a later (ACK) packet. */
@@ -104,14 +97,11 @@ export function buildFrame(f: Flow, srcMac: string, dstMac: string): Buffer {
 }
 
 function fmtMac(b: Buffer, off: number): string {
-  return [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return formatMac(b.subarray(off, off + 6));
 }
 
 function fmtIp(b: Buffer, off: number, six: boolean): string {
-  if (!six) return [...b.subarray(off, off + 4)].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(off + i * 2).toString(16));
-  return canonicalIp(groups.join(':')) ?? groups.join(':');
+  return six ? formatIpv6(b.subarray(off, off + 16)) : formatIpv4(b.subarray(off, off + 4));
 }
 
 export interface FrameSummary {

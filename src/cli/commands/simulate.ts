@@ -40,9 +40,17 @@ export interface SimResult {
 }
 
 export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string; vip?: string; ack?: boolean; down?: string[] }): SimResult {
+  const dirMac = interfaceMac(topo.director.interface) ?? '02:00:00:00:00:01';
+  let frame = opts.frame;
+  if (!frame) {
+    const c = parseHostPort(opts.client ?? '', '--client');
+    const vm = /^(.*)\/(tcp|udp)$/.exec(opts.vip ?? '');
+    if (!vm) throw new XlvsError(ErrorCodes.USAGE, `--vip "${opts.vip}": expected ADDR:PORT/tcp or ADDR:PORT/udp`);
+    const v = parseHostPort(vm[1], '--vip');
+    frame = buildFrame({ client: c.address, clientPort: c.port, vip: v.address, vipPort: v.port, protocol: vm[2] as 'tcp' | 'udp', syn: !opts.ack }, '02:00:00:00:00:fe', dirMac);
+  }
   ensureBpffs('/sys/fs/bpf');
   const pinDir = `/sys/fs/bpf/xlvs-sim-${process.pid}`;
-  const dirMac = interfaceMac(topo.director.interface) ?? '02:00:00:00:00:01';
   const dp = Dataplane.create({
     pinDir, mac: dirMac, tunSource4: topo.director.tunSource4 ?? undefined, tunSource6: topo.director.tunSource6 ?? undefined,
   });
@@ -57,14 +65,6 @@ export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string
     for (const s of topo.services) for (const r of s.reals) macs.set(r.address, r.mac ?? standInMac(r.address));
     new Reconciler(new DataplanePortAdapter(dp), new RealIds(4095)).apply(desiredState(topo, verdicts, (a) => macs.get(a) ?? null));
 
-    let frame = opts.frame;
-    if (!frame) {
-      const c = parseHostPort(opts.client ?? '', '--client');
-      const vm = /^(.*)\/(tcp|udp)$/.exec(opts.vip ?? '');
-      if (!vm) throw new XlvsError(ErrorCodes.USAGE, `--vip "${opts.vip}": expected ADDR:PORT/tcp or ADDR:PORT/udp`);
-      const v = parseHostPort(vm[1], '--vip');
-      frame = buildFrame({ client: c.address, clientPort: c.port, vip: v.address, vipPort: v.port, protocol: vm[2] as 'tcp' | 'udp', syn: !opts.ack }, '02:00:00:00:00:fe', dirMac);
-    }
     const before = dp.counters().reasons as Record<string, bigint>;
     const res = dp.program.testRun(frame);
     const after = dp.counters().reasons as Record<string, bigint>;
