@@ -1,0 +1,176 @@
+// The status page in a real browser against a real director: `xlvs run` in a namespace with its
+// metrics listener on the namespace's address, two reals answering TCP checks in another, and
+// headless Chromium in a client namespace (its only link is the test's bridge, so it reaches
+// nothing outside). The page must show the service and both reals up; after one real's server
+// stops and the health check notices, the same open page shows that real down at its next poll.
+// Screenshots of both moments go to test-artifacts/ (gitignored).
+import { describe, test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { needsBpf, inCI } from '../lib/env';
+import { Netlab, run, inNs } from '../../src/lab/netns';
+import { xlvsArgv } from '../../src/lab/xlvs-cli';
+import { repoRoot } from '../../src/paths';
+import { Browser, Page, findChromium } from './cdp';
+
+const PREFIX = 'obscr';
+const DIR_ADDR = '10.79.0.2';
+const CLIENT_ADDR = '10.79.0.10';
+const REALS = ['10.79.0.11', '10.79.0.12'];
+const VIP = '10.79.0.100';
+const SERVICE = `${VIP}:80/tcp`;
+const METRICS = `${DIR_ADDR}:9720`;
+const PAGE = `http://${METRICS}/`;
+/** The page polls /status.json every 2 s (src/metrics/page.ts); a check notices in ~1 s. */
+const NOTICE_MS = 20_000;
+
+function gate(): { skip?: string } {
+  const base = needsBpf();
+  if (base.skip) return base;
+  if (findChromium() || inCI) return {};
+  const reason = 'needs chromium (apt-get install chromium, or run make test which does)';
+  process.stdout.write(`# skip: ${reason}\n`);
+  return { skip: reason };
+}
+
+function topology(ctlSocket: string): string {
+  return `director: { name: obs-chromium, interface: eth0, xdp_mode: generic }
+services:
+  - name: web
+    vip: ${VIP}
+    port: 80
+    method: dr
+    check: { type: tcp, interval: 500ms, timeout: 1s, rise: 1, fall: 2, delay_before_retry: 250ms }
+    reals:
+${REALS.map((r) => `      - { address: ${r} }`).join('\n')}
+metrics: { listen: ${METRICS} }
+control: { socket: ${ctlSocket} }
+`;
+}
+
+/** TCP listeners, one per real address, that the test closes and reopens by address. */
+const SERVERS_JS = `
+const net = require('node:net'); const open = new Map();
+require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { const [op, addr] = l.split(' ');
+  if (op === 'start') { const s = net.createServer((c) => { c.on('error', () => {}); c.end(); }); s.listen(80, addr, () => { open.set(addr, s); console.log('ok ' + addr); }); }
+  if (op === 'stop') { open.get(addr).close(); open.delete(addr); console.log('ok ' + addr); } });`;
+
+interface RealRow { real: string; state: string; cls: string; title: string }
+interface Rendered { director: string; meta: string; services: { vip: string; rows: RealRow[] }[]; events: string[]; vrrp: string }
+
+/** What the page shows, read from its DOM. */
+const READ_PAGE = `(() => ({
+  director: document.getElementById('director').textContent,
+  meta: document.getElementById('meta').textContent,
+  services: [...document.querySelectorAll('#services .card')].map((c) => ({
+    vip: (c.querySelector('b') || {}).textContent || '',
+    rows: [...c.querySelectorAll('tbody tr')].map((tr) => { const td = tr.querySelectorAll('td');
+      return { real: td[0].textContent, state: td[1].textContent, cls: td[1].className, title: td[1].title }; }),
+  })),
+  events: [...document.querySelectorAll('#events tbody tr')].map((tr) => tr.textContent),
+  vrrp: document.querySelector('#vrrp tbody').textContent,
+}))()`;
+
+describe('status page in headless Chromium against a running director', gate(), () => {
+  let lab: Netlab;
+  let tmp: string;
+  let daemon: ChildProcess;
+  let daemonLog = '';
+  let servers: ChildProcess;
+  let browser: Browser | null = null;
+  let page: Page;
+  const artifacts = path.join(repoRoot(), 'test-artifacts');
+
+  const serverCmd = (line: string): Promise<void> => new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`servers: no reply to "${line}"`)), 5000);
+    const on = (d: Buffer) => { if (String(d).includes(`ok ${line.split(' ')[1]}`)) { clearTimeout(t); servers.stdout!.off('data', on); resolve(); } };
+    servers.stdout!.on('data', on);
+    servers.stdin!.write(line + '\n');
+  });
+
+  /** /status.json fetched from the client namespace (curl), until `ok` or `ms`. */
+  async function statusFromClient(ok: (s: { services: { reals: { key: string; state: string }[] }[] }) => boolean, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    let last = '';
+    while (Date.now() < end) {
+      if (daemon.exitCode !== null) break;
+      const r = run(inNs(lab.name('client'), ['curl', '-s', '-m', '1', `http://${METRICS}/status.json`]), { allowFail: true });
+      last = r.stdout || r.stderr;
+      try { if (r.status === 0 && ok(JSON.parse(r.stdout))) return; } catch { /* not JSON yet */ }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    throw new Error(`director status not as expected after ${ms} ms: ${last.slice(0, 400)}\ndaemon log:\n${daemonLog.slice(-2000)}`);
+  }
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-chromium-'));
+    lab = new Netlab(PREFIX);
+    const br = lab.addNs('br');
+    lab.addBridge(br, 'br0');
+    const dir = lab.addNs('dir');
+    const real = lab.addNs('real');
+    const client = lab.addNs('client');
+    lab.addVeth(dir, 'eth0', br, 'd0', { bMaster: 'br0' });
+    lab.addVeth(real, 'eth0', br, 'r0', { bMaster: 'br0' });
+    lab.addVeth(client, 'eth0', br, 'c0', { bMaster: 'br0' });
+    lab.addAddr(dir, 'eth0', `${DIR_ADDR}/24`);
+    lab.addAddr(client, 'eth0', `${CLIENT_ADDR}/24`);
+    for (const r of REALS) lab.addAddr(real, 'eth0', `${r}/24`);
+
+    servers = lab.spawn(real, [process.execPath, '-e', SERVERS_JS], { stdio: ['pipe', 'pipe', 'pipe'] });
+    for (const r of REALS) await serverCmd(`start ${r}`);
+
+    const topo = path.join(tmp, 'director.yaml');
+    fs.writeFileSync(topo, topology(path.join(tmp, 'control.sock')));
+    daemon = lab.spawn(dir, xlvsArgv(['run', '-c', topo]));
+    daemon.stdout!.on('data', (d) => { daemonLog += String(d); });
+    daemon.stderr!.on('data', (d) => { daemonLog += String(d); });
+    await statusFromClient((s) => s.services[0]?.reals.length === 2 && s.services[0].reals.every((r) => r.state === 'up'), 20_000);
+
+    browser = Browser.launch(findChromium() ?? 'chromium', path.join(tmp, 'profile'), inNs(client, []));
+    page = await browser.open(PAGE);
+    fs.mkdirSync(artifacts, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (lab) {
+      // Chromium's helper processes live in the client namespace; they are ours: end them by PID.
+      const pids = run(['ip', 'netns', 'pids', lab.name('client')], { allowFail: true }).stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()));
+      for (const pid of pids) try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+      await lab.cleanup();
+    }
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the page shows the director, the service and both reals up', async () => {
+    const r = await page.waitFor<Rendered>('the service with two reals', READ_PAGE,
+      (v) => v.services?.[0]?.rows?.length === 2, 15_000);
+    assert.match(r.director, /^obs-chromium on eth0 \(XDP generic\)$/);
+    assert.match(r.meta, /updated .* · 1 services · \d+ connections/);
+    assert.equal(r.services.length, 1);
+    assert.equal(r.services[0].vip, SERVICE);
+    assert.deepEqual(r.services[0].rows.map((x) => [x.real, x.state, x.cls]), REALS.map((a) => [`${a}:80`, 'up', 'up']));
+    assert.match(r.vrrp, /no VRRP instances/);
+    assert.ok(r.events.some((e) => /running: director obs-chromium/.test(e)), `events: ${r.events.join(' | ')}`);
+    fs.writeFileSync(path.join(artifacts, 'status-page-up.png'), await page.screenshot());
+  });
+
+  test('a stopped real is shown down on the same page after the check notices', async () => {
+    const victim = `${REALS[1]}:80`;
+    await serverCmd(`stop ${REALS[1]}`);
+    const r = await page.waitFor<Rendered>(`${victim} down`, READ_PAGE,
+      (v) => v.services?.[0]?.rows?.some((x) => x.real === victim && x.state === 'down'), NOTICE_MS);
+    const rows = new Map(r.services[0].rows.map((x) => [x.real, x]));
+    assert.equal(rows.get(victim)!.cls, 'down', 'styled as down');
+    assert.match(rows.get(victim)!.title, /refused/, 'the reason is on the state cell');
+    assert.equal(rows.get(`${REALS[0]}:80`)!.state, 'up', 'the other real stays up');
+    assert.ok(r.events.some((e) => e.includes(`${victim} down`)), `no health event for ${victim}: ${r.events.join(' | ')}`);
+    fs.writeFileSync(path.join(artifacts, 'status-page-down.png'), await page.screenshot());
+    // The same verdict through the JSON the page polls (the browser saw what the daemon says).
+    await statusFromClient((s) => s.services[0].reals.find((x) => x.key === victim)?.state === 'down', 2000);
+  });
+});
