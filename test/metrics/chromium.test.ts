@@ -1,8 +1,10 @@
 // The status page in a real browser against a real director: `xlvs run` in a namespace with its
-// metrics listener on the namespace's address, two reals answering TCP checks in another, and
-// headless Chromium in a client namespace (its only link is the test's bridge, so it reaches
-// nothing outside). The page must show the service and both reals up; after one real's server
-// stops and the health check notices, the same open page shows that real down at its next poll.
+// metrics listener on the namespace's address, two real servers (`xlvs realserver up`, an HTTP
+// server each) in their own namespaces, and headless Chromium in a client namespace (its only
+// link is the test's bridge, so it reaches nothing outside). Requests from the client go through
+// the VIP (XDP, DR) first, so the page has traffic to show. The page must show the service and
+// both reals up with their packets and shares; after one real's server is killed and the health
+// check notices, the same open page shows that real down at its next poll.
 // Screenshots of both moments go to test-artifacts/ (gitignored).
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -51,14 +53,16 @@ control: { socket: ${ctlSocket} }
 `;
 }
 
-/** TCP listeners, one per real address, that the test closes and reopens by address. */
-const SERVERS_JS = `
-const net = require('node:net'); const open = new Map();
-require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { const [op, addr] = l.split(' ');
-  if (op === 'start') { const s = net.createServer((c) => { c.on('error', () => {}); c.end(); }); s.listen(80, addr, () => { open.set(addr, s); console.log('ok ' + addr); }); }
-  if (op === 'stop') { open.get(addr).close(); open.delete(addr); console.log('ok ' + addr); } });`;
+/** A real's HTTP server on every address (its own and the VIP on lo); answers with its name. */
+const SERVER_JS = `
+const name = process.argv[1];
+const s = require('node:http').createServer((q, r) => r.end(name + '\\n'));
+s.on('clientError', (e, c) => c.destroy());
+s.listen(80, '0.0.0.0', () => console.log('ready'));`;
+/** Requests through the VIP from the client namespace, one connection each. */
+const REQUESTS = 30;
 
-interface RealRow { real: string; state: string; cls: string; title: string }
+interface RealRow { real: string; state: string; cls: string; title: string; share: string; packets: string; conns: string }
 interface Rendered { director: string; meta: string; services: { vip: string; rows: RealRow[] }[]; events: string[]; vrrp: string }
 
 /** What the page shows, read from its DOM. */
@@ -68,7 +72,8 @@ const READ_PAGE = `(() => ({
   services: [...document.querySelectorAll('#services .card')].map((c) => ({
     vip: (c.querySelector('b') || {}).textContent || '',
     rows: [...c.querySelectorAll('tbody tr')].map((tr) => { const td = tr.querySelectorAll('td');
-      return { real: td[0].textContent, state: td[1].textContent, cls: td[1].className, title: td[1].title }; }),
+      return { real: td[0].textContent, state: td[1].textContent, cls: td[1].className, title: td[1].title,
+        share: td[3].textContent, packets: td[6].textContent, conns: td[7].textContent }; }),
   })),
   events: [...document.querySelectorAll('#events tbody tr')].map((tr) => tr.textContent),
   vrrp: document.querySelector('#vrrp tbody').textContent,
@@ -79,16 +84,18 @@ describe('status page in headless Chromium against a running director', gate(), 
   let tmp: string;
   let daemon: ChildProcess;
   let daemonLog = '';
-  let servers: ChildProcess;
+  const servers = new Map<string, ChildProcess>();
+  const answered = new Map<string, number>();
   let browser: Browser | null = null;
   let page: Page;
   const artifacts = path.join(repoRoot(), 'test-artifacts');
 
-  const serverCmd = (line: string): Promise<void> => new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`servers: no reply to "${line}"`)), 5000);
-    const on = (d: Buffer) => { if (String(d).includes(`ok ${line.split(' ')[1]}`)) { clearTimeout(t); servers.stdout!.off('data', on); resolve(); } };
-    servers.stdout!.on('data', on);
-    servers.stdin!.write(line + '\n');
+  const startServer = (ns: string, name: string): Promise<void> => new Promise((resolve, reject) => {
+    const p = lab.spawn(ns, [process.execPath, '-e', SERVER_JS, name]);
+    servers.set(name, p);
+    const t = setTimeout(() => reject(new Error(`server ${name} did not start`)), 10_000);
+    p.stdout!.on('data', (d) => { if (String(d).includes('ready')) { clearTimeout(t); resolve(); } });
+    p.once('exit', (code) => { clearTimeout(t); reject(new Error(`server ${name} exited ${code}`)); });
   });
 
   /** /status.json fetched from the client namespace (curl), until `ok` or `ms`. */
@@ -111,17 +118,23 @@ describe('status page in headless Chromium against a running director', gate(), 
     const br = lab.addNs('br');
     lab.addBridge(br, 'br0');
     const dir = lab.addNs('dir');
-    const real = lab.addNs('real');
     const client = lab.addNs('client');
     lab.addVeth(dir, 'eth0', br, 'd0', { bMaster: 'br0' });
-    lab.addVeth(real, 'eth0', br, 'r0', { bMaster: 'br0' });
     lab.addVeth(client, 'eth0', br, 'c0', { bMaster: 'br0' });
     lab.addAddr(dir, 'eth0', `${DIR_ADDR}/24`);
     lab.addAddr(client, 'eth0', `${CLIENT_ADDR}/24`);
-    for (const r of REALS) lab.addAddr(real, 'eth0', `${r}/24`);
-
-    servers = lab.spawn(real, [process.execPath, '-e', SERVERS_JS], { stdio: ['pipe', 'pipe', 'pipe'] });
-    for (const r of REALS) await serverCmd(`start ${r}`);
+    // The VIP is routed through the director; LAB-NOTES: a veth sender's partial TCP checksums.
+    lab.exec(client, ['ip', 'route', 'add', `${VIP}/32`, 'via', DIR_ADDR]);
+    lab.exec(client, ['ethtool', '-K', 'eth0', 'tx', 'off']);
+    for (const [i, r] of REALS.entries()) {
+      const ns = lab.addNs(`real${i + 1}`);
+      lab.addVeth(ns, 'eth0', br, `r${i + 1}`, { bMaster: 'br0' });
+      lab.addAddr(ns, 'eth0', `${r}/24`);
+      // The real-server side as an operator sets it up: VIP on lo, ARP sysctls.
+      const state = path.join(tmp, `realserver-${i + 1}.json`);
+      lab.exec(ns, xlvsArgv(['realserver', 'up', '--vip', VIP, '--dev', 'eth0', '--state', state]));
+      await startServer(ns, r);
+    }
 
     const topo = path.join(tmp, 'director.yaml');
     fs.writeFileSync(topo, topology(path.join(tmp, 'control.sock')));
@@ -146,14 +159,29 @@ describe('status page in headless Chromium against a running director', gate(), 
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('the page shows the director, the service and both reals up', async () => {
-    const r = await page.waitFor<Rendered>('the service with two reals', READ_PAGE,
-      (v) => v.services?.[0]?.rows?.length === 2, 15_000);
+  test('requests through the VIP reach both reals (XDP, DR)', () => {
+    const out = run(inNs(lab.name('client'), ['sh', '-c', `for i in $(seq ${REQUESTS}); do curl -s -m 2 http://${VIP}/; done`]), { allowFail: true }).stdout;
+    for (const line of out.split('\n').filter(Boolean)) answered.set(line, (answered.get(line) ?? 0) + 1);
+    assert.deepEqual([...answered.keys()].sort(), [...REALS].sort(), `answers: ${out}`);
+    assert.equal([...answered.values()].reduce((a, b) => a + b, 0), REQUESTS, `answers: ${out}`);
+  });
+
+  test('the page shows the director, the service and both reals up with their traffic', async () => {
+    const r = await page.waitFor<Rendered>('the service with two reals and the requests', READ_PAGE,
+      (v) => v.services?.[0]?.rows?.length === 2 && v.services[0].rows.reduce((a, x) => a + Number(x.conns), 0) === REQUESTS, 15_000);
     assert.match(r.director, /^obs-chromium on eth0 \(XDP generic\)$/);
     assert.match(r.meta, /updated .* · 1 services · \d+ connections/);
     assert.equal(r.services.length, 1);
     assert.equal(r.services[0].vip, SERVICE);
     assert.deepEqual(r.services[0].rows.map((x) => [x.real, x.state, x.cls]), REALS.map((a) => [`${a}:80`, 'up', 'up']));
+    // Connections per real are the flows each served; shares (of packets) add up to 100 %.
+    for (const x of r.services[0].rows) {
+      const name = x.real.replace(/:80$/, '');
+      assert.equal(Number(x.conns), answered.get(name), `${x.real}: conns on the page vs requests it answered`);
+      assert.ok(Number(x.packets) >= 3 * Number(x.conns), `${x.real}: ${x.packets} packets for ${x.conns} connections`);
+    }
+    const shares = r.services[0].rows.map((x) => parseFloat(x.share));
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 100) < 0.2, `shares ${shares.join(' + ')}`);
     assert.match(r.vrrp, /no VRRP instances/);
     assert.ok(r.events.some((e) => /running: director obs-chromium/.test(e)), `events: ${r.events.join(' | ')}`);
     fs.writeFileSync(path.join(artifacts, 'status-page-up.png'), await page.screenshot());
@@ -161,7 +189,8 @@ describe('status page in headless Chromium against a running director', gate(), 
 
   test('a stopped real is shown down on the same page after the check notices', async () => {
     const victim = `${REALS[1]}:80`;
-    await serverCmd(`stop ${REALS[1]}`);
+    const p = servers.get(REALS[1])!;
+    await new Promise<void>((res) => { p.once('exit', () => res()); process.kill(p.pid!, 'SIGKILL'); });
     const r = await page.waitFor<Rendered>(`${victim} down`, READ_PAGE,
       (v) => v.services?.[0]?.rows?.some((x) => x.real === victim && x.state === 'down'), NOTICE_MS);
     const rows = new Map(r.services[0].rows.map((x) => [x.real, x]));
