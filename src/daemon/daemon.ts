@@ -35,7 +35,7 @@ const MAC_REFRESH_MS = 30_000;
 /** Events kept for the status page and `xlvs list`. */
 const EVENT_RING = 200;
 /** The connection-table summary is recomputed at most this often (it walks the whole LRU). */
-const CONN_SUMMARY_MS = 5_000;
+const CONN_SUMMARY_MS = 1_000;
 /** LB_MAX_REALS − 1 (bpf/include/lb_shared.h). */
 const MAX_REAL_ID = 4095;
 

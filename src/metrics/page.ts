@@ -31,7 +31,7 @@ var cur = {};
 function render(s){
   var now = Date.now(); cur = {};
   document.getElementById('director').textContent = s.director + ' on ' + s.interface + ' (XDP ' + s.xdpMode + ')';
-  document.getElementById('meta').textContent = 'updated ' + new Date().toLocaleTimeString() + ' · ' + s.services.length + ' services · ' + s.connections + ' connections';
+  document.getElementById('meta').textContent = 'updated ' + new Date().toLocaleTimeString() + ' · ' + s.services.length + (s.services.length === 1 ? ' service · ' : ' services · ') + s.connections + (s.connections === 1 ? ' connection' : ' connections');
   var html = '';
   s.services.forEach(function(v){
     var total = 0; v.reals.forEach(function(r){ total += num(r.counters.packets); });

@@ -80,17 +80,17 @@ export function registerScrapeMetrics(registry: Registry, src: ScrapeSources): v
     snap().services.map((s) => ({ value: s.sorryActive ? 1 : 0, labels: { vip: s.key } })));
 
   fam('xlvs_verdicts_total', 'Packets by data-plane verdict reason, summed over CPUs.', 'counter', () =>
-    Object.entries(snap().reasons).map(([reason, v]) => ({ value: Number(v), labels: { reason } })));
+    Object.entries(snap().reasons).filter(([reason]) => reason !== 'unused').map(([reason, v]) => ({ value: Number(v), labels: { reason } })));
   fam('xlvs_conntrack_entries', 'Entries in the connection table.', 'gauge', () => [{ value: snap().connections, labels: {} }]);
 
   fam('xlvs_vrrp_state', 'VRRP state per instance, one series per state (1 = current).', 'gauge', () =>
-    snap().vrrp.flatMap((v) => VRRP_STATES.map((st) => ({ value: v.state === st ? 1 : 0, labels: { instance: v.name, state: st } }))));
+    snap().vrrp.flatMap((v) => VRRP_STATES.map((st) => ({ value: v.state === st ? 1 : 0, labels: { vrrp_instance: v.name, state: st } }))));
   fam('xlvs_vrrp_priority', 'Effective VRRP priority per instance (after tracking).', 'gauge', () =>
-    snap().vrrp.map((v) => ({ value: v.effectivePriority, labels: { instance: v.name } })));
+    snap().vrrp.map((v) => ({ value: v.effectivePriority, labels: { vrrp_instance: v.name } })));
   fam('xlvs_vrrp_transitions_total', 'VRRP state transitions per instance.', 'counter', () =>
-    Object.entries(src.eventCounters().vrrpTransitions).map(([instance, n]) => ({ value: n, labels: { instance } })));
+    Object.entries(src.eventCounters().vrrpTransitions).map(([vrrp_instance, n]) => ({ value: n, labels: { vrrp_instance } })));
   fam('xlvs_vrrp_adverts_received_total', 'VRRP advertisements accepted per instance.', 'counter', () =>
-    Object.entries(src.eventCounters().vrrpAdvertsReceived).map(([instance, n]) => ({ value: n, labels: { instance } })));
+    Object.entries(src.eventCounters().vrrpAdvertsReceived).map(([vrrp_instance, n]) => ({ value: n, labels: { vrrp_instance } })));
   fam('xlvs_vrrp_adverts_rejected_total', 'VRRP advertisements rejected, by reason.', 'counter', () =>
     Object.entries(src.eventCounters().vrrpAdvertsRejected).map(([reason, n]) => ({ value: n, labels: { reason } })));
 

@@ -170,7 +170,7 @@ describe('status page in headless Chromium against a running director', gate(), 
     const r = await page.waitFor<Rendered>('the service with two reals and the requests', READ_PAGE,
       (v) => v.services?.[0]?.rows?.length === 2 && v.services[0].rows.reduce((a, x) => a + Number(x.conns), 0) === REQUESTS, 15_000);
     assert.match(r.director, /^obs-chromium on eth0 \(XDP generic\)$/);
-    assert.match(r.meta, /updated .* · 1 services · \d+ connections/);
+    assert.match(r.meta, /updated .* · 1 service · \d+ connections?/);
     assert.equal(r.services.length, 1);
     assert.equal(r.services[0].vip, SERVICE);
     assert.deepEqual(r.services[0].rows.map((x) => [x.real, x.state, x.cls]), REALS.map((a) => [`${a}:80`, 'up', 'up']));

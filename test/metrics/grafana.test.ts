@@ -124,14 +124,12 @@ test('every label a query selects, groups by or prints exists on the metrics it 
     for (const n of names) {
       const f = families.get(n)!;
       for (const l of f.labels) allowed.add(l);
-      // Prometheus keeps a scraped `instance` as exported_instance (honor_labels: false).
-      if (f.labels.has('instance')) allowed.add('exported_instance');
     }
     // Label matchers on each selector must be labels of that very metric.
     for (const m of expr.matchAll(/\b(xlvs_[a-z0-9_]+)\{([^}]*)\}/g)) {
       const f = families.get(familyOf(m[1]) ?? '');
       if (!f) continue;
-      const own = new Set([...f.labels, ...TARGET_LABELS, ...(f.labels.has('instance') ? ['exported_instance'] : [])]);
+      const own = new Set([...f.labels, ...TARGET_LABELS]);
       for (const l of m[2].matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) if (!own.has(l[1])) bad.push(`${where}: ${m[1]} has no label "${l[1]}"`);
     }
     const clauses = [...expr.matchAll(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean));

@@ -59,7 +59,7 @@ test('serves /metrics with values from the snapshot at scrape time', async () =>
   line('xlvs_real_up{vip="10.0.0.10:80/tcp",real="10.0.1.2:80"} 0');
   line('xlvs_real_state{vip="10.0.0.10:80/tcp",real="10.0.1.2:80",state="down"} 1');
   line('xlvs_verdicts_total{reason="not_vip"} 7');
-  line('xlvs_vrrp_state{instance="VI_1",state="MASTER"} 1');
+  line('xlvs_vrrp_state{vrrp_instance="VI_1",state="MASTER"} 1');
   line('xlvs_vrrp_adverts_rejected_total{reason="auth"} 3');
   line('xlvs_config_reloads_total{result="invalid"} 1');
   line('xlvs_health_check_duration_seconds_bucket{le="0.005",vip="10.0.0.10:80/tcp",real="10.0.1.1:80"} 1');
