@@ -22,7 +22,7 @@ import { RealIds } from '../reconciler/ids';
 import { DesiredState } from '../reconciler/desired';
 import { desiredState } from './desired-from-model';
 import { DataplanePortAdapter, adoptedState } from './dataplane-port';
-import { resolveMac, interfaceMac } from './neigh';
+import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
 import { vrrpConfigOf } from './vrrp-config';
 import { buildSnapshot, ConnSummary, summariseConnections } from './snapshot';
@@ -220,15 +220,15 @@ export class Daemon {
       if (s.sorryServer) want.add(s.sorryServer.address);
     }
     let changed = false;
-    await Promise.all([...want].map(async (a) => {
-      const r = await resolveMac(a, this.topo.director.interface);
+    const found = await resolveMacs([...want], this.topo.director.interface);
+    for (const [a, r] of found) {
       if (this.macs.get(a) !== r.mac) {
         changed = true;
         if (r.mac) this.log(`[daemon] ${a} is at ${r.mac} (via ${r.via})`);
         else this.event('daemon', `cannot resolve the MAC of ${a}: ${r.reason}; kept out of selection`);
       }
       this.macs.set(a, r.mac);
-    }));
+    }
     for (const a of [...this.macs.keys()]) if (!want.has(a)) this.macs.delete(a);
     return changed;
   }

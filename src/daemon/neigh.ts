@@ -12,18 +12,6 @@ interface RouteEntry { dst: string; gateway?: string; dev?: string }
 
 const DISCARD_PORT = 9; // RFC 863
 
-function lookup(addr: string, dev: string): string | null {
-  const r = run(['ip', '-j', 'neigh', 'show', 'to', addr, 'dev', dev], { allowFail: true });
-  if (r.status !== 0 || !r.stdout.trim()) return null;
-  try {
-    const rows = JSON.parse(r.stdout) as NeighEntry[];
-    const ok = rows.find((n) => n.lladdr && !(n.state ?? []).some((s) => s === 'FAILED' || s === 'INCOMPLETE'));
-    return ok?.lladdr?.toLowerCase() ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /** The on-link address to resolve for `addr`: itself, or the gateway of its route. */
 export function nextHop(addr: string, dev: string): { via: string; dev: string } {
   const r = run(['ip', '-j', 'route', 'get', addr], { allowFail: true });
@@ -44,20 +32,51 @@ function solicit(addr: string): Promise<void> {
   });
 }
 
-/** Resolves the MAC for a real on `dev`, soliciting once and waiting up to `waitMs`. */
-export async function resolveMac(addr: string, dev: string, waitMs = 1500): Promise<NeighResult> {
-  const hop = nextHop(addr, dev);
-  const via = hop.via;
-  let mac = lookup(via, hop.dev);
-  if (mac) return { mac, via, reason: 'neighbour table' };
-  await solicit(via);
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    mac = lookup(via, hop.dev);
-    if (mac) return { mac, via, reason: 'resolved' };
+/** Every usable neighbour entry on `dev`: address → MAC. One `ip` call for the whole table. */
+function neighbourTable(dev: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const r = run(['ip', '-j', 'neigh', 'show', 'dev', dev], { allowFail: true });
+  if (r.status !== 0 || !r.stdout.trim()) return out;
+  try {
+    for (const n of JSON.parse(r.stdout) as NeighEntry[]) {
+      if (n.lladdr && !(n.state ?? []).some((st) => st === 'FAILED' || st === 'INCOMPLETE')) out.set(n.dst, n.lladdr.toLowerCase());
+    }
+  } catch { /* unreadable: treat as empty */ }
+  return out;
+}
+
+/**
+ * Resolves the MACs of many reals on `dev`: one read of the neighbour table; only the missing
+ * ones are looked up by route and solicited, then the table is read again until `waitMs`.
+ */
+export async function resolveMacs(addrs: string[], dev: string, waitMs = 1500): Promise<Map<string, NeighResult>> {
+  const out = new Map<string, NeighResult>();
+  let table = neighbourTable(dev);
+  const pending = new Map<string, { via: string; dev: string }>();
+  for (const a of addrs) {
+    const direct = table.get(a);
+    if (direct) out.set(a, { mac: direct, via: a, reason: 'neighbour table' });
+    else pending.set(a, nextHop(a, dev));
   }
-  return { mac: null, via, reason: `no neighbour entry for ${via} on ${hop.dev}` };
+  // A next hop on another device, or a gateway: look it up there.
+  for (const [a, hop] of [...pending]) {
+    const mac = (hop.dev === dev ? table : neighbourTable(hop.dev)).get(hop.via);
+    if (mac) { out.set(a, { mac, via: hop.via, reason: 'neighbour table' }); pending.delete(a); }
+  }
+  if (pending.size) {
+    await Promise.all([...new Set([...pending.values()].map((h) => h.via))].map(solicit));
+    const deadline = Date.now() + waitMs;
+    while (pending.size && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      table = neighbourTable(dev);
+      for (const [a, hop] of [...pending]) {
+        const mac = (hop.dev === dev ? table : neighbourTable(hop.dev)).get(hop.via);
+        if (mac) { out.set(a, { mac, via: hop.via, reason: 'resolved' }); pending.delete(a); }
+      }
+    }
+  }
+  for (const [a, hop] of pending) out.set(a, { mac: null, via: hop.via, reason: `no neighbour entry for ${hop.via} on ${hop.dev}` });
+  return out;
 }
 
 /** The MAC of a local interface. */
