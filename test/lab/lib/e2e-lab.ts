@@ -1,0 +1,285 @@
+// Helpers for the end-to-end tests on the lab (`xlvs lab up` built in-process with a prefix of the
+// test's own): requests from the client namespace, the directors' status over their control
+// sockets, TCP counters of a namespace, packet captures, and director daemons restarted by hand.
+// Every process started here is recorded and killed by PID in `E2eLab.down()`, before `labDown`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, ChildProcess } from 'node:child_process';
+import * as readline from 'node:readline';
+import { run, inNs } from '../../../src/lab/netns';
+import { labUp, labDown, labStatus, LabState } from '../../../src/lab/site';
+import { LabLayout, LabDirector, LabReal, LAB } from '../../../src/lab/layout';
+import { xlvsArgv } from '../../../src/lab/xlvs-cli';
+import { controlRequest } from '../../../src/daemon/control';
+import { reviveSnapshot } from '../../../src/cli/commands/control';
+import type { StatusSnapshot, ServiceStatus } from '../../../src/daemon/status';
+
+export function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
+
+/** Polls `fn` every `stepMs` until it returns something other than undefined/false; throws with `what` after `ms`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number, stepMs = 100): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(stepMs);
+  }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+export interface Shot { ok: boolean; real: string; body: string }
+
+export class E2eLab {
+  L!: LabLayout;
+  state!: LabState;
+  /** Processes this test started itself (daemons restarted by hand, keepalived, helpers). */
+  private pids: number[] = [];
+  private children: ChildProcess[] = [];
+
+  constructor(readonly prefix: string, readonly config?: string) {}
+
+  get client(): string { return this.L.ns.client; }
+  dir(n: 1 | 2): LabDirector { return this.L.directors[n - 1]; }
+
+  async up(): Promise<void> {
+    ({ layout: this.L, state: this.state } = await labUp({ prefix: this.prefix, config: this.config, directors: 'yes' }));
+  }
+
+  /** Kills what this test started (by PID), then removes the lab. Safe to call twice. */
+  async down(): Promise<void> {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null && c.pid) this.pids.push(c.pid);
+    for (const pid of this.pids) if (alive(pid)) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+    const end = Date.now() + 3000;
+    while (this.pids.some(alive) && Date.now() < end) await sleep(50);
+    for (const pid of this.pids) if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    this.pids = [];
+    this.children = [];
+    await labDown(this.prefix);
+  }
+
+  /** Names of the directors that hold every VIP on their LAN interface now. */
+  masters(): string[] {
+    return labStatus(this.prefix).directors.filter((d) => d.holdsVips.length === this.L.vips.length).map((d) => d.name);
+  }
+  holders(): string[] {
+    return labStatus(this.prefix).directors.filter((d) => d.holdsVips.length > 0).map((d) => d.name);
+  }
+
+  /** Waits until exactly `name` holds the VIPs; returns the ms it took. */
+  async waitMaster(name: string, ms = 20_000): Promise<number> {
+    const t0 = Date.now();
+    await waitFor(`${name} as the only VIP holder (now ${this.holders().join(', ') || 'none'})`, () => {
+      const h = this.holders();
+      return h.length === 1 && h[0] === name && this.masters().length === 1;
+    }, ms, 100);
+    return Date.now() - t0;
+  }
+
+  /** One HTTP GET from the client namespace with source address `src`: which real answered. */
+  get(url: string, src: string, timeoutS = 2): Shot {
+    const r = run(inNs(this.client, ['curl', '-s', '-m', String(timeoutS), '--interface', src, url]), { allowFail: true, timeoutMs: (timeoutS + 3) * 1000 });
+    const body = r.stdout.trim();
+    const ok = r.status === 0 && /^real\d$/.test(body);
+    return { ok, real: ok ? body : '', body: r.status === 0 ? body : `curl exit ${r.status}` };
+  }
+
+  /** `n` requests spread over the client addresses: answers per real ('failed' counts the rest). */
+  shares(url: string, n: number, sources = this.L.clientAddresses): Map<string, number> {
+    const m = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const s = this.get(`${url}?i=${i}`, sources[i % sources.length]);
+      const k = s.ok ? s.real : 'failed';
+      m.set(k, (m.get(k) ?? 0) + 1);
+    }
+    return m;
+  }
+
+  async status(n: 1 | 2): Promise<StatusSnapshot> {
+    return reviveSnapshot(await controlRequest(this.dir(n).socket, { cmd: 'status' }, 5000));
+  }
+
+  async service(n: 1 | 2, vip: string, port: number): Promise<ServiceStatus> {
+    const s = (await this.status(n)).services.find((x) => x.vip === vip && x.port === port);
+    if (!s) throw new Error(`director ${n} has no service ${vip}:${port}`);
+    return s;
+  }
+
+  real(short: string): LabReal {
+    const r = this.L.reals.find((x) => x.short === short);
+    if (!r) throw new Error(`no real ${short}`);
+    return r;
+  }
+
+  /** The PID of a process `xlvs lab up` started (`servers real2`, `xlvs run <name>`), or one restarted here. */
+  pidOf(role: string): number {
+    const p = this.state.processes.filter((x) => x.role === role).pop();
+    if (!p) throw new Error(`lab has no process "${role}"`);
+    return p.pid;
+  }
+
+  /** Starts a detached process in `ns` with output to `log`, recorded under `role` (replaces an older one). */
+  startProcess(role: string, ns: string, argv: string[], log: string): number {
+    const fd = fs.openSync(log, 'a');
+    let pid: number | undefined;
+    try {
+      const full = inNs(ns, argv);
+      const p = spawn(full[0], full.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
+      p.unref();
+      pid = p.pid;
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (!pid) throw new Error(`cannot start ${argv.join(' ')} in ${ns}`);
+    this.pids.push(pid);
+    this.state.processes.push({ role, ns, pid, argv, log, marker: argv[argv.length - 1] });
+    return pid;
+  }
+
+  /** Restarts the lab's HTTP/echo servers on a real (after the test stopped them). */
+  async startServers(short: string): Promise<void> {
+    const r = this.real(short);
+    const servers = path.join(__dirname, '..', '..', '..', 'src', 'lab', 'servers.js');
+    const log = path.join(this.L.dir, `${short}.restart.log`);
+    fs.writeFileSync(log, '');
+    const pid = this.startProcess(`servers ${short}`, r.ns, [process.execPath, servers, '--name', short, '--http', String(LAB.httpPort), '--echo', String(LAB.echoPort)], log);
+    await waitFor(`servers on ${short} (log ${log})`, () => alive(pid) && fs.readFileSync(log, 'utf8').includes('ready '), 10_000);
+  }
+
+  /**
+   * Starts `xlvs run -c topo` in director `n`'s namespace the way the lab does: the lab's bpffs
+   * bind-mounted over /sys/fs/bpf so the daemon finds its pins. Waits for the control socket.
+   */
+  async startDaemon(n: 1 | 2, topo: string): Promise<number> {
+    const d = this.dir(n);
+    const log = path.join(this.L.dir, `${d.short}.restart.log`);
+    fs.rmSync(d.socket, { force: true });
+    const argv = ['sh', '-c', 'mount --bind "$0" /sys/fs/bpf && exec "$@"', this.L.pinRoot, ...xlvsArgv(['run', '-c', topo])];
+    const pid = this.startProcess(`xlvs run ${d.name}`, d.ns, argv, log);
+    await waitFor(`xlvs run ${d.name} (log ${log})`, async () => {
+      if (!alive(pid)) throw new Error(`exited: ${fs.readFileSync(log, 'utf8').trim().split('\n').slice(-5).join(' | ')}`);
+      return fs.existsSync(d.socket) && (await this.status(n)).director === d.name;
+    }, 20_000);
+    return pid;
+  }
+
+  topologyFile(n: 1 | 2): string { return path.join(this.L.dir, `${this.dir(n).short}.yaml`); }
+
+  /** A long-running helper (compiled next to this file) inside `ns`, killed at `down()`. */
+  helper(ns: string, script: string, args: string[] = []): ChildProcess {
+    const full = inNs(ns, [process.execPath, path.join(__dirname, script), ...args]);
+    const p = spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.children.push(p);
+    return p;
+  }
+}
+
+/** TCP segment counters of a namespace (/proc/net/snmp is per network namespace). */
+export function tcpCounters(ns: string): { outSegs: number; inSegs: number; retransSegs: number } {
+  const lines = run(inNs(ns, ['cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = lines[0].split(/\s+/);
+  const vals = lines[1].split(/\s+/).map(Number);
+  const get = (k: string): number => vals[names.indexOf(k)];
+  return { outSegs: get('OutSegs'), inSegs: get('InSegs'), retransSegs: get('RetransSegs') };
+}
+
+export function interfaceMac(ns: string, dev: string): string {
+  const j = JSON.parse(run(inNs(ns, ['ip', '-j', 'link', 'show', 'dev', dev])).stdout) as { address: string }[];
+  return j[0].address;
+}
+
+/** A frame as tcpdump -e -n prints it. */
+export interface Frame { srcMac: string; dstMac: string; line: string }
+
+/** tcpdump in `ns` on `dev` with `filter`; `stop()` returns what it saw and the kernel's drop count. */
+export class Capture {
+  private out = '';
+  private err = '';
+  private readonly p: ChildProcess;
+  constructor(readonly ns: string, readonly dev: string, readonly filter: string) {
+    const argv = inNs(ns, ['tcpdump', '-i', dev, '-n', '-e', '-l', '--immediate-mode', '-s', '128', filter]);
+    this.p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.p.stdout!.on('data', (d) => { this.out += d; });
+    this.p.stderr!.on('data', (d) => { this.err += d; });
+  }
+
+  async ready(): Promise<void> {
+    await waitFor(`tcpdump on ${this.ns}/${this.dev} (${this.err.trim()})`, () => {
+      if (this.p.exitCode !== null) throw new Error(`tcpdump exited ${this.p.exitCode}: ${this.err}`);
+      return /listening on/.test(this.err);
+    }, 5000, 50);
+  }
+
+  async stop(): Promise<{ frames: Frame[]; dropped: number; stderr: string }> {
+    await sleep(300); // --immediate-mode: frames are printed as they come; leave the last ones time to arrive
+    if (this.p.exitCode === null && this.p.pid) process.kill(this.p.pid, 'SIGINT');
+    await waitFor('tcpdump to exit', () => this.p.exitCode !== null || this.p.signalCode !== null, 5000, 50);
+    const frames = this.out.split('\n').filter((l) => l.trim()).map((line) => {
+      const m = /^\S+\s+([0-9a-f:]{17}) > ([0-9a-f:]{17}),/.exec(line);
+      return { srcMac: m?.[1] ?? '', dstMac: m?.[2] ?? '', line };
+    });
+    const dm = /(\d+) packets dropped by kernel/.exec(this.err);
+    return { frames, dropped: dm ? Number(dm[1]) : -1, stderr: this.err };
+  }
+
+  kill(): void {
+    if (this.p.exitCode === null && this.p.signalCode === null && this.p.pid) { try { process.kill(this.p.pid, 'SIGKILL'); } catch { /* gone */ } }
+  }
+}
+
+/** Line-oriented JSON conversation with a helper process (echo-client.js). */
+export class JsonLines {
+  private queue: unknown[] = [];
+  private waiters: ((v: unknown) => void)[] = [];
+  private err = '';
+  constructor(readonly p: ChildProcess) {
+    readline.createInterface({ input: p.stdout! }).on('line', (l) => {
+      const v = JSON.parse(l) as unknown;
+      const w = this.waiters.shift();
+      if (w) w(v); else this.queue.push(v);
+    });
+    p.stderr!.on('data', (d) => { this.err += d; });
+  }
+
+  async ask<T>(msg: unknown, timeoutMs = 30_000): Promise<T> {
+    this.p.stdin!.write(JSON.stringify(msg) + '\n');
+    if (this.queue.length) return this.queue.shift() as T;
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`helper did not answer ${JSON.stringify(msg)} within ${timeoutMs} ms; stderr: ${this.err}`)), timeoutMs);
+      this.waiters.push((v) => { clearTimeout(t); resolve(v as T); });
+    });
+  }
+}
+
+/** Starts the request loop (load-client.js) in the client namespace; `finish()` stops it and returns its summary. */
+export function startLoad(lab: E2eLab, opts: { urls: string[]; sources?: string[]; timeoutMs?: number; gapMs?: number; maxMs?: number }): { finish(): Promise<LoadSummary> } {
+  const o = { sources: lab.L.clientAddresses, timeoutMs: 3000, gapMs: 20, maxMs: 120_000, ...opts };
+  const p = lab.helper(lab.client, 'load-client.js', [JSON.stringify(o)]);
+  let out = '';
+  let err = '';
+  p.stdout!.on('data', (d) => { out += d; });
+  p.stderr!.on('data', (d) => { err += d; });
+  return {
+    async finish(): Promise<LoadSummary> {
+      p.stdin!.end('stop\n');
+      await waitFor('the request loop to finish', () => p.exitCode !== null, o.timeoutMs + 5000, 50);
+      if (!out.trim()) throw new Error(`request loop printed nothing (exit ${p.exitCode}): ${err}`);
+      return JSON.parse(out.trim().split('\n').pop()!) as LoadSummary;
+    },
+  };
+}
+
+export interface LoadSummary { sent: number; ok: number; failed: { at: number; url: string; source: string; error: string }[]; reals: Record<string, number>; maxLatencyMs: number }
+
+/** Sum of a counter over a service's reals. */
+export function realPackets(s: ServiceStatus): Map<string, bigint> {
+  return new Map(s.reals.map((r) => [r.address, r.counters.packets]));
+}
+
+export { LabLayout, LAB };
