@@ -1,0 +1,218 @@
+// Control-plane costs on the real Dataplane + Reconciler (the daemon's wiring) over a scratch
+// pin dir, never attached: Maglev build, cold apply of many VIPs, a reload that changes one
+// weight, one health flip from verdict to map write, and map updates one by one vs batched.
+// Where an apply's time goes is measured by probing the Maglev builder and the loader's map
+// calls (bench/lib/probe.ts) — the code under test is unchanged.
+//
+// Size limit: the reals map holds ids 1..4095 (bpf/include/lb_shared.h LB_MAX_REALS), one per
+// (VIP, real), so 256 VIPs × 100 reals (25,600) cannot be applied. The bench applies the largest
+// sizes that fit — 40 × 100 and 256 × 15 — and gives 256 × 100 as an estimate from the
+// per-VIP cost, marked as such.
+//
+// Run: node dist/bench/controlplane.js [--quick]   (root; make build first)
+import { BpfMap } from '../src/loader';
+import * as maglevModule from '../src/maglev/maglev';
+import { desiredState } from '../src/daemon/desired-from-model';
+import { DataplanePortAdapter } from '../src/daemon/dataplane-port';
+import type { ServiceVerdict } from '../src/health/quorum';
+import type { Topology } from '../src/config/model';
+import type { Dataplane } from '../src/dataplane/dataplane';
+import * as maglevBench from './maglev';
+import * as mapsBench from './maps-update';
+import { Probe, ProbeStat } from './lib/probe';
+import { Row, atMost, info, renderTable } from './lib/report';
+import { summarise, msSince, median } from './lib/stats';
+import { syntheticTopology, benchMac } from './lib/topo';
+import { withScratchDataplane, reconcilerFor } from './lib/scratch';
+
+const SECTION = 'controlplane';
+/** Issue 3: a 65537-slot table for 100 reals in ≤ 5 ms. */
+const TARGET_MAGLEV_MS = 5;
+/** Issue 9: cold apply of 256 VIPs × 100 reals in ≤ 2 s. */
+const TARGET_COLD_MS = 2000;
+const TARGET_COLD_VIPS = 256;
+/** Issue 9: one health flip, verdict → map write, in ≤ 5 ms. */
+const TARGET_FLIP_MS = 5;
+
+export interface ControlplaneOptions { quick?: boolean; print?: boolean }
+
+export interface ApplyBreakdown {
+  totalMs: number;
+  /** Port calls (the reconciler's writes) and loader calls, with time and entries written. */
+  calls: Record<string, ProbeStat>;
+}
+
+export interface ColdApply { vips: number; reals: number; runsMs: number[]; perVipMs: number; breakdown: ApplyBreakdown }
+
+export interface ControlplaneResult {
+  rows: Row[];
+  maglev: maglevBench.MaglevBenchResult[];
+  configLoadMs: { vips: number; reals: number; ms: number };
+  cold: ColdApply[];
+  estimate256x100Ms: number;
+  reload: { runsMs: number[]; breakdown: ApplyBreakdown };
+  flip: { runsMs: number[]; breakdown: ApplyBreakdown };
+  mapsUpdate: mapsBench.MapsUpdateResult;
+}
+
+/** Probes the Maglev builder, the loader's map calls and the port's three writes. */
+function probeApply(probe: Probe, port: DataplanePortAdapter): void {
+  probe.wrap('maglev build', maglevModule, 'buildMaglevTable');
+  probe.wrap('bpf map create', BpfMap, 'create');
+  probe.wrap('bpf update (one element)', BpfMap.prototype, 'update');
+  probe.wrap('bpf update per-CPU (one element)', BpfMap.prototype, 'updatePerCpu');
+  probe.wrap('bpf batch update (elements)', BpfMap.prototype, 'updateBatchRaw', (self, args) => (args[0] as Buffer).length / (self as BpfMap).keySize);
+  probe.wrap('bpf map-in-map swap', BpfMap.prototype, 'setInner');
+  probe.wrap('bpf delete', BpfMap.prototype, 'delete');
+  probe.wrap('port upsertVip', port, 'upsertVip');
+  probe.wrap('port setReals', port, 'setReals');
+  probe.wrap('port removeVip', port, 'removeVip');
+}
+
+function breakdown(probe: Probe, totalMs: number): ApplyBreakdown {
+  const calls = Object.fromEntries(Object.entries(probe.read()).filter(([, s]) => s.calls > 0));
+  return { totalMs, calls };
+}
+
+/** "maglev build 61% (40 calls), batch fill 30% (2,621,520 elements) …" for the table's note. */
+function describeBreakdown(b: ApplyBreakdown): string {
+  const parts: string[] = [];
+  for (const [k, s] of Object.entries(b.calls)) {
+    if (k.startsWith('port ')) continue;
+    const share = (100 * s.ms) / b.totalMs;
+    if (share < 1 && s.calls < 2) continue;
+    parts.push(`${k} ${share.toFixed(0)}% (${s.calls} calls${s.entries !== s.calls ? `, ${s.entries} elements` : ''})`);
+  }
+  const ports = Object.entries(b.calls).filter(([k]) => k.startsWith('port ')).map(([k, s]) => `${k.slice(5)}×${s.calls}`);
+  return `writes: ${ports.join(', ') || 'none'}; ${parts.join(', ')}`;
+}
+
+function coldApply(topo: Topology, runs: number): ColdApply {
+  const vips = topo.services.length;
+  const reals = topo.services[0]?.reals.length ?? 0;
+  const runsMs: number[] = [];
+  let last: ApplyBreakdown | null = null;
+  for (let r = 0; r < runs; r++) {
+    withScratchDataplane(`cold${r}`, (dp) => {
+      const { reconciler, port } = reconcilerFor(dp);
+      const probe = new Probe();
+      probeApply(probe, port);
+      try {
+        const t0 = process.hrtime.bigint();
+        reconciler.apply(desiredState(topo, new Map(), benchMac));
+        const ms = msSince(t0);
+        runsMs.push(ms);
+        last = breakdown(probe, ms);
+      } finally {
+        probe.restore();
+      }
+      if (dp.listVips().length !== vips) throw new Error(`cold apply: ${dp.listVips().length} VIPs in the maps, expected ${vips}`);
+    });
+  }
+  return { vips, reals, runsMs, perVipMs: median(runsMs) / vips, breakdown: last! };
+}
+
+/** Verdicts with every real up, except `down` (a real key) of service `svc`. */
+function verdicts(topo: Topology, svc: number, down: string | null): Map<string, ServiceVerdict> {
+  const s = topo.services[svc];
+  const reals = s.reals.map((r) => ({ key: r.key, weight: r.key === down ? 0 : r.weight, state: r.key === down ? 'down' as const : 'up' as const, reason: r.key === down ? 'bench: stopped' : 'up' }));
+  const healthy = reals.reduce((a, r) => a + (r.state === 'up' ? r.weight : 0), 0);
+  return new Map([[s.key, { reals, sorry: false, quorumUp: true, healthyWeight: healthy, reason: 'bench' }]]);
+}
+
+/** On an applied data plane: reloads with one weight changed, then health flips. */
+function reloadAndFlip(dp: Dataplane, topo: Topology, runs: number): { reload: ControlplaneResult['reload']; flip: ControlplaneResult['flip'] } {
+  const { reconciler, port } = reconcilerFor(dp);
+  reconciler.apply(desiredState(topo, new Map(), benchMac));
+  const probe = new Probe();
+  probeApply(probe, port);
+  try {
+    // Reload: a new topology object (as a reloaded file gives) with one real's weight changed.
+    const reloadMs: number[] = [];
+    let reloadB: ApplyBreakdown | null = null;
+    const mid = topo.services.length >> 1;
+    for (let r = 0; r < runs; r++) {
+      const next: Topology = structuredClone(topo);
+      next.services[mid].reals[0].weight = 10 + (r % 2); // differs from the last applied every run
+      probe.reset();
+      const t0 = process.hrtime.bigint();
+      const res = reconciler.apply(desiredState(next, new Map(), benchMac));
+      const ms = msSince(t0);
+      if (res.ops.length !== 1) throw new Error(`reload: expected 1 op for one changed weight, got ${res.ops.length}`);
+      reloadMs.push(ms);
+      reloadB = breakdown(probe, ms);
+    }
+    reconciler.apply(desiredState(topo, new Map(), benchMac));
+
+    // Health flip: the daemon recomputes the desired state from the verdicts and applies it.
+    const flipMs: number[] = [];
+    let flipB: ApplyBreakdown | null = null;
+    const svc = topo.services.length - 1;
+    const real = topo.services[svc].reals[0];
+    for (let r = 0; r < runs * 2; r++) {
+      const down = r % 2 === 0;
+      const v = verdicts(topo, svc, down ? real.key : null);
+      probe.reset();
+      const t0 = process.hrtime.bigint();
+      reconciler.apply(desiredState(topo, v, benchMac));
+      const ms = msSince(t0);
+      const inMaps = dp.listReals(topo.services[svc].key).find((x) => x.address === real.address);
+      if (inMaps?.state !== (down ? 'down' : 'up')) throw new Error(`flip: ${real.key} is ${inMaps?.state} in the maps after the ${down ? 'down' : 'up'} verdict`);
+      flipMs.push(ms);
+      flipB = breakdown(probe, ms);
+    }
+    return { reload: { runsMs: reloadMs, breakdown: reloadB! }, flip: { runsMs: flipMs, breakdown: flipB! } };
+  } finally {
+    probe.restore();
+  }
+}
+
+export function run(opts: ControlplaneOptions = {}): ControlplaneResult {
+  const quick = !!opts.quick;
+  const runs = quick ? 2 : 5;
+  const rows: Row[] = [];
+
+  const maglev = maglevBench.run(quick ? 3 : 9);
+  for (const m of maglev) {
+    rows.push({ section: SECTION, case: `maglev build ${m.size} × ${m.backends} (${m.case})`, value: m.medianMs, unit: 'ms', ratio: m.ratio, ref: `target ≤ ${TARGET_MAGLEV_MS} ms`, met: m.medianMs <= TARGET_MAGLEV_MS });
+  }
+
+  // Config load of the full 256 × 100 file: parse, schema, normalisation (what a reload pays first).
+  const t0 = process.hrtime.bigint();
+  syntheticTopology({ vips: TARGET_COLD_VIPS, reals: 100 });
+  const configLoadMs = { vips: TARGET_COLD_VIPS, reals: 100, ms: msSince(t0) };
+  rows.push(info(SECTION, `config load ${TARGET_COLD_VIPS} VIPs × 100 reals (YAML, schema, normalise)`, configLoadMs.ms, 'ms', 'one run'));
+
+  const sizes = quick ? [{ vips: 10, reals: 100 }, { vips: 64, reals: 15 }] : [{ vips: 40, reals: 100 }, { vips: TARGET_COLD_VIPS, reals: 15 }];
+  const cold: ColdApply[] = [];
+  for (const s of sizes) {
+    const topo = syntheticTopology(s);
+    const c = coldApply(topo, quick ? 1 : 3);
+    cold.push(c);
+    rows.push(info(SECTION, `cold apply ${s.vips} VIPs × ${s.reals} reals (65537-slot tables)`, summarise(c.runsMs), 'ms', describeBreakdown(c.breakdown)));
+  }
+  // 256 × 100 does not fit the reals map (4095 ids): estimated from the per-VIP cost at 100 reals.
+  const per100 = cold[0].perVipMs;
+  const estimate = per100 * TARGET_COLD_VIPS;
+  rows.push({
+    section: SECTION, case: `cold apply ${TARGET_COLD_VIPS} VIPs × 100 reals (estimate)`, value: estimate, unit: 'ms',
+    ratio: estimate / TARGET_COLD_MS, ref: `target ≤ ${TARGET_COLD_MS} ms`, met: estimate <= TARGET_COLD_MS,
+    note: `${per100.toFixed(1)} ms/VIP at ${cold[0].vips}×100 × ${TARGET_COLD_VIPS}; cannot be applied: ${TARGET_COLD_VIPS * 100} real ids > 4095 (LB_MAX_REALS)`,
+  });
+
+  const rf = withScratchDataplane('reload', (dp) => reloadAndFlip(dp, syntheticTopology(sizes[0]), quick ? 3 : 9));
+  rows.push(info(SECTION, `reload, one weight changed (${sizes[0].vips}×${sizes[0].reals} applied)`, summarise(rf.reload.runsMs), 'ms', describeBreakdown(rf.reload.breakdown)));
+  rows.push(atMost(SECTION, `health flip, verdict → map write (${sizes[0].vips}×${sizes[0].reals} applied)`, summarise(rf.flip.runsMs), 'ms', TARGET_FLIP_MS, describeBreakdown(rf.flip.breakdown)));
+
+  const mu = mapsBench.run(quick ? { entries: 20_000, batchSize: 5_000 } : {});
+  rows.push(info(SECTION, `map update one by one (${mu.entries} entries)`, mu.oneByOneNsPerEntry, 'ns/entry'));
+  rows.push({ section: SECTION, case: `map update batched by ${mu.batchSize}`, value: mu.batchNsPerEntry, unit: 'ns/entry', ratio: mu.ratio, ref: 'one-by-one / batched (same run)' });
+
+  const res: ControlplaneResult = { rows, maglev, configLoadMs, cold, estimate256x100Ms: estimate, reload: rf.reload, flip: rf.flip, mapsUpdate: mu };
+  if (opts.print) process.stdout.write(renderTable(rows) + '\n');
+  return res;
+}
+
+if (require.main === module) {
+  run({ quick: process.argv.includes('--quick'), print: true });
+}

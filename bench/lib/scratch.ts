@@ -1,0 +1,49 @@
+// A Dataplane on a scratch pin dir (/sys/fs/bpf/xlvs-bench-<pid>-<tag>), never attached to an
+// interface: the benchmarks write its maps and read them back, and destroy it afterwards.
+import * as fs from 'node:fs';
+import { Dataplane } from '../../src/dataplane/dataplane';
+import { ensureBpffs } from '../../src/loader';
+import { Reconciler } from '../../src/reconciler/reconciler';
+import { RealIds } from '../../src/reconciler/ids';
+import { DataplanePortAdapter } from '../../src/daemon/dataplane-port';
+
+/** The reals map's highest id (bpf/include/lb_shared.h LB_MAX_REALS 4096, id 0 = none); the daemon uses the same. */
+export const MAX_REAL_ID = 4095;
+
+export function scratchPinDir(tag: string): string {
+  return `/sys/fs/bpf/xlvs-bench-${process.pid}-${tag}`;
+}
+
+export function withScratchDataplane<T>(tag: string, fn: (dp: Dataplane) => T): T {
+  ensureBpffs('/sys/fs/bpf');
+  const pinDir = scratchPinDir(tag);
+  fs.mkdirSync(pinDir, { recursive: true });
+  let dp: Dataplane | null = null;
+  try {
+    dp = Dataplane.create({ pinDir, mac: '02:00:00:00:00:fe', tunSource4: '192.0.2.2' });
+    return fn(dp);
+  } finally {
+    if (dp) dp.destroy();
+    fs.rmSync(pinDir, { recursive: true, force: true });
+  }
+}
+
+export async function withScratchDataplaneAsync<T>(tag: string, fn: (dp: Dataplane) => Promise<T>): Promise<T> {
+  ensureBpffs('/sys/fs/bpf');
+  const pinDir = scratchPinDir(tag);
+  fs.mkdirSync(pinDir, { recursive: true });
+  let dp: Dataplane | null = null;
+  try {
+    dp = Dataplane.create({ pinDir, mac: '02:00:00:00:00:fe', tunSource4: '192.0.2.2' });
+    return await fn(dp);
+  } finally {
+    if (dp) dp.destroy();
+    fs.rmSync(pinDir, { recursive: true, force: true });
+  }
+}
+
+/** The daemon's wiring: Reconciler over the DataplanePortAdapter, ids up to MAX_REAL_ID. */
+export function reconcilerFor(dp: Dataplane): { reconciler: Reconciler; port: DataplanePortAdapter } {
+  const port = new DataplanePortAdapter(dp);
+  return { reconciler: new Reconciler(port, new RealIds(MAX_REAL_ID)), port };
+}
