@@ -12,7 +12,7 @@
 
 /* Map sizes. Ids index arrays, so id 0 is reserved as "none" in both spaces. */
 #define LB_MAX_VIPS 1024		/* VIP ids 1..1023 */
-#define LB_MAX_REALS 4096		/* real ids 1..4095 */
+#define LB_MAX_REALS 65536		/* real ids 1..65535: 256 VIPs x 100 reals and room to spare */
 #define LB_CONN_ENTRIES 1048576	/* LRU: the oldest flows go first when full */
 #define LB_PERSIST_ENTRIES 262144
 #define LB_MAGLEV_MAX 1048573		/* largest inner table (prime); default 65537, Maglev §3.4 */

@@ -8,6 +8,7 @@ import { loadTopologyFile, checkRuntime } from '../config/load';
 import type { Topology, ServiceModel } from '../config/model';
 import { hostPort } from '../config/address';
 import { Dataplane } from '../dataplane/dataplane';
+import { LB } from '../maps/lb';
 import { ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes, isXlvsError } from '../errors';
 import { HealthManager } from '../health/manager';
@@ -36,8 +37,6 @@ const MAC_REFRESH_MS = 30_000;
 const EVENT_RING = 200;
 /** The connection-table summary is recomputed at most this often (it walks the whole LRU). */
 const CONN_SUMMARY_MS = 1_000;
-/** LB_MAX_REALS − 1 (bpf/include/lb_shared.h). */
-const MAX_REAL_ID = 4095;
 
 export interface DaemonOptions {
   configFile: string;
@@ -97,7 +96,7 @@ export class Daemon {
     const mac = interfaceMac(d.interface);
     if (!mac) throw new XlvsError(ErrorCodes.CONFIG_INVALID, `director.interface: ${d.interface} has no MAC address`);
     const dirCfg = { mac, tunSource4: d.tunSource4 ?? undefined, tunSource6: d.tunSource6 ?? undefined, mtu: interfaceMtu(d.interface) };
-    const ids = new RealIds(MAX_REAL_ID);
+    const ids = new RealIds(LB.MAX_REALS - 1);
     if (fs.existsSync(`${d.pinDir}/xdp_lb`)) {
       this.dp = Dataplane.adopt(d.pinDir);
       this.adopted = true;

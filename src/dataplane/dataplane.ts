@@ -203,9 +203,10 @@ export class Dataplane {
     this.nextVipId = maxId + 1 >= LB.MAX_VIPS ? 1 : maxId + 1;
     const ids = [...this.vips.values()].map((v) => v.info.id);
     const owners = new Set(ids);
-    for (let id = 1; id < LB.MAX_REALS; id++) {
-      const raw = this.maps.lb_reals.lookup(u32(id));
-      if (!raw) continue;
+    // One batch read of the whole reals array (65536 lookups one by one would cost ~100 ms).
+    for (const [k, raw] of this.maps.lb_reals.lookupBatch()) {
+      const id = k.readUInt32LE(0);
+      if (id === 0) continue;
       const r = realInfoCodec.decode(raw);
       if (r.state !== LB.REAL_NONE && owners.has(r.vipId)) this.reals.set(id, r);
     }

@@ -50,7 +50,7 @@ export interface VipSpec {
 export type VipRef = string | { address: string; port: number; protocol: 'tcp' | 'udp' };
 
 export interface RealSpec {
-  /** 1..4095, chosen by the caller and kept stable (a flow remembers its real by id). */
+  /** 1..LB.MAX_REALS-1, chosen by the caller and kept stable (a flow remembers its real by id). */
   id: number;
   address: string;
   /** DR: the real's MAC. TUN: the MAC of the real or of the next hop toward it. */

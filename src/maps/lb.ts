@@ -149,7 +149,7 @@ export const decapStats = defineStruct<DecapStats>({
 /** Constants of lb_shared.h the control plane needs (same names, same values). */
 export const LB = {
   MAX_VIPS: 1024,
-  MAX_REALS: 4096,
+  MAX_REALS: 65536,
   AF_INET: 4,
   AF_INET6: 6,
   METHOD_DR: 1,

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { loadTopologyFile } from '../../config/load';
 import type { Topology } from '../../config/model';
 import { Dataplane } from '../../dataplane/dataplane';
+import { LB } from '../../maps/lb';
 import { ensureBpffs, pinThreadToCpu } from '../../loader';
 import { Reconciler } from '../../reconciler/reconciler';
 import { RealIds } from '../../reconciler/ids';
@@ -63,7 +64,7 @@ export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string
     }]));
     const macs = new Map<string, string>();
     for (const s of topo.services) for (const r of s.reals) macs.set(r.address, r.mac ?? standInMac(r.address));
-    new Reconciler(new DataplanePortAdapter(dp), new RealIds(4095)).apply(desiredState(topo, verdicts, (a) => macs.get(a) ?? null));
+    new Reconciler(new DataplanePortAdapter(dp), new RealIds(LB.MAX_REALS - 1)).apply(desiredState(topo, verdicts, (a) => macs.get(a) ?? null));
 
     const before = dp.counters().reasons as Record<string, bigint>;
     const res = dp.program.testRun(frame);
