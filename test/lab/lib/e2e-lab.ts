@@ -111,6 +111,12 @@ export class E2eLab {
     return s;
   }
 
+  /** Director `n`'s connection table: client `addr:port` → the real's address. */
+  async connections(n: 1 | 2): Promise<Map<string, string>> {
+    const rows = await controlRequest(this.dir(n).socket, { cmd: 'conns' }, 5000) as { client: string; real: string }[];
+    return new Map(rows.map((r) => [r.client, r.real]));
+  }
+
   real(short: string): LabReal {
     const r = this.L.reals.find((x) => x.short === short);
     if (!r) throw new Error(`no real ${short}`);
@@ -167,6 +173,48 @@ export class E2eLab {
       return fs.existsSync(d.socket) && (await this.status(n)).director === d.name;
     }, 20_000);
     return pid;
+  }
+
+  /** Waits until `name` holds every VIP (whatever the other director says); returns the ms it took. */
+  async waitHolds(name: string, ms = 20_000): Promise<number> {
+    const t0 = Date.now();
+    await waitFor(`${name} to hold the VIPs`, () => this.masters().includes(name), ms, 100);
+    return Date.now() - t0;
+  }
+
+  /** Waits until `name` holds no VIP; returns the ms it took. */
+  async waitReleases(name: string, ms = 20_000): Promise<number> {
+    const t0 = Date.now();
+    await waitFor(`${name} to release the VIPs`, () => !this.holders().includes(name), ms, 100);
+    return Date.now() - t0;
+  }
+
+  /** The MAC the client's neighbour table holds for `addr` ('' when none). */
+  clientNeighMac(addr: string): string {
+    const j = JSON.parse(run(inNs(this.client, ['ip', '-j', 'neigh', 'show', addr])).stdout || '[]') as { lladdr?: string }[];
+    return j[0]?.lladdr ?? '';
+  }
+
+  /** Director `n`'s machine fails the way `make demo` shows it: daemon SIGKILLed, LAN link down. */
+  failDirector(n: 1 | 2): void {
+    const d = this.dir(n);
+    process.kill(this.pidOf(`xlvs run ${d.name}`), 'SIGKILL');
+    run(inNs(d.ns, ['ip', 'link', 'set', this.L.interface, 'down']));
+  }
+
+  /**
+   * Director `n`'s link comes back with its network configuration, as at boot: the kernel dropped
+   * the route to the TUN segment when the link went down, so it is added again.
+   */
+  directorLinkUp(n: 1 | 2): void {
+    const d = this.dir(n);
+    run(inNs(d.ns, ['ip', 'link', 'set', this.L.interface, 'up']));
+    if (this.L.tunCidr) run(inNs(d.ns, ['ip', 'route', 'replace', this.L.tunCidr, 'via', this.L.routerLan, 'dev', this.L.interface]));
+  }
+
+  /** The id of the XDP program attached to director `n`'s LAN interface. */
+  xdpProgId(n: 1 | 2): number | undefined {
+    return labStatus(this.prefix).xdp.find((x) => x.role === `director ${this.dir(n).name}`)?.progId;
   }
 
   topologyFile(n: 1 | 2): string { return path.join(this.L.dir, `${this.dir(n).short}.yaml`); }
