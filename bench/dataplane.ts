@@ -16,7 +16,8 @@
 // Targets: established DR ≤ 2× the MAC-swap baseline, non-VIP ≤ 1.2× XDP_PASS — both per call,
 // where the same test-run overhead is on each side.
 //
-// Run: node dist/bench/dataplane.js [--quick] [--object other-lb.bpf.o]   (root; make build first)
+// Run: node dist/bench/dataplane.js [--quick] [--object other-lb.bpf.o] [--compare a.bpf.o,b.bpf.o] [--no-cycled]
+//      (root; make build first). --compare measures more objects in the same runs, interleaved.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -36,6 +37,10 @@ export interface BenchOptions {
   cpu?: number;
   /** lb object to measure (default build/bpf/lb.bpf.o): compare a variant against the build. */
   object?: string;
+  /** More lb objects measured in the same runs, interleaved with `object` (no cycled case for them). */
+  compare?: string[];
+  /** Skip the cycled-flows case (it fills a 1M-entry table: slow). */
+  noCycled?: boolean;
   /** Print the table (default true when run from the command line). */
   print?: boolean;
 }
@@ -163,7 +168,8 @@ export function run(opts: BenchOptions = {}): BenchResult {
     const passProg = passObj.program('bench_pass');
     const swapProg = swapObj.program('bench_macswap');
 
-    const small = withDataplane('small', opts.object, (dp) => {
+    // The lb cases on one data plane (the build's object, or a variant), with their frames.
+    const lbCases = (dp: Dataplane, tag: string): Case[] => {
       dp.upsertVip({ address: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr' });
       dp.setReals('10.0.0.10:80/tcp', REALS(10, '10.2.1'));
       dp.upsertVip({ address: '10.0.0.20', port: 80, protocol: 'tcp', method: 'tun' });
@@ -184,29 +190,45 @@ export function run(opts: BenchOptions = {}): BenchResult {
       for (const f of [drFrame, tunFrame]) if (dp.program.testRun(Buffer.from(f)).retval !== XDP_TX) throw new Error('bench: warm-up packet not forwarded');
       // Persistence: one client (100.64.0.0) holds a template; each call is a new connection from it.
       if (dp.program.testRun(Buffer.from(persist.set(0))).retval !== XDP_TX) throw new Error('bench: persistence warm-up not forwarded');
-      const plain = Buffer.from(eth({ src: CLIENT_MAC, dst: DIR_MAC }).ipv4({ src: '100.64.0.0', dst: '10.0.0.10' }).tcp({ sport: 1, dport: 80 }).payload(Buffer.alloc(18)).build());
 
       let synNext = 1_000_000; // flow numbers no other case uses
       let persistNext = 1; // stays below 64512: same client address, a new port each call
-      const cases: Case[] = [
-        { name: 'XDP_PASS baseline', prog: () => passProg, frame: () => plain, verdict: XDP_PASS },
-        { name: 'MAC swap + XDP_TX baseline', prog: () => swapProg, frame: () => plain, verdict: XDP_TX },
-        { name: 'established DR', prog: lb, frame: () => drFrame, verdict: XDP_TX },
-        { name: 'established TUN', prog: lb, frame: () => tunFrame, verdict: XDP_TX },
-        { name: 'SYN of a new flow', prog: lb, frame: () => syn.set(synNext++), verdict: XDP_TX },
-        { name: 'persistence hit (new connection, known client)', prog: lb, frame: () => persist.set(persistNext++ % 64512), verdict: XDP_TX },
-        { name: 'non-VIP', prog: lb, frame: () => nonVip, verdict: XDP_PASS },
+      return [
+        { name: `established DR${tag}`, prog: lb, frame: () => drFrame, verdict: XDP_TX },
+        { name: `established TUN${tag}`, prog: lb, frame: () => tunFrame, verdict: XDP_TX },
+        { name: `SYN of a new flow${tag}`, prog: lb, frame: () => syn.set(synNext++), verdict: XDP_TX },
+        { name: `persistence hit (new connection, known client)${tag}`, prog: lb, frame: () => persist.set(persistNext++ % 64512), verdict: XDP_TX },
+        { name: `non-VIP${tag}`, prog: lb, frame: () => nonVip, verdict: XDP_PASS },
       ];
-      // testRun copies the frame into the kernel, so shared buffers are never rewritten in place.
-      const samples = cases.map(() => [] as number[]);
-      for (let r = 0; r < runs; r++) cases.forEach((c, i) => samples[i].push(measure(c, calls, r * calls)));
-      return { cases, samples };
+    };
+
+    const small = withDataplane('small', opts.object, (dp) => {
+      const variants: Array<{ dp: Dataplane; object: string }> = [];
+      try {
+        (opts.compare ?? []).forEach((object, k) => variants.push({
+          object, dp: Dataplane.create({ pinDir: `/sys/fs/bpf/xlvs-bench-variant${k}-${process.pid}`, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' }),
+        }));
+        const plain = Buffer.from(eth({ src: CLIENT_MAC, dst: DIR_MAC }).ipv4({ src: '100.64.0.0', dst: '10.0.0.10' }).tcp({ sport: 1, dport: 80 }).payload(Buffer.alloc(18)).build());
+        const cases: Case[] = [
+          { name: 'XDP_PASS baseline', prog: () => passProg, frame: () => plain, verdict: XDP_PASS },
+          { name: 'MAC swap + XDP_TX baseline', prog: () => swapProg, frame: () => plain, verdict: XDP_TX },
+          ...lbCases(dp, ''),
+          ...variants.flatMap((v) => lbCases(v.dp, ` [${path.basename(v.object)}]`)),
+        ];
+        // testRun copies the frame into the kernel, so shared buffers are never rewritten in place.
+        // With --compare, the variant's cases run in the same rounds, interleaved with the build's.
+        const samples = cases.map(() => [] as number[]);
+        for (let r = 0; r < runs; r++) cases.forEach((c, i) => samples[i].push(measure(c, calls, r * calls)));
+        return { cases, samples };
+      } finally {
+        for (const v of variants) v.dp.destroy();
+      }
     });
 
     // 1,000,000 flows cycled: a fresh table, filled by the program itself (each flow's first
     // packet). A CPU's LRU list holds about max_entries / CPUs (bpf/include/conntrack.h), so the
     // fill is split over the CPUs to keep every flow; lookups are shared by all CPUs.
-    const cycled = withDataplane('cycled', opts.object, (dp) => {
+    const cycled = opts.noCycled ? null : withDataplane('cycled', opts.object, (dp) => {
       dp.upsertVip({ address: '10.0.0.40', port: 80, protocol: 'tcp', method: 'dr' });
       dp.setReals('10.0.0.40:80/tcp', REALS(40, '10.2.4'));
       const f = new FlowFrame('10.0.0.40', 80, 'A');
@@ -243,14 +265,14 @@ export function run(opts: BenchOptions = {}): BenchResult {
         vsPass: m / passMedian, vsMacSwap: m / swapMedian, verdict: c.verdict === XDP_TX ? 'XDP_TX' : 'XDP_PASS',
       };
     };
-    const cases = [...small.cases.map((c, i) => result(c, small.samples[i])), result(cycled.c, cycled.samples)];
+    const cases = [...small.cases.map((c, i) => result(c, small.samples[i])), ...(cycled ? [result(cycled.c, cycled.samples)] : [])];
     const dr = cases.find((c) => c.name === 'established DR')!;
     const nv = cases.find((c) => c.name === 'non-VIP')!;
     const targets = [
       { name: 'established DR vs MAC swap', ratio: dr.vsMacSwap, target: 2.0, met: dr.vsMacSwap <= 2.0 },
       { name: 'non-VIP vs XDP_PASS', ratio: nv.vsPass, target: 1.2, met: nv.vsPass <= 1.2 },
     ];
-    const res: BenchResult = { runs, calls, flows, cases, cycledMissRate: cycled.missRate, targets };
+    const res: BenchResult = { runs, calls, flows, cases, cycledMissRate: cycled ? cycled.missRate : NaN, targets };
     if (print) printResult(res);
     return res;
   } finally {
@@ -269,7 +291,7 @@ function printResult(r: BenchResult): void {
     console.log(`${c.name.padEnd(w)}  ${f(c.medianNs)}  ${spread(c)}  ${f(c.netNs)}  ${c.vsPass.toFixed(2).padStart(6)}  ${c.vsMacSwap.toFixed(2).padStart(8)}`);
   }
   console.log(`net = median over runs of (case − XDP_PASS in the same run): the program's own cost per packet`);
-  console.log(`cycled flows that missed the connection table: ${(r.cycledMissRate * 100).toFixed(2)}%`);
+  if (!Number.isNaN(r.cycledMissRate)) console.log(`cycled flows that missed the connection table: ${(r.cycledMissRate * 100).toFixed(2)}%`);
   for (const t of r.targets) console.log(`target ${t.name}: ${t.ratio.toFixed(2)}× (≤ ${t.target}×) ${t.met ? 'met' : 'NOT met'}`);
 }
 
@@ -277,6 +299,9 @@ if (require.main === module) {
   const argv = process.argv.slice(2);
   const at = argv.indexOf('--object');
   const object = at >= 0 ? argv[at + 1] : undefined;
+  const cmp = argv.indexOf('--compare');
+  const compare = cmp >= 0 ? argv[cmp + 1].split(',') : undefined;
+  const noCycled = argv.includes('--no-cycled');
   const quick = argv.includes('--quick');
-  run(quick ? { runs: 3, calls: 5000, flows: 100_000, object, print: true } : { object, print: true });
+  run(quick ? { runs: 3, calls: 5000, flows: 100_000, object, compare, noCycled, print: true } : { object, compare, noCycled, print: true });
 }

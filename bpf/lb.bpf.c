@@ -18,6 +18,23 @@
 
 #define NS_PER_MS 1000000ULL
 
+/* Flow and template timestamps: CLOCK_MONOTONIC at tick resolution (bpf-helpers(7),
+ * bpf_ktime_get_coarse_ns; 4 ms at HZ=250), which is plenty for idle times and persistence
+ * timeouts in ms. bpf_ktime_get_ns reads the TSC and cost 30 ns of the 106 ns net of an
+ * established DR packet here; the coarse clock reads the timekeeper's last tick: 106 → 77 ns
+ * (bench/dataplane.ts, 7 runs x 20000 calls, same run). A timestamp is written only when it
+ * changed, so a busy flow dirties its entry once per tick, not once per packet. */
+static __always_inline __u64 lb_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
+static __always_inline void touch(__u64 *stamp, __u64 now)
+{
+	if (*stamp != now)
+		*stamp = now;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_VIPS);
@@ -95,7 +112,7 @@ struct choice {
 static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32 hash,
 					struct choice *ch)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = lb_now();
 	__u64 timeout = (__u64)v->persist_timeout_ms * NS_PER_MS;
 	struct persist_value *pv = NULL, npv = {};
 	struct conn_value *cv, ncv = {};
@@ -106,7 +123,7 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32
 	if (timeout) {
 		persist_key_of(&pk, &p->flow, v->id, v->persist_prefix);
 		pv = bpf_map_lookup_elem(&lb_persist, &pk);
-		if (pv && now - pv->last_used_ns > timeout)
+		if (pv && (__s64)(now - pv->last_used_ns) > (__s64)timeout)
 			pv = NULL;	/* expired: ignored, replaced below */
 	}
 
@@ -114,9 +131,9 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32
 	if (cv && cv->vip_id == v->id) {
 		r = real_of(cv->real_id, v->id);
 		if (r && flow_stays(r, v, p->syn)) {
-			cv->last_seen_ns = now;
+			touch(&cv->last_seen_ns, now);
 			if (pv && pv->real_id == cv->real_id)
-				pv->last_used_ns = now;
+				touch(&pv->last_used_ns, now);
 			ch->real = r;
 			ch->id = cv->real_id;
 			return;
@@ -129,7 +146,7 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32
 		r = real_of(pv->real_id, v->id);
 		if (r && (r->state == LB_REAL_UP || r->state == LB_REAL_DRAIN)) {
 			id = pv->real_id;
-			pv->last_used_ns = now;
+			touch(&pv->last_used_ns, now);
 		}
 	}
 	if (!id) {

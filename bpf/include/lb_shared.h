@@ -98,7 +98,7 @@ _Static_assert(sizeof(struct flow_key) == 40, "flow_key");
 struct conn_value {
 	__u32 real_id;
 	__u32 vip_id;
-	__u64 last_seen_ns;	/* bpf_ktime_get_ns() of the last packet */
+	__u64 last_seen_ns;	/* CLOCK_MONOTONIC (tick resolution) of the last packet */
 };
 _Static_assert(sizeof(struct conn_value) == 16, "conn_value");
 
