@@ -21,7 +21,7 @@ import { LAB } from '../src/lab/layout';
 import { inNs, run as sh } from '../src/lab/netns';
 import { controlRequest } from '../src/daemon/control';
 import * as vrrpBench from './vrrp-failover';
-import { Lab, bringUp, tearDown, masterOf, waitFor, startIn, stop, load } from './lib/lab';
+import { Lab, bringUp, tearDown, masterOf, holdsVips, waitFor, startIn, stop, load } from './lib/lab';
 import { Row, info, renderTable, spreadOf } from './lib/report';
 import { summarise, sleep } from './lib/stats';
 
@@ -159,7 +159,8 @@ export async function run(opts: FailoverOptions = {}): Promise<FailoverResult> {
       const first = probe.lines.find((l) => l.sent >= t0 && l.ok)!;
       res.directorFailoverMs.push(first.done - t0);
       const other = L.directors.find((d) => d.name !== mname)!.name;
-      await waitFor(() => masterOf(lab!) === other, 20_000, `${other} to hold the VIPs`, 20);
+      // The failed director's VIPs stay on its downed link, so ask for the other one by name.
+      await waitFor(() => holdsVips(lab!, other), 20_000, `${other} to hold the VIPs`, 20);
       res.takeoverMs.push(Date.now() - t0);
       const lost = probe.lines.filter((l) => l.sent >= t0 && !l.ok).length;
       res.lostProbes.push(lost);
@@ -171,6 +172,15 @@ export async function run(opts: FailoverOptions = {}): Promise<FailoverResult> {
       await stop(hold.p);
       // Bring the failed director back: link up, `xlvs run` again (adopts its pins).
       sh(inNs(md.ns, ['ip', 'link', 'set', L.interface, 'up']));
+      // Link down removed the route to the TUN segment and flushed the neighbour table; put
+      // the route back as the lab built it and warm the table like the lab's start does, so
+      // the daemon finds every real's MAC. Without this the restarted daemon's first apply
+      // fails on the TUN service and it exits (reported to the lead).
+      await sleep(300);
+      if (L.tunCidr && L.routerLan) sh(inNs(md.ns, ['ip', 'route', 'replace', L.tunCidr, 'via', L.routerLan, 'dev', L.interface]));
+      for (const r of L.reals) {
+        for (const a of [r.lanAddress, r.tunAddress]) if (a) sh(inNs(md.ns, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${a}:${LAB.httpPort}/`]), { allowFail: true });
+      }
       const rec = lab.state.processes.find((p) => p.role === `xlvs run ${mname}`)!;
       // rec.argv is what the lab ran inside the director's namespace (bind-mount of the lab's
       // bpffs, then `xlvs run`); startIn runs it there again, never in the root namespace.

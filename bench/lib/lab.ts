@@ -35,6 +35,11 @@ export function masterOf(lab: Lab): string | null {
   return m.length === 1 ? m[0].name : null;
 }
 
+/** Does `director` hold the lab's VIPs (VRRP Master)? */
+export function holdsVips(lab: Lab, director: string): boolean {
+  return (labStatus(lab.prefix).directors.find((d) => d.name === director)?.holdsVips.length ?? 0) > 0;
+}
+
 export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string, stepMs = 50): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
