@@ -7,11 +7,13 @@
 //     restarted: no request fails, the XDP program stays the same one and the new daemon adopts it.
 //  3. Director 1 comes back (link up, daemon restarted: it finds its VIPs still on the interface,
 //     as after any SIGKILL) and preempts with priority 150: no request fails under load, and the
-//     clients' traffic follows it (gratuitous ARP).
+//     clients' traffic follows it (gratuitous ARP: todo, see the test).
+//  4. A director restarted without a route to the TUN segment still starts (todo, see the test).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasRunCommand } from '../../src/lab/site';
 import { run, inNs } from '../../src/lab/netns';
+import { controlRequest } from '../../src/daemon/control';
 import { needsCommand } from '../lib/env';
 import { E2eLab, JsonLines, Capture, Frame, startLoad, waitFor, sleep, interfaceMac } from './lib/e2e-lab';
 
@@ -175,4 +177,26 @@ test('the clients\' traffic follows director 1 back (gratuitous ARP)', { ...G, t
   const a2 = await lab.service(2, DR_VIP, 80);
   assert.ok(a1.counters.newFlows - b1.counters.newFlows >= 10n, 'director 1 schedules the new flows');
   assert.equal(a2.counters.packets - b2.counters.packets, 0n, 'director 2 (Backup) forwards nothing');
+});
+
+// Known bug (daemon/reconciler): a service whose reals have no MAC yet (here: no route to the TUN
+// segment, so no next hop) fails the whole apply ("reals[0].mac: a real needs a MAC to send to")
+// and the daemon exits at start, although its log says such reals are "kept out of selection".
+// Seen when a director's link comes back without its routes.
+test('a director that cannot resolve the TUN reals\' next hop still starts and serves the DR VIP', { ...G, todo: G.skip ? undefined : 'daemon: start fails when every real of a service lacks a MAC' }, async () => {
+  const d2 = lab.dir(2);
+  const old = lab.pidOf(`xlvs run ${d2.name}`);
+  await controlRequest(d2.socket, { cmd: 'stop', keepForwarding: true }, 10_000);
+  await waitFor(`${d2.name}'s daemon to exit`, () => { try { process.kill(old, 0); return false; } catch { return true; } }, 10_000);
+  run(inNs(d2.ns, ['ip', 'route', 'del', lab.L.tunCidr!]));
+  run(inNs(d2.ns, ['ip', 'neigh', 'flush', 'dev', lab.L.interface]));
+  try {
+    await lab.startDaemon(2, lab.topologyFile(2));
+    const tun = await lab.service(2, TUN_VIP, 80);
+    assert.ok(tun.reals.every((r) => r.mac === null), 'TUN reals have no MAC');
+    const dr = await lab.service(2, DR_VIP, 80);
+    assert.ok(dr.reals.every((r) => r.mac !== null && r.state === 'up'), 'DR reals usable');
+  } finally {
+    run(inNs(d2.ns, ['ip', 'route', 'replace', lab.L.tunCidr!, 'via', lab.L.routerLan, 'dev', lab.L.interface]));
+  }
 });

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { hasRunCommand, defaultLabConfig } from '../../src/lab/site';
+import { hasRunCommand, defaultLabConfig, labStatus } from '../../src/lab/site';
 import { needsCommand } from '../lib/env';
 import { E2eLab, Capture, tcpCounters, interfaceMac, waitFor, sleep } from './lib/e2e-lab';
 
@@ -65,6 +65,8 @@ after(async () => {
 for (const [method, vip] of [['DR', DR_VIP], ['TUN', TUN_VIP]] as const) {
   test(`${method}: every real answers through ${vip} and the replies bypass the directors`, G, async () => {
     const L = lab.L;
+    const xdp = labStatus(P).xdp.find((x) => x.role === `director ${lab.dir(1).name}`);
+    assert.equal(xdp?.attach, 'xdp-native', `the Master forwards with native XDP: ${JSON.stringify(xdp)}`);
     const dirMacs = new Set(L.directors.map((d) => interfaceMac(d.ns, L.interface)));
     const realMacs = new Set(L.reals.flatMap((r) => [interfaceMac(r.ns, 'eth0'), ...(r.tunAddress ? [interfaceMac(r.ns, 'eth1')] : [])]));
     // LAB-NOTES: tcpdump on a director does not see frames its native XDP transmitted, so the

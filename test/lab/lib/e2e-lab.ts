@@ -16,7 +16,13 @@ import type { StatusSnapshot, ServiceStatus } from '../../../src/daemon/status';
 
 export function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
-/** Polls `fn` every `stepMs` until it returns something other than undefined/false; throws with `what` after `ms`. */
+/** Thrown from a `waitFor` condition to stop waiting at once (the thing waited for cannot happen). */
+export class GiveUp extends Error {}
+
+/**
+ * Polls `fn` every `stepMs` until it returns something other than undefined/false; throws with
+ * `what` after `ms`. Errors thrown by `fn` are retried (the last is reported), except `GiveUp`.
+ */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number, stepMs = 100): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
@@ -24,7 +30,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     try {
       const v = await fn();
       if (v !== undefined && v !== false) return v as T;
-    } catch (e) { last = e; }
+    } catch (e) {
+      if (e instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${e.message}`);
+      last = e;
+    }
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(stepMs);
   }
@@ -155,7 +164,10 @@ export class E2eLab {
     const log = path.join(this.L.dir, `${short}.restart.log`);
     fs.writeFileSync(log, '');
     const pid = this.startProcess(`servers ${short}`, r.ns, [process.execPath, servers, '--name', short, '--http', String(LAB.httpPort), '--echo', String(LAB.echoPort)], log);
-    await waitFor(`servers on ${short} (log ${log})`, () => alive(pid) && fs.readFileSync(log, 'utf8').includes('ready '), 10_000);
+    await waitFor(`servers on ${short} (log ${log})`, () => {
+      if (!alive(pid)) throw new GiveUp(`exited: ${fs.readFileSync(log, 'utf8').trim()}`);
+      return fs.readFileSync(log, 'utf8').includes('ready ');
+    }, 10_000);
   }
 
   /**
@@ -169,7 +181,7 @@ export class E2eLab {
     const argv = ['sh', '-c', 'mount --bind "$0" /sys/fs/bpf && exec "$@"', this.L.pinRoot, ...xlvsArgv(['run', '-c', topo])];
     const pid = this.startProcess(`xlvs run ${d.name}`, d.ns, argv, log);
     await waitFor(`xlvs run ${d.name} (log ${log})`, async () => {
-      if (!alive(pid)) throw new Error(`exited: ${fs.readFileSync(log, 'utf8').trim().split('\n').slice(-5).join(' | ')}`);
+      if (!alive(pid)) throw new GiveUp(`exited: ${fs.readFileSync(log, 'utf8').trim().split('\n').slice(-5).join(' | ')}`);
       return fs.existsSync(d.socket) && (await this.status(n)).director === d.name;
     }, 20_000);
     return pid;
@@ -259,7 +271,7 @@ export class Capture {
 
   async ready(): Promise<void> {
     await waitFor(`tcpdump on ${this.ns}/${this.dev} (${this.err.trim()})`, () => {
-      if (this.p.exitCode !== null) throw new Error(`tcpdump exited ${this.p.exitCode}: ${this.err}`);
+      if (this.p.exitCode !== null) throw new GiveUp(`tcpdump exited ${this.p.exitCode}: ${this.err}`);
       return /listening on/.test(this.err);
     }, 5000, 50);
   }
