@@ -221,7 +221,13 @@ export class Daemon {
     let changed = false;
     const found = await resolveMacs([...want], this.topo.director.interface);
     for (const [a, r] of found) {
-      if (this.macs.get(a) !== r.mac) {
+      const known = this.macs.get(a);
+      if (!r.mac && known) {
+        // A real that answered before keeps its MAC while the neighbour entry is briefly gone.
+        this.log(`[daemon] ${a}: ${r.reason}; keeping ${known}`);
+        continue;
+      }
+      if (known !== r.mac) {
         changed = true;
         if (r.mac) this.log(`[daemon] ${a} is at ${r.mac} (via ${r.via})`);
         else this.event('daemon', `cannot resolve the MAC of ${a}: ${r.reason}; kept out of selection`);

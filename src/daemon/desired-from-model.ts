@@ -16,7 +16,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
     const e = eff.get(r.key);
     const mac = r.mac ?? macOf(r.address);
     let state = e ? e.state : r.weight > 0 ? 'up' : 'drain';
-    if (!mac && state === 'up') state = 'down';
+    if (!mac) state = 'down';
     // Quorum lost: the sorry server takes every new flow; established flows drain.
     if (verdict?.sorry && svc.sorryServer && state === 'up') state = 'drain';
     return { key: r.key, address: r.address, port: r.port, weight: e ? e.weight : r.weight, state, mac: mac ?? NO_MAC };

@@ -153,7 +153,8 @@ export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: R
   const nexthopMac = r.nexthopMac === undefined ? ZERO_MAC : formatMac(parseMacAt(r.nexthopMac, `${where}.nexthopMac`));
   const weight = intIn(r.weight, 0, 65535, `${where}.weight`);
   const state = STATE_NUM[oneOf(r.state, ['up', 'drain', 'down'] as const, `${where}.state`)];
-  if (mac === ZERO_MAC && nexthopMac === ZERO_MAC) throw bad(`${where}.mac`, 'a real needs a MAC to send to');
+  // A real whose MAC is not known yet may be configured only as down (never selected).
+  if (mac === ZERO_MAC && nexthopMac === ZERO_MAC && state !== STATE_NUM.down) throw bad(`${where}.mac`, 'a real needs a MAC to send to (or state down)');
   return { info: { addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight }, addr };
 }
 

@@ -61,7 +61,8 @@ export const systemNetOps: NetOps = {
     const fam = vip.address.includes(':') ? ['-6'] : ['-4'];
     const extra = vip.address.includes(':') ? ['nodad'] : [];
     const r = await ip([...fam, 'addr', 'add', `${vip.address}/${vip.prefix}`, 'dev', iface, ...extra]);
-    if (!r.ok && !/exists/i.test(r.stderr)) throw new XlvsError(ErrorCodes.SYSTEM, `ip addr add ${vip.address}/${vip.prefix} dev ${iface}: ${r.stderr.trim()}`);
+    // Already there (a daemon restarted after SIGKILL left it): fine, the ARP burst still follows.
+    if (!r.ok && !/exists|already assigned/i.test(r.stderr)) throw new XlvsError(ErrorCodes.SYSTEM, `ip addr add ${vip.address}/${vip.prefix} dev ${iface}: ${r.stderr.trim()}`);
   },
   async delVip(iface, vip) {
     const fam = vip.address.includes(':') ? ['-6'] : ['-4'];
