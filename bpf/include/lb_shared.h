@@ -18,6 +18,23 @@
 #define LB_MAGLEV_MAX 1048573		/* largest inner table (prime); default 65537, Maglev §3.4 */
 #define LB_DECAP_VIPS 1024
 
+/* lb_vip_filter: a pre-filter in front of lb_vips, so a packet to an address that is no VIP
+ * costs one array load (inlined by the verifier) instead of hash lookups. Indexed by
+ * lb_vip_slot() of the destination address; each slot holds the OR of the LB_VF_* bits of
+ * every VIP whose address falls in it. A clear bit means "no such VIP"; a set bit only means
+ * "look in lb_vips" (slots are shared). Written by the control plane before a VIP is added and
+ * recomputed after one is removed.
+ * Slot: the four 32-bit words of the 16-byte address (as the host loads them) XORed, then
+ * Knuth's multiplicative hash (TAOCP vol. 3, 6.4: A = 2^32 / golden ratio = 0x9e3779b9), top
+ * LB_VIP_FILTER_BITS bits. 1023 VIPs in 65536 slots: at most 1.6% of other addresses pass. */
+#define LB_VIP_FILTER_BITS 16
+#define LB_VIP_FILTER_SLOTS (1u << LB_VIP_FILTER_BITS)
+#define LB_VIP_FILTER_MULT 0x9e3779b9u
+#define LB_VF_TCP 0x01		/* a TCP VIP with a port */
+#define LB_VF_TCP_ALL 0x02	/* a TCP VIP of port 0 (all ports) */
+#define LB_VF_UDP 0x04		/* a UDP VIP with a port */
+#define LB_VF_UDP_ALL 0x08	/* a UDP VIP of port 0 */
+
 /* Address families as stored in keys (not AF_*: these are our own stable values). */
 #define LB_AF_INET 4
 #define LB_AF_INET6 6

@@ -17,6 +17,7 @@ import {
   LB, LB_MAPS, REASONS, ReasonName, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
   flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, VipInfo, VipKey, RealInfo,
+  vipFilterSlot, vipFilterBit,
 } from '../maps/lb';
 import {
   VipSpec, VipRef, RealSpec, DirectorConfig, resolveVipRef, vipPolicy, realInfoOf, selectable, configOf, configFrom,
@@ -109,6 +110,7 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_vip_stats: { key: 4, value: lbCounters.size },
   lb_real_stats: { key: 4, value: lbCounters.size },
   lb_reasons: { key: 4, value: lbReasonStats.size },
+  lb_vip_filter: { key: 4, value: 4 },
 };
 
 export class Dataplane {
@@ -254,6 +256,9 @@ export class Dataplane {
       const inner = this.buildTable(info.tableSize, this.entriesOf(id).filter(([rid]) => rid !== info.sorryReal), `vip ${res.key}`);
       try { this.maps.lb_maglev.setInner(u32(id), inner); } finally { inner.close(); }
     }
+    // The pre-filter bit goes in first: a packet may pass the filter and miss lb_vips, never
+    // the reverse.
+    this.setFilterSlot(vipFilterSlot(res.vipKey.addr), [res.vipKey, ...[...this.vips.values()].map((x) => x.resolved.vipKey)]);
     this.maps.lb_vips.update(bin, vipInfoCodec.encode(info));
     this.vips.set(res.key, { key: res.key, bin, info, resolved: res });
     if (!cur) this.nextVipId = id + 1 >= LB.MAX_VIPS ? 1 : id + 1;
@@ -265,8 +270,16 @@ export class Dataplane {
     const v = this.vipOf(ref);
     this.maps.lb_vips.delete(v.bin);
     this.vips.delete(v.key);
+    this.setFilterSlot(vipFilterSlot(v.resolved.vipKey.addr), [...this.vips.values()].map((x) => x.resolved.vipKey));
     this.maps.lb_maglev.delete(u32(v.info.id));
     for (const r of this.realIdsOf(v.info.id)) this.clearReal(r);
+  }
+
+  /** Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it. */
+  private setFilterSlot(slot: number, keys: VipKey[]): void {
+    let bits = 0;
+    for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
+    this.maps.lb_vip_filter.update(u32(slot), u32(bits));
   }
 
   listVips(): VipState[] {

@@ -2,6 +2,7 @@
 // sizes mirror the C definitions; test/maps checks every codec against the BTF of build/bpf/*.o.
 // Addresses are raw 16-byte fields here; src/dataplane/addr.ts turns them into text with the
 // struct's family field.
+import * as os from 'node:os';
 import { defineStruct } from './codec';
 
 export interface VipKey { addr: Buffer; port: number; proto: number; family: number }
@@ -166,10 +167,34 @@ export const LB = {
   REAL_UP: 1,
   REAL_DRAIN: 2,
   REAL_DOWN: 3,
+  VIP_FILTER_BITS: 16,
+  VIP_FILTER_SLOTS: 1 << 16,
+  VIP_FILTER_MULT: 0x9e3779b9,
+  VF_TCP: 0x01,
+  VF_TCP_ALL: 0x02,
+  VF_UDP: 0x04,
+  VF_UDP_ALL: 0x08,
   /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
   F_INNER_MAP: 1 << 12,
 } as const;
 
+/**
+ * lb_vip_filter slot of a 16-byte key address (lb_vip_slot in bpf/lb.bpf.c): the four 32-bit
+ * words as the host loads them, XORed, times VIP_FILTER_MULT, top VIP_FILTER_BITS bits.
+ */
+export function vipFilterSlot(addr: Buffer): number {
+  const le = os.endianness() === 'LE';
+  let x = 0;
+  for (let i = 0; i < 16; i += 4) x ^= le ? addr.readUInt32LE(i) : addr.readUInt32BE(i);
+  return Math.imul(x, LB.VIP_FILTER_MULT) >>> (32 - LB.VIP_FILTER_BITS);
+}
+
+/** The lb_vip_filter bit of a VIP (LB_VF_*): by protocol (6 TCP, 17 UDP) and port 0 or not. */
+export function vipFilterBit(proto: number, port: number): number {
+  if (proto === 17) return port === 0 ? LB.VF_UDP_ALL : LB.VF_UDP;
+  return port === 0 ? LB.VF_TCP_ALL : LB.VF_TCP;
+}
+
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter'] as const;
 export const DECAP_MAPS = ['decap_vips', 'decap_stats'] as const;

@@ -1,0 +1,102 @@
+// The VIP pre-filter (lb_vip_filter, bpf/include/lb_shared.h): a slot per hashed destination
+// address says which kinds of VIP may live there. It may let a non-VIP packet through to the
+// lb_vips lookup (shared slot) but must never hide a VIP, and removing one VIP of a shared slot
+// must keep the other's bits. Two addresses that share a slot are found with the control
+// plane's vipFilterSlot(); the BPF side hashes on its own, so every forward below also checks
+// that both compute the same slot.
+import { describe, test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { BpfMap } from '../../src/loader';
+import { vipFilterSlot, LB } from '../../src/maps/lb';
+import { parseAddr } from '../../src/dataplane/addr';
+import { eth } from '../lib/packet';
+import { XDP } from '../lib/fixtures';
+import { harness, flatCounters, DIRECTOR_MAC, ROUTER_MAC, CLIENT4, CLIENT6, realMac } from './fixtures/harness';
+
+const h = harness('vipfilter');
+const slotOf = (a: string) => vipFilterSlot(parseAddr(a, 'address').bytes);
+
+/** Two IPv4 addresses in 10.0.0.0/8 with the same slot, found by search (deterministic). */
+function sharedSlotPair(): [string, string] {
+  const seen = new Map<number, string>();
+  for (let n = 1; n < 1 << 24; n++) {
+    const a = `10.${n >> 16}.${(n >> 8) & 0xff}.${n & 0xff}`;
+    const s = slotOf(a);
+    const other = seen.get(s);
+    if (other) return [other, a];
+    seen.set(s, a);
+  }
+  throw new Error('no two addresses of 10.0.0.0/8 share a slot');
+}
+
+const [A, B] = sharedSlotPair();
+const V6 = '2001:db8:9::10';
+
+function send(dst: string, dport: number, proto: 'tcp' | 'udp' = 'tcp'): { verdict: number; reasons: Record<string, bigint> } {
+  const dp = h.dp();
+  const before = flatCounters(dp);
+  const p = eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });
+  const l3 = dst.includes(':') ? p.ipv6({ src: CLIENT6, dst }) : p.ipv4({ src: CLIENT4, dst });
+  const frame = proto === 'tcp' ? l3.tcp({ sport: 40000, dport, flags: 'S' }).build() : l3.udp({ sport: 40000, dport }).build();
+  const r = dp.program.testRun(frame);
+  const now = flatCounters(dp);
+  const reasons: Record<string, bigint> = {};
+  for (const [k, v] of Object.entries(now)) if (k.startsWith('reason.') && v !== before[k]) reasons[k.slice(7)] = v - (before[k] ?? 0n);
+  return { verdict: r.retval, reasons };
+}
+
+function filterSlot(addr: string): number {
+  const m = BpfMap.openPinned(path.join(h.dp().pinDir, 'lb_vip_filter'));
+  try {
+    const k = Buffer.alloc(4);
+    k.writeUInt32LE(slotOf(addr));
+    return m.lookup(k)!.readUInt32LE(0);
+  } finally {
+    m.close();
+  }
+}
+
+describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
+  before(async () => {
+    await h.ctx.before!();
+  });
+  after(() => h.ctx.after!());
+
+  test(`${A} and ${B} share slot ${slotOf(A)}; a packet to the one that is no VIP is passed as not_vip`, () => {
+    assert.equal(slotOf(A), slotOf(B));
+    const dp = h.dp();
+    dp.upsertVip({ address: A, port: 80, protocol: 'tcp', method: 'dr' });
+    dp.setReals(`${A}:80/tcp`, [{ id: 1, address: '10.255.255.1', mac: realMac(1), weight: 1, state: 'up' }]);
+    assert.equal(filterSlot(A), LB.VF_TCP);
+    assert.deepEqual(send(A, 80), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    assert.deepEqual(send(B, 80), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'slot shared, lb_vips has no such VIP');
+    assert.deepEqual(send(A, 81), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'VIP address, other port');
+    assert.deepEqual(send(A, 80, 'udp'), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'VIP address, other protocol');
+  });
+
+  test('a port-0 VIP in the shared slot sets its own bit; removing the other VIP keeps it', () => {
+    const dp = h.dp();
+    dp.upsertVip({ address: B, port: 0, protocol: 'udp', method: 'dr' });
+    dp.setReals(`${B}:0/udp`, [{ id: 2, address: '10.255.255.2', mac: realMac(2), weight: 1, state: 'up' }]);
+    assert.equal(filterSlot(A), LB.VF_TCP | LB.VF_UDP_ALL);
+    assert.deepEqual(send(B, 5353, 'udp'), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    dp.removeVip(`${A}:80/tcp`);
+    assert.equal(filterSlot(B), LB.VF_UDP_ALL);
+    assert.deepEqual(send(A, 80), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'removed VIP');
+    assert.deepEqual(send(B, 53, 'udp'), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } }, 'the slot still lets the other VIP through');
+    dp.removeVip(`${B}:0/udp`);
+    assert.equal(filterSlot(B), 0, 'slot cleared with its last VIP');
+    assert.deepEqual(send(B, 53, 'udp'), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+  });
+
+  test('IPv6 VIPs hash all four words of the address', () => {
+    const dp = h.dp();
+    dp.upsertVip({ address: V6, port: 443, protocol: 'tcp', method: 'dr' });
+    dp.setReals(`[${V6}]:443/tcp`, [{ id: 3, address: '2001:db8:9::1:1', mac: realMac(3), weight: 1, state: 'up' }]);
+    assert.equal(filterSlot(V6), LB.VF_TCP);
+    assert.deepEqual(send(V6, 443), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    // The same low word in another /64: another slot here, and not a VIP either way.
+    assert.deepEqual(send('2001:db8:8::10', 443), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+  });
+});
