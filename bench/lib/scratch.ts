@@ -3,12 +3,13 @@
 import * as fs from 'node:fs';
 import { Dataplane } from '../../src/dataplane/dataplane';
 import { ensureBpffs } from '../../src/loader';
+import { LB } from '../../src/maps/lb';
 import { Reconciler } from '../../src/reconciler/reconciler';
 import { RealIds } from '../../src/reconciler/ids';
 import { DataplanePortAdapter } from '../../src/daemon/dataplane-port';
 
-/** The reals map's highest id (bpf/include/lb_shared.h LB_MAX_REALS 4096, id 0 = none); the daemon uses the same. */
-export const MAX_REAL_ID = 4095;
+/** The reals map's highest id (bpf/include/lb_shared.h LB_MAX_REALS, id 0 = none); the daemon uses the same. */
+export const MAX_REAL_ID = LB.MAX_REALS - 1;
 
 export function scratchPinDir(tag: string): string {
   return `/sys/fs/bpf/xlvs-bench-${process.pid}-${tag}`;
