@@ -39,7 +39,7 @@ before(async () => {
   await lab.up();
   await lab.waitMaster(lab.dir(1).name, 20_000);
 });
-after(() => lab.down());
+after(async () => { if (!G.skip) await lab.down(); });
 
 /** A gratuitous ARP for `vip` as tcpdump prints it: a request with sender = target = VIP, or a reply. */
 function isGarp(f: Frame, vip: string): boolean {

@@ -58,7 +58,7 @@ before(async () => {
   process.stdout.write(`# ${lab.dir(1).name} became VRRP Master ${ms} ms after lab up\n`);
 });
 after(async () => {
-  await lab.down();
+  if (!G.skip) await lab.down();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
