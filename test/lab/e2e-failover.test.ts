@@ -7,8 +7,8 @@
 //     restarted: no request fails, the XDP program stays the same one and the new daemon adopts it.
 //  3. Director 1 comes back (link up, daemon restarted: it finds its VIPs still on the interface,
 //     as after any SIGKILL) and preempts with priority 150: no request fails under load, and the
-//     clients' traffic follows it (gratuitous ARP: todo, see the test).
-//  4. A director restarted without a route to the TUN segment still starts (todo, see the test).
+//     clients' traffic follows it (gratuitous ARP although the VIPs were already there).
+//  4. A director restarted without a route to the TUN segment still starts and serves the DR VIP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasRunCommand } from '../../src/lab/site';
@@ -161,11 +161,10 @@ test('director 1 comes back and preempts: no request fails under load', G, async
   assert.ok(summary.sent >= 50, `only ${summary.sent} requests sent`);
 });
 
-// Known bug (src/vrrp/io.ts, systemNetOps.addVip): iproute2 here says "Address already assigned"
-// for a VIP already on the interface, which the /exists/ check does not accept, so a daemon
-// restarted after a SIGKILL throws before its gratuitous ARP and clients keep sending to the old
-// Master's MAC (which still forwards, so nothing fails, but the Backup carries the traffic).
-test('the clients\' traffic follows director 1 back (gratuitous ARP)', { ...G, todo: G.skip ? undefined : 'VRRP: addVip rejects "Address already assigned", so no gratuitous ARP after a restart' }, async () => {
+// Regression: iproute2 says "Address already assigned" for a VIP already on the interface (left by
+// the SIGKILL); the daemon must still send its gratuitous ARP, or clients keep sending to the old
+// Master's MAC and the Backup carries the traffic.
+test('the clients\' traffic follows director 1 back (gratuitous ARP)', G, async () => {
   assert.ok(comebackArp.some((f) => isGarp(f, DR_VIP)), `no gratuitous ARP for ${DR_VIP} from ${lab.dir(1).name}; its ARP frames: ${comebackArp.map((f) => f.line).join(' | ') || 'none'}`);
   const d1mac = interfaceMac(lab.dir(1).ns, lab.L.interface);
   await waitFor(`the client to resolve ${DR_VIP} to ${lab.dir(1).name}'s MAC ${d1mac} (has ${lab.clientNeighMac(DR_VIP)})`, () => lab.clientNeighMac(DR_VIP) === d1mac, 5000);
@@ -179,11 +178,10 @@ test('the clients\' traffic follows director 1 back (gratuitous ARP)', { ...G, t
   assert.equal(a2.counters.packets - b2.counters.packets, 0n, 'director 2 (Backup) forwards nothing');
 });
 
-// Known bug (daemon/reconciler): a service whose reals have no MAC yet (here: no route to the TUN
-// segment, so no next hop) fails the whole apply ("reals[0].mac: a real needs a MAC to send to")
-// and the daemon exits at start, although its log says such reals are "kept out of selection".
+// Regression: a service whose reals have no MAC yet (here: no route to the TUN segment, so no next
+// hop) must not fail the whole apply: the daemon starts, those reals are down, the DR VIP works.
 // Seen when a director's link comes back without its routes.
-test('a director that cannot resolve the TUN reals\' next hop still starts and serves the DR VIP', { ...G, todo: G.skip ? undefined : 'daemon: start fails when every real of a service lacks a MAC' }, async () => {
+test('a director that cannot resolve the TUN reals\' next hop still starts and serves the DR VIP', G, async () => {
   const d2 = lab.dir(2);
   const old = lab.pidOf(`xlvs run ${d2.name}`);
   await controlRequest(d2.socket, { cmd: 'stop', keepForwarding: true }, 10_000);
@@ -193,7 +191,7 @@ test('a director that cannot resolve the TUN reals\' next hop still starts and s
   try {
     await lab.startDaemon(2, lab.topologyFile(2));
     const tun = await lab.service(2, TUN_VIP, 80);
-    assert.ok(tun.reals.every((r) => r.mac === null), 'TUN reals have no MAC');
+    assert.ok(tun.reals.every((r) => r.mac === null && r.state === 'down'), `TUN reals without a MAC are down: ${JSON.stringify(tun.reals.map((r) => [r.address, r.mac, r.state]))}`);
     const dr = await lab.service(2, DR_VIP, 80);
     assert.ok(dr.reals.every((r) => r.mac !== null && r.state === 'up'), 'DR reals usable');
   } finally {
