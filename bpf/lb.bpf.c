@@ -137,8 +137,8 @@ struct choice {
 };
 
 /* Picks the real for the packet; choice.real is NULL when the VIP has none to offer. */
-static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32 hash,
-					struct choice *ch)
+static __always_inline void select_real(struct pkt *p, struct vip_info *v,
+					const struct lb_config *cfg, struct choice *ch)
 {
 	__u64 now = lb_now();
 	__u64 timeout = (__u64)v->persist_timeout_ms * NS_PER_MS;
@@ -178,7 +178,8 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32
 		}
 	}
 	if (!id) {
-		id = maglev_pick(v->id, hash);
+		/* The flow hash only here: an established flow never needs it. */
+		id = maglev_pick(v->id, flow_hash(&p->flow, v->hash_fields, cfg->hash_seed));
 		r = real_of(id, v->id);
 		if (!r || r->state != LB_REAL_UP)
 			id = 0;
@@ -208,8 +209,7 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v, __u32
 
 /* TUN: encapsulate toward the real, or answer "too big" when the result would exceed MTU. */
 static __always_inline int tun_forward(struct xdp_md *ctx, const struct pkt *p,
-				       const struct real_info *r, const struct lb_config *cfg,
-				       __u32 hash)
+				       const struct real_info *r, const struct lb_config *cfg)
 {
 	int v6 = r->family == LB_AF_INET6;
 	__u32 overhead = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
@@ -228,8 +228,8 @@ static __always_inline int tun_forward(struct xdp_md *ctx, const struct pkt *p,
 				       : too_big6(ctx, 14, p, cfg, mtu);
 	}
 	if (v6)
-		return p->l3_off == 18 ? tun_push6(ctx, 18, p, r, cfg, hash)
-				       : tun_push6(ctx, 14, p, r, cfg, hash);
+		return p->l3_off == 18 ? tun_push6(ctx, 18, p, r, cfg)
+				       : tun_push6(ctx, 14, p, r, cfg);
 	return p->l3_off == 18 ? tun_push4(ctx, 18, p, r, cfg)
 			       : tun_push4(ctx, 14, p, r, cfg);
 }
@@ -245,7 +245,7 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	struct iphdr *ip;
 	struct ipv6hdr *ip6;
 	struct pkt p;
-	__u32 zero = 0, hash;
+	__u32 zero = 0;
 	int proto, l4, ret;
 
 	__builtin_memset(&p, 0, sizeof(p));
@@ -281,13 +281,12 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	if (!cfg)
 		return LB_DROP_INTERNAL;
 
-	hash = flow_hash(&p.flow, v->hash_fields, cfg->hash_seed);
-	select_real(&p, v, hash, &ch);
+	select_real(&p, v, cfg, &ch);
 	if (!ch.real)
 		return LB_PASS_NO_REAL;
 
 	if (v->method == LB_METHOD_TUN)
-		ret = tun_forward(ctx, &p, ch.real, cfg, hash);
+		ret = tun_forward(ctx, &p, ch.real, cfg);
 	else
 		ret = dr_rewrite(ctx, ch.real, cfg);
 	if (ret == LB_TX_DR || ret == LB_TX_TUN) {

@@ -141,8 +141,7 @@ static __always_inline int tun_push4(struct xdp_md *ctx, int l2, const struct pk
 
 /* TUN toward an IPv6 real: outer IPv6, next header 4 (inner IPv4) or 41 (inner IPv6). */
 static __always_inline int tun_push6(struct xdp_md *ctx, int l2, const struct pkt *p,
-				     const struct real_info *r, const struct lb_config *cfg,
-				     __u32 hash)
+				     const struct real_info *r, const struct lb_config *cfg)
 {
 	struct ipv6hdr *o;
 	void *data;
@@ -157,7 +156,7 @@ static __always_inline int tun_push6(struct xdp_md *ctx, int l2, const struct pk
 	o->version = 6;
 	o->priority = p->tos >> 4;
 	/* Traffic class copied from the inner packet; flow label 0 (RFC 2473 §6.5 leaves it to
-	 * the entry point; `hash` is there for ECMP entropy per RFC 6438 when a path needs it). */
+	 * the entry point; RFC 6438 ECMP entropy from the flow hash would go here if a path needs it). */
 	o->flow_lbl[0] = (p->tos & 0xf) << 4;
 	o->flow_lbl[1] = 0;
 	o->flow_lbl[2] = 0;
