@@ -86,6 +86,15 @@ struct vip_info {
 };
 _Static_assert(sizeof(struct vip_info) == 24, "vip_info");
 
+/* vip_entry: lb_vip_ids[id], a copy of the VIP's lb_vips key and value by id, so a packet of
+ * an established flow finds its VIP from the connection entry's vip_id with an array load
+ * instead of a hash lookup. Written with lb_vips (before it when added, cleared after removal). */
+struct vip_entry {
+	struct vip_key key;
+	struct vip_info info;
+};
+_Static_assert(sizeof(struct vip_entry) == 44, "vip_entry");
+
 /* real_info: indexed by real id. A real belongs to exactly one VIP (vip_id). */
 struct real_info {
 	__u8 addr[16];

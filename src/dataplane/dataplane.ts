@@ -17,7 +17,7 @@ import {
   LB, LB_MAPS, REASONS, ReasonName, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
   flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, VipInfo, VipKey, RealInfo,
-  vipFilterSlot, vipFilterBit,
+  vipFilterSlot, vipFilterBit, vipEntry as vipEntryCodec,
 } from '../maps/lb';
 import {
   VipSpec, VipRef, RealSpec, DirectorConfig, resolveVipRef, vipPolicy, realInfoOf, selectable, configOf, configFrom,
@@ -111,6 +111,7 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_real_stats: { key: 4, value: lbCounters.size },
   lb_reasons: { key: 4, value: lbReasonStats.size },
   lb_vip_filter: { key: 4, value: 4 },
+  lb_vip_ids: { key: 4, value: vipEntryCodec.size },
 };
 
 export class Dataplane {
@@ -259,7 +260,7 @@ export class Dataplane {
     // The pre-filter bit goes in first: a packet may pass the filter and miss lb_vips, never
     // the reverse.
     this.setFilterSlot(vipFilterSlot(res.vipKey.addr), [res.vipKey, ...[...this.vips.values()].map((x) => x.resolved.vipKey)]);
-    this.maps.lb_vips.update(bin, vipInfoCodec.encode(info));
+    this.writeVip(bin, res.vipKey, info);
     this.vips.set(res.key, { key: res.key, bin, info, resolved: res });
     if (!cur) this.nextVipId = id + 1 >= LB.MAX_VIPS ? 1 : id + 1;
     return this.vipState(this.vips.get(res.key)!);
@@ -269,10 +270,20 @@ export class Dataplane {
   removeVip(ref: VipRef): void {
     const v = this.vipOf(ref);
     this.maps.lb_vips.delete(v.bin);
+    this.maps.lb_vip_ids.update(u32(v.info.id), Buffer.alloc(vipEntryCodec.size));
     this.vips.delete(v.key);
     this.setFilterSlot(vipFilterSlot(v.resolved.vipKey.addr), [...this.vips.values()].map((x) => x.resolved.vipKey));
     this.maps.lb_maglev.delete(u32(v.info.id));
     for (const r of this.realIdsOf(v.info.id)) this.clearReal(r);
+  }
+
+  /**
+   * A VIP's policy into lb_vip_ids[id] (read by established flows) and lb_vips (read by the
+   * rest). Either order leaves every packet a consistent VIP: the id entry is a copy.
+   */
+  private writeVip(bin: Buffer, key: VipKey, info: VipInfo): void {
+    this.maps.lb_vip_ids.update(u32(info.id), vipEntryCodec.encode({ key, info }));
+    this.maps.lb_vips.update(bin, vipInfoCodec.encode(info));
   }
 
   /** Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it. */
@@ -352,14 +363,14 @@ export class Dataplane {
         this.maps.lb_reals.update(u32(id), realInfoCodec.encode(info));
       }
       if (prevInfo.sorryReal !== sorryId) {
-        this.maps.lb_vips.update(v.bin, vipInfoCodec.encode({ ...prevInfo, sorryReal: sorryId }));
+        this.writeVip(v.bin, v.resolved.vipKey, { ...prevInfo, sorryReal: sorryId });
       }
       this.maps.lb_maglev.setInner(u32(vipId), inner);
     } catch (e) {
       for (const [id, old] of previous) {
         try { this.maps.lb_reals.update(u32(id), old ?? Buffer.alloc(realInfoCodec.size)); } catch { /* keep the first error */ }
       }
-      try { this.maps.lb_vips.update(v.bin, vipInfoCodec.encode(prevInfo)); } catch { /* keep the first error */ }
+      try { this.writeVip(v.bin, v.resolved.vipKey, prevInfo); } catch { /* keep the first error */ }
       throw e;
     } finally {
       inner.close(); // the outer map holds its own reference once swapped in

@@ -33,6 +33,15 @@ export const vipInfo = defineStruct<VipInfo>({
   ],
 });
 
+/** lb_vip_ids[id]: the VIP's lb_vips key and value, by id (the established-flow fast path). */
+export interface VipEntry { key: VipKey; info: VipInfo }
+export const vipEntry = defineStruct<VipEntry>({
+  cName: 'vip_entry', size: 44, fields: [
+    { name: 'key', offset: 0, type: { struct: vipKey } },
+    { name: 'info', offset: 20, type: { struct: vipInfo } },
+  ],
+});
+
 export interface RealInfo {
   addr: Buffer; mac: string; nexthopMac: string; family: number; state: number; vipId: number; weight: number;
 }
@@ -196,5 +205,5 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids'] as const;
 export const DECAP_MAPS = ['decap_vips', 'decap_stats'] as const;

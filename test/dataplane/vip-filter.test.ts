@@ -1,9 +1,11 @@
-// The VIP pre-filter (lb_vip_filter, bpf/include/lb_shared.h): a slot per hashed destination
+// How the lb program finds a packet's VIP. The pre-filter (lb_vip_filter, bpf/include/lb_shared.h): a slot per hashed destination
 // address says which kinds of VIP may live there. It may let a non-VIP packet through to the
 // lb_vips lookup (shared slot) but must never hide a VIP, and removing one VIP of a shared slot
 // must keep the other's bits. Two addresses that share a slot are found with the control
 // plane's vipFilterSlot(); the BPF side hashes on its own, so every forward below also checks
-// that both compute the same slot.
+// that both compute the same slot. Established flows find their VIP by the connection entry's
+// vip_id (lb_vip_ids): that copy must follow policy changes and removals, and must not keep a
+// flow on a port-0 VIP once a VIP for its exact port exists.
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -33,18 +35,20 @@ function sharedSlotPair(): [string, string] {
 const [A, B] = sharedSlotPair();
 const V6 = '2001:db8:9::10';
 
-function send(dst: string, dport: number, proto: 'tcp' | 'udp' = 'tcp'): { verdict: number; reasons: Record<string, bigint> } {
+function send(dst: string, dport: number, proto: 'tcp' | 'udp' = 'tcp', flags = 'S'): { verdict: number; reasons: Record<string, bigint>; to: string } {
   const dp = h.dp();
   const before = flatCounters(dp);
   const p = eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });
   const l3 = dst.includes(':') ? p.ipv6({ src: CLIENT6, dst }) : p.ipv4({ src: CLIENT4, dst });
-  const frame = proto === 'tcp' ? l3.tcp({ sport: 40000, dport, flags: 'S' }).build() : l3.udp({ sport: 40000, dport }).build();
+  const frame = proto === 'tcp' ? l3.tcp({ sport: 40000, dport, flags }).build() : l3.udp({ sport: 40000, dport }).build();
   const r = dp.program.testRun(frame);
   const now = flatCounters(dp);
   const reasons: Record<string, bigint> = {};
   for (const [k, v] of Object.entries(now)) if (k.startsWith('reason.') && v !== before[k]) reasons[k.slice(7)] = v - (before[k] ?? 0n);
-  return { verdict: r.retval, reasons };
+  return { verdict: r.retval, reasons, to: r.data.subarray(0, 6).toString('hex').replace(/(..)(?!$)/g, '$1:') };
 }
+
+const fwd = (r: ReturnType<typeof send>) => ({ verdict: r.verdict, reasons: r.reasons });
 
 function filterSlot(addr: string): number {
   const m = BpfMap.openPinned(path.join(h.dp().pinDir, 'lb_vip_filter'));
@@ -69,10 +73,10 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
     dp.upsertVip({ address: A, port: 80, protocol: 'tcp', method: 'dr' });
     dp.setReals(`${A}:80/tcp`, [{ id: 1, address: '10.255.255.1', mac: realMac(1), weight: 1, state: 'up' }]);
     assert.equal(filterSlot(A), LB.VF_TCP);
-    assert.deepEqual(send(A, 80), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
-    assert.deepEqual(send(B, 80), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'slot shared, lb_vips has no such VIP');
-    assert.deepEqual(send(A, 81), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'VIP address, other port');
-    assert.deepEqual(send(A, 80, 'udp'), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'VIP address, other protocol');
+    assert.deepEqual(fwd(send(A, 80)), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    assert.deepEqual(fwd(send(B, 80)), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'slot shared, lb_vips has no such VIP');
+    assert.deepEqual(fwd(send(A, 81)), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'VIP address, other port');
+    assert.deepEqual(fwd(send(A, 80, 'udp')), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'VIP address, other protocol');
   });
 
   test('a port-0 VIP in the shared slot sets its own bit; removing the other VIP keeps it', () => {
@@ -80,14 +84,14 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
     dp.upsertVip({ address: B, port: 0, protocol: 'udp', method: 'dr' });
     dp.setReals(`${B}:0/udp`, [{ id: 2, address: '10.255.255.2', mac: realMac(2), weight: 1, state: 'up' }]);
     assert.equal(filterSlot(A), LB.VF_TCP | LB.VF_UDP_ALL);
-    assert.deepEqual(send(B, 5353, 'udp'), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    assert.deepEqual(fwd(send(B, 5353, 'udp')), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
     dp.removeVip(`${A}:80/tcp`);
     assert.equal(filterSlot(B), LB.VF_UDP_ALL);
-    assert.deepEqual(send(A, 80), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'removed VIP');
-    assert.deepEqual(send(B, 53, 'udp'), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } }, 'the slot still lets the other VIP through');
+    assert.deepEqual(fwd(send(A, 80)), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'removed VIP');
+    assert.deepEqual(fwd(send(B, 53, 'udp')), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } }, 'the slot still lets the other VIP through');
     dp.removeVip(`${B}:0/udp`);
     assert.equal(filterSlot(B), 0, 'slot cleared with its last VIP');
-    assert.deepEqual(send(B, 53, 'udp'), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+    assert.deepEqual(fwd(send(B, 53, 'udp')), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
   });
 
   test('IPv6 VIPs hash all four words of the address', () => {
@@ -95,8 +99,34 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
     dp.upsertVip({ address: V6, port: 443, protocol: 'tcp', method: 'dr' });
     dp.setReals(`[${V6}]:443/tcp`, [{ id: 3, address: '2001:db8:9::1:1', mac: realMac(3), weight: 1, state: 'up' }]);
     assert.equal(filterSlot(V6), LB.VF_TCP);
-    assert.deepEqual(send(V6, 443), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    assert.deepEqual(fwd(send(V6, 443)), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
     // The same low word in another /64: another slot here, and not a VIP either way.
-    assert.deepEqual(send('2001:db8:8::10', 443), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+    assert.deepEqual(fwd(send('2001:db8:8::10', 443)), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+  });
+
+  test('an established flow follows its VIP by id: policy changes, an exact-port VIP over port 0, removal', () => {
+    const dp = h.dp();
+    const C = '10.0.77.1';
+    dp.upsertVip({ address: C, port: 0, protocol: 'tcp', method: 'dr' });
+    dp.setReals(`${C}:0/tcp`, [{ id: 10, address: '10.255.0.10', mac: realMac(10), weight: 1, state: 'up' }]);
+    const first = send(C, 8080);
+    assert.deepEqual(fwd(first), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    assert.equal(first.to, realMac(10));
+    assert.equal(send(C, 8080, 'tcp', 'A').to, realMac(10), 'established on the port-0 VIP');
+    // Policy change: the flow's next packet is tunnelled (the id copy was rewritten too).
+    dp.upsertVip({ address: C, port: 0, protocol: 'tcp', method: 'tun' });
+    assert.deepEqual(fwd(send(C, 8080, 'tcp', 'A')), { verdict: XDP.XDP_TX, reasons: { tx_tun: 1n } });
+    dp.upsertVip({ address: C, port: 0, protocol: 'tcp', method: 'dr' });
+    // A VIP for the flow's exact port now exists: it wins, as for a new flow.
+    dp.upsertVip({ address: C, port: 8080, protocol: 'tcp', method: 'dr' });
+    dp.setReals(`${C}:8080/tcp`, [{ id: 11, address: '10.255.0.11', mac: realMac(11), weight: 1, state: 'up' }]);
+    assert.equal(send(C, 8080, 'tcp', 'A').to, realMac(11), 'moved to the exact-port VIP');
+    assert.equal(send(C, 9090, 'tcp', 'A').to, realMac(10), 'other ports stay on port 0');
+    // Removal: the established flow is no longer forwarded.
+    dp.removeVip(`${C}:8080/tcp`);
+    assert.equal(send(C, 8080, 'tcp', 'A').to, realMac(10), 'back on port 0');
+    dp.removeVip(`${C}:0/tcp`);
+    assert.deepEqual(fwd(send(C, 8080, 'tcp', 'A')), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+    assert.deepEqual(fwd(send(C, 9090, 'tcp', 'A')), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
   });
 });
