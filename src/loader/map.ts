@@ -242,6 +242,40 @@ export class BpfMap {
     }
   }
 
+  /**
+   * Like lookupBatch, but into contiguous buffers: `keys` holds `count` keys back to back and
+   * `values` their values (per-CPU maps: every CPU's slot, 8-byte aligned). For reading a whole
+   * array of counters without one Buffer per entry.
+   */
+  lookupBatchRaw(): { keys: Buffer; values: Buffer; count: number } {
+    const vb = this.valueBytes;
+    let chunk = Math.max(1, Math.min(this.maxEntries, 8192));
+    const tokenSize = Math.max(this.keySize, 8);
+    let inTok: Buffer | null = null;
+    const outTok = Buffer.alloc(tokenSize);
+    const keyParts: Buffer[] = [];
+    const valParts: Buffer[] = [];
+    let total = 0;
+    const opts = batchOpts();
+    for (;;) {
+      const keys = Buffer.alloc(chunk * this.keySize);
+      const vals = Buffer.alloc(chunk * vb);
+      const count = Buffer.alloc(4);
+      count.writeUInt32LE(chunk);
+      const r = bpf.map_lookup_batch(this.fd, inTok, outTok, keys, vals, count, opts) as number;
+      if (r < 0 && r !== -ENOENT) {
+        if (r === -ENOSPC && chunk < this.maxEntries) { chunk = Math.min(this.maxEntries, chunk * 2); continue; }
+        this.batchFail('lookup_batch', r);
+      }
+      const n = count.readUInt32LE();
+      keyParts.push(keys.subarray(0, n * this.keySize));
+      valParts.push(vals.subarray(0, n * vb));
+      total += n;
+      if (r === -ENOENT) return { keys: Buffer.concat(keyParts), values: Buffer.concat(valParts), count: total };
+      inTok = Buffer.from(outTok);
+    }
+  }
+
   /** BPF_MAP_UPDATE_BATCH; per-CPU maps take each value as all CPUs' slots concatenated. */
   updateBatch(keys: Buffer[], values: Buffer[]): void {
     if (keys.length !== values.length) throw new XlvsError(ErrorCodes.BPF_KEY_SIZE, `map ${this.name}: updateBatch: ${keys.length} keys but ${values.length} values`);

@@ -48,8 +48,12 @@ const VRRP_STATES = ['INIT', 'BACKUP', 'MASTER', 'FAULT'] as const;
 export function registerScrapeMetrics(registry: Registry, src: ScrapeSources): void {
   let cached: { at: number; snap: StatusSnapshot } | null = null;
   const snap = (): StatusSnapshot => {
-    const now = Date.now();
-    if (!cached || now - cached.at > 250) cached = { at: now, snap: src.snapshot() };
+    // Stamped after the build: a snapshot that takes longer than the window to build must still
+    // serve every family of the same scrape.
+    if (!cached || Date.now() - cached.at > 250) {
+      const snap = src.snapshot();
+      cached = { at: Date.now(), snap };
+    }
     return cached.snap;
   };
   const fam = (name: string, help: string, type: 'counter' | 'gauge', sample: () => Sample[]) =>
