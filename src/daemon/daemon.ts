@@ -21,7 +21,7 @@ import type { StateChange } from '../vrrp/io';
 import { Reconciler } from '../reconciler/reconciler';
 import { RealIds } from '../reconciler/ids';
 import { DesiredState } from '../reconciler/desired';
-import { desiredState } from './desired-from-model';
+import { desiredService, desiredState } from './desired-from-model';
 import { DataplanePortAdapter, adoptedState } from './dataplane-port';
 import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
@@ -68,6 +68,7 @@ export class Daemon {
   private startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   private applyQueued = false;
+  private dirty: Set<string> | 'all' = new Set();
   readonly log: (line: string) => void;
 
   constructor(readonly opts: DaemonOptions) {
@@ -168,24 +169,37 @@ export class Daemon {
     }
   }
 
-  private desired(): DesiredState {
-    return desiredState(this.topo, this.verdicts, (a) => this.macs.get(a) ?? null);
-  }
+  private macOf = (a: string): string | null => this.macs.get(a) ?? null;
 
-  private applyNow(why: string): string[] {
-    const res = this.reconciler.apply(this.desired());
+  /** Applies the whole desired state, or with `only` just those services (health events). */
+  private applyNow(why: string, only?: ReadonlySet<string>): string[] {
+    let desired: DesiredState;
+    if (only) {
+      desired = new Map();
+      for (const svc of this.topo.services) if (only.has(svc.key)) desired.set(svc.key, desiredService(svc, this.verdicts.get(svc.key), this.macOf));
+    } else {
+      desired = desiredState(this.topo, this.verdicts, this.macOf);
+    }
+    const res = this.reconciler.apply(desired, only);
     for (const s of res.summary) this.event('apply', `${s} (${why})`);
     return res.summary;
   }
 
-  /** Coalesces bursts of events (many checkers flipping at once) into one apply. */
-  private applySoon(why: string): void {
+  /**
+   * Coalesces bursts of events (many checkers flipping at once) into one apply, of the services
+   * they touched only (`service` given) or of everything.
+   */
+  private applySoon(why: string, service?: string): void {
+    if (service === undefined) this.dirty = 'all';
+    else if (this.dirty !== 'all') this.dirty.add(service);
     if (this.applyQueued) return;
     this.applyQueued = true;
     queueMicrotask(() => {
+      const only = this.dirty === 'all' ? undefined : this.dirty;
       this.applyQueued = false;
+      this.dirty = new Set();
       try {
-        this.applyNow(why);
+        this.applyNow(why, only);
       } catch (e) {
         this.event('apply', `failed: ${(e as Error).message}`);
       }
@@ -199,7 +213,7 @@ export class Daemon {
     if (e.from !== e.to) this.event('health', `${e.serviceKey} ${e.realKey} ${e.to}: ${e.reason}`);
     this.serviceHealth.realEvent(e, { notifyUp: real.notifyUp, notifyDown: real.notifyDown }, real.address, real.port);
     this.recomputeVerdicts(svc);
-    this.applySoon(`health ${e.realKey} ${e.to}`);
+    this.applySoon(`health ${e.realKey} ${e.to}`, svc.key);
   }
 
   private onCheck(e: CheckEvent): void {

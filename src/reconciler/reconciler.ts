@@ -42,8 +42,25 @@ export class Reconciler {
     this.applied = new Map(state);
   }
 
-  plan(desired: DesiredState): Op[] {
+  /**
+   * The writes that turn what is applied into `desired`. With `only`, just those services are
+   * compared (a health event touches one service; the other 255 need no look).
+   */
+  plan(desired: DesiredState, only?: ReadonlySet<string>): Op[] {
     const ops: Op[] = [];
+    if (only) {
+      for (const key of only) {
+        const svc = desired.get(key);
+        const cur = this.applied.get(key);
+        if (svc) {
+          if (!cur || !sameVip(cur.vip, svc.vip)) ops.push({ kind: 'upsert-vip', key, vip: svc.vip });
+          if (!cur || !sameVip(cur.vip, svc.vip) || !sameReals(cur, svc)) ops.push({ kind: 'set-reals', key, service: svc });
+        } else if (cur) {
+          ops.push({ kind: 'remove-vip', key, vip: cur.vip });
+        }
+      }
+      return ops;
+    }
     for (const [key, svc] of desired) {
       const cur = this.applied.get(key);
       if (!cur || !sameVip(cur.vip, svc.vip)) ops.push({ kind: 'upsert-vip', key, vip: svc.vip });
@@ -55,9 +72,12 @@ export class Reconciler {
     return ops;
   }
 
-  /** Applies `desired`; on failure undoes this call's writes and throws E_APPLY. */
-  apply(desired: DesiredState): ApplyResult {
-    const ops = this.plan(desired);
+  /**
+   * Applies `desired` (with `only`: just those services of it, the others stay as applied); on
+   * failure undoes this call's writes and throws E_APPLY.
+   */
+  apply(desired: DesiredState, only?: ReadonlySet<string>): ApplyResult {
+    const ops = this.plan(desired, only);
     const before = new Map(this.applied);
     const idsBefore = this.ids.snapshot();
     const done: Op[] = [];
@@ -77,11 +97,20 @@ export class Reconciler {
     }
     // Ids of reals that are gone are released only once the writes succeeded.
     for (const [key, cur] of before) {
+      if (only && !only.has(key)) continue;
       const next = desired.get(key);
       const keep = new Set(next ? [...next.reals, ...(next.sorry ? [next.sorry] : [])].map((r) => r.key) : []);
       for (const r of [...cur.reals, ...(cur.sorry ? [cur.sorry] : [])]) if (!keep.has(r.key)) this.ids.release(key, r.key);
     }
-    this.applied = new Map(desired);
+    if (only) {
+      for (const key of only) {
+        const svc = desired.get(key);
+        if (svc) this.applied.set(key, svc);
+        else this.applied.delete(key);
+      }
+    } else {
+      this.applied = new Map(desired);
+    }
     return { ops, summary: ops.map(describe) };
   }
 

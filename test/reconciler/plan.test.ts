@@ -117,3 +117,18 @@ test('real ids: a freed id is not handed out again right away', () => {
   assert.equal(ids.ensure('s', 'e'), a, 'wraps around to the oldest free id');
   assert.throws(() => ids.ensure('s', 'f'), /no free real id/);
 });
+
+test('apply with `only` compares and writes just those services', () => {
+  const port = new RecordingPort();
+  const r = new Reconciler(port, new RealIds(1023));
+  r.apply(state(svc('10.0.0.10', [['10.0.1.1', 1], ['10.0.1.2', 1]]), svc('10.0.0.11', [['10.0.1.3', 2]])));
+  port.writes = [];
+  // Both differ from what is applied, but only .10 is named.
+  const d = state(svc('10.0.0.10', [['10.0.1.1', 1], ['10.0.1.2', 1, 'down']]), svc('10.0.0.11', [['10.0.1.3', 7]]));
+  r.apply(new Map([...d].filter(([k]) => k === '10.0.0.10:80/tcp')), new Set(['10.0.0.10:80/tcp']));
+  assert.deepEqual(port.writes, ['reals 10.0.0.10:80/tcp']);
+  assert.equal(r.current().get('10.0.0.11:80/tcp')!.reals[0].weight, 2, 'the other service stays as applied');
+  port.writes = [];
+  r.apply(d);
+  assert.deepEqual(port.writes, ['reals 10.0.0.11:80/tcp'], 'a full apply then finds only the other one');
+});
