@@ -83,7 +83,7 @@ export interface Connection {
   vipPort: number;
   realId: number;
   vipId: number;
-  /** bpf_ktime_get_ns (CLOCK_MONOTONIC) of the last packet. */
+  /** CLOCK_MONOTONIC of the last packet, at tick resolution (bpf_ktime_get_coarse_ns). */
   lastSeenNs: bigint;
 }
 
