@@ -313,6 +313,14 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	bits = bpf_map_lookup_elem(&lb_vip_filter, &slot);
 	if (!bits || !(*bits & (vf_exact(&p) | vf_all(&p))))
 		return LB_PASS_NOT_VIP;
+	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
+	if (!cfg)
+		return LB_DROP_INTERNAL;
+	/* Only frames sent to us: a bridge floods frames for a MAC it has not learned (or for a
+	 * director whose link went down), and the other director of the pair must not forward
+	 * them too. Whoever VRRP makes Master owns the VIP's ARP entry, so it gets the traffic. */
+	if (!mac_eq(eth->h_dest, cfg->mac))
+		return LB_PASS_NOT_OURS;
 	/* Connection first: an established flow finds its VIP by id (vip_of_conn), so it costs
 	 * one hash lookup, not two. Established DR, kernel loop of 10000 runs per call (hot
 	 * caches): 59 -> 47 ns per run; one run per call (bench/dataplane.ts): 81.8 -> 79.8 net,
@@ -335,10 +343,6 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	/* Not forwarded with a TTL that would expire on the next hop: the kernel answers. */
 	if (p.ttl <= 1)
 		return LB_PASS_TTL;
-	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
-	if (!cfg)
-		return LB_DROP_INTERNAL;
-
 	select_real(&p, v, cfg, cv, &ch);
 	if (!ch.real)
 		return LB_PASS_NO_REAL;

@@ -51,6 +51,12 @@ static __always_inline int mac_is_zero(const __u8 *m)
 	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
 }
 
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) |
+		 (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5]));
+}
+
 static __always_inline int addr6_is_zero(const __u8 *a)
 {
 	const __u32 *w = (const __u32 *)a;

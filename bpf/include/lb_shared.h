@@ -182,7 +182,9 @@ enum lb_reason {
 	LB_DROP_TOO_BIG = 13,	/* too big, DF clear: cannot fragment in XDP */
 	LB_DROP_CONFIG = 14,	/* director config missing (TUN source address) */
 	LB_DROP_INTERNAL = 15,	/* a helper failed (adjust_head) */
-	LB_REASON_MAX = 16,
+	LB_PASS_NOT_OURS = 16,	/* to a VIP but not to our MAC: a bridge flooded it, or it is
+				 * the other director's (only the VRRP Master forwards) */
+	LB_REASON_MAX = 17,
 };
 
 /* One named field per reason, in code order. */
@@ -203,6 +205,7 @@ struct lb_reason_stats {
 	__u64 drop_too_big;
 	__u64 config;
 	__u64 internal;
+	__u64 not_ours;
 };
 _Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
 

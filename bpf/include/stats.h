@@ -14,6 +14,7 @@ _Static_assert(offsetof(struct lb_reason_stats, tx_dr) == 8 * LB_TX_DR, "reason 
 _Static_assert(offsetof(struct lb_reason_stats, not_vip) == 8 * LB_PASS_NOT_VIP, "reason not_vip");
 _Static_assert(offsetof(struct lb_reason_stats, no_real) == 8 * LB_PASS_NO_REAL, "reason no_real");
 _Static_assert(offsetof(struct lb_reason_stats, internal) == 8 * LB_DROP_INTERNAL, "reason internal");
+_Static_assert(offsetof(struct lb_reason_stats, not_ours) == 8 * LB_PASS_NOT_OURS, "reason not_ours");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -58,7 +59,7 @@ static __always_inline int lb_exit(int reason)
 	if (r >= LB_REASON_MAX)
 		r = LB_DROP_INTERNAL;
 	if (s)
-		((__u64 *)s)[r & (LB_REASON_MAX - 1)]++;
+		((__u64 *)s)[r]++;
 	switch (r) {
 	case LB_TX_DR:
 	case LB_TX_TUN:

@@ -66,6 +66,16 @@ const rows: FixtureRow[] = [
     verdict: 'XDP_PASS', output: 'unchanged', counters: { 'reason.ttl': 1, 'real.1.packets': 0 },
   },
   {
+    name: 'a frame to the VIP but not to our MAC (flooded, or the other director\'s) passes untouched',
+    packet: eth({ src: ROUTER_MAC, dst: '02:00:00:00:00:02' }).ipv4(ip).tcp({ ...syn, sport: 40010 }).build(),
+    verdict: 'XDP_PASS', output: 'unchanged', counters: { 'reason.not_ours': 1, 'real.1.packets': 0 },
+  },
+  {
+    name: 'a broadcast frame to the VIP is not forwarded either',
+    packet: eth({ src: ROUTER_MAC, dst: 'ff:ff:ff:ff:ff:ff' }).ipv4(ip).tcp({ ...syn, sport: 40011 }).build(),
+    verdict: 'XDP_PASS', output: 'unchanged', counters: { 'reason.not_ours': 1 },
+  },
+  {
     name: 'the VIP address on a port without a service is not ours',
     packet: fromClient().ipv4(ip).tcp({ ...syn, dport: 81 }).build(),
     verdict: 'XDP_PASS', output: 'unchanged', counters: { 'reason.not_vip': 1 },
