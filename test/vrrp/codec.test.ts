@@ -10,9 +10,11 @@ import { readPcap, writePcap, ethIpv4 } from './pcap';
 import { decodeIpv4, decodeAdvert, checkAdvert, encodeAdvert, encodeIpv4, ipToBytes, bytesToIp } from '../../src/vrrp/codec';
 import { garpFrame } from '../../src/sys/rawsock';
 import { isXlvsError } from '../../src/errors';
+import { repoRoot } from '../../src/paths';
 import { needsCommand } from '../lib/env';
 
-const VECTORS = '/work/shared/vectors';
+// keepalived 2.2.7's own adverts, captured in namespaces (test/vrrp/vectors/README.md).
+const VECTORS = path.join(repoRoot(), 'test', 'vrrp', 'vectors');
 const ETH_HDR = 14;
 
 /** RFC 1071 checksum, written again here so tests do not trust the production one. */
