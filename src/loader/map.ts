@@ -214,32 +214,13 @@ export class BpfMap {
 
   /** Whole map through BPF_MAP_LOOKUP_BATCH. Per-CPU values come concatenated, as in entries(). */
   lookupBatch(): Array<[Buffer, Buffer]> {
+    const { keys, values, count } = this.lookupBatchRaw();
     const vb = this.valueBytes;
-    let chunk = Math.max(1, Math.min(this.maxEntries, 4096));
-    // The batch cursor is opaque; hash maps use a u32 bucket index, arrays a key (bpf(2)).
-    const tokenSize = Math.max(this.keySize, 8);
-    let inTok: Buffer | null = null;
-    const outTok = Buffer.alloc(tokenSize);
     const res: Array<[Buffer, Buffer]> = [];
-    const opts = batchOpts();
-    for (;;) {
-      const keys = Buffer.alloc(chunk * this.keySize);
-      const vals = Buffer.alloc(chunk * vb);
-      const count = Buffer.alloc(4);
-      count.writeUInt32LE(chunk);
-      const r = bpf.map_lookup_batch(this.fd, inTok, outTok, keys, vals, count, opts) as number;
-      if (r < 0 && r !== -ENOENT) {
-        // A hash bucket larger than `chunk` (ENOSPC): retry the same position with room for it.
-        if (r === -ENOSPC && chunk < this.maxEntries) { chunk = Math.min(this.maxEntries, chunk * 2); continue; }
-        this.batchFail('lookup_batch', r);
-      }
-      const n = count.readUInt32LE();
-      for (let i = 0; i < n; i++) {
-        res.push([Buffer.from(keys.subarray(i * this.keySize, (i + 1) * this.keySize)), Buffer.from(vals.subarray(i * vb, (i + 1) * vb))]);
-      }
-      if (r === -ENOENT) return res;
-      inTok = Buffer.from(outTok);
+    for (let i = 0; i < count; i++) {
+      res.push([Buffer.from(keys.subarray(i * this.keySize, (i + 1) * this.keySize)), Buffer.from(values.subarray(i * vb, (i + 1) * vb))]);
     }
+    return res;
   }
 
   /**
@@ -250,6 +231,7 @@ export class BpfMap {
   lookupBatchRaw(): { keys: Buffer; values: Buffer; count: number } {
     const vb = this.valueBytes;
     let chunk = Math.max(1, Math.min(this.maxEntries, 8192));
+    // The batch cursor is opaque; hash maps use a u32 bucket index, arrays a key (bpf(2)).
     const tokenSize = Math.max(this.keySize, 8);
     let inTok: Buffer | null = null;
     const outTok = Buffer.alloc(tokenSize);
@@ -264,6 +246,7 @@ export class BpfMap {
       count.writeUInt32LE(chunk);
       const r = bpf.map_lookup_batch(this.fd, inTok, outTok, keys, vals, count, opts) as number;
       if (r < 0 && r !== -ENOENT) {
+        // A hash bucket larger than `chunk` (ENOSPC): retry the same position with room for it.
         if (r === -ENOSPC && chunk < this.maxEntries) { chunk = Math.min(this.maxEntries, chunk * 2); continue; }
         this.batchFail('lookup_batch', r);
       }
