@@ -14,9 +14,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { hasRunCommand, defaultLabConfig, labStatus } from '../../src/lab/site';
-import { needsCommand } from '../lib/env';
-import { E2eLab, Capture, tcpCounters, interfaceMac, waitFor, sleep } from './lib/e2e-lab';
+import { defaultLabConfig, labStatus } from '../../src/lab/site';
+import { E2eLab, Capture, tcpCounters, interfaceMac, waitFor, sleep, e2eGate } from './lib/e2e-lab';
 
 const P = 'e2';
 const DR_VIP = '10.81.0.100';
@@ -35,19 +34,7 @@ function labConfigWithPersistence(): string {
   return file;
 }
 
-function gate(): { skip?: string } {
-  for (const c of ['curl', 'tcpdump']) {
-    const g = needsCommand(c);
-    if (g.skip) return g;
-  }
-  if (!hasRunCommand()) {
-    const reason = 'needs the daemon (`xlvs run`), which this build does not have yet';
-    process.stdout.write(`# skip: ${reason}\n`);
-    return { skip: reason };
-  }
-  return {};
-}
-const G = gate();
+const G = e2eGate('curl', 'tcpdump');
 const lab = new E2eLab(P, G.skip ? undefined : labConfigWithPersistence());
 
 before(async () => {

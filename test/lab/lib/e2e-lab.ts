@@ -7,12 +7,38 @@ import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
 import { run, inNs } from '../../../src/lab/netns';
+import { needsCommand } from '../../lib/env';
 import { labUp, labDown, labStatus, LabState } from '../../../src/lab/site';
 import { LabLayout, LabDirector, LabReal, LAB } from '../../../src/lab/layout';
 import { xlvsArgv } from '../../../src/lab/xlvs-cli';
 import { controlRequest } from '../../../src/daemon/control';
 import { reviveSnapshot } from '../../../src/cli/commands/control';
 import type { StatusSnapshot, ServiceStatus } from '../../../src/daemon/status';
+
+/** Options for the e2e tests: skip (outside CI) with a printed reason when a program is missing. */
+export function e2eGate(...commands: string[]): { skip?: string } {
+  for (const c of commands) {
+    const g = needsCommand(c);
+    if (g.skip) return g;
+  }
+  return {};
+}
+
+/**
+ * New flows to `vip`:80 are scheduled by director `active` and the other director forwards
+ * nothing: the client's traffic follows the VRRP Master.
+ */
+export async function assertTrafficOn(lab: E2eLab, vip: string, active: 1 | 2): Promise<void> {
+  const other = active === 1 ? 2 : 1;
+  const b1 = await lab.service(active, vip, 80);
+  const b2 = await lab.service(other, vip, 80);
+  const web = lab.shares(`http://${vip}/`, 10);
+  if (web.get('failed') !== undefined) throw new Error(`${web.get('failed')} of 10 requests to ${vip} failed`);
+  const a1 = await lab.service(active, vip, 80);
+  const a2 = await lab.service(other, vip, 80);
+  if (a1.counters.newFlows - b1.counters.newFlows < 10n) throw new Error(`director ${active} scheduled ${a1.counters.newFlows - b1.counters.newFlows} of 10 new flows`);
+  if (a2.counters.packets !== b2.counters.packets) throw new Error(`director ${other} forwarded ${a2.counters.packets - b2.counters.packets} packets`);
+}
 
 export function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
