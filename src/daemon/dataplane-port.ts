@@ -20,6 +20,10 @@ export class DataplanePortAdapter implements DataplanePort {
     this.dp.removeVip(v.key);
   }
 
+  batch<T>(fn: () => T): T {
+    return this.dp.withBatchedSwaps(fn);
+  }
+
   setReals(v: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void {
     const spec = (r: RealWithId) => ({ id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state });
     this.dp.setReals(v.key, reals.map(spec), sorry ? spec(sorry) : null);

@@ -288,7 +288,11 @@ export class BpfMap {
     const count = Buffer.alloc(4);
     count.writeUInt32LE(n);
     const r = bpf.map_update_batch(this.fd, keys, values, count, batchOpts()) as number;
-    if (r < 0) this.batchFail(`update_batch (${count.readUInt32LE()} of ${n} written)`, r);
+    if (r < 0) {
+      const err = this.batchError(`update_batch (${count.readUInt32LE()} of ${n} written)`, r);
+      (err as XlvsError & { written?: number }).written = count.readUInt32LE();
+      throw err;
+    }
   }
 
   /** BPF_MAP_DELETE_BATCH; fails (ENOENT) on a key that is absent, after deleting the ones before it. */
@@ -302,8 +306,12 @@ export class BpfMap {
   }
 
   private batchFail(op: string, r: number): never {
+    throw this.batchError(op, r);
+  }
+
+  private batchError(op: string, r: number): XlvsError {
     const unsupported = r === -22 || r === -95 || r === -524;
-    throw new XlvsError(ErrorCodes.BPF_MAP_OP,
+    return new XlvsError(ErrorCodes.BPF_MAP_OP,
       `map ${this.name}: ${op} failed${unsupported ? ` (${typeName(this.type)} may not support batch operations)` : ''}`, { errno: -r });
   }
 

@@ -14,6 +14,8 @@ export interface DataplanePort {
   removeVip(vip: DesiredVip): void;
   /** Writes the reals and rebuilds the VIP's Maglev table; replaces the previous set whole. */
   setReals(vip: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void;
+  /** Optional: run a whole apply's writes so the data plane can install its tables together. */
+  batch?<T>(fn: () => T): T;
 }
 
 export type Op =
@@ -81,18 +83,22 @@ export class Reconciler {
     const before = new Map(this.applied);
     const idsBefore = this.ids.snapshot();
     const done: Op[] = [];
-    try {
+    const runAll = () => {
       for (const op of ops) {
         this.run(op);
         done.push(op);
       }
+    };
+    try {
+      if (this.port.batch && ops.length > 1) this.port.batch(runAll);
+      else runAll();
     } catch (e) {
       const undoErrors = this.undo(done, before);
       this.ids.restore(idsBefore);
       this.applied = before;
-      const failed = ops[done.length];
+      const failed = done.length < ops.length ? describe(ops[done.length]) : 'installing the new Maglev tables';
       throw new XlvsError(ErrorCodes.APPLY,
-        `apply failed at ${describe(failed)}: ${(e as Error).message}; previous state kept` +
+        `apply failed at ${failed}: ${(e as Error).message}; previous state kept` +
         (undoErrors.length ? ` (undo problems: ${undoErrors.join('; ')})` : ''), { cause: e });
     }
     // Ids of reals that are gone are released only once the writes succeeded.

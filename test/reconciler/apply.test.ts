@@ -51,6 +51,8 @@ describe('reconciler on real maps', needsBpf(), () => {
         writes.push(`reals ${v.key}`);
         port.setReals(v, reals, sorry);
       },
+      // The daemon's path: a whole apply's tables installed in one batch.
+      batch: (fn) => port.batch(fn),
     };
     r = new Reconciler(wrapped, new RealIds(4095));
   });
