@@ -169,7 +169,6 @@ function reloadAndFlip(dp: Dataplane, topo: Topology, runs: number): { reload: C
 
 export function run(opts: ControlplaneOptions = {}): ControlplaneResult {
   const quick = !!opts.quick;
-  const runs = quick ? 2 : 5;
   const rows: Row[] = [];
 
   const maglev = maglevBench.run(quick ? 3 : 9);

@@ -31,5 +31,3 @@ export function testBpfObject(name: string): string {
   return path.join(repoRoot(), 'build', 'test-bpf', `${name}.bpf.o`);
 }
 
-/** Default root for pinned programs and maps. */
-export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/xlvs';

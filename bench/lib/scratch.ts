@@ -15,31 +15,40 @@ export function scratchPinDir(tag: string): string {
   return `/sys/fs/bpf/xlvs-bench-${process.pid}-${tag}`;
 }
 
-export function withScratchDataplane<T>(tag: string, fn: (dp: Dataplane) => T): T {
+/** Creates the scratch data plane; `close()` destroys it and removes its pin dir. */
+function openScratch(tag: string): { dp: Dataplane; close(): void } {
   ensureBpffs('/sys/fs/bpf');
   const pinDir = scratchPinDir(tag);
   fs.mkdirSync(pinDir, { recursive: true });
-  let dp: Dataplane | null = null;
-  try {
-    dp = Dataplane.create({ pinDir, mac: '02:00:00:00:00:fe', tunSource4: '192.0.2.2' });
-    return fn(dp);
-  } finally {
+  const close = (dp: Dataplane | null) => {
     if (dp) dp.destroy();
     fs.rmSync(pinDir, { recursive: true, force: true });
+  };
+  let dp: Dataplane;
+  try {
+    dp = Dataplane.create({ pinDir, mac: '02:00:00:00:00:fe', tunSource4: '192.0.2.2' });
+  } catch (e) {
+    close(null);
+    throw e;
+  }
+  return { dp, close: () => close(dp) };
+}
+
+export function withScratchDataplane<T>(tag: string, fn: (dp: Dataplane) => T): T {
+  const s = openScratch(tag);
+  try {
+    return fn(s.dp);
+  } finally {
+    s.close();
   }
 }
 
 export async function withScratchDataplaneAsync<T>(tag: string, fn: (dp: Dataplane) => Promise<T>): Promise<T> {
-  ensureBpffs('/sys/fs/bpf');
-  const pinDir = scratchPinDir(tag);
-  fs.mkdirSync(pinDir, { recursive: true });
-  let dp: Dataplane | null = null;
+  const s = openScratch(tag);
   try {
-    dp = Dataplane.create({ pinDir, mac: '02:00:00:00:00:fe', tunSource4: '192.0.2.2' });
-    return await fn(dp);
+    return await fn(s.dp);
   } finally {
-    if (dp) dp.destroy();
-    fs.rmSync(pinDir, { recursive: true, force: true });
+    s.close();
   }
 }
 

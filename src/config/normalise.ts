@@ -7,7 +7,7 @@ import type {
 import {
   Ip, canonicalIp, familyName, formatIp, hostPort, inSubnet, maskToPrefix, maxPrefix, parseIp, prefixToMask,
 } from './address';
-import { aliased, checkFamilies, durationAt, parseCheck, PartialCheck, RawCheck, resolveCheck } from './check';
+import { aliased, checkFamilies, durationAt, parseCheck, RawCheck, resolveCheck } from './check';
 import type { PathSeg, Problems } from './problems';
 import { isPrime } from '../maglev/maglev';
 

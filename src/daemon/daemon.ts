@@ -10,7 +10,7 @@ import { hostPort } from '../config/address';
 import { Dataplane } from '../dataplane/dataplane';
 import { LB } from '../maps/lb';
 import { ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
-import { XlvsError, ErrorCodes, isXlvsError } from '../errors';
+import { XlvsError, ErrorCodes } from '../errors';
 import { HealthManager } from '../health/manager';
 import { ServiceHealth, realInputs } from '../health/service';
 import { checkerSpecs } from '../health/from-config';
@@ -407,4 +407,3 @@ function packageVersion(): string {
   }
 }
 
-export { isXlvsError };

@@ -1,6 +1,6 @@
 // Address text ↔ bytes for codecs: IPv4 (RFC 791 dotted quad), IPv6 (RFC 4291 §2.2 text forms,
 // RFC 5952 canonical output), MAC (colon-separated hex).
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 /** "192.0.2.1" → 4 bytes in network order. */
 export function parseIpv4(s: string): Buffer {

@@ -20,7 +20,7 @@ export class VrrpRunner extends EventEmitter {
   private net: NetOps;
   private stopped = false;
 
-  constructor(readonly cfg: VrrpConfig, private opts: InstanceOptions = {}) {
+  constructor(readonly cfg: VrrpConfig, opts: InstanceOptions = {}) {
     super();
     this.log = opts.logger ?? consoleLogger;
     this.net = opts.net ?? systemNetOps;
