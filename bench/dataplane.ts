@@ -146,6 +146,7 @@ function median(xs: number[]): number {
 function withDataplane<T>(tag: string, object: string | undefined, fn: (dp: Dataplane) => T): T {
   const pinDir = `/sys/fs/bpf/xlvs-bench-${tag}-${process.pid}`;
   const dp = Dataplane.create({ pinDir, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
+  dp.tickClock(); // as the daemon does every second: flows are stamped from lb_clock
   try {
     return fn(dp);
   } finally {
@@ -218,9 +219,11 @@ export function run(opts: BenchOptions = {}): BenchResult {
     const small = withDataplane('small', opts.object, (dp) => {
       const variants: Array<{ dp: Dataplane; object: string }> = [];
       try {
-        (opts.compare ?? []).forEach((object, k) => variants.push({
-          object, dp: Dataplane.create({ pinDir: `/sys/fs/bpf/xlvs-bench-variant${k}-${process.pid}`, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' }),
-        }));
+        (opts.compare ?? []).forEach((object, k) => {
+          const vdp = Dataplane.create({ pinDir: `/sys/fs/bpf/xlvs-bench-variant${k}-${process.pid}`, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
+          variants.push({ object, dp: vdp });
+          vdp.tickClock();
+        });
         const plain = Buffer.from(eth({ src: CLIENT_MAC, dst: DIR_MAC }).ipv4({ src: '100.64.0.0', dst: '10.0.0.10' }).tcp({ sport: 1, dport: 80 }).payload(Buffer.alloc(18)).build());
         const cases: Case[] = [
           { name: 'XDP_PASS baseline', prog: () => passProg, frame: () => plain, verdict: XDP_PASS },

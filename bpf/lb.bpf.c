@@ -18,17 +18,38 @@
 
 #define NS_PER_MS 1000000ULL
 
-/* Flow and template timestamps: CLOCK_MONOTONIC at tick resolution (bpf-helpers(7),
- * bpf_ktime_get_coarse_ns; 4 ms at HZ=250), which is plenty for idle times and persistence
- * timeouts in ms. bpf_ktime_get_ns reads the TSC and cost 30 ns of the 106 ns net of an
- * established DR packet here; the coarse clock reads the timekeeper's last tick: 106 → 77 ns
- * (bench/dataplane.ts, 7 runs x 20000 calls, same run). A timestamp is written only when it
- * changed, so a busy flow dirties its entry once per tick, not once per packet. */
+/* Persistence templates: CLOCK_MONOTONIC at tick resolution (bpf-helpers(7),
+ * bpf_ktime_get_coarse_ns; 4 ms at HZ=250), plenty for timeouts in ms. bpf_ktime_get_ns reads
+ * the TSC and cost 30 ns of the 106 ns net of an established DR packet here; the coarse clock
+ * reads the timekeeper's last tick: 106 -> 77 ns (bench/dataplane.ts, same run). */
 static __always_inline __u64 lb_now(void)
 {
 	return bpf_ktime_get_coarse_ns();
 }
 
+/* lb_clock[0]: CLOCK_MONOTONIC in ns as the control plane last wrote it (the daemon, once a
+ * second). Connection entries are stamped from it: their last_seen only tells active flows
+ * from idle ones (ipvsadm ActiveConn, a 60 s window), so a second's resolution is enough, and
+ * an array load costs about nothing where even the coarse clock helper cost 32 of the 125 ns
+ * net of an established DR packet (bench/dataplane.ts --compare, same runs). Zero (nobody
+ * writes it: tests, simulate) falls back to lb_now(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lb_clock SEC(".maps");
+
+static __always_inline __u64 flow_clock(void)
+{
+	__u32 zero = 0;
+	__u64 *t = bpf_map_lookup_elem(&lb_clock, &zero);
+
+	return t && *t ? *t : lb_now();
+}
+
+/* A timestamp is written only when it changed, so a busy flow dirties its entry once per
+ * clock step, not once per packet. */
 static __always_inline void touch(__u64 *stamp, __u64 now)
 {
 	if (*stamp != now)
@@ -166,6 +187,79 @@ static __always_inline int flow_stays(const struct real_info *r, const struct vi
 	return 0;
 }
 
+/* The common case of a director's traffic that is not ours, decided before the full parse:
+ * a TCP or UDP packet whose destination address and protocol have no bit in lb_vip_filter.
+ * Reads only the IP header's bounds, version, protocol and destination; everything else
+ * (length, checksum, options, fragments, the L4 header) is checked only for packets that may
+ * be ours, since the rest goes to the kernel, which checks it itself. A fragment or a
+ * malformed packet to another address is therefore counted as not_vip; IPv6 with extension
+ * headers and other protocols take the full parse and keep their own reasons.
+ * Non-VIP net of XDP_PASS (bench/dataplane.ts --compare, same runs): see BENCHMARKS.md. */
+static __always_inline int early_not_vip(const struct cursor *c, int ethertype)
+{
+	__u32 slot, proto, *bits;
+
+	if (ethertype == ETH_P_IP) {
+		struct iphdr *ip = c->pos;
+
+		if ((void *)(ip + 1) > c->end || ip->version != 4)
+			return 0;
+		proto = ip->protocol;
+		slot = (ip->daddr * LB_VIP_FILTER_MULT) >> (32 - LB_VIP_FILTER_BITS);
+	} else if (ethertype == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = c->pos;
+		const __u32 *w;
+
+		if ((void *)(ip6 + 1) > c->end || ip6->version != 6)
+			return 0;
+		proto = ip6->nexthdr;
+		w = (const __u32 *)&ip6->daddr;
+		slot = ((w[0] ^ w[1] ^ w[2] ^ w[3]) * LB_VIP_FILTER_MULT) >> (32 - LB_VIP_FILTER_BITS);
+	} else {
+		return 0;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	bits = bpf_map_lookup_elem(&lb_vip_filter, &slot);
+	return !bits || !(*bits & (proto == IPPROTO_TCP ? LB_VF_TCP | LB_VF_TCP_ALL
+							  : LB_VF_UDP | LB_VF_UDP_ALL));
+}
+
+/* Probes of the VIP's Maglev table for a new flow. A health check takes a real out of
+ * selection with one lb_reals write (state down or drain) at once, and the control plane
+ * rebuilds the table after: until the new table is swapped in, a slot of that real sends the
+ * flow on to the next probe (the hash stirred again). Each probe finds a real in selection
+ * with the share of slots that are, so with k of N reals out a flow falls through all probes
+ * with (k/N)^LB_PICK_PROBES: 2e-10 with half of them out, 1e-4 with three quarters; those few
+ * go to the sorry real, like an empty table's. Slots of reals in selection answer at the first
+ * probe: this loop costs nothing while no real is out. */
+#define LB_PICK_PROBES 32
+
+/* The real a new flow gets from the VIP's Maglev table, 0 when none is in selection. The
+ * flow hash only here: an established flow never needs it. */
+static __always_inline __u32 maglev_pick(const struct pkt *p, const struct vip_info *v,
+					 const struct lb_config *cfg)
+{
+	__u32 hash = flow_hash(&p->flow, v->hash_fields, cfg->hash_seed);
+	struct real_info *r;
+	__u32 m, id;
+	void *table;
+
+	table = maglev_table(v->id, &m);
+	if (!table || !m)
+		return 0;
+	for (int i = 0; i < LB_PICK_PROBES; i++) {
+		id = maglev_slot(table, m, hash);
+		r = real_of(id, v->id);
+		if (r && r->state == LB_REAL_UP)
+			return id;
+		if (!id)
+			return 0;	/* an empty table (no real in selection at build) */
+		hash = maglev_rehash(hash);
+	}
+	return 0;
+}
+
 struct choice {
 	struct real_info *real;
 	__u32 id;
@@ -177,7 +271,7 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v,
 					const struct lb_config *cfg, struct conn_value *cv,
 					struct choice *ch)
 {
-	__u64 now = lb_now();
+	__u64 now = flow_clock(), pnow = 0;
 	__u64 timeout = (__u64)v->persist_timeout_ms * NS_PER_MS;
 	struct persist_value *pv = NULL, npv = {};
 	struct conn_value ncv = {};
@@ -186,9 +280,10 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v,
 	__u32 id = 0;
 
 	if (timeout) {
+		pnow = lb_now();
 		persist_key_of(&pk, &p->flow, v->id, v->persist_prefix);
 		pv = bpf_map_lookup_elem(&lb_persist, &pk);
-		if (pv && (__s64)(now - pv->last_used_ns) > (__s64)timeout)
+		if (pv && (__s64)(pnow - pv->last_used_ns) > (__s64)timeout)
 			pv = NULL;	/* expired: ignored, replaced below */
 	}
 
@@ -197,7 +292,7 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v,
 		if (r && flow_stays(r, v, p->syn)) {
 			touch(&cv->last_seen_ns, now);
 			if (pv && pv->real_id == cv->real_id)
-				touch(&pv->last_used_ns, now);
+				touch(&pv->last_used_ns, pnow);
 			ch->real = r;
 			ch->id = cv->real_id;
 			return;
@@ -210,16 +305,11 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v,
 		r = real_of(pv->real_id, v->id);
 		if (r && (r->state == LB_REAL_UP || r->state == LB_REAL_DRAIN)) {
 			id = pv->real_id;
-			touch(&pv->last_used_ns, now);
+			touch(&pv->last_used_ns, pnow);
 		}
 	}
-	if (!id) {
-		/* The flow hash only here: an established flow never needs it. */
-		id = maglev_pick(v->id, flow_hash(&p->flow, v->hash_fields, cfg->hash_seed));
-		r = real_of(id, v->id);
-		if (!r || r->state != LB_REAL_UP)
-			id = 0;
-	}
+	if (!id)
+		id = maglev_pick(p, v, cfg);
 	if (!id) {
 		id = v->sorry_real;
 		r = real_of(id, v->id);
@@ -231,7 +321,7 @@ static __always_inline void select_real(struct pkt *p, struct vip_info *v,
 		return;
 	if (timeout && !(pv && pv->real_id == id)) {
 		npv.real_id = id;
-		npv.last_used_ns = now;
+		npv.last_used_ns = pnow;
 		bpf_map_update_elem(&lb_persist, &pk, &npv, BPF_ANY);
 	}
 	ncv.real_id = id;
@@ -285,10 +375,12 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	__u32 zero = 0, slot, *bits;
 	int proto, l4, ret;
 
-	__builtin_memset(&p, 0, sizeof(p));
 	proto = parse_eth(&c, &eth);
 	if (proto < 0)
 		return -proto;
+	if (early_not_vip(&c, proto))
+		return LB_PASS_NOT_VIP;
+	__builtin_memset(&p, 0, sizeof(p));
 	p.l3_off = c.pos - data;
 	if (proto == ETH_P_IP)
 		l4 = parse_ipv4(&c, &ip, &p);

@@ -95,20 +95,35 @@ static __always_inline __u32 flow_hash(const struct flow_key *f, __u8 fields, __
 	return mm3_final(h, n);
 }
 
-/* The real id the VIP's table gives this hash; 0 when the VIP has no table or no real. */
-static __always_inline __u32 maglev_pick(__u32 vip_id, __u32 hash)
+/* The VIP's table (NULL when it has none) and its size M (0 when empty). */
+static __always_inline void *maglev_table(__u32 vip_id, __u32 *m)
 {
 	void *table = bpf_map_lookup_elem(&lb_maglev, &vip_id);
-	__u32 key = 0, *size, *real;
+	__u32 key = 0, *size;
 
+	*m = 0;
 	if (!table)
-		return 0;
+		return NULL;
 	size = bpf_map_lookup_elem(table, &key);
-	if (!size || *size == 0)
-		return 0;
-	key = 1 + hash % *size;
+	if (size)
+		*m = *size;
+	return table;
+}
+
+/* The real id in slot `hash mod M` of a table; 0 when none. */
+static __always_inline __u32 maglev_slot(void *table, __u32 m, __u32 hash)
+{
+	__u32 key = 1 + hash % m, *real;
+
 	real = bpf_map_lookup_elem(table, &key);
 	return real ? *real : 0;
+}
+
+/* The next probe's hash when a slot's real is out of selection: the hash stirred again with
+ * MurmurHash3's finaliser, so every director probes the same slots in the same order. */
+static __always_inline __u32 maglev_rehash(__u32 hash)
+{
+	return mm3_final(hash ^ 0x9e3779b9, 4);
 }
 
 #endif

@@ -83,7 +83,7 @@ export interface Connection {
   vipPort: number;
   realId: number;
   vipId: number;
-  /** CLOCK_MONOTONIC of the last packet, at tick resolution (bpf_ktime_get_coarse_ns). */
+  /** CLOCK_MONOTONIC of the last packet: lb_clock as the daemon last wrote it (Dataplane.tickClock, once a second), or the kernel's coarse clock while nobody writes it. */
   lastSeenNs: bigint;
 }
 
@@ -114,6 +114,7 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_reasons: { key: 4, value: lbReasonStats.size },
   lb_vip_filter: { key: 4, value: 4 },
   lb_vip_ids: { key: 4, value: vipEntryCodec.size },
+  lb_clock: { key: 4, value: 8 },
 };
 
 export class Dataplane {
@@ -395,6 +396,41 @@ export class Dataplane {
     }
     inner.close(); // the outer map holds its own reference once swapped in
     commit();
+  }
+
+  /**
+   * Writes the clock connection entries are stamped with (lb_clock in bpf/lb.bpf.c):
+   * CLOCK_MONOTONIC, the base of Connection.lastSeenNs. The daemon calls it once a second;
+   * until someone does, the program reads the kernel's coarse clock itself, per packet.
+   */
+  tickClock(nowNs: bigint = process.hrtime.bigint()): void {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(nowNs);
+    this.maps.lb_clock.update(u32(0), b);
+  }
+
+  /**
+   * Takes reals out of new selection at once, one lb_reals write each, without rebuilding the
+   * VIP's table: the lb program probes past a slot whose real is not up (LB_PICK_PROBES in
+   * bpf/lb.bpf.c), so new flows avoid it from this write on. Existing flows follow the state:
+   * `drain` keeps them, `down` applies the VIP's on_down. The caller rebuilds the table with
+   * setReals afterwards, which restores Maglev's exact shares. Ids not known are an error;
+   * a real already out of selection is left as it is. Returns the ids written.
+   */
+  takeOutOfSelection(changes: ReadonlyArray<{ id: number; state: 'drain' | 'down' }>): number[] {
+    for (const c of changes) {
+      if (!this.reals.has(c.id)) throw new XlvsError(ErrorCodes.DATAPLANE_STATE, `real id ${c.id} is not in the data plane`);
+    }
+    const written: number[] = [];
+    for (const c of changes) {
+      const r = this.reals.get(c.id)!;
+      if (r.state !== LB.REAL_UP) continue;
+      const next = { ...r, state: c.state === 'down' ? LB.REAL_DOWN : LB.REAL_DRAIN };
+      this.maps.lb_reals.update(u32(c.id), realInfoCodec.encode(next));
+      this.reals.set(c.id, next);
+      written.push(c.id);
+    }
+    return written;
   }
 
   /**

@@ -205,5 +205,5 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_clock'] as const;
 export const DECAP_MAPS = ['decap_vips', 'decap_stats'] as const;

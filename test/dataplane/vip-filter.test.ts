@@ -104,6 +104,31 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
     assert.deepEqual(fwd(send('2001:db8:8::10', 443)), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
   });
 
+  test('a packet whose address and protocol have no filter bit is passed before the full parse; one that may be ours is checked', () => {
+    const dp = h.dp();
+    const V = '10.0.88.1';
+    dp.upsertVip({ address: V, port: 80, protocol: 'tcp', method: 'dr' });
+    dp.setReals(`${V}:80/tcp`, [{ id: 4, address: '10.255.255.4', mac: realMac(4), weight: 1, state: 'up' }]);
+    const frame = (dst: string, ip: Record<string, unknown>) => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC }).ipv4({ src: CLIENT4, dst, ...ip }).tcp({ sport: 40000, dport: 80, flags: 'S' }).build();
+    const run = (f: Buffer) => {
+      const before = flatCounters(dp);
+      const r = dp.program.testRun(f);
+      const now = flatCounters(dp);
+      const reasons: Record<string, bigint> = {};
+      for (const [k, v] of Object.entries(now)) if (k.startsWith('reason.') && v !== before[k]) reasons[k.slice(7)] = v - (before[k] ?? 0n);
+      return { verdict: r.retval, reasons };
+    };
+    // To another address: the kernel gets it and checks it itself (only the header's bounds,
+    // version, protocol and destination were read).
+    assert.deepEqual(run(frame('10.0.88.2', { checksum: 0x1234 })), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+    assert.deepEqual(run(frame('10.0.88.2', { mf: true, df: false })), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
+    // To the VIP: every check runs, nothing malformed is forwarded.
+    assert.deepEqual(run(frame(V, { checksum: 0x1234 })), { verdict: XDP.XDP_DROP, reasons: { malformed: 1n } });
+    assert.deepEqual(run(frame(V, { mf: true, df: false })), { verdict: XDP.XDP_PASS, reasons: { fragment: 1n } });
+    assert.deepEqual(run(frame(V, {})), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
+    dp.removeVip(`${V}:80/tcp`);
+  });
+
   test('an established flow follows its VIP by id: policy changes, an exact-port VIP over port 0, removal', () => {
     const dp = h.dp();
     const C = '10.0.77.1';
