@@ -21,7 +21,7 @@ import type { StateChange } from '../vrrp/io';
 import { Reconciler } from '../reconciler/reconciler';
 import { RealIds } from '../reconciler/ids';
 import { DesiredState } from '../reconciler/desired';
-import { desiredService, desiredState } from './desired-from-model';
+import { desiredService, desiredState, leavingSelection } from './desired-from-model';
 import { DataplanePortAdapter, adoptedState } from './dataplane-port';
 import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
@@ -33,6 +33,8 @@ import type { EventCounters } from '../metrics/scrape';
 
 /** How often real MACs are looked up again ("kept fresh"). */
 const MAC_REFRESH_MS = 30_000;
+/** How often the flow clock is written: connection entries are stamped at this resolution. */
+const CLOCK_TICK_MS = 1000;
 /** Events kept for the status page and `xlvs list`. */
 const EVENT_RING = 200;
 /** The connection-table summary is recomputed at most this often (it walks the whole LRU). */
@@ -56,6 +58,8 @@ export class Daemon {
   private control: Server | null = null;
   private metrics: MetricsServer | null = null;
   private macTimer: NodeJS.Timeout | null = null;
+  /** Writes the data plane's flow clock (Dataplane.tickClock) once a second. */
+  private clockTimer: NodeJS.Timeout | null = null;
   private events: DaemonEvent[] = [];
   private readonly counters: EventCounters = {
     reloads: { ok: 0, invalid: 0, failed: 0 },
@@ -113,6 +117,8 @@ export class Daemon {
       this.event('daemon', `loaded and pinned the data plane at ${d.pinDir}`);
     }
 
+    this.dp.tickClock();
+    this.clockTimer = setInterval(() => { try { this.dp.tickClock(); } catch { /* the next tick retries */ } }, CLOCK_TICK_MS);
     await this.refreshMacs();
     this.syncHealth();
     this.applyNow('start');
@@ -213,6 +219,14 @@ export class Daemon {
     if (e.from !== e.to) this.event('health', `${e.serviceKey} ${e.realKey} ${e.to}: ${e.reason}`);
     this.serviceHealth.realEvent(e, { notifyUp: real.notifyUp, notifyDown: real.notifyDown }, real.address, real.port);
     this.recomputeVerdicts(svc);
+    // A real that failed leaves new selection with one map write now; the table rebuild that
+    // restores Maglev's exact shares follows in the coalesced apply.
+    try {
+      const out = leavingSelection(desiredService(svc, this.verdicts.get(svc.key), this.macOf), (r) => this.reconciler.ids.get(svc.key, r));
+      if (out.length) this.dp.takeOutOfSelection(out);
+    } catch (err) {
+      this.event('apply', `taking ${e.realKey} out of selection failed: ${(err as Error).message}; the table rebuild follows`);
+    }
     this.applySoon(`health ${e.realKey} ${e.to}`, svc.key);
   }
 
@@ -330,6 +344,7 @@ export class Daemon {
     this.stopping = (async () => {
       this.event('daemon', keepForwarding ? 'stopping; forwarding stays on the pinned programs' : 'stopping: detaching XDP and removing pins');
       if (this.macTimer) clearInterval(this.macTimer);
+      if (this.clockTimer) clearInterval(this.clockTimer);
       this.health.stop();
       await this.vrrp?.stop();
       await this.metrics?.close();

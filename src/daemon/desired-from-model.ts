@@ -50,3 +50,20 @@ export function desiredState(topo: Topology, verdicts: Map<string, ServiceVerdic
   for (const svc of topo.services) out.set(svc.key, desiredService(svc, verdicts.get(svc.key), macOf));
   return out;
 }
+
+/**
+ * The reals of `d` that the data plane may take out of new selection before the table is
+ * rebuilt (Dataplane.takeOutOfSelection): those no longer up with a weight, whose id is known.
+ * Nothing while the sorry server takes over: that needs the VIP rewritten by the full apply,
+ * and draining every real first would leave new flows with no real in between.
+ */
+export function leavingSelection(d: DesiredService, idOf: (realKey: string) => number | undefined): { id: number; state: 'drain' | 'down' }[] {
+  if (d.sorry) return [];
+  const out: { id: number; state: 'drain' | 'down' }[] = [];
+  for (const r of d.reals) {
+    if (r.state === 'up' && r.weight > 0) continue;
+    const id = idOf(r.key);
+    if (id !== undefined) out.push({ id, state: r.state === 'down' ? 'down' : 'drain' });
+  }
+  return out;
+}
