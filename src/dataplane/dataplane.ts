@@ -531,14 +531,14 @@ export class Dataplane {
   private buildTable(size: number, reals: Array<[number, RealInfo]>, where: string): BpfMap {
     const backends = reals.filter(([, r]) => selectable(r)).map(([id, r]) => ({ id, key: formatAddr(r.addr, r.family), weight: r.weight }));
     const table = buildMaglevTable(backends, size, this.maglevSeed);
-    const inner = BpfMap.create({ type: 'ARRAY', name: 'lb_maglev_in', keySize: 4, valueSize: 4, maxEntries: size + 1, flags: LB.F_INNER_MAP });
+    const inner = BpfMap.create({ type: 'ARRAY', name: 'lb_maglev_in', keySize: 4, valueSize: 4, maxEntries: size + 1, flags: LB.F_INNER_MAP | LB.F_MMAPABLE });
     try {
-      const values = Buffer.alloc(4 * (size + 1));
-      values.writeUInt32LE(size, 0);
-      Buffer.from(table.buffer, table.byteOffset, table.byteLength).copy(values, 4);
-      const keys = Buffer.alloc(4 * (size + 1));
-      for (let i = 0; i <= size; i++) keys.writeUInt32LE(i, i * 4);
-      inner.updateBatchRaw(keys, values);
+      // The kernel keeps array elements 8 bytes apart (round8 of the 4-byte value).
+      const image = Buffer.alloc(8 * (size + 1));
+      const words = new Uint32Array(image.buffer, image.byteOffset, 2 * (size + 1));
+      words[0] = size;
+      for (let i = 0; i < size; i++) words[2 * (i + 1)] = table[i];
+      inner.writeAllMmapped(image);
     } catch (e) {
       inner.close();
       throw new XlvsError(ErrorCodes.BPF_MAP_OP, `${where}: filling its Maglev table of ${size} slots failed: ${(e as Error).message}`, { cause: e });

@@ -77,6 +77,9 @@ export const c = {
   sched_setaffinity: f(libc, 'int sched_setaffinity(int pid, size_t size, const void *mask)'),
   vsnprintf: f(libc, 'int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
   mount: f(libc, 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+  mmap: f(libc, 'void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
+  munmap: f(libc, 'int munmap(void *addr, size_t length)'),
+  memcpy: f(libc, 'void *memcpy(void *dest, const void *src, size_t n)'),
 };
 
 /** errno of the last libc/libbpf call on this thread. */

@@ -185,6 +185,8 @@ export const LB = {
   VF_UDP_ALL: 0x08,
   /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
   F_INNER_MAP: 1 << 12,
+  /** BPF_F_MMAPABLE: an array the control plane can write through mmap (Maglev tables). */
+  F_MMAPABLE: 1 << 10,
 } as const;
 
 /**
