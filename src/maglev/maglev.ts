@@ -18,7 +18,7 @@
 // listed the reals. Ids are what the data plane stores; keys are what placement depends on,
 // so a real keeps its slots when its id changes but its key (e.g. "10.0.0.5:80") does not.
 import { XlvsError, ErrorCodes } from '../errors';
-import { placementHash, OFFSET_DOMAIN, SKIP_DOMAIN } from './hash';
+import { placementHashMod, OFFSET_DOMAIN, SKIP_DOMAIN } from './hash';
 
 export interface MaglevBackend {
   /** Written into the slot; 1..2^32-1 (0 means "no backend"). */
@@ -51,6 +51,8 @@ interface Placed {
   pos: number; // the next slot of this backend's permutation
   skip: number;
   claimed: number;
+  /** Waiting in a bucket of `waiting`, not in the visiting list. */
+  parked: boolean;
 }
 
 /**
@@ -69,17 +71,27 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   if (live.length === 0) return table;
 
   const placed: Placed[] = live.map((b) => {
-    const offset = Number(placementHash(OFFSET_DOMAIN, seed, b.bytes) % BigInt(size));
-    const skip = Number(placementHash(SKIP_DOMAIN, seed, b.bytes) % BigInt(size - 1)) + 1;
-    return { id: b.id, weight: b.weight, pos: offset, skip, claimed: 0 };
+    // `| 0`: small integers keep V8 on integer arithmetic in the loop below (a double here
+    // made the whole build 40% slower).
+    const offset = placementHashMod(OFFSET_DOMAIN, seed, b.bytes, size) | 0;
+    const skip = (placementHashMod(SKIP_DOMAIN, seed, b.bytes, size - 1) + 1) | 0;
+    return { id: b.id, weight: b.weight, pos: offset, skip, claimed: 0, parked: false };
   });
   let maxWeight = 0;
   for (const p of placed) if (p.weight > maxWeight) maxWeight = p.weight;
 
+  // A backend waits for its turn in one of two ways. Soon (within PARK_ROUNDS): it stays in
+  // the round's list and is skipped. Later: it is parked in the bucket of the round its turn
+  // comes in, so with weights 65535 and 1 the 99 light reals are not checked 65000 times each
+  // (that was 15 of a 17.7 ms build; now 2.6 ms, same table). The visiting order within a round
+  // stays the index order, so the table is the same as checking every backend every round.
   let filled = 0;
+  let active: number[] = placed.map((_, i) => i);
+  const waiting = new Map<number, number[]>();
   for (let round = 1; filled < size; round++) {
-    for (let i = 0; i < placed.length; i++) {
-      const p = placed[i];
+    let parked = false;
+    for (let k = 0; k < active.length; k++) {
+      const p = placed[active[k]];
       // Turn rule above: claimed * maxWeight <= round * weight (both < 2^53).
       if (p.claimed * maxWeight > round * p.weight) continue;
       let pos = p.pos;
@@ -93,9 +105,47 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
       p.pos = pos;
       p.claimed++;
       if (++filled === size) break;
+      if (p.claimed * maxWeight > (round + PARK_ROUNDS) * p.weight) {
+        const turn = turnRound(p.claimed, maxWeight, p.weight);
+        const w = waiting.get(turn);
+        if (w) w.push(active[k]);
+        else waiting.set(turn, [active[k]]);
+        p.parked = true;
+        parked = true;
+      }
+    }
+    if (filled === size) break;
+    if (parked) active = active.filter((i) => !placed[i].parked);
+    const back = waiting.get(round + 1);
+    if (back) {
+      waiting.delete(round + 1);
+      for (const i of back) placed[i].parked = false;
+      active = mergeSorted(active, back.sort((a, b) => a - b));
     }
   }
   return table;
+}
+
+/** Rounds a backend may wait in the visiting list before it is parked instead. */
+const PARK_ROUNDS = 16;
+
+/** The first round r in which a backend that claimed `claimed` slots takes a turn: the least r
+ *  with claimed * maxWeight <= r * weight (the turn rule above), in exact integers (< 2^53). */
+function turnRound(claimed: number, maxWeight: number, weight: number): number {
+  const need = claimed * maxWeight;
+  let r = Math.floor(need / weight);
+  while (r * weight < need) r++;
+  while (r > 0 && (r - 1) * weight >= need) r--;
+  return r;
+}
+
+function mergeSorted(a: number[], b: number[]): number[] {
+  const out: number[] = new Array(a.length + b.length);
+  let i = 0, j = 0, k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
 }
 
 interface Checked { id: number; weight: number; key: string; bytes: Uint8Array }
