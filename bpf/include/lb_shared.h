@@ -34,6 +34,7 @@
 #define LB_VF_TCP_ALL 0x02	/* a TCP VIP of port 0 (all ports) */
 #define LB_VF_UDP 0x04		/* a UDP VIP with a port */
 #define LB_VF_UDP_ALL 0x08	/* a UDP VIP of port 0 */
+#define LB_VF_NO_ACCEPT 0x10	/* an address in lb_no_accept */
 
 /* Address families as stored in keys (not AF_*: these are our own stable values). */
 #define LB_AF_INET 4
@@ -184,7 +185,9 @@ enum lb_reason {
 	LB_DROP_INTERNAL = 15,	/* a helper failed (adjust_head) */
 	LB_PASS_NOT_OURS = 16,	/* to a VIP but not to our MAC: a bridge flooded it, or it is
 				 * the other director's (only the VRRP Master forwards) */
-	LB_REASON_MAX = 17,
+	LB_DROP_NO_ACCEPT = 17,	/* to a VRRP address in no-accept mode, not to one of its
+				 * services (keepalived no_accept; RFC 5798 §6.4.3) */
+	LB_REASON_MAX = 18,
 };
 
 /* One named field per reason, in code order. */
@@ -206,6 +209,7 @@ struct lb_reason_stats {
 	__u64 config;
 	__u64 internal;
 	__u64 not_ours;
+	__u64 no_accept;
 };
 _Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
 

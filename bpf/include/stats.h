@@ -15,6 +15,7 @@ _Static_assert(offsetof(struct lb_reason_stats, not_vip) == 8 * LB_PASS_NOT_VIP,
 _Static_assert(offsetof(struct lb_reason_stats, no_real) == 8 * LB_PASS_NO_REAL, "reason no_real");
 _Static_assert(offsetof(struct lb_reason_stats, internal) == 8 * LB_DROP_INTERNAL, "reason internal");
 _Static_assert(offsetof(struct lb_reason_stats, not_ours) == 8 * LB_PASS_NOT_OURS, "reason not_ours");
+_Static_assert(offsetof(struct lb_reason_stats, no_accept) == 8 * LB_DROP_NO_ACCEPT, "reason no_accept");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -49,6 +50,25 @@ static __always_inline void count_traffic(void *map, __u32 id, __u64 bytes, int 
 		c->new_flows++;
 }
 
+/* The XDP action of an internal verdict (codes >= LB_REASON_MAX are internal errors). */
+static __always_inline int lb_exit_action(__u32 r)
+{
+	switch (r) {
+	case LB_TX_DR:
+	case LB_TX_TUN:
+	case LB_TX_TOO_BIG:
+		return XDP_TX;
+	case LB_DROP_MALFORMED:
+	case LB_DROP_TOO_BIG:
+	case LB_DROP_CONFIG:
+	case LB_DROP_INTERNAL:
+	case LB_DROP_NO_ACCEPT:
+		return XDP_DROP;
+	default:
+		return r < LB_REASON_MAX ? XDP_PASS : XDP_DROP;
+	}
+}
+
 /* Maps an internal verdict to XDP_* and counts it by reason. */
 static __always_inline int lb_exit(int reason)
 {
@@ -60,19 +80,7 @@ static __always_inline int lb_exit(int reason)
 		r = LB_DROP_INTERNAL;
 	if (s)
 		((__u64 *)s)[r]++;
-	switch (r) {
-	case LB_TX_DR:
-	case LB_TX_TUN:
-	case LB_TX_TOO_BIG:
-		return XDP_TX;
-	case LB_DROP_MALFORMED:
-	case LB_DROP_TOO_BIG:
-	case LB_DROP_CONFIG:
-	case LB_DROP_INTERNAL:
-		return XDP_DROP;
-	default:
-		return XDP_PASS;
-	}
+	return lb_exit_action(r);
 }
 
 #endif

@@ -253,7 +253,8 @@ function normVrrp(list: Raw[], director: DirectorModel, scriptNames: Set<string>
       vips: vips.map(pa),
       preempt,
       preemptDelayMs,
-      accept: (v.accept as boolean) ?? false,
+      // keepalived accepts unless vrrp_strict: `accept: false` is its no_accept.
+      accept: (v.accept as boolean) ?? true,
       unicastSrc,
       unicastPeers,
       trackInterfaces,

@@ -25,7 +25,7 @@ import { desiredService, desiredState, leavingSelection } from './desired-from-m
 import { DataplanePortAdapter, adoptedState } from './dataplane-port';
 import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
-import { vrrpConfigOf } from './vrrp-config';
+import { vrrpConfigOf, noAcceptAddresses } from './vrrp-config';
 import { buildSnapshot, ConnSummary, summariseConnections } from './snapshot';
 import type { DaemonEvent, StatusSnapshot } from './status';
 import { startMetricsServer, MetricsServer } from '../metrics/server';
@@ -188,6 +188,12 @@ export class Daemon {
     }
     const res = this.reconciler.apply(desired, only);
     for (const s of res.summary) this.event('apply', `${s} (${why})`);
+    if (!only) {
+      const na = this.dp.setNoAccept(noAcceptAddresses(this.topo));
+      for (const a of na.added) res.summary.push(`no-accept ${a}`);
+      for (const a of na.removed) res.summary.push(`accept ${a}`);
+      if (na.added.length || na.removed.length) this.event('apply', `VRRP no-accept addresses: ${this.dp.listNoAccept().join(', ') || 'none'} (${why})`);
+    }
     return res.summary;
   }
 

@@ -115,12 +115,14 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_vip_filter: { key: 4, value: 4 },
   lb_vip_ids: { key: 4, value: vipEntryCodec.size },
   lb_clock: { key: 4, value: 8 },
+  lb_no_accept: { key: vipKeyCodec.size, value: 4 },
 };
 
 export class Dataplane {
   private vips = new Map<string, VipRec>(); // by service key
   private pendingSwaps: PendingSwap[] | null = null;
   private reals = new Map<number, RealInfo>(); // by real id, state != NONE
+  private noAccept = new Map<string, VipKey>(); // lb_no_accept, by address text
   private nextVipId = 1;
 
   private constructor(
@@ -208,6 +210,11 @@ export class Dataplane {
       maxId = Math.max(maxId, info.id);
     }
     this.nextVipId = maxId + 1 >= LB.MAX_VIPS ? 1 : maxId + 1;
+    this.noAccept.clear();
+    for (const [k] of this.maps.lb_no_accept.entries()) {
+      const kk = vipKeyCodec.decode(k);
+      this.noAccept.set(formatAddr(kk.addr, kk.family), kk);
+    }
     const ids = [...this.vips.values()].map((v) => v.info.id);
     const owners = new Set(ids);
     // One batch read of the whole reals array (65536 lookups one by one would cost ~100 ms).
@@ -290,11 +297,61 @@ export class Dataplane {
     this.maps.lb_vips.update(bin, vipInfoCodec.encode(info));
   }
 
-  /** Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it. */
-  private setFilterSlot(slot: number, keys: VipKey[]): void {
+  /**
+   * Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it, and
+   * LB_VF_NO_ACCEPT when a no-accept address (in `noAccept`, default the current set) does.
+   */
+  private setFilterSlot(slot: number, keys: VipKey[], noAccept: Iterable<VipKey> = this.noAccept.values()): void {
     let bits = 0;
     for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
+    for (const k of noAccept) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
     this.maps.lb_vip_filter.update(u32(slot), u32(bits));
+  }
+
+  /**
+   * Replaces the set of no-accept addresses (VRRP instances with accept: false, keepalived
+   * no_accept): the lb program drops packets to them that no VIP service takes, except IPv6
+   * neighbour discovery. Filter bits are set before an address is added and cleared after it
+   * is removed, so the program never misses one that is in the map.
+   */
+  setNoAccept(addresses: readonly string[]): { added: string[]; removed: string[] } {
+    const want = new Map<string, VipKey>();
+    addresses.forEach((a, i) => {
+      const p = parseAddr(a, `noAccept[${i}]`);
+      want.set(p.text, { addr: p.bytes, port: 0, proto: 0, family: p.family });
+    });
+    const added = [...want.keys()].filter((a) => !this.noAccept.has(a));
+    const removed = [...this.noAccept.keys()].filter((a) => !want.has(a));
+    const vipKeys = () => [...this.vips.values()].map((x) => x.resolved.vipKey);
+    const union = [...this.noAccept.values(), ...added.map((a) => want.get(a)!)];
+    const before = [...this.noAccept.keys()];
+    try {
+      this.writeNoAccept(added, removed, want, union, vipKeys);
+    } catch (e) {
+      try { this.setNoAccept(before); } catch { /* keep the first error */ }
+      throw e;
+    }
+    return { added, removed };
+  }
+
+  private writeNoAccept(added: string[], removed: string[], want: Map<string, VipKey>, union: VipKey[], vipKeys: () => VipKey[]): void {
+    for (const a of added) {
+      const k = want.get(a)!;
+      this.setFilterSlot(vipFilterSlot(k.addr), vipKeys(), union);
+      this.maps.lb_no_accept.update(vipKeyCodec.encode(k), u32(1));
+      this.noAccept.set(a, k);
+    }
+    for (const a of removed) {
+      const k = this.noAccept.get(a)!;
+      this.maps.lb_no_accept.delete(vipKeyCodec.encode(k));
+      this.noAccept.delete(a);
+      this.setFilterSlot(vipFilterSlot(k.addr), vipKeys());
+    }
+  }
+
+  /** The no-accept addresses in force (setNoAccept). */
+  listNoAccept(): string[] {
+    return [...this.noAccept.keys()].sort();
   }
 
   listVips(): VipState[] {

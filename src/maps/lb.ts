@@ -127,6 +127,7 @@ export const lbCounters = defineStruct<LbCounters>({
 export const REASONS = [
   'unused', 'tx_dr', 'tx_tun', 'not_ip', 'not_vip', 'proto', 'malformed', 'fragment', 'ip_options',
   'ipv6_ext', 'ttl', 'no_real', 'tx_too_big', 'drop_too_big', 'config', 'internal', 'not_ours',
+  'no_accept',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
 export const REASON_CODE = Object.fromEntries(REASONS.map((r, i) => [r, i])) as Record<ReasonName, number>;
@@ -183,6 +184,8 @@ export const LB = {
   VF_TCP_ALL: 0x02,
   VF_UDP: 0x04,
   VF_UDP_ALL: 0x08,
+  /** An address of a VRRP instance in no-accept mode (lb_no_accept). */
+  VF_NO_ACCEPT: 0x10,
   /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
   F_INNER_MAP: 1 << 12,
   /** BPF_F_MMAPABLE: an array the control plane can write through mmap (Maglev tables). */
@@ -207,5 +210,5 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_clock'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_clock', 'lb_no_accept'] as const;
 export const DECAP_MAPS = ['decap_vips', 'decap_stats'] as const;

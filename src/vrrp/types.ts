@@ -185,7 +185,7 @@ function instance(raw: unknown, path: string, defaultIface: string | undefined):
     vips,
     preempt: o.preempt === undefined ? true : o.preempt === true,
     preemptDelayMs: ms(o.preempt_delay, `${path}.preempt_delay`, 0),
-    accept: o.accept === true,
+    accept: o.accept !== false,
     unicastSrc: o.unicast_src === undefined || o.unicast_src === null ? null : ip(o.unicast_src, `${path}.unicast_src`),
     unicastPeers,
     trackInterfaces,

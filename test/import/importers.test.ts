@@ -236,3 +236,21 @@ test('CLI: writes the topology, prints notes on stderr, --strict and bad input e
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('accept mode: keepalived accepts by default; vrrp_strict and strict_mode make no_accept the default; explicit words win', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-import-accept-'));
+  try {
+    const inst = (name: string, vrid: number, extra = '') => `vrrp_instance ${name} {\n  interface eth0\n  virtual_router_id ${vrid}\n  priority 100\n${extra}  virtual_ipaddress {\n    10.9.0.${vrid}/24\n  }\n}\n`;
+    const plain = path.join(dir, 'plain.conf');
+    fs.writeFileSync(plain, inst('A', 1) + inst('B', 2, '  no_accept\n') + inst('C', 3, '  strict_mode on\n'));
+    const p = importKeepalived(plain).topology.vrrp!;
+    assert.deepEqual(p.map((v) => v.accept), [undefined, false, false]);
+    const strict = path.join(dir, 'strict.conf');
+    fs.writeFileSync(strict, 'global_defs {\n  vrrp_strict\n}\n' + inst('A', 1) + inst('B', 2, '  accept\n'));
+    const r = importKeepalived(strict);
+    assert.deepEqual(r.topology.vrrp!.map((v) => v.accept), [false, true]);
+    assert.ok(r.notes.some((n) => /vrrp_strict: instances default to no_accept/.test(n.message)), JSON.stringify(r.notes));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -21,7 +21,7 @@ const KNOWN_UNMAPPED = new Set(['static_ipaddress', 'static_routes', 'static_rul
   'static_track_group', 'net_namespace', 'net_namespace_ipvs', 'namespace_with_ipsets', 'instance', 'use_pid_dir',
   'linkbeat_use_polling', 'child_wait_time', 'local_address_group']);
 // global_defs keywords with a mapping; the rest are reported in one note.
-const GLOBAL_MAPPED = new Set(['router_id', 'vrrp_version', 'lvs_id']);
+const GLOBAL_MAPPED = new Set(['router_id', 'vrrp_version', 'lvs_id', 'vrrp_strict']);
 
 export function importKeepalived(file: string, opts: KeepalivedOptions = {}): ImportResult {
   const parsed = parseConfFile(file, opts);
@@ -43,6 +43,10 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
     for (const c of st.children ?? ctx.fail(st, "'global_defs' must be followed by a '{ … }' block")) {
       if (c.key === 'router_id' || c.key === 'lvs_id') routerId = ctx.arg(c);
       else if (c.key === 'vrrp_version') g.version = ctx.int(c, 2, 3) as 2 | 3;
+      else if (c.key === 'vrrp_strict') {
+        g.strict = true;
+        ctx.note(c, 'vrrp_strict: instances default to no_accept (accept: false), which xlvs enforces in the data plane; its other checks are not mapped');
+      }
       else if (!GLOBAL_MAPPED.has(c.key)) ignored.push(c);
     }
     ctx.ignored('global_defs', st, ignored, 'mail alerts and daemon tuning have no xlvs equivalent');

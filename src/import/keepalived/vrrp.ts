@@ -13,6 +13,8 @@ const INSTANCE_BLOCKS = new Set(['authentication', 'virtual_ipaddress', 'unicast
 export interface VrrpGlobals {
   /** global_defs vrrp_version (keepalived.conf(5): default 2). */
   version?: 2 | 3;
+  /** global_defs vrrp_strict: instances default to no_accept (keepalived.conf(5)). */
+  strict?: boolean;
 }
 
 export function mapInstance(ctx: MapContext, st: Stmt, g: VrrpGlobals): VrrpOut {
@@ -22,6 +24,7 @@ export function mapInstance(ctx: MapContext, st: Stmt, g: VrrpGlobals): VrrpOut 
   let vrid: number | undefined;
   const out: Partial<VrrpOut> & { vips: string[] } = { name, vips: [] };
   let explicitVersion: 2 | 3 | undefined;
+  let strict = g.strict === true;
   let authStmt: Stmt | undefined;
   const vipStmts: Stmt[] = [];
   for (const c of childrenOf(ctx, st)) {
@@ -48,6 +51,7 @@ export function mapInstance(ctx: MapContext, st: Stmt, g: VrrpGlobals): VrrpOut 
       case 'preempt_delay': out.preempt_delay = secondsToDuration(ctx.timer(c)); break;
       case 'accept': out.accept = true; break;
       case 'no_accept': out.accept = false; break;
+      case 'strict_mode': strict = c.args.length === 0 || ['on', 'true', 'yes'].includes(c.args[0].toLowerCase()); break;
       case 'unicast_src_ip': out.unicast_src = ctx.ip(c); break;
       case 'unicast_peer':
         out.unicast_peers = childrenOf(ctx, c).map((p) => {
@@ -83,6 +87,8 @@ export function mapInstance(ctx: MapContext, st: Stmt, g: VrrpGlobals): VrrpOut 
     }
   }
   if (vrid === undefined) ctx.fail(st, `${label}: virtual_router_id is missing (keepalived requires it)`);
+  // keepalived accepts unless strict, where no_accept is the default (an explicit accept wins).
+  if (strict && out.accept === undefined) out.accept = false;
   out.vrid = vrid;
 
   for (const v of vipStmts) for (const a of childrenOf(ctx, v)) out.vips.push(mapVip(ctx, a, out.interface, label));
