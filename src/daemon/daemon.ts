@@ -9,7 +9,7 @@ import type { Topology, ServiceModel } from '../config/model';
 import { hostPort } from '../config/address';
 import { Dataplane } from '../dataplane/dataplane';
 import { LB } from '../maps/lb';
-import { ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
+import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes } from '../errors';
 import { HealthManager } from '../health/manager';
 import { ServiceHealth, realInputs } from '../health/service';
@@ -69,6 +69,8 @@ export class Daemon {
   private conns: { at: number; summary: ConnSummary } | null = null;
   private xdpMode = 'none';
   private adopted = false;
+  /** The pinned program of the data plane this daemon took over: attach() may replace it. */
+  private replacesProgId: number | null = null;
   private startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   private applyQueued = false;
@@ -103,14 +105,20 @@ export class Daemon {
     const dirCfg = { mac, tunSource4: d.tunSource4 ?? undefined, tunSource6: d.tunSource6 ?? undefined, mtu: interfaceMtu(d.interface) };
     const ids = new RealIds(LB.MAX_REALS - 1);
     if (fs.existsSync(`${d.pinDir}/xdp_lb`)) {
-      this.dp = Dataplane.adopt(d.pinDir);
+      // Restarted (after a crash, or `xlvs stop --keep-forwarding` and an upgrade): this
+      // build's program is loaded over the pinned maps it can reuse, every table is rebuilt by
+      // the first apply, and attach() swaps the program; the old one forwards until then.
+      const old = BpfProgram.openPinned(`${d.pinDir}/xdp_lb`);
+      this.replacesProgId = old.id;
+      old.close();
+      const over = Dataplane.loadOver({ pinDir: d.pinDir, ...dirCfg });
+      this.dp = over.dp;
       this.adopted = true;
-      this.dp.configure(dirCfg);
       const { state, realIds } = adoptedState(this.dp, topo);
       for (const r of realIds) ids.adopt(r.service, r.real, r.id);
       this.reconciler = new Reconciler(new DataplanePortAdapter(this.dp), ids);
-      this.reconciler.adopt(state);
-      this.event('daemon', `adopted pinned data plane at ${d.pinDir} (${state.size} VIPs, ${realIds.length} reals)`);
+      this.event('daemon', `took over the pinned data plane at ${d.pinDir} (${state.size} VIPs, ${realIds.length} reals; ` +
+        `maps kept: ${over.reused.length}, new: ${over.created.join(', ')})`);
     } else {
       this.dp = Dataplane.create({ pinDir: d.pinDir, ...dirCfg });
       this.reconciler = new Reconciler(new DataplanePortAdapter(this.dp), ids);
@@ -145,6 +153,13 @@ export class Daemon {
     const ours = this.dp.program.id;
     if (q.native === ours) { this.xdpMode = 'native'; return; }
     if (q.generic === ours) { this.xdpMode = 'generic'; return; }
+    const prev = this.replacesProgId;
+    if (prev !== null && (q.native === prev || q.generic === prev)) {
+      // One atomic swap in the mode the previous program ran in: no packet meets no program.
+      this.xdpMode = this.dp.attach(d.interface, q.native === prev ? 'native' : 'generic').mode;
+      this.event('daemon', `replaced XDP program ${prev} with ${ours} (${this.xdpMode}) on ${d.interface}`);
+      return;
+    }
     if (q.native !== undefined || q.generic !== undefined) {
       throw new XlvsError(ErrorCodes.BPF_ATTACH, `${d.interface} already has another XDP program (id ${q.native ?? q.generic}); detach it first (ip link set dev ${d.interface} xdp off)`);
     }

@@ -173,6 +173,55 @@ export class Dataplane {
     }
   }
 
+  /**
+   * Loads this build's lb program over the data plane pinned in `pinDir` (a daemon restarted,
+   * or upgraded): every pinned map this build can use as it is (same type, key and value
+   * size, max entries) is reused, so flows, persistence templates, VIPs, reals and counters
+   * stay; the others are created new, and so is lb_maglev, whose inner-map template may differ
+   * between builds: the caller rebuilds every table with a full apply. The new program and maps
+   * are pinned in place of the old ones. The old program keeps forwarding, on the reused maps,
+   * until attach() replaces it on the interface (one atomic XDP swap).
+   */
+  static loadOver(opts: CreateOptions): { dp: Dataplane; reused: MapName[]; created: MapName[] } {
+    if (!opts || typeof opts.pinDir !== 'string' || !opts.pinDir) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, 'pinDir: required');
+    const cfg = configOf(opts);
+    const seed = opts.maglevSeed ?? 0;
+    const obj = BpfObject.open(opts.object ?? bpfObject('lb'));
+    const reused: MapName[] = [];
+    const created: MapName[] = [];
+    try {
+      for (const n of LB_MAPS) {
+        const pin = path.join(opts.pinDir, n);
+        if (n === 'lb_maglev' || !fs.existsSync(pin)) { created.push(n); continue; }
+        try {
+          obj.reuseMap(n, pin);
+          reused.push(n);
+        } catch {
+          created.push(n); // another layout: this build's own map replaces it
+        }
+      }
+      obj.load();
+      const prog = obj.program(PROGRAM_NAME);
+      const maps = {} as Record<MapName, BpfMap>;
+      for (const n of LB_MAPS) maps[n] = obj.map(n);
+      maps.lb_cfg.update(u32(0), lbConfigCodec.encode(cfg));
+      // The pins now name this build's program and maps; a map the old program still uses
+      // lives on through its reference until the swap.
+      fs.mkdirSync(opts.pinDir, { recursive: true });
+      for (const [name, h] of [[PROGRAM_NAME, prog] as const, ...created.map((n) => [n, maps[n]] as const)]) {
+        const pin = path.join(opts.pinDir, name);
+        try { fs.unlinkSync(pin); } catch { /* not pinned before */ }
+        h.pin(pin);
+      }
+      const dp = new Dataplane(opts.pinDir, prog, maps, obj, seed);
+      if (opts.ifname) dp.attach(opts.ifname, opts.xdpMode ?? 'native');
+      return { dp, reused, created };
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
   /** Reopens the pinned program and maps of a running data plane; changes nothing in them. */
   static adopt(pinDir: string, opts: { maglevSeed?: number } = {}): Dataplane {
     const opened: Array<BpfMap | BpfProgram> = [];

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChildProcess, execFileSync } from 'node:child_process';
 import { Netlab, run } from '../../src/lab/netns';
-import { BpfProgram } from '../../src/loader';
+import { BpfMap, BpfProgram } from '../../src/loader';
 import { controlRequest } from '../../src/daemon/control';
 import { reviveSnapshot } from '../../src/cli/commands/control';
 import type { StatusSnapshot } from '../../src/daemon/status';
@@ -214,7 +214,7 @@ describe('xlvs daemon', needsBpf(), () => {
     assert.match(scrape(), /xlvs_config_reloads_total\{result="invalid"\} 2/);
   });
 
-  test('SIGKILL does not stop forwarding; a restarted daemon adopts the pins and keeps flows on their real', async () => {
+  test('SIGKILL does not stop forwarding; a restarted daemon (of a build with other maps) takes over the pins and keeps flows on their real', async () => {
     const before = await status();
     const ids = before.services[0].reals.map((r) => [r.key, r.id]);
     const flows = Array.from({ length: 30 }, (_, i) => 44000 + i);
@@ -225,13 +225,27 @@ describe('xlvs daemon', needsBpf(), () => {
     await new Promise((r) => daemon!.once('exit', r));
     // Forwarding goes on without the daemon.
     assert.equal(send(prog, 44000, 'A').verdict, 3);
+    // Pins as an older build would leave them: no lb_clock, an lb_reasons of another layout.
+    fs.unlinkSync(path.join(pinDir, 'lb_clock'));
+    fs.unlinkSync(path.join(pinDir, 'lb_reasons'));
+    const odd = BpfMap.create({ type: 'PERCPU_ARRAY', name: 'lb_reasons', keySize: 4, valueSize: 8 * 17, maxEntries: 1 });
+    odd.pin(path.join(pinDir, 'lb_reasons'));
+    odd.close();
+    const oldId = prog.id;
     startDaemon();
-    const s = await waitFor('adopted daemon', async () => {
+    const s = await waitFor('daemon over the pins', async () => {
       const s = await status();
       return s.adopted && s.services[0].reals.every((r) => r.state === 'up') ? s : undefined;
     });
     assert.deepEqual(s.services[0].reals.map((r) => [r.key, r.id]), ids, 'real ids kept');
-    assert.ok(/adopted pinned data plane/.test(daemonLog));
+    assert.match(daemonLog, /took over the pinned data plane .*new: lb_maglev, lb_reasons, lb_clock\)/);
+    assert.match(daemonLog, new RegExp(`replaced XDP program ${oldId} with \\d+`));
+    // The interface now runs the program pinned by the new daemon, not the old one.
+    prog.close();
+    prog = BpfProgram.openPinned(path.join(pinDir, 'xdp_lb'));
+    assert.notEqual(prog.id, oldId);
+    const link = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
+    assert.equal(link.xdp?.prog?.id ?? link.xdp?.attached?.[0]?.prog?.id, prog.id, JSON.stringify(link.xdp));
     for (const p of flows) send(prog, p, 'A');
     const conns1 = (await controlRequest(sock, { cmd: 'conns' })) as { client: string; realId: number }[];
     for (const c of conns1) if (realOf.has(c.client)) assert.equal(c.realId, realOf.get(c.client), `${c.client} kept its real`);
@@ -253,7 +267,9 @@ describe('xlvs daemon', needsBpf(), () => {
     assert.ok(link.xdp, 'still attached');
     assert.equal(send(prog, 45000, 'S').verdict, 3, 'still forwarding');
     startDaemon();
-    await waitFor('adopted again', async () => (await status()).adopted);
+    await waitFor('taken over again', async () => (await status()).adopted);
+    prog.close();
+    prog = BpfProgram.openPinned(path.join(pinDir, 'xdp_lb'));
   });
 
   test('xlvs stop detaches XDP and removes the pins', async () => {
