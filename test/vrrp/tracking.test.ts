@@ -148,4 +148,41 @@ describe('VRRP tracking, sync groups and dual-master recovery', needsCommand('ke
       if (sp.exitCode === null) sp.kill('SIGKILL');
     }
   });
+  test('gratuitous ARP: a burst of master_repeat on Master, again after master_delay, then refresh_repeat every refresh', async () => {
+    const vip = `${NET}.125`;
+    let x: Speaker | undefined, dump: Speaker | undefined;
+    try {
+      const pcap = path.join(L.dir, 'refresh.pcap');
+      dump = await L.tcpdump(pcap, ['arp']);
+      x = L.xlvs(L.a, 'xr', { vrrp: [{ ...v3, name: 'VI_R', vrid: 125, priority: 100, vips: [`${vip}/24`],
+        garp: { master_delay: '1500ms', master_repeat: 3, refresh: '1s', refresh_repeat: 2 } }] });
+      await x.waitLog(/VI_R\) BACKUP -> MASTER/, 3000);
+      await sleep(3700);
+      await x.stop();
+      await sleep(200);
+      await dump.stop();
+      const mac = Buffer.from(L.lab.exec(L.a, ['cat', '/sys/class/net/eth0/address']).stdout.trim().split(':').map((h) => parseInt(h, 16)));
+      const vipBytes = Buffer.from(vip.split('.').map(Number));
+      const ts = readPcap(pcap).filter((r) => {
+        const f = r.frame;
+        return f.readUInt16BE(12) === 0x0806 && f.subarray(22, 28).equals(mac) && f.subarray(28, 32).equals(vipBytes) && f.subarray(38, 42).equals(vipBytes);
+      }).map((r) => r.tsUs / 1000);
+      assert.ok(ts.length > 0, 'no gratuitous ARP seen');
+      // Bursts: frames less than 300 ms apart belong together.
+      const bursts: number[][] = [];
+      for (const t of ts) {
+        const last = bursts[bursts.length - 1];
+        if (last && t - last[last.length - 1] < 300) last.push(t);
+        else bursts.push([t]);
+      }
+      const t0 = bursts[0][0];
+      const summary = bursts.map((b) => `${Math.round(b[0] - t0)} ms x${b.length}`).join(', ');
+      // 0 ms x3 (Master), 1000 x2 and 2000 x2 (refresh), 1500 x3 (master_delay), 3000 x2 (refresh).
+      // 400 ms of slack: the first burst waits for the address to be added, timers do not.
+      const at = (ms: number, n: number) => bursts.some((b) => Math.abs(b[0] - t0 - ms) < 400 && b.length === n);
+      assert.equal(bursts[0].length, 3, summary);
+      assert.ok(at(1500, 3), `no second burst of 3 after master_delay: ${summary}`);
+      for (const ms of [1000, 2000, 3000]) assert.ok(at(ms, 2), `no refresh burst of 2 at ${ms} ms: ${summary}`);
+    } finally { await Promise.all([x?.stop(), dump?.stop()]); }
+  });
 });
