@@ -403,6 +403,103 @@ static __always_inline int tun_forward(struct xdp_md *ctx, const struct pkt *p,
 			       : tun_push4(ctx, 14, p, r, cfg);
 }
 
+/* ICMP errors that matter to a flow's real: RFC 792 destination unreachable (fragmentation
+ * needed is how path MTU discovery works) and time exceeded; RFC 4443 destination
+ * unreachable, packet too big and time exceeded. */
+static __always_inline int icmp_is_error(int l4, __u8 type)
+{
+	if (l4 == IPPROTO_ICMP)
+		return type == 3 || type == 11;
+	return type == 1 || type == 2 || type == 3;
+}
+
+/* An ICMP error to a VIP address about one of our flows goes to the flow's real, as IPVS does
+ * (ip_vs_in_icmp): with DR and TUN the reals answer clients directly with the VIP as source,
+ * so a router on that path that needs a smaller MTU sends "fragmentation needed" or "packet
+ * too big" to the VIP, which is the director. Given to the director's kernel, the real never
+ * learns the path MTU and large replies vanish. The quoted packet is VIP:port -> client:port;
+ * its flow, reversed, is the connection entry's key; without an entry (evicted, or another
+ * director's flow after a failover) the VIP's Maglev table names the real a new flow would
+ * get. Only TCP and UDP quotes with a 20-byte IPv4 or a bare IPv6 header are followed; the
+ * rest, and every other ICMP message, goes to the kernel (proto). The ICMP packet is sent on
+ * unchanged except for the MACs (DR) or inside an outer header (TUN). */
+static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, struct ethhdr *eth,
+				      struct pkt *p, int l4)
+{
+	struct lb_config *cfg;
+	struct conn_value *cv;
+	struct real_info *r;
+	struct vip_info *v;
+	struct pkt q;
+	__u32 zero = 0, slot, *bits, id = 0;
+	__u8 *icmp = c->pos, type;
+	__u16 *ports;
+	int ret;
+
+	if ((void *)(icmp + 8) > c->end || p->l4_len < 8)
+		return LB_PASS_PROTO;
+	type = icmp[0];
+	if (!icmp_is_error(l4, type))
+		return LB_PASS_PROTO;
+	__builtin_memset(&q, 0, sizeof(q));
+	q.flow.family = p->flow.family;
+	if (l4 == IPPROTO_ICMP) {
+		struct iphdr *in = (void *)(icmp + 8);
+
+		if ((void *)(in + 1) > c->end || in->version != 4 || in->ihl != 5)
+			return LB_PASS_PROTO;
+		q.flow.proto = in->protocol;
+		__builtin_memcpy(q.flow.src, &in->daddr, 4);
+		__builtin_memcpy(q.flow.dst, &in->saddr, 4);
+		ports = (void *)(in + 1);
+	} else {
+		struct ipv6hdr *in6 = (void *)(icmp + 8);
+
+		if ((void *)(in6 + 1) > c->end || in6->version != 6)
+			return LB_PASS_PROTO;
+		q.flow.proto = in6->nexthdr;
+		__builtin_memcpy(q.flow.src, &in6->daddr, 16);
+		__builtin_memcpy(q.flow.dst, &in6->saddr, 16);
+		ports = (void *)(in6 + 1);
+	}
+	if ((q.flow.proto != IPPROTO_TCP && q.flow.proto != IPPROTO_UDP) ||
+	    (void *)(ports + 2) > c->end)
+		return LB_PASS_PROTO;
+	/* The quote's source is the VIP: it must be the address the error was sent to. */
+	if (((__u64 *)q.flow.dst)[0] != ((__u64 *)p->flow.dst)[0] ||
+	    ((__u64 *)q.flow.dst)[1] != ((__u64 *)p->flow.dst)[1])
+		return LB_PASS_PROTO;
+	q.flow.sport = ports[1];
+	q.flow.dport = ports[0];
+	slot = lb_vip_slot(q.flow.dst);
+	bits = bpf_map_lookup_elem(&lb_vip_filter, &slot);
+	if (!bits || !(*bits & (vf_exact(&q) | vf_all(&q))))
+		return LB_PASS_PROTO;
+	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
+	if (!cfg)
+		return LB_DROP_INTERNAL;
+	if (!mac_eq(eth->h_dest, cfg->mac))
+		return LB_PASS_NOT_OURS;
+	v = vip_find(&q, *bits);
+	if (!v)
+		return LB_PASS_PROTO;
+	if (p->ttl <= 1)
+		return LB_PASS_TTL;
+	cv = bpf_map_lookup_elem(&lb_conns, &q.flow);
+	if (cv && cv->vip_id == v->id && real_of(cv->real_id, v->id))
+		id = cv->real_id;
+	if (!id)
+		id = maglev_pick(&q, v, cfg);
+	r = real_of(id, v->id);
+	if (!r)
+		return LB_PASS_PROTO;
+	if (v->method == LB_METHOD_TUN)
+		ret = tun_forward(ctx, p, r, cfg);
+	else
+		ret = dr_rewrite(ctx, r, cfg);
+	return ret == LB_TX_DR || ret == LB_TX_TUN ? LB_TX_ICMP : ret;
+}
+
 static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 {
 	void *data = (void *)(long)ctx->data;
@@ -437,6 +534,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 		ret = parse_tcp(&c, &p);
 	else if (l4 == IPPROTO_UDP)
 		ret = parse_udp(&c, &p);
+	else if (l4 == IPPROTO_ICMP || l4 == IPPROTO_ICMPV6)
+		return icmp_error(ctx, &c, eth, &p, l4);
 	else
 		return LB_PASS_PROTO;
 	if (ret < 0)

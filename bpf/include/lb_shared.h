@@ -187,7 +187,10 @@ enum lb_reason {
 				 * the other director's (only the VRRP Master forwards) */
 	LB_DROP_NO_ACCEPT = 17,	/* to a VRRP address in no-accept mode, not to one of its
 				 * services (keepalived no_accept; RFC 5798 §6.4.3) */
-	LB_REASON_MAX = 18,
+	LB_TX_ICMP = 18,	/* an ICMP error about one of our flows (fragmentation needed,
+				 * packet too big, unreachable, time exceeded) sent on to the
+				 * flow's real, DR or TUN (IPVS ip_vs_in_icmp) */
+	LB_REASON_MAX = 19,
 };
 
 /* One named field per reason, in code order. */
@@ -210,6 +213,7 @@ struct lb_reason_stats {
 	__u64 internal;
 	__u64 not_ours;
 	__u64 no_accept;
+	__u64 tx_icmp;
 };
 _Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
 

@@ -16,6 +16,7 @@ _Static_assert(offsetof(struct lb_reason_stats, no_real) == 8 * LB_PASS_NO_REAL,
 _Static_assert(offsetof(struct lb_reason_stats, internal) == 8 * LB_DROP_INTERNAL, "reason internal");
 _Static_assert(offsetof(struct lb_reason_stats, not_ours) == 8 * LB_PASS_NOT_OURS, "reason not_ours");
 _Static_assert(offsetof(struct lb_reason_stats, no_accept) == 8 * LB_DROP_NO_ACCEPT, "reason no_accept");
+_Static_assert(offsetof(struct lb_reason_stats, tx_icmp) == 8 * LB_TX_ICMP, "reason tx_icmp");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -57,6 +58,7 @@ static __always_inline int lb_exit_action(__u32 r)
 	case LB_TX_DR:
 	case LB_TX_TUN:
 	case LB_TX_TOO_BIG:
+	case LB_TX_ICMP:
 		return XDP_TX;
 	case LB_DROP_MALFORMED:
 	case LB_DROP_TOO_BIG:

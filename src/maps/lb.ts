@@ -127,7 +127,7 @@ export const lbCounters = defineStruct<LbCounters>({
 export const REASONS = [
   'unused', 'tx_dr', 'tx_tun', 'not_ip', 'not_vip', 'proto', 'malformed', 'fragment', 'ip_options',
   'ipv6_ext', 'ttl', 'no_real', 'tx_too_big', 'drop_too_big', 'config', 'internal', 'not_ours',
-  'no_accept',
+  'no_accept', 'tx_icmp',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
 export const REASON_CODE = Object.fromEntries(REASONS.map((r, i) => [r, i])) as Record<ReasonName, number>;
