@@ -1,0 +1,50 @@
+// What the daemon derives from the model before it writes the maps: which reals a health
+// verdict takes out of selection at once, and which VRRP addresses are in no-accept mode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadTopology } from '../../src/config/load';
+import { desiredService, leavingSelection } from '../../src/daemon/desired-from-model';
+import { noAcceptAddresses } from '../../src/daemon/vrrp-config';
+import type { ServiceVerdict } from '../../src/health/quorum';
+
+const topo = loadTopology(`
+director: { name: d1, interface: eth0, addresses: [10.1.0.2/24] }
+vrrp:
+  - { name: A, vrid: 1, priority: 100, vips: [10.1.0.100/24] }
+  - { name: B, vrid: 2, priority: 100, accept: false, vips: [10.1.0.101/24, 10.1.0.102/24] }
+  - { name: C, vrid: 3, priority: 255, accept: false, vips: [10.1.0.103/24] }
+services:
+  - vip: 10.1.0.100
+    port: 80
+    protocol: tcp
+    sorry_server: { address: 10.1.0.60, port: 80 }
+    reals:
+      - { address: 10.1.0.51 }
+      - { address: 10.1.0.52, weight: 2 }
+      - { address: 10.1.0.53 }
+`);
+const svc = topo.services[0];
+const mac = () => '02:00:00:00:00:01';
+const ids = new Map(svc.reals.map((r, i) => [r.key, i + 1]));
+const verdict = (states: Array<['up' | 'down' | 'drain', number]>, sorry = false): ServiceVerdict => ({
+  reals: svc.reals.map((r, i) => ({ key: r.key, state: states[i][0], weight: states[i][1], reason: 'test' })),
+  sorry, quorumUp: !sorry, healthyWeight: 0, reason: 'test',
+});
+
+test('a real that is down, drained or at weight 0 leaves selection at once; one still up does not', () => {
+  const d = desiredService(svc, verdict([['up', 1], ['down', 0], ['up', 0]]), mac);
+  assert.deepEqual(leavingSelection(d, (k) => ids.get(k)), [{ id: 2, state: 'down' }, { id: 3, state: 'drain' }]);
+  assert.deepEqual(leavingSelection(desiredService(svc, verdict([['up', 1], ['up', 2], ['up', 1]]), mac), (k) => ids.get(k)), []);
+});
+
+test('nothing leaves early while the sorry server takes over, or for a real without an id yet', () => {
+  const d = desiredService(svc, verdict([['down', 0], ['down', 0], ['down', 0]], true), mac);
+  assert.deepEqual(leavingSelection(d, (k) => ids.get(k)), []);
+  const d2 = desiredService(svc, verdict([['down', 0], ['up', 2], ['up', 1]]), mac);
+  assert.deepEqual(leavingSelection(d2, () => undefined), []);
+});
+
+test('no-accept addresses: the VIPs of accept: false instances, except the address owner (priority 255)', () => {
+  assert.deepEqual(noAcceptAddresses(topo).sort(), ['10.1.0.101', '10.1.0.102']);
+  assert.equal(topo.vrrp[0].accept, true, 'accept is the default, as keepalived without vrrp_strict');
+});
