@@ -22,6 +22,8 @@ export interface PartialCheck {
   rise?: number;
   fall?: number;
   delayBeforeRetryMs?: number;
+  /** Failures were counted in keepalived's words (retry / nb_get_retry): its retry delays apply. */
+  keepalivedRetry?: boolean;
   warmupMs?: number;
   alpha?: boolean;
   port?: number;
@@ -78,6 +80,7 @@ export function parseCheck(raw: RawCheck, path: readonly PathSeg[], p: Problems)
   if (raw.retry !== undefined && raw.nb_get_retry !== undefined) p.add([...path, 'nb_get_retry'], 'both retry and nb_get_retry are set; keep one', { key: true });
   const retry = aliased(raw, path, 'fall', fallAlias, p);
   if (retry !== undefined) c.fall = raw.fall !== undefined ? (raw.fall as number) : (retry as number) + 1;
+  if (raw.fall === undefined && retry !== undefined) c.keepalivedRetry = true;
   c.delayBeforeRetryMs = durationAt(raw.delay_before_retry, [...path, 'delay_before_retry'], p);
   c.warmupMs = durationAt(raw.warmup, [...path, 'warmup'], p);
   if (raw.alpha !== undefined) c.alpha = raw.alpha as boolean;
@@ -159,7 +162,10 @@ export function resolveCheck(service: PartialCheck | null, own: PartialCheck | n
     timeoutMs: c.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     rise: c.rise ?? 1,
     fall: c.fall ?? (type === 'script' ? 1 : 2),
-    delayBeforeRetryMs: c.delayBeforeRetryMs ?? (isHttp ? 3000 : 1000),
+    // Unset: a failed check is tried again at the interval, so a real is down after
+    // fall x interval (haproxy inter); with keepalived's retry words, keepalived's own
+    // delay_before_retry defaults (HTTP_GET/SSL_GET 3 s, the others 1 s).
+    delayBeforeRetryMs: c.delayBeforeRetryMs ?? (c.keepalivedRetry ? (isHttp ? 3000 : 1000) : c.intervalMs ?? DEFAULT_INTERVAL_MS),
     warmupMs: c.warmupMs ?? 0,
     alpha: c.alpha ?? false,
     port: c.port ?? real.port,

@@ -104,6 +104,16 @@ services:
   assert.equal(t.services[0].reals[0].port, 0);
 });
 
+test('retries: at the interval by default (down after fall x interval); keepalived\'s delays with its retry words; delay_before_retry wins', () => {
+  const t = loadTopology(BASE + `services:
+  - { vip: 10.0.0.101, port: 80, check: { type: http, interval: 2s, fall: 3 }, reals: [{ address: 10.0.0.11 }] }
+  - { vip: 10.0.0.102, port: 80, check: { type: http, delay_loop: 2, retry: 2 }, reals: [{ address: 10.0.0.11 }] }
+  - { vip: 10.0.0.103, port: 80, check: { type: tcp, delay_loop: 2, nb_get_retry: 2 }, reals: [{ address: 10.0.0.11 }] }
+  - { vip: 10.0.0.104, port: 80, check: { type: tcp, interval: 2s, retry: 1, delay_before_retry: 500ms }, reals: [{ address: 10.0.0.11 }] }
+`);
+  assert.deepEqual(t.services.map((s) => [s.reals[0].check.fall, s.reals[0].check.delayBeforeRetryMs]), [[3, 2000], [3, 3000], [3, 1000], [2, 500]]);
+});
+
 test('an object without positions validates too (problems have line 0)', () => {
   assert.throws(() => validateTopology({ director: { name: 'x', interface: 'eth0' }, services: [{ vip: '10.0.0.1', port: 80, reals: [], bogus: 1 }] }),
     (e: unknown) => isXlvsError(e, 'E_CONFIG_INVALID') && (e as ConfigError).problems[0].path === 'services[0].bogus'
