@@ -45,15 +45,6 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-interface Placed {
-  id: number;
-  weight: number;
-  pos: number; // the next slot of this backend's permutation
-  skip: number;
-  claimed: number;
-  /** Waiting in a bucket of `waiting`, not in the visiting list. */
-  parked: boolean;
-}
 
 /**
  * Build the table. Throws XlvsError E_USAGE for a non-prime size, a bad id/weight or a
@@ -70,56 +61,68 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   const live = sorted.filter((b) => b.weight > 0);
   if (live.length === 0) return table;
 
-  const placed: Placed[] = live.map((b) => {
-    // `| 0`: small integers keep V8 on integer arithmetic in the loop below (a double here
-    // made the whole build 40% slower).
-    const offset = placementHashMod(OFFSET_DOMAIN, seed, b.bytes, size) | 0;
-    const skip = (placementHashMod(SKIP_DOMAIN, seed, b.bytes, size - 1) + 1) | 0;
-    return { id: b.id, weight: b.weight, pos: offset, skip, claimed: 0, parked: false };
-  });
+  // Per-backend state in typed arrays (struct of arrays): the fill loop below touches them for
+  // every claim, and plain small-integer arrays keep it on integer arithmetic (a 1000-backend
+  // build, median of 9: 7.6 -> 4.9 ms here).
+  const n = live.length;
+  const ids = new Uint32Array(n);
+  const weights = new Int32Array(n);
+  const pos = new Int32Array(n);
+  const skip = new Int32Array(n);
+  const claimed = new Float64Array(n); // claimed * maxWeight can pass 2^31
+  const parked = new Uint8Array(n);
   let maxWeight = 0;
-  for (const p of placed) if (p.weight > maxWeight) maxWeight = p.weight;
+  live.forEach((b, i) => {
+    ids[i] = b.id;
+    weights[i] = b.weight;
+    pos[i] = placementHashMod(OFFSET_DOMAIN, seed, b.bytes, size);
+    skip[i] = placementHashMod(SKIP_DOMAIN, seed, b.bytes, size - 1) + 1;
+    if (b.weight > maxWeight) maxWeight = b.weight;
+  });
+  const equal = weights.every((w) => w === maxWeight);
 
   // A backend waits for its turn in one of two ways. Soon (within PARK_ROUNDS): it stays in
   // the round's list and is skipped. Later: it is parked in the bucket of the round its turn
   // comes in, so with weights 65535 and 1 the 99 light reals are not checked 65000 times each
   // (that was 15 of a 17.7 ms build; now 2.6 ms, same table). The visiting order within a round
   // stays the index order, so the table is the same as checking every backend every round.
+  // With equal weights every backend takes a turn every round: no check at all.
   let filled = 0;
-  let active: number[] = placed.map((_, i) => i);
+  let active: number[] = Array.from({ length: n }, (_, i) => i);
   const waiting = new Map<number, number[]>();
   for (let round = 1; filled < size; round++) {
-    let parked = false;
+    let anyParked = false;
     for (let k = 0; k < active.length; k++) {
-      const p = placed[active[k]];
+      const i = active[k];
       // Turn rule above: claimed * maxWeight <= round * weight (both < 2^53).
-      if (p.claimed * maxWeight > round * p.weight) continue;
-      let pos = p.pos;
-      while (table[pos] !== 0) {
-        pos += p.skip;
-        if (pos >= size) pos -= size;
+      if (!equal && claimed[i] * maxWeight > round * weights[i]) continue;
+      let p = pos[i];
+      const step = skip[i];
+      while (table[p] !== 0) {
+        p += step;
+        if (p >= size) p -= size;
       }
-      table[pos] = p.id;
-      pos += p.skip;
-      if (pos >= size) pos -= size;
-      p.pos = pos;
-      p.claimed++;
+      table[p] = ids[i];
+      p += step;
+      if (p >= size) p -= size;
+      pos[i] = p;
+      claimed[i]++;
       if (++filled === size) break;
-      if (p.claimed * maxWeight > (round + PARK_ROUNDS) * p.weight) {
-        const turn = turnRound(p.claimed, maxWeight, p.weight);
+      if (!equal && claimed[i] * maxWeight > (round + PARK_ROUNDS) * weights[i]) {
+        const turn = turnRound(claimed[i], maxWeight, weights[i]);
         const w = waiting.get(turn);
-        if (w) w.push(active[k]);
-        else waiting.set(turn, [active[k]]);
-        p.parked = true;
-        parked = true;
+        if (w) w.push(i);
+        else waiting.set(turn, [i]);
+        parked[i] = 1;
+        anyParked = true;
       }
     }
     if (filled === size) break;
-    if (parked) active = active.filter((i) => !placed[i].parked);
+    if (anyParked) active = active.filter((i) => parked[i] === 0);
     const back = waiting.get(round + 1);
     if (back) {
       waiting.delete(round + 1);
-      for (const i of back) placed[i].parked = false;
+      for (const i of back) parked[i] = 0;
       active = mergeSorted(active, back.sort((a, b) => a - b));
     }
   }
