@@ -202,7 +202,7 @@ export async function run(opts: FailoverOptions = {}): Promise<FailoverResult> {
   if (res.directorFailoverMs.length) {
     const s = summarise(res.directorFailoverMs);
     rows.push({ section: SECTION, case: 'director failover (link down + daemon SIGKILL) → first request answered', value: s.median, unit: 'ms', ratio: s.median / res.masterDownMs,
-      ref: `Master_Down_Interval ${res.masterDownMs} ms (advert 1 s)`, spread: spreadOf(s), note: `max ${s.max} ms; the Backup's XDP forwards VIP frames flooded to it before it is Master (BENCHMARKS.md)` });
+      ref: `Master_Down_Interval ${res.masterDownMs} ms (advert 1 s)`, spread: spreadOf(s), note: `max ${s.max} ms; only the VRRP Master forwards (frames not sent to a director's own MAC are passed), so requests wait for the takeover` });
     const t = summarise(res.takeoverMs);
     rows.push({ section: SECTION, case: 'director failover → Backup is VRRP Master (holds the VIPs)', value: t.median, unit: 'ms', ratio: t.median / res.masterDownMs,
       ref: `Master_Down_Interval ${res.masterDownMs} ms (advert 1 s)`, spread: spreadOf(t), note: `probe requests lost: ${res.lostProbes.join(', ')}` });

@@ -105,9 +105,10 @@ export class Daemon {
     const dirCfg = { mac, tunSource4: d.tunSource4 ?? undefined, tunSource6: d.tunSource6 ?? undefined, mtu: interfaceMtu(d.interface) };
     const ids = new RealIds(LB.MAX_REALS - 1);
     if (fs.existsSync(`${d.pinDir}/xdp_lb`)) {
-      // Restarted (after a crash, or `xlvs stop --keep-forwarding` and an upgrade): this
-      // build's program is loaded over the pinned maps it can reuse, every table is rebuilt by
-      // the first apply, and attach() swaps the program; the old one forwards until then.
+      // Restarted (after a crash, or `xlvs stop --keep-forwarding` and an upgrade). The same
+      // build adopts the pins and writes only the difference. Another build loads its program
+      // over the pinned maps it can reuse; its first apply rebuilds every table and attach()
+      // swaps the program; the old one forwards until then.
       const old = BpfProgram.openPinned(`${d.pinDir}/xdp_lb`);
       this.replacesProgId = old.id;
       old.close();
@@ -117,8 +118,13 @@ export class Daemon {
       const { state, realIds } = adoptedState(this.dp, topo);
       for (const r of realIds) ids.adopt(r.service, r.real, r.id);
       this.reconciler = new Reconciler(new DataplanePortAdapter(this.dp), ids);
-      this.event('daemon', `took over the pinned data plane at ${d.pinDir} (${state.size} VIPs, ${realIds.length} reals; ` +
-        `maps kept: ${over.reused.length}, new: ${over.created.join(', ')})`);
+      if (!over.replaced) {
+        this.reconciler.adopt(state);
+        this.event('daemon', `adopted pinned data plane at ${d.pinDir} (${state.size} VIPs, ${realIds.length} reals)`);
+      } else {
+        this.event('daemon', `took over the pinned data plane of another build at ${d.pinDir} (${state.size} VIPs, ${realIds.length} reals; ` +
+          `maps kept: ${over.reused.length}, new: ${over.created.join(', ')})`);
+      }
     } else {
       this.dp = Dataplane.create({ pinDir: d.pinDir, ...dirCfg });
       this.reconciler = new Reconciler(new DataplanePortAdapter(this.dp), ids);

@@ -174,25 +174,60 @@ export class Dataplane {
   }
 
   /**
-   * Loads this build's lb program over the data plane pinned in `pinDir` (a daemon restarted,
-   * or upgraded): every pinned map this build can use as it is (same type, key and value
-   * size, max entries) is reused, so flows, persistence templates, VIPs, reals and counters
-   * stay; the others are created new, and so is lb_maglev, whose inner-map template may differ
-   * between builds: the caller rebuilds every table with a full apply. The new program and maps
-   * are pinned in place of the old ones. The old program keeps forwarding, on the reused maps,
-   * until attach() replaces it on the interface (one atomic XDP swap).
+   * Takes over the data plane pinned in `pinDir` (a daemon restarted, or upgraded). When the
+   * pinned program is this build's (same instructions: bpf_prog_info.tag) and every map fits,
+   * it is adopted as it is (`replaced: false`): nothing is written, the caller diffs against
+   * what the maps hold. Otherwise this build's program is loaded over every pinned map it can
+   * use as it is (same type, key and value size, max entries) — flows, persistence templates,
+   * VIPs, reals and counters stay — and the others are created new, lb_maglev always (its
+   * inner-map template may differ between builds), so the caller must rebuild every table with
+   * a full apply (`replaced: true`). The new program and maps are pinned in place of the old;
+   * the old program keeps forwarding, on the reused maps, until attach() replaces it on the
+   * interface (one atomic XDP swap).
    */
-  static loadOver(opts: CreateOptions): { dp: Dataplane; reused: MapName[]; created: MapName[] } {
+  static loadOver(opts: CreateOptions): { dp: Dataplane; replaced: boolean; reused: MapName[]; created: MapName[] } {
     if (!opts || typeof opts.pinDir !== 'string' || !opts.pinDir) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, 'pinDir: required');
-    const cfg = configOf(opts);
-    const seed = opts.maglevSeed ?? 0;
+    const pinned = BpfProgram.openPinned(path.join(opts.pinDir, PROGRAM_NAME));
+    let pinnedTag: string;
+    try { pinnedTag = pinned.tag; } finally { pinned.close(); }
+    const same = Dataplane.openOver(opts, true);
+    const sameBuild = same.created.length === 0 && same.prog.tag === pinnedTag;
+    same.obj.close();
+    if (sameBuild) {
+      const dp = Dataplane.adopt(opts.pinDir, { maglevSeed: opts.maglevSeed });
+      dp.configure(opts);
+      return { dp, replaced: false, reused: [...LB_MAPS], created: [] };
+    }
+    const { obj, prog, reused, created } = Dataplane.openOver(opts, false);
+    try {
+      const maps = {} as Record<MapName, BpfMap>;
+      for (const n of LB_MAPS) maps[n] = obj.map(n);
+      maps.lb_cfg.update(u32(0), lbConfigCodec.encode(configOf(opts)));
+      // The pins now name this build's program and maps; a map the old program still uses
+      // lives on through its reference until the swap.
+      for (const [name, h] of [[PROGRAM_NAME, prog] as const, ...created.map((n) => [n, maps[n]] as const)]) {
+        const pin = path.join(opts.pinDir, name);
+        try { fs.unlinkSync(pin); } catch { /* not pinned before */ }
+        h.pin(pin);
+      }
+      const dp = new Dataplane(opts.pinDir, prog, maps, obj, opts.maglevSeed ?? 0);
+      if (opts.ifname) dp.attach(opts.ifname, opts.xdpMode ?? 'native');
+      return { dp, replaced: true, reused, created };
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  /** Opens and loads lb.bpf.o reusing the pinned maps that fit (lb_maglev only if asked). */
+  private static openOver(opts: CreateOptions, reuseMaglev: boolean): { obj: BpfObject; prog: BpfProgram; reused: MapName[]; created: MapName[] } {
     const obj = BpfObject.open(opts.object ?? bpfObject('lb'));
     const reused: MapName[] = [];
     const created: MapName[] = [];
     try {
       for (const n of LB_MAPS) {
         const pin = path.join(opts.pinDir, n);
-        if (n === 'lb_maglev' || !fs.existsSync(pin)) { created.push(n); continue; }
+        if ((n === 'lb_maglev' && !reuseMaglev) || !fs.existsSync(pin)) { created.push(n); continue; }
         try {
           obj.reuseMap(n, pin);
           reused.push(n);
@@ -201,21 +236,7 @@ export class Dataplane {
         }
       }
       obj.load();
-      const prog = obj.program(PROGRAM_NAME);
-      const maps = {} as Record<MapName, BpfMap>;
-      for (const n of LB_MAPS) maps[n] = obj.map(n);
-      maps.lb_cfg.update(u32(0), lbConfigCodec.encode(cfg));
-      // The pins now name this build's program and maps; a map the old program still uses
-      // lives on through its reference until the swap.
-      fs.mkdirSync(opts.pinDir, { recursive: true });
-      for (const [name, h] of [[PROGRAM_NAME, prog] as const, ...created.map((n) => [n, maps[n]] as const)]) {
-        const pin = path.join(opts.pinDir, name);
-        try { fs.unlinkSync(pin); } catch { /* not pinned before */ }
-        h.pin(pin);
-      }
-      const dp = new Dataplane(opts.pinDir, prog, maps, obj, seed);
-      if (opts.ifname) dp.attach(opts.ifname, opts.xdpMode ?? 'native');
-      return { dp, reused, created };
+      return { obj, prog: obj.program(PROGRAM_NAME), reused, created };
     } catch (e) {
       obj.close();
       throw e;

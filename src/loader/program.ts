@@ -54,6 +54,11 @@ export class BpfProgram {
     }
   }
 
+  /** bpf_prog_info.tag in hex: equal for two loads of the same instructions, whatever maps they use. */
+  get tag(): string {
+    return progInfoByFd(this.fd, `program ${this.name}`).tag;
+  }
+
   /** Kernel id of this program (bpf_prog_info.id), as queryXdp reports it. */
   get id(): number {
     return progInfoByFd(this.fd, `program ${this.name}`).id;
@@ -101,12 +106,14 @@ export class BpfProgram {
 }
 
 /** struct bpf_prog_info (uapi/linux/bpf.h): type@0 id@4 tag[8]@8 … name[16]@64. */
-export function progInfoByFd(fd: number, where: string): { id: number; type: number; name: string } {
+export function progInfoByFd(fd: number, where: string): { id: number; type: number; name: string; tag: string } {
   const info = Buffer.alloc(232);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(info.length);
   check(bpf.obj_get_info_by_fd(fd, info, len) as number, ErrorCodes.BPF_NO_PROGRAM, `${where}: program info`);
   const raw = info.subarray(64, 80);
   const nul = raw.indexOf(0);
-  return { type: info.readUInt32LE(0), id: info.readUInt32LE(4), name: raw.toString('utf8', 0, nul < 0 ? 16 : nul) };
+  // struct bpf_prog_info: type@0, id@4, tag[8]@8 (a digest of the instructions with map
+  // references zeroed: the same object loaded twice has the same tag), name[16]@64.
+  return { type: info.readUInt32LE(0), id: info.readUInt32LE(4), tag: info.subarray(8, 16).toString('hex'), name: raw.toString('utf8', 0, nul < 0 ? 16 : nul) };
 }

@@ -266,10 +266,16 @@ describe('xlvs daemon', needsBpf(), () => {
     const link = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
     assert.ok(link.xdp, 'still attached');
     assert.equal(send(prog, 45000, 'S').verdict, 3, 'still forwarding');
+    const before = prog.id;
     startDaemon();
-    await waitFor('taken over again', async () => (await status()).adopted);
+    await waitFor('adopted again', async () => (await status()).adopted);
+    // The same build: the pins are adopted as they are, the program is not replaced.
+    assert.match(daemonLog, /adopted pinned data plane/);
     prog.close();
     prog = BpfProgram.openPinned(path.join(pinDir, 'xdp_lb'));
+    assert.equal(prog.id, before);
+    const attached = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
+    assert.equal(attached.xdp?.prog?.id ?? attached.xdp?.attached?.[0]?.prog?.id, before);
   });
 
   test('xlvs stop detaches XDP and removes the pins', async () => {
