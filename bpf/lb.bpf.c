@@ -403,6 +403,44 @@ static __always_inline int tun_forward(struct xdp_md *ctx, const struct pkt *p,
 			       : tun_push4(ctx, 14, p, r, cfg);
 }
 
+/* lb_vip_filter bits of the flow's destination; NULL when no VIP of its protocol can be there. */
+static __always_inline __u32 *vip_bits(const struct pkt *p)
+{
+	__u32 slot = lb_vip_slot(p->flow.dst);
+	__u32 *bits = bpf_map_lookup_elem(&lb_vip_filter, &slot);
+
+	return bits && (*bits & (vf_exact(p) | vf_all(p))) ? bits : NULL;
+}
+
+/* The director config when the frame was sent to this director; NULL and *reason otherwise.
+ * Only frames sent to us are forwarded: a bridge floods frames for a MAC it has not learned (or
+ * for a director whose link went down), and the other director of the pair must not forward
+ * them too. Whoever VRRP makes Master owns the VIP's ARP entry, so it gets the traffic. */
+static __always_inline struct lb_config *config_if_ours(const struct ethhdr *eth, int *reason)
+{
+	__u32 zero = 0;
+	struct lb_config *cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
+
+	if (!cfg) {
+		*reason = LB_DROP_INTERNAL;
+		return NULL;
+	}
+	if (!mac_eq(eth->h_dest, cfg->mac)) {
+		*reason = LB_PASS_NOT_OURS;
+		return NULL;
+	}
+	return cfg;
+}
+
+/* Sends the packet to the real by the VIP's method. */
+static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p, const struct vip_info *v,
+				   const struct real_info *r, const struct lb_config *cfg)
+{
+	if (v->method == LB_METHOD_TUN)
+		return tun_forward(ctx, p, r, cfg);
+	return dr_rewrite(ctx, r, cfg);
+}
+
 /* ICMP errors that matter to a flow's real: RFC 792 destination unreachable (fragmentation
  * needed is how path MTU discovery works) and time exceeded; RFC 4443 destination
  * unreachable, packet too big and time exceeded. */
@@ -431,7 +469,7 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 	struct real_info *r;
 	struct vip_info *v;
 	struct pkt q;
-	__u32 zero = 0, slot, *bits, id = 0;
+	__u32 *bits, id = 0;
 	__u8 *icmp = c->pos, type;
 	__u16 *ports;
 	int ret;
@@ -471,15 +509,12 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 		return LB_PASS_PROTO;
 	q.flow.sport = ports[1];
 	q.flow.dport = ports[0];
-	slot = lb_vip_slot(q.flow.dst);
-	bits = bpf_map_lookup_elem(&lb_vip_filter, &slot);
-	if (!bits || !(*bits & (vf_exact(&q) | vf_all(&q))))
+	bits = vip_bits(&q);
+	if (!bits)
 		return LB_PASS_PROTO;
-	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
+	cfg = config_if_ours(eth, &ret);
 	if (!cfg)
-		return LB_DROP_INTERNAL;
-	if (!mac_eq(eth->h_dest, cfg->mac))
-		return LB_PASS_NOT_OURS;
+		return ret;
 	v = vip_find(&q, *bits);
 	if (!v)
 		return LB_PASS_PROTO;
@@ -493,10 +528,7 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 	r = real_of(id, v->id);
 	if (!r)
 		return LB_PASS_PROTO;
-	if (v->method == LB_METHOD_TUN)
-		ret = tun_forward(ctx, p, r, cfg);
-	else
-		ret = dr_rewrite(ctx, r, cfg);
+	ret = forward(ctx, p, v, r, cfg);
 	return ret == LB_TX_DR || ret == LB_TX_TUN ? LB_TX_ICMP : ret;
 }
 
@@ -512,7 +544,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	struct iphdr *ip;
 	struct ipv6hdr *ip6;
 	struct pkt p;
-	__u32 zero = 0, slot, *bits;
+	__u32 *bits;
 	int proto, l4, ret;
 
 	proto = parse_eth(&c, &eth);
@@ -543,18 +575,12 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	p.flow.proto = l4;
 
 	/* Pre-filter: no VIP of this protocol can live at this address. */
-	slot = lb_vip_slot(p.flow.dst);
-	bits = bpf_map_lookup_elem(&lb_vip_filter, &slot);
-	if (!bits || !(*bits & (vf_exact(&p) | vf_all(&p))))
+	bits = vip_bits(&p);
+	if (!bits)
 		return LB_PASS_NOT_VIP;
-	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
+	cfg = config_if_ours(eth, &ret);
 	if (!cfg)
-		return LB_DROP_INTERNAL;
-	/* Only frames sent to us: a bridge floods frames for a MAC it has not learned (or for a
-	 * director whose link went down), and the other director of the pair must not forward
-	 * them too. Whoever VRRP makes Master owns the VIP's ARP entry, so it gets the traffic. */
-	if (!mac_eq(eth->h_dest, cfg->mac))
-		return LB_PASS_NOT_OURS;
+		return ret;
 	/* Connection first: an established flow finds its VIP by id (vip_of_conn), so it costs
 	 * one hash lookup, not two. Established DR, kernel loop of 10000 runs per call (hot
 	 * caches): 59 -> 47 ns per run; one run per call (bench/dataplane.ts): 81.8 -> 79.8 net,
@@ -581,10 +607,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	if (!ch.real)
 		return LB_PASS_NO_REAL;
 
-	if (v->method == LB_METHOD_TUN)
-		ret = tun_forward(ctx, &p, ch.real, cfg);
-	else
-		ret = dr_rewrite(ctx, ch.real, cfg);
+	ret = forward(ctx, &p, v, ch.real, cfg);
 	if (ret == LB_TX_DR || ret == LB_TX_TUN) {
 		count_traffic(&lb_vip_stats, v->id, p.ip_len, ch.new_flow);
 		count_traffic(&lb_real_stats, ch.id, p.ip_len, ch.new_flow);

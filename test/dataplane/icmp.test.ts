@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { eth } from '../lib/packet';
 import { diffPackets } from '../lib/packet-parse';
 import { XDP } from '../lib/fixtures';
-import { harness, flatCounters, DIRECTOR_MAC, ROUTER_MAC, CLIENT6, TUN_SRC4, realMac } from './fixtures/harness';
+import { harness, runCounted, DIRECTOR_MAC, ROUTER_MAC, CLIENT6, TUN_SRC4, realMac } from './fixtures/harness';
 
 const VIP = '10.0.0.90';
 const VIP_TUN = '10.0.0.91';
@@ -24,15 +24,7 @@ const fragNeeded = (i: number, vip = VIP, macDst = DIRECTOR_MAC) => eth({ src: R
   .icmp({ type: 3, code: 4, body: Buffer.from([0, 0, 0x05, 0x78]) }) // next-hop MTU 1400
   .ipv4({ src: vip, dst: client(i), df: true }).tcp({ sport: 80, dport: cport(i), flags: 'A' });
 
-function run(frame: Buffer): { verdict: number; out: Buffer; reasons: Record<string, bigint> } {
-  const dp = h.dp();
-  const before = flatCounters(dp);
-  const r = dp.program.testRun(frame);
-  const now = flatCounters(dp);
-  const reasons: Record<string, bigint> = {};
-  for (const [k, v] of Object.entries(now)) if (k.startsWith('reason.') && v !== before[k]) reasons[k.slice(7)] = v - (before[k] ?? 0n);
-  return { verdict: r.retval, out: r.data, reasons };
-}
+const run = (frame: Buffer) => runCounted(h.dp(), frame);
 const realOf = (out: Buffer) => out[5];
 /** One frame through the program without reading counters (cheap, for many flows). */
 const fwd = (frame: Buffer) => { const r = h.dp().program.testRun(frame); assert.equal(r.retval, XDP.XDP_TX); return realOf(r.data); };

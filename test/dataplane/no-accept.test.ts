@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { eth } from '../lib/packet';
 import { XDP } from '../lib/fixtures';
-import { harness, flatCounters, DIRECTOR_MAC, ROUTER_MAC, CLIENT4, CLIENT6, realMac } from './fixtures/harness';
+import { harness, runCounted, DIRECTOR_MAC, ROUTER_MAC, CLIENT4, CLIENT6, realMac } from './fixtures/harness';
 import { Dataplane } from '../../src/dataplane/dataplane';
 import { parseAddr } from '../../src/dataplane/addr';
 
@@ -13,15 +13,7 @@ const V4 = '10.0.0.70';
 const V6 = '2001:db8:70::70';
 const h = harness('noaccept');
 
-function run(frame: Buffer): { verdict: number; reasons: Record<string, bigint> } {
-  const dp = h.dp();
-  const before = flatCounters(dp);
-  const r = dp.program.testRun(frame);
-  const now = flatCounters(dp);
-  const reasons: Record<string, bigint> = {};
-  for (const [k, v] of Object.entries(now)) if (k.startsWith('reason.') && v !== before[k]) reasons[k.slice(7)] = v - (before[k] ?? 0n);
-  return { verdict: r.retval, reasons };
-}
+const run = (frame: Buffer) => { const r = runCounted(h.dp(), frame); return { verdict: r.verdict, reasons: r.reasons }; };
 const e = () => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });
 const tcp4 = (dst: string, dport: number) => e().ipv4({ src: CLIENT4, dst }).tcp({ sport: 41000, dport, flags: 'S' }).build();
 const udp4 = (dst: string, dport: number) => e().ipv4({ src: CLIENT4, dst }).udp({ sport: 41000, dport }).build();

@@ -14,7 +14,7 @@ import { vipFilterSlot, LB } from '../../src/maps/lb';
 import { parseAddr } from '../../src/dataplane/addr';
 import { eth } from '../lib/packet';
 import { XDP } from '../lib/fixtures';
-import { harness, flatCounters, DIRECTOR_MAC, ROUTER_MAC, CLIENT4, CLIENT6, realMac } from './fixtures/harness';
+import { harness, runCounted, DIRECTOR_MAC, ROUTER_MAC, CLIENT4, CLIENT6, realMac } from './fixtures/harness';
 
 const h = harness('vipfilter');
 const slotOf = (a: string) => vipFilterSlot(parseAddr(a, 'address').bytes);
@@ -36,16 +36,11 @@ const [A, B] = sharedSlotPair();
 const V6 = '2001:db8:9::10';
 
 function send(dst: string, dport: number, proto: 'tcp' | 'udp' = 'tcp', flags = 'S'): { verdict: number; reasons: Record<string, bigint>; to: string } {
-  const dp = h.dp();
-  const before = flatCounters(dp);
   const p = eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });
   const l3 = dst.includes(':') ? p.ipv6({ src: CLIENT6, dst }) : p.ipv4({ src: CLIENT4, dst });
   const frame = proto === 'tcp' ? l3.tcp({ sport: 40000, dport, flags }).build() : l3.udp({ sport: 40000, dport }).build();
-  const r = dp.program.testRun(frame);
-  const now = flatCounters(dp);
-  const reasons: Record<string, bigint> = {};
-  for (const [k, v] of Object.entries(now)) if (k.startsWith('reason.') && v !== before[k]) reasons[k.slice(7)] = v - (before[k] ?? 0n);
-  return { verdict: r.retval, reasons, to: r.data.subarray(0, 6).toString('hex').replace(/(..)(?!$)/g, '$1:') };
+  const r = runCounted(h.dp(), frame);
+  return { verdict: r.verdict, reasons: r.reasons, to: r.out.subarray(0, 6).toString('hex').replace(/(..)(?!$)/g, '$1:') };
 }
 
 const fwd = (r: ReturnType<typeof send>) => ({ verdict: r.verdict, reasons: r.reasons });
@@ -110,14 +105,7 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
     dp.upsertVip({ address: V, port: 80, protocol: 'tcp', method: 'dr' });
     dp.setReals(`${V}:80/tcp`, [{ id: 4, address: '10.255.255.4', mac: realMac(4), weight: 1, state: 'up' }]);
     const frame = (dst: string, ip: Record<string, unknown>) => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC }).ipv4({ src: CLIENT4, dst, ...ip }).tcp({ sport: 40000, dport: 80, flags: 'S' }).build();
-    const run = (f: Buffer) => {
-      const before = flatCounters(dp);
-      const r = dp.program.testRun(f);
-      const now = flatCounters(dp);
-      const reasons: Record<string, bigint> = {};
-      for (const [k, v] of Object.entries(now)) if (k.startsWith('reason.') && v !== before[k]) reasons[k.slice(7)] = v - (before[k] ?? 0n);
-      return { verdict: r.retval, reasons };
-    };
+    const run = (f: Buffer) => { const r = runCounted(dp, f); return { verdict: r.verdict, reasons: r.reasons }; };
     // To another address: the kernel gets it and checks it itself (only the header's bounds,
     // version, protocol and destination were read).
     assert.deepEqual(run(frame('10.0.88.2', { checksum: 0x1234 })), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
