@@ -9,6 +9,7 @@ import type { LabLayout } from '../../src/lab/layout';
 import { inNs } from '../../src/lab/netns';
 import type { LoadOptions, LoadResult } from './loadgen';
 import { sleep } from './stats';
+import { runCollect } from './collect';
 
 export interface Lab { prefix: string; L: LabLayout; state: LabState }
 
@@ -55,17 +56,10 @@ const LOADGEN = path.join(__dirname, 'loadgen.js');
 export function load(lab: Lab, o: Omit<LoadOptions, 'sources'> & { sources?: string[] }): Promise<LoadResult> {
   const opts: LoadOptions = { sources: lab.L.clientAddresses, ...o };
   const argv = inNs(lab.L.ns.client, [process.execPath, LOADGEN, JSON.stringify(opts)]);
-  return new Promise((resolve, reject) => {
-    const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    p.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as LoadResult);
-      else reject(new Error(`loadgen exited ${code}: ${err.trim() || out.trim()}`));
-    });
+  return runCollect(argv).then(({ code, out, err }) => {
+    const line = out.trim().split('\n').pop() ?? '';
+    if (code === 0 && line.startsWith('{')) return JSON.parse(line) as LoadResult;
+    throw new Error(`loadgen exited ${code}: ${err.trim() || out.trim()}`);
   });
 }
 

@@ -19,7 +19,8 @@
 // 16-17 after wrk exited), so what the client itself costs is known too.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runCollect } from './collect';
 import { inNs } from '../../src/lab/netns';
 
 export interface WrkOptions {
@@ -91,35 +92,26 @@ export function runWrk(ns: string, o: WrkOptions): Promise<WrkResult> {
   // sh waits for wrk, then prints its own /proc stat: fields 16/17 (cutime/cstime) are wrk's CPU.
   const sh = ['sh', '-c', '"$@"; s=$?; echo "@@stat@@ $(cat /proc/$$/stat)"; exit $s', 'sh', 'wrk', ...args];
   const argv = [...(o.wrap ?? []), ...inNs(ns, sh)];
-  return new Promise((resolve, reject) => {
-    const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(MARK));
-      const stat = out.split('\n').find((l) => l.startsWith('@@stat@@ '));
-      if (code !== 0 || !line) {
-        reject(new Error(`wrk ${args.join(' ')} exited ${code}: ${(err.trim() || out.trim()).slice(0, 500)}`));
-        return;
-      }
-      const j = JSON.parse(line.slice(MARK.length)) as Record<string, number>;
-      let clientCpuS = NaN;
-      if (stat) {
-        const s = stat.slice('@@stat@@ '.length);
-        const f = s.slice(s.lastIndexOf(')') + 2).split(' ').map(Number); // f[0] is field 3
-        clientCpuS = (f[13] + f[14]) / 100; // cutime + cstime, USER_HZ
-      }
-      const seconds = j.durationUs / 1e6;
-      const errors = { connect: j.connect, read: j.read, write: j.write, status: j.status, timeout: j.timeout };
-      resolve({
-        requests: j.requests, seconds, rps: j.requests / seconds, bytes: j.bytes, errors,
-        errorCount: errors.connect + errors.read + errors.write + errors.status + errors.timeout,
-        p50Ms: j.p50Us / 1000, p90Ms: j.p90Us / 1000, p99Ms: j.p99Us / 1000, maxMs: j.maxUs / 1000, meanMs: j.meanUs / 1000,
-        clientCpuS,
-      });
-    });
+  return runCollect(argv).then(({ code, out, err }) => {
+    const line = out.split('\n').find((l) => l.startsWith(MARK));
+    const stat = out.split('\n').find((l) => l.startsWith('@@stat@@ '));
+    if (code !== 0 || !line) {
+      throw new Error(`wrk ${args.join(' ')} exited ${code}: ${(err.trim() || out.trim()).slice(0, 500)}`);
+    }
+    const j = JSON.parse(line.slice(MARK.length)) as Record<string, number>;
+    let clientCpuS = NaN;
+    if (stat) {
+      const s = stat.slice('@@stat@@ '.length);
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ').map(Number); // f[0] is field 3
+      clientCpuS = (f[13] + f[14]) / 100; // cutime + cstime, USER_HZ
+    }
+    const seconds = j.durationUs / 1e6;
+    const errors = { connect: j.connect, read: j.read, write: j.write, status: j.status, timeout: j.timeout };
+    return {
+      requests: j.requests, seconds, rps: j.requests / seconds, bytes: j.bytes, errors,
+      errorCount: errors.connect + errors.read + errors.write + errors.status + errors.timeout,
+      p50Ms: j.p50Us / 1000, p90Ms: j.p90Us / 1000, p99Ms: j.p99Us / 1000, maxMs: j.maxUs / 1000, meanMs: j.meanUs / 1000,
+      clientCpuS,
+    };
   });
 }
