@@ -214,6 +214,28 @@ describe('xlvs daemon', needsBpf(), () => {
     assert.match(scrape(), /xlvs_config_reloads_total\{result="invalid"\} 2/);
   });
 
+  test('a VRRP instance with accept: false: after a reload the program drops what no service takes to its VIP; accept: true undoes it', async () => {
+    const ping = () => prog.testRun(eth({ src: '02:00:00:00:00:aa', dst: dirMac }).ipv4({ src: '198.51.100.7', dst: VIP }).icmp({ type: 8, id: 1, seq: 1 }).build()).retval;
+    const vrrp = (accept: boolean) => `vrrp:\n  - { name: VI_T, vrid: 77, priority: 100, version: 3, advert_interval: 100ms, accept: ${accept}, vips: [${VIP}/24] }\n`;
+    assert.equal(ping(), 2, 'XDP_PASS: the kernel answers pings to the VIP');
+    try {
+      fs.writeFileSync(cfgFile, topology([3, 1], vrrp(false)));
+      let res = (await controlRequest(sock, { cmd: 'reload' })) as { summary: string[] };
+      assert.ok(res.summary.includes(`no-accept ${VIP}`), JSON.stringify(res.summary));
+      assert.equal(ping(), 1, 'XDP_DROP');
+      assert.equal(send(prog, 46000, 'S').verdict, 3, 'the service on the VIP still forwards');
+      await new Promise((r) => setTimeout(r, 300)); // past the scrape's 250 ms snapshot cache
+      assert.match(scrape(), /xlvs_verdicts_total\{[^}]*reason="no_accept"[^}]*\} [1-9]/);
+      fs.writeFileSync(cfgFile, topology([3, 1], vrrp(true)));
+      res = (await controlRequest(sock, { cmd: 'reload' })) as { summary: string[] };
+      assert.ok(res.summary.includes(`accept ${VIP}`), JSON.stringify(res.summary));
+      assert.equal(ping(), 2);
+    } finally {
+      fs.writeFileSync(cfgFile, topology([3, 1]));
+      await controlRequest(sock, { cmd: 'reload' });
+    }
+  });
+
   test('SIGKILL does not stop forwarding; a restarted daemon (of a build with other maps) takes over the pins and keeps flows on their real', async () => {
     const before = await status();
     const ids = before.services[0].reals.map((r) => [r.key, r.id]);
