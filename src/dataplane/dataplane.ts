@@ -190,9 +190,14 @@ export class Dataplane {
     const pinned = BpfProgram.openPinned(path.join(opts.pinDir, PROGRAM_NAME));
     let pinnedTag: string;
     try { pinnedTag = pinned.tag; } finally { pinned.close(); }
-    const same = Dataplane.openOver(opts, true);
-    const sameBuild = same.created.length === 0 && same.prog.tag === pinnedTag;
-    same.obj.close();
+    let sameBuild = false;
+    try {
+      const same = Dataplane.openOver(opts, true);
+      sameBuild = same.created.length === 0 && same.prog.tag === pinnedTag;
+      same.obj.close();
+    } catch {
+      // This build does not even load over all the pinned maps: not the same build.
+    }
     if (sameBuild) {
       const dp = Dataplane.adopt(opts.pinDir, { maglevSeed: opts.maglevSeed });
       dp.configure(opts);
