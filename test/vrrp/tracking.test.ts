@@ -154,9 +154,11 @@ describe('VRRP tracking, sync groups and dual-master recovery', needsCommand('ke
     try {
       const pcap = path.join(L.dir, 'refresh.pcap');
       dump = await L.tcpdump(pcap, ['arp']);
-      x = L.xlvs(L.a, 'xr', { vrrp: [{ ...v3, name: 'VI_R', vrid: 125, priority: 100, vips: [`${vip}/24`],
+      x = L.xlvs(L.a, 'xr', { vrrp: [{ ...v3, name: 'VI_R', vrid: 125, priority: 100, vips: [`${vip}/24`], accept: false,
         garp: { master_delay: '1500ms', master_repeat: 3, refresh: '1s', refresh_repeat: 2 } }] });
       await x.waitLog(/VI_R\) BACKUP -> MASTER/, 3000);
+      // Without the director's XDP program nothing enforces no-accept: the runner says so.
+      assert.match(x.log(), /\(VI_R\) accept: false is enforced by the director's XDP program/);
       await sleep(3700);
       await x.stop();
       await sleep(200);

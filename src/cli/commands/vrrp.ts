@@ -34,6 +34,9 @@ export function register(program: Command): void {
       const cfg = loadVrrpFile(o.config);
       if (o.check) { process.stdout.write(JSON.stringify(cfg, null, 2) + '\n'); return; }
       if (cfg.instances.length === 0) throw new XlvsError(ErrorCodes.USAGE, `${o.config}: no vrrp instances`);
+      for (const i of cfg.instances) {
+        if (!i.accept) consoleLogger.warn(`(${i.name}) accept: false is enforced by the director's XDP program (xlvs run); xlvs vrrp alone leaves packets to the VIPs to the kernel`);
+      }
       const runner = new VrrpRunner(cfg, { logger: consoleLogger });
       runner.start();
       await new Promise<void>((resolve) => {
