@@ -104,11 +104,17 @@ struct {
 	__type(value, __u32);
 } lb_no_accept SEC(".maps");
 
+/* The slot of the XOR of an address's 32-bit words (an IPv4 address is its only word). */
+static __always_inline __u32 vip_slot_of(__u32 x)
+{
+	return (x * LB_VIP_FILTER_MULT) >> (32 - LB_VIP_FILTER_BITS);
+}
+
 static __always_inline __u32 lb_vip_slot(const __u8 *addr)
 {
 	const __u32 *w = (const __u32 *)addr;
 
-	return ((w[0] ^ w[1] ^ w[2] ^ w[3]) * LB_VIP_FILTER_MULT) >> (32 - LB_VIP_FILTER_BITS);
+	return vip_slot_of(w[0] ^ w[1] ^ w[2] ^ w[3]);
 }
 
 /* The LB_VF_* bits of the packet's protocol: a VIP with a port, and a port-0 VIP. */
@@ -224,16 +230,14 @@ static __always_inline int early_filter(const struct cursor *c, int ethertype, i
 		if ((void *)(ip + 1) > c->end || ip->version != 4)
 			return 0;
 		proto = ip->protocol;
-		slot = (ip->daddr * LB_VIP_FILTER_MULT) >> (32 - LB_VIP_FILTER_BITS);
+		slot = vip_slot_of(ip->daddr);
 	} else if (ethertype == ETH_P_IPV6) {
 		struct ipv6hdr *ip6 = c->pos;
-		const __u32 *w;
 
 		if ((void *)(ip6 + 1) > c->end || ip6->version != 6)
 			return 0;
 		proto = ip6->nexthdr;
-		w = (const __u32 *)&ip6->daddr;
-		slot = ((w[0] ^ w[1] ^ w[2] ^ w[3]) * LB_VIP_FILTER_MULT) >> (32 - LB_VIP_FILTER_BITS);
+		slot = lb_vip_slot((const __u8 *)&ip6->daddr);
 	} else {
 		return 0;
 	}
@@ -472,7 +476,7 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 	struct real_info *r;
 	struct vip_info *v;
 	struct pkt q;
-	__u32 *bits, id = 0;
+	__u32 *bits;
 	__u8 *icmp = c->pos, type;
 	__u16 *ports;
 	int ret;
@@ -524,11 +528,9 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 	if (p->ttl <= 1)
 		return LB_PASS_TTL;
 	cv = bpf_map_lookup_elem(&lb_conns, &q.flow);
-	if (cv && cv->vip_id == v->id && real_of(cv->real_id, v->id))
-		id = cv->real_id;
-	if (!id)
-		id = maglev_pick(&q, v, cfg);
-	r = real_of(id, v->id);
+	r = cv && cv->vip_id == v->id ? real_of(cv->real_id, v->id) : NULL;
+	if (!r)
+		r = real_of(maglev_pick(&q, v, cfg), v->id);
 	if (!r)
 		return LB_PASS_PROTO;
 	ret = forward(ctx, p, v, r, cfg);

@@ -374,12 +374,12 @@ export class Dataplane {
 
   /**
    * Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it, and
-   * LB_VF_NO_ACCEPT when a no-accept address (in `noAccept`, default the current set) does.
+   * LB_VF_NO_ACCEPT when a no-accept address (this.noAccept) does.
    */
-  private setFilterSlot(slot: number, keys: VipKey[], noAccept: Iterable<VipKey> = this.noAccept.values()): void {
+  private setFilterSlot(slot: number, keys: VipKey[]): void {
     let bits = 0;
     for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
-    for (const k of noAccept) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
+    for (const k of this.noAccept.values()) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
     this.maps.lb_vip_filter.update(u32(slot), u32(bits));
   }
 
@@ -398,30 +398,27 @@ export class Dataplane {
     const added = [...want.keys()].filter((a) => !this.noAccept.has(a));
     const removed = [...this.noAccept.keys()].filter((a) => !want.has(a));
     const vipKeys = () => [...this.vips.values()].map((x) => x.resolved.vipKey);
-    const union = [...this.noAccept.values(), ...added.map((a) => want.get(a)!)];
     const before = [...this.noAccept.keys()];
     try {
-      this.writeNoAccept(added, removed, want, union, vipKeys);
+      // Added: known here first so its filter bit is written before its map entry.
+      for (const a of added) {
+        const k = want.get(a)!;
+        this.noAccept.set(a, k);
+        this.setFilterSlot(vipFilterSlot(k.addr), vipKeys());
+        this.maps.lb_no_accept.update(vipKeyCodec.encode(k), u32(1));
+      }
+      // Removed: the map entry goes first, the filter bit after.
+      for (const a of removed) {
+        const k = this.noAccept.get(a)!;
+        this.maps.lb_no_accept.delete(vipKeyCodec.encode(k));
+        this.noAccept.delete(a);
+        this.setFilterSlot(vipFilterSlot(k.addr), vipKeys());
+      }
     } catch (e) {
       try { this.setNoAccept(before); } catch { /* keep the first error */ }
       throw e;
     }
     return { added, removed };
-  }
-
-  private writeNoAccept(added: string[], removed: string[], want: Map<string, VipKey>, union: VipKey[], vipKeys: () => VipKey[]): void {
-    for (const a of added) {
-      const k = want.get(a)!;
-      this.setFilterSlot(vipFilterSlot(k.addr), vipKeys(), union);
-      this.maps.lb_no_accept.update(vipKeyCodec.encode(k), u32(1));
-      this.noAccept.set(a, k);
-    }
-    for (const a of removed) {
-      const k = this.noAccept.get(a)!;
-      this.maps.lb_no_accept.delete(vipKeyCodec.encode(k));
-      this.noAccept.delete(a);
-      this.setFilterSlot(vipFilterSlot(k.addr), vipKeys());
-    }
   }
 
   /** The no-accept addresses in force (setNoAccept). */
