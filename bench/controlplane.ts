@@ -10,8 +10,9 @@
 // Run: node dist/bench/controlplane.js [--quick]   (root; make build first)
 import { BpfMap } from '../src/loader';
 import * as maglevModule from '../src/maglev/maglev';
-import { desiredService, desiredState, leavingSelection } from '../src/daemon/desired-from-model';
-import { DataplanePortAdapter } from '../src/daemon/dataplane-port';
+import { desiredService, desiredState } from '../src/director/desired-from-model';
+import { leavingSelection } from '../src/reconciler/desired';
+import { DataplanePortAdapter } from '../src/director/dataplane-port';
 import type { ServiceVerdict } from '../src/health/quorum';
 import type { Topology } from '../src/config/model';
 import type { Dataplane } from '../src/dataplane/dataplane';

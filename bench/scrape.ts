@@ -11,7 +11,7 @@
 import * as http from 'node:http';
 import type { Dataplane } from '../src/dataplane/dataplane';
 import { buildSnapshot, summariseConnections, SnapshotInputs } from '../src/daemon/snapshot';
-import { desiredState } from '../src/daemon/desired-from-model';
+import { desiredState } from '../src/director/desired-from-model';
 import { startMetricsServer } from '../src/metrics/server';
 import type { Topology } from '../src/config/model';
 import { Row, info, atMost, renderTable } from './lib/report';
@@ -41,7 +41,7 @@ export interface ScrapeResult {
 
 function inputs(topo: Topology, dp: Dataplane): SnapshotInputs {
   return {
-    topo, dp, verdicts: new Map(), macs: new Map(), conns: summariseConnections(dp.connections()),
+    topo, dp, verdicts: () => undefined, macs: new Map(), conns: summariseConnections(dp.connections()),
     health: () => ({ state: 'up', reason: 'bench', lastDurationMs: 1.5 }),
     vrrp: [], xdpMode: 'native', startedAt: Date.now(), adopted: false, configFile: '<bench>', events: [],
   };

@@ -6,7 +6,7 @@ import { ensureBpffs } from '../../src/loader';
 import { LB } from '../../src/maps/lb';
 import { Reconciler } from '../../src/reconciler/reconciler';
 import { RealIds } from '../../src/reconciler/ids';
-import { DataplanePortAdapter } from '../../src/daemon/dataplane-port';
+import { DataplanePortAdapter } from '../../src/director/dataplane-port';
 
 /** The reals map's highest id (bpf/include/lb_shared.h LB_MAX_REALS, id 0 = none); the daemon uses the same. */
 export const MAX_REAL_ID = LB.MAX_REALS - 1;

@@ -1,14 +1,18 @@
-// The xlvs daemon: one director. Loads (or adopts) the pinned data plane, attaches it, runs the
-// health checkers and VRRP, keeps the maps equal to the desired state through the reconciler,
-// and serves the control socket and metrics. Killing it does not stop forwarding: the programs
-// and maps are pinned and a restarted daemon adopts them without touching established flows.
+// The xlvs daemon: the process around one Director. Loads (or adopts) the pinned data plane,
+// attaches it, feeds the Director its inputs (topology, health verdicts, MACs, VRRP state) and
+// lets it write the maps; serves the control socket and metrics. VRRP runs on its own thread
+// (src/vrrp/thread.ts), so nothing on this thread can delay an advert. Killing the daemon does
+// not stop forwarding: the programs and maps are pinned and a restarted daemon adopts them
+// without touching established flows.
 import * as fs from 'node:fs';
 import type { Server } from 'node:net';
 import { loadTopologyFile, checkRuntime } from '../config/load';
 import type { Topology, ServiceModel } from '../config/model';
 import { hostPort } from '../config/address';
-import { Dataplane } from '../dataplane/dataplane';
-import { LB } from '../maps/lb';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as path from 'node:path';
+import { Dataplane, PROGRAM_NAME } from '../dataplane/dataplane';
+import { LB_MAPS } from '../maps/lb';
 import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes } from '../errors';
 import { HealthManager } from '../health/manager';
@@ -16,18 +20,15 @@ import { ServiceHealth, realInputs } from '../health/service';
 import { checkerSpecs } from '../health/from-config';
 import type { ServiceVerdict } from '../health/quorum';
 import type { HealthEvent, CheckEvent } from '../health/types';
-import { VrrpRunner } from '../vrrp/runner';
-import type { StateChange } from '../vrrp/io';
-import { Reconciler } from '../reconciler/reconciler';
-import { RealIds } from '../reconciler/ids';
-import { DesiredState } from '../reconciler/desired';
-import { desiredService, desiredState, leavingSelection } from './desired-from-model';
-import { DataplanePortAdapter, adoptedState } from './dataplane-port';
+import { VrrpThread } from '../vrrp/thread';
+import type { TransitionMessage } from '../vrrp/thread-protocol';
+import type { VrrpConfig } from '../vrrp/types';
+import { Director } from '../director/director';
 import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
-import { vrrpConfigOf, noAcceptAddresses } from './vrrp-config';
+import { vrrpConfigOf } from './vrrp-config';
 import { buildSnapshot, ConnSummary, summariseConnections } from './snapshot';
-import type { DaemonEvent, StatusSnapshot } from './status';
+import type { DaemonEvent, StatusSnapshot, ThreadStatus } from './status';
 import { startMetricsServer, MetricsServer } from '../metrics/server';
 import type { EventCounters } from '../metrics/scrape';
 
@@ -46,20 +47,17 @@ export interface DaemonOptions {
 }
 
 export class Daemon {
-  topo!: Topology;
   private dp!: Dataplane;
-  private reconciler!: Reconciler;
+  private director!: Director;
   private readonly health = new HealthManager();
   private readonly serviceHealth = new ServiceHealth();
-  private verdicts = new Map<string, ServiceVerdict>();
-  private macs = new Map<string, string | null>();
-  private vrrp: VrrpRunner | null = null;
+  private vrrp: VrrpThread | null = null;
   private vrrpKey = '';
+  /** This thread's event-loop delay, for the status page and metrics (the VRRP thread reports its own). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private control: Server | null = null;
   private metrics: MetricsServer | null = null;
   private macTimer: NodeJS.Timeout | null = null;
-  /** Writes the data plane's flow clock (Dataplane.tickClock) once a second. */
-  private clockTimer: NodeJS.Timeout | null = null;
   private events: DaemonEvent[] = [];
   private readonly counters: EventCounters = {
     reloads: { ok: 0, invalid: 0, failed: 0 },
@@ -79,6 +77,12 @@ export class Daemon {
 
   constructor(readonly opts: DaemonOptions) {
     this.log = opts.log ?? ((l) => process.stdout.write(`${new Date().toISOString()} ${l}\n`));
+    this.loopDelay.enable();
+  }
+
+  /** The topology in force. */
+  get topo(): Topology {
+    return this.director.topology;
   }
 
   private event(kind: DaemonEvent['kind'], message: string): void {
@@ -94,7 +98,6 @@ export class Daemon {
     if (runtime.length) {
       throw new XlvsError(ErrorCodes.CONFIG_INVALID, `${this.opts.configFile}: ${runtime.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
     }
-    this.topo = topo;
     const d = topo.director;
     setXdpWarningHandler((msg: string) => this.event('daemon', `warning: ${msg}`));
     ensureBpffs(d.pinRoot);
@@ -103,36 +106,36 @@ export class Daemon {
     const mac = interfaceMac(d.interface);
     if (!mac) throw new XlvsError(ErrorCodes.CONFIG_INVALID, `director.interface: ${d.interface} has no MAC address`);
     const dirCfg = { mac, tunSource4: d.tunSource4 ?? undefined, tunSource6: d.tunSource6 ?? undefined, mtu: interfaceMtu(d.interface) };
-    const ids = new RealIds(LB.MAX_REALS - 1);
-    if (fs.existsSync(`${d.pinDir}/xdp_lb`)) {
-      // Restarted (after a crash, or `xlvs stop --keep-forwarding` and an upgrade). The same
-      // build adopts the pins and writes only the difference. Another build loads its program
-      // over the pinned maps it can reuse; its first apply rebuilds every table and attach()
-      // swaps the program; the old one forwards until then.
-      const old = BpfProgram.openPinned(`${d.pinDir}/xdp_lb`);
-      this.replacesProgId = old.id;
-      old.close();
+    const progPin = path.join(d.pinDir, PROGRAM_NAME);
+    if ([PROGRAM_NAME, ...LB_MAPS].some((n) => fs.existsSync(path.join(d.pinDir, n)))) {
+      // Restarted (after a crash, or `xlvs stop --keep-forwarding` and an upgrade), or a
+      // re-pin was interrupted. The same build adopts the pins and writes only the difference.
+      // Another build loads its program over the pinned maps it can reuse; its first apply
+      // rebuilds every table and attach() swaps the program; the old one forwards until then.
+      if (fs.existsSync(progPin)) {
+        const old = BpfProgram.openPinned(progPin);
+        this.replacesProgId = old.id;
+        old.close();
+      }
       const over = Dataplane.loadOver({ pinDir: d.pinDir, ...dirCfg });
       this.dp = over.dp;
       this.adopted = true;
-      const { state, realIds } = adoptedState(this.dp, topo);
-      for (const r of realIds) ids.adopt(r.service, r.real, r.id);
-      this.reconciler = new Reconciler(new DataplanePortAdapter(this.dp), ids);
+      this.director = new Director(this.dp, topo, { adoptPinned: !over.replaced });
+      const vips = this.dp.listVips().length;
+      const reals = this.dp.listReals().length;
       if (!over.replaced) {
-        this.reconciler.adopt(state);
-        this.event('daemon', `adopted pinned data plane at ${d.pinDir} (${state.size} VIPs, ${realIds.length} reals)`);
+        this.event('daemon', `adopted pinned data plane at ${d.pinDir} (${vips} VIPs, ${reals} reals)`);
       } else {
-        this.event('daemon', `took over the pinned data plane of another build at ${d.pinDir} (${state.size} VIPs, ${realIds.length} reals; ` +
+        this.event('daemon', `took over the pinned data plane of another build at ${d.pinDir} (${vips} VIPs, ${reals} reals; ` +
           `maps kept: ${over.reused.length}, new: ${over.created.join(', ')})`);
       }
     } else {
       this.dp = Dataplane.create({ pinDir: d.pinDir, ...dirCfg });
-      this.reconciler = new Reconciler(new DataplanePortAdapter(this.dp), ids);
+      this.director = new Director(this.dp, topo);
       this.event('daemon', `loaded and pinned the data plane at ${d.pinDir}`);
     }
 
-    this.dp.tickClock();
-    this.clockTimer = setInterval(() => { try { this.dp.tickClock(); } catch { /* the next tick retries */ } }, CLOCK_TICK_MS);
+    this.dp.startClock(CLOCK_TICK_MS);
     await this.refreshMacs();
     this.syncHealth();
     this.applyNow('start');
@@ -140,7 +143,7 @@ export class Daemon {
 
     this.health.on('transition', (e: HealthEvent) => this.onHealth(e));
     this.health.on('check', (e: CheckEvent) => this.onCheck(e));
-    this.startVrrp();
+    await this.startVrrp(vrrpConfigOf(topo));
     this.macTimer = setInterval(() => void this.refreshMacs().then((changed) => { if (changed) this.applySoon('MAC change'); }), MAC_REFRESH_MS);
 
     this.control = await serveControl(topo.control.socket, (req) => this.handle(req));
@@ -174,7 +177,7 @@ export class Daemon {
     else this.event('daemon', `attached XDP (${this.xdpMode}) to ${d.interface}`);
   }
 
-  // ---- desired state ------------------------------------------------------------------------
+  // ---- inputs to the Director ---------------------------------------------------------------
 
   private syncHealth(): void {
     const r = this.health.sync(checkerSpecs(this.topo.services));
@@ -190,32 +193,22 @@ export class Daemon {
         { min: svc.quorum.min, hysteresis: svc.quorum.hysteresis, hasSorry: !!svc.sorryServer },
         { quorumUp: svc.quorum.up, quorumDown: svc.quorum.down },
       );
-      const before = this.verdicts.get(svc.key);
+      const before = this.director.verdict(svc.key);
       if (before && before.sorry !== v.sorry) this.event('health', `${svc.key}: ${v.sorry ? 'quorum lost, sorry server takes new flows' : 'quorum regained'} (${v.reason})`);
-      this.verdicts.set(svc.key, v);
+      this.director.setVerdict(svc.key, v);
     }
   }
 
-  private macOf = (a: string): string | null => this.macs.get(a) ?? null;
-
   /** Applies the whole desired state, or with `only` just those services (health events). */
   private applyNow(why: string, only?: ReadonlySet<string>): string[] {
-    let desired: DesiredState;
-    if (only) {
-      desired = new Map();
-      for (const svc of this.topo.services) if (only.has(svc.key)) desired.set(svc.key, desiredService(svc, this.verdicts.get(svc.key), this.macOf));
-    } else {
-      desired = desiredState(this.topo, this.verdicts, this.macOf);
-    }
-    const res = this.reconciler.apply(desired, only);
-    for (const s of res.summary) this.event('apply', `${s} (${why})`);
+    const before = only ? [] : this.director.noAcceptInForce();
+    const { summary } = this.director.apply(only);
+    for (const s of summary) this.event('apply', `${s} (${why})`);
     if (!only) {
-      const na = this.dp.setNoAccept(noAcceptAddresses(this.topo));
-      for (const a of na.added) res.summary.push(`no-accept ${a}`);
-      for (const a of na.removed) res.summary.push(`accept ${a}`);
-      if (na.added.length || na.removed.length) this.event('apply', `VRRP no-accept addresses: ${this.dp.listNoAccept().join(', ') || 'none'} (${why})`);
+      const after = this.director.noAcceptInForce();
+      if (before.join() !== after.join()) this.event('apply', `VRRP no-accept addresses: ${after.join(', ') || 'none'} (${why})`);
     }
-    return res.summary;
+    return summary;
   }
 
   /**
@@ -249,8 +242,7 @@ export class Daemon {
     // A real that failed leaves new selection with one map write now; the table rebuild that
     // restores Maglev's exact shares follows in the coalesced apply.
     try {
-      const out = leavingSelection(desiredService(svc, this.verdicts.get(svc.key), this.macOf), (r) => this.reconciler.ids.get(svc.key, r));
-      if (out.length) this.dp.takeOutOfSelection(out);
+      this.director.outOfSelection(svc.key);
     } catch (err) {
       this.event('apply', `taking ${e.realKey} out of selection failed: ${(err as Error).message}; the table rebuild follows`);
     }
@@ -275,45 +267,67 @@ export class Daemon {
     }
     let changed = false;
     const found = await resolveMacs([...want], this.topo.director.interface);
+    const known = this.director.knownMacs();
     for (const [a, r] of found) {
-      const known = this.macs.get(a);
-      if (!r.mac && known) {
+      const was = known.get(a);
+      if (!r.mac && was) {
         // A real that answered before keeps its MAC while the neighbour entry is briefly gone.
-        this.log(`[daemon] ${a}: ${r.reason}; keeping ${known}`);
+        this.log(`[daemon] ${a}: ${r.reason}; keeping ${was}`);
         continue;
       }
-      if (known !== r.mac) {
+      if (was !== r.mac) {
         changed = true;
         if (r.mac) this.log(`[daemon] ${a} is at ${r.mac} (via ${r.via})`);
         else this.event('daemon', `cannot resolve the MAC of ${a}: ${r.reason}; kept out of selection`);
       }
-      this.macs.set(a, r.mac);
+      this.director.setMac(a, r.mac);
     }
-    for (const a of [...this.macs.keys()]) if (!want.has(a)) this.macs.delete(a);
+    for (const a of [...known.keys()]) if (!want.has(a)) this.director.forgetMac(a);
     return changed;
   }
 
-  // ---- VRRP ---------------------------------------------------------------------------------
+  // ---- VRRP (its own thread) ----------------------------------------------------------------
 
-  private startVrrp(): void {
-    const cfg = vrrpConfigOf(this.topo);
+  /** Starts the VRRP thread for `cfg` (nothing when it has no instances); rejects if it cannot start. */
+  private async startVrrp(cfg: VrrpConfig): Promise<void> {
     this.vrrpKey = JSON.stringify(cfg);
     if (!cfg.instances.length) return;
-    const runner = new VrrpRunner(cfg, { logger: { info: (m: string) => this.log(`[vrrp] ${m}`), warn: (m: string) => this.log(`[vrrp] ${m}`) } as never });
-    runner.on('transition', (c: StateChange) => {
+    const t = new VrrpThread(cfg);
+    t.on('log', (l: { level: string; line: string }) => this.log(`[vrrp] ${l.line}`));
+    t.on('crashed', (e: Error) => this.event('vrrp', e.message));
+    t.on('transition', (c: TransitionMessage) => {
       this.counters.vrrpTransitions[c.instance] = (this.counters.vrrpTransitions[c.instance] ?? 0) + 1;
+      this.director.setVrrpState(c.instance, c.to);
       this.event('vrrp', `${c.instance} ${c.from} -> ${c.to} (${c.reason})`);
     });
-    runner.on('advert-received', (x: { instance?: string }) => {
-      const n = x?.instance ?? '?';
-      this.counters.vrrpAdvertsReceived[n] = (this.counters.vrrpAdvertsReceived[n] ?? 0) + 1;
+    t.on('advert-received', (x: { instance: string }) => {
+      this.counters.vrrpAdvertsReceived[x.instance] = (this.counters.vrrpAdvertsReceived[x.instance] ?? 0) + 1;
     });
-    runner.on('rejected', (x: { reason?: string }) => {
-      const r = x?.reason ?? 'unknown';
-      this.counters.vrrpAdvertsRejected[r] = (this.counters.vrrpAdvertsRejected[r] ?? 0) + 1;
+    t.on('rejected', (x: { reason: string }) => {
+      this.counters.vrrpAdvertsRejected[x.reason] = (this.counters.vrrpAdvertsRejected[x.reason] ?? 0) + 1;
     });
-    runner.start();
-    this.vrrp = runner;
+    await t.start();
+    this.vrrp = t;
+  }
+
+  /**
+   * Replaces the VRRP thread with one for `next`. If the new one cannot start, the previous
+   * instances are started again and the error is thrown (the reload then fails as a whole).
+   */
+  private async restartVrrp(prev: VrrpConfig, next: VrrpConfig): Promise<void> {
+    await this.vrrp?.stop();
+    this.vrrp = null;
+    try {
+      await this.startVrrp(next);
+    } catch (e) {
+      this.event('vrrp', `the new VRRP configuration did not start (${(e as Error).message}); restarting the previous instances`);
+      try {
+        await this.startVrrp(prev);
+      } catch (e2) {
+        this.event('vrrp', `the previous VRRP instances did not start again either: ${(e2 as Error).message}`);
+      }
+      throw e;
+    }
   }
 
   // ---- reload, stop, control ----------------------------------------------------------------
@@ -335,25 +349,30 @@ export class Daemon {
       throw e;
     }
     const prev = this.topo;
-    this.topo = next;
+    const prevVrrp = vrrpConfigOf(prev);
+    const nextVrrp = vrrpConfigOf(next);
+    let mapsChanged = false;
     try {
+      this.director.setTopology(next);
       await this.refreshMacs();
       this.syncHealth();
+      mapsChanged = true;
       const summary = this.applyNow('reload');
-      const vrrpKey = JSON.stringify(vrrpConfigOf(next));
-      if (vrrpKey !== this.vrrpKey) {
+      if (JSON.stringify(nextVrrp) !== this.vrrpKey) {
         this.event('reload', 'VRRP configuration changed: restarting the VRRP instances');
-        await this.vrrp?.stop();
-        this.vrrp = null;
-        this.startVrrp();
+        await this.restartVrrp(prevVrrp, nextVrrp);
         summary.push('restarted VRRP');
       }
       this.counters.reloads.ok++;
       this.event('reload', summary.length ? `applied: ${summary.join('; ')}` : 'no change');
       return { summary };
     } catch (e) {
-      this.topo = prev;
+      // Back to the previous topology, maps included: nothing of this reload stays.
+      this.director.setTopology(prev);
       this.syncHealth();
+      if (mapsChanged) {
+        try { this.applyNow('reload rolled back'); } catch (e2) { this.event('reload', `rolling the maps back failed: ${(e2 as Error).message}`); }
+      }
       this.counters.reloads.failed++;
       this.event('reload', `failed, previous state kept: ${(e as Error).message}`);
       throw e;
@@ -371,11 +390,11 @@ export class Daemon {
     this.stopping = (async () => {
       this.event('daemon', keepForwarding ? 'stopping; forwarding stays on the pinned programs' : 'stopping: detaching XDP and removing pins');
       if (this.macTimer) clearInterval(this.macTimer);
-      if (this.clockTimer) clearInterval(this.clockTimer);
       this.health.stop();
       await this.vrrp?.stop();
       await this.metrics?.close();
       await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
+      this.loopDelay.disable();
       if (!this.dp) return;
       if (keepForwarding) {
         this.dp.close();
@@ -408,14 +427,30 @@ export class Daemon {
     return r ? r.address : `#${id}`;
   }
 
+  /** How each thread of the daemon is doing: event-loop delay, last report, restarts. */
+  private threads(): ThreadStatus[] {
+    const main: ThreadStatus = {
+      name: 'main', running: true, loopDelayMaxMs: this.loopDelay.max / 1e6, loopDelayP99Ms: this.loopDelay.percentile(99) / 1e6,
+      lastReportAgeMs: 0, restarts: 0,
+    };
+    this.loopDelay.reset();
+    const out = [main];
+    if (this.vrrp) {
+      const h = this.vrrp.threadHealth();
+      out.push({ name: 'vrrp', running: h.running, loopDelayMaxMs: h.loopDelayMaxMs, loopDelayP99Ms: h.loopDelayP99Ms, lastReportAgeMs: h.lastStatusAt ? Date.now() - h.lastStatusAt : -1, restarts: h.restarts });
+    }
+    return out;
+  }
+
   snapshot(): StatusSnapshot {
     if (!this.conns || Date.now() - this.conns.at > CONN_SUMMARY_MS) {
       this.conns = { at: Date.now(), summary: summariseConnections(this.dp.connections()) };
     }
     return buildSnapshot({
-      topo: this.topo, dp: this.dp, verdicts: this.verdicts, macs: this.macs, conns: this.conns.summary,
+      topo: this.topo, dp: this.dp, verdicts: (k) => this.director.verdict(k), macs: this.director.knownMacs(), conns: this.conns.summary,
       health: (s, r) => this.health.find(s, r),
-      vrrp: this.vrrp ? [...this.vrrp.instances.values()] : [],
+      vrrp: this.vrrp ? this.vrrp.instances() : [],
+      threads: this.threads(),
       xdpMode: this.xdpMode, startedAt: this.startedAt, adopted: this.adopted, configFile: this.opts.configFile, events: this.events,
     });
   }

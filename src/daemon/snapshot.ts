@@ -3,8 +3,8 @@
 import type { Topology } from '../config/model';
 import type { Connection, Dataplane } from '../dataplane/dataplane';
 import type { ServiceVerdict } from '../health/quorum';
-import type { VrrpInstance } from '../vrrp/io';
-import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, TrafficCounters, VrrpStatus } from './status';
+import type { VrrpInstanceStatus } from '../vrrp/thread-protocol';
+import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, ThreadStatus, TrafficCounters, VrrpStatus } from './status';
 
 /** A flow counts as active (ipvsadm ActiveConn) when it saw a packet this recently; we keep no
  *  TCP state, so recency stands in for ESTABLISHED. */
@@ -30,11 +30,12 @@ export function summariseConnections(conns: Connection[], now = process.hrtime.b
 export interface SnapshotInputs {
   topo: Topology;
   dp: Dataplane;
-  verdicts: Map<string, ServiceVerdict>;
-  macs: Map<string, string | null>;
+  verdicts: (serviceKey: string) => ServiceVerdict | undefined;
+  macs: ReadonlyMap<string, string | null>;
   conns: ConnSummary;
   health: (service: string, real: string) => { state: string; reason: string; lastDurationMs?: number } | undefined;
-  vrrp: VrrpInstance[];
+  vrrp: VrrpInstanceStatus[];
+  threads?: ThreadStatus[];
   xdpMode: string;
   startedAt: number;
   adopted: boolean;
@@ -51,7 +52,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   const mapReals = i.dp.listReals();
   const mapVips = new Map(i.dp.listVips().map((v) => [v.key, v]));
   const services: ServiceStatus[] = i.topo.services.map((svc) => {
-    const verdict = i.verdicts.get(svc.key);
+    const verdict = i.verdicts(svc.key);
     const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
     const inMaps = mapReals.filter((r) => r.vipKey === svc.key);
     const reals: RealStatus[] = svc.reals.map((r) => {
@@ -82,13 +83,13 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     };
   });
   const vrrp: VrrpStatus[] = i.vrrp.map((v) => ({
-    name: v.cfg.name, vrid: v.cfg.vrid, interface: v.cfg.interface, state: v.state,
-    priority: v.cfg.priority, effectivePriority: v.machine.priority,
-    vips: v.cfg.vips.map((a) => `${a.address}/${a.prefix}`), since: v.lastTransitionAt ?? 0,
+    name: v.name, vrid: v.vrid, interface: v.interface, state: v.state,
+    priority: v.priority, effectivePriority: v.effectivePriority, vips: v.vips, since: v.since,
   }));
   return {
     director: i.topo.director.name, interface: i.topo.director.interface, xdpMode: i.xdpMode,
     startedAt: i.startedAt, adopted: i.adopted, configFile: i.configFile, services, vrrp,
     reasons: counters.reasons as Record<string, bigint>, connections: i.conns.total, events: [...i.events],
+    threads: i.threads ?? [],
   };
 }

@@ -57,6 +57,19 @@ export interface VrrpStatus {
   since: number;
 }
 
+/** One thread of the daemon (main: config, reconciler, checks, metrics; vrrp: adverts and timers). */
+export interface ThreadStatus {
+  name: string;
+  running: boolean;
+  /** Largest event-loop delay since the last report (ms). */
+  loopDelayMaxMs: number;
+  loopDelayP99Ms: number;
+  /** How long ago the thread last reported (ms; -1 never; 0 for main, which is asking). */
+  lastReportAgeMs: number;
+  /** Times it was started again after dying. */
+  restarts: number;
+}
+
 export interface DaemonEvent {
   at: number;
   kind: 'health' | 'vrrp' | 'reload' | 'apply' | 'daemon';
@@ -75,4 +88,5 @@ export interface StatusSnapshot {
   reasons: Record<string, bigint>;
   connections: number;
   events: DaemonEvent[];
+  threads: ThreadStatus[];
 }

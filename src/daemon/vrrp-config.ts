@@ -34,17 +34,3 @@ export function vrrpConfigOf(t: Topology): VrrpConfig {
     syncGroups: t.vrrpSyncGroups.map((g) => ({ name: g.name, instances: [...g.instances] })),
   };
 }
-
-/**
- * The addresses the lb program must not let the kernel accept (Dataplane.setNoAccept): the
- * VIPs of VRRP instances with accept: false (keepalived no_accept), unless the instance is the
- * address owner (priority 255), which always accepts (RFC 5798 §6.4.3).
- */
-export function noAcceptAddresses(t: Topology): string[] {
-  const out = new Set<string>();
-  for (const i of t.vrrp) {
-    if (i.accept || i.priority === 255) continue;
-    for (const v of i.vips) out.add(v.address);
-  }
-  return [...out];
-}

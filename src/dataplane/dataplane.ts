@@ -83,7 +83,7 @@ export interface Connection {
   vipPort: number;
   realId: number;
   vipId: number;
-  /** CLOCK_MONOTONIC of the last packet: lb_clock as the daemon last wrote it (Dataplane.tickClock, once a second), or the kernel's coarse clock while nobody writes it. */
+  /** CLOCK_MONOTONIC of the last packet: lb_clock as the daemon keeps it (Dataplane.startClock, once a second), or the kernel's coarse clock while nobody writes it. */
   lastSeenNs: bigint;
 }
 
@@ -124,6 +124,7 @@ export class Dataplane {
   private reals = new Map<number, RealInfo>(); // by real id, state != NONE
   private noAccept = new Map<string, VipKey>(); // lb_no_accept, by address text
   private nextVipId = 1;
+  private clockTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly pinDir: string,
@@ -187,11 +188,15 @@ export class Dataplane {
    */
   static loadOver(opts: CreateOptions): { dp: Dataplane; replaced: boolean; reused: MapName[]; created: MapName[] } {
     if (!opts || typeof opts.pinDir !== 'string' || !opts.pinDir) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, 'pinDir: required');
-    const pinned = BpfProgram.openPinned(path.join(opts.pinDir, PROGRAM_NAME));
-    let pinnedTag: string;
-    try { pinnedTag = pinned.tag; } finally { pinned.close(); }
+    // No pinned program (a re-pin interrupted after the old one was unpinned): not the same
+    // build; the maps that are pinned are taken over like another build's.
+    let pinnedTag: string | null = null;
+    if (fs.existsSync(path.join(opts.pinDir, PROGRAM_NAME))) {
+      const pinned = BpfProgram.openPinned(path.join(opts.pinDir, PROGRAM_NAME));
+      try { pinnedTag = pinned.tag; } finally { pinned.close(); }
+    }
     let sameBuild = false;
-    try {
+    if (pinnedTag !== null) try {
       const same = Dataplane.openOver(opts, true);
       sameBuild = same.created.length === 0 && same.prog.tag === pinnedTag;
       same.obj.close();
@@ -538,6 +543,19 @@ export class Dataplane {
     this.maps.lb_clock.update(u32(0), b);
   }
 
+  /** Keeps lb_clock current: a tick now and every `everyMs` until stopClock() or close(). */
+  startClock(everyMs: number): void {
+    this.stopClock();
+    this.tickClock();
+    this.clockTimer = setInterval(() => { try { this.tickClock(); } catch { /* the next tick retries */ } }, everyMs);
+    this.clockTimer.unref();
+  }
+
+  stopClock(): void {
+    if (this.clockTimer) clearInterval(this.clockTimer);
+    this.clockTimer = null;
+  }
+
   /**
    * Takes reals out of new selection at once, one lb_reals write each, without rebuilding the
    * VIP's table: the lb program probes past a slot whose real is not up (LB_PICK_PROBES in
@@ -774,6 +792,7 @@ export class Dataplane {
 
   /** Drops our fds; pinned program and maps keep forwarding. */
   close(): void {
+    this.stopClock();
     for (const m of Object.values(this.maps)) m.close();
     this.program.close();
     if (this.obj) this.obj.close();

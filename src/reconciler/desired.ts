@@ -56,3 +56,20 @@ export function sameReals(a: DesiredService, b: DesiredService): boolean {
   const sb = b.reals.map(realSig).sort();
   return sa.every((s, i) => s === sb[i]);
 }
+
+/**
+ * The reals of `d` that the data plane may take out of new selection before the table is
+ * rebuilt (DataplanePort.takeOutOfSelection): those no longer up with a weight, whose id is known.
+ * Nothing while the sorry server takes over: that needs the VIP rewritten by the full apply,
+ * and draining every real first would leave new flows with no real in between.
+ */
+export function leavingSelection(d: DesiredService, idOf: (realKey: string) => number | undefined): { id: number; state: 'drain' | 'down' }[] {
+  if (d.sorry) return [];
+  const out: { id: number; state: 'drain' | 'down' }[] = [];
+  for (const r of d.reals) {
+    if (r.state === 'up' && r.weight > 0) continue;
+    const id = idOf(r.key);
+    if (id !== undefined) out.push({ id, state: r.state === 'down' ? 'down' : 'drain' });
+  }
+  return out;
+}

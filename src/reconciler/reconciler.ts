@@ -3,7 +3,7 @@
 // its Maglev table rebuilt and swapped whole; other VIPs are not touched. When a write fails,
 // what this apply already wrote is undone and the previous state stays in force.
 import { XlvsError, ErrorCodes } from '../errors';
-import { DesiredReal, DesiredService, DesiredState, DesiredVip, sameReals, sameVip } from './desired';
+import { DesiredReal, DesiredService, DesiredState, DesiredVip, leavingSelection, sameReals, sameVip } from './desired';
 import { RealIds } from './ids';
 
 export interface RealWithId extends DesiredReal { id: number }
@@ -16,6 +16,13 @@ export interface DataplanePort {
   setReals(vip: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void;
   /** Optional: run a whole apply's writes so the data plane can install its tables together. */
   batch?<T>(fn: () => T): T;
+  /**
+   * Takes reals out of new selection with one write each, before their VIP's table is rebuilt
+   * (a health verdict must act at once; the rebuild follows in the next apply).
+   */
+  takeOutOfSelection(changes: ReadonlyArray<{ id: number; state: 'drain' | 'down' }>): number[];
+  /** Replaces the set of addresses in no-accept mode (VRRP accept: false). */
+  setNoAccept(addresses: readonly string[]): { added: string[]; removed: string[] };
 }
 
 export type Op =
@@ -118,6 +125,21 @@ export class Reconciler {
       this.applied = new Map(desired);
     }
     return { ops, summary: ops.map(describe) };
+  }
+
+  /**
+   * The fast half of a health verdict: the reals of `svc` that left (leavingSelection) go out of
+   * new selection now, one write each, while the table keeps its slots (the lb program probes
+   * past them); the next apply of `svc` rebuilds the table. Returns the real ids written.
+   */
+  outOfSelection(svc: DesiredService): number[] {
+    const out = leavingSelection(svc, (realKey) => this.ids.get(svc.vip.key, realKey));
+    return out.length ? this.port.takeOutOfSelection(out) : [];
+  }
+
+  /** Puts the no-accept address set in force (written whole; the port diffs). */
+  applyNoAccept(addresses: readonly string[]): { added: string[]; removed: string[] } {
+    return this.port.setNoAccept(addresses);
   }
 
   private withIds(svc: DesiredService): { reals: RealWithId[]; sorry: RealWithId | null } {

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadTopology } from '../../src/config/load';
-import { desiredService, leavingSelection } from '../../src/daemon/desired-from-model';
-import { noAcceptAddresses } from '../../src/daemon/vrrp-config';
+import { desiredService, noAcceptAddresses } from '../../src/director/desired-from-model';
+import { leavingSelection } from '../../src/reconciler/desired';
 import type { ServiceVerdict } from '../../src/health/quorum';
 
 const topo = loadTopology(`

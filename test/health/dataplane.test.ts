@@ -25,8 +25,8 @@ import type { ServiceVerdict } from '../../src/health/quorum';
 import type { CheckResult, CheckSpec, HealthEvent } from '../../src/health/types';
 import { Reconciler } from '../../src/reconciler/reconciler';
 import { RealIds } from '../../src/reconciler/ids';
-import { DataplanePortAdapter } from '../../src/daemon/dataplane-port';
-import { desiredState } from '../../src/daemon/desired-from-model';
+import { DataplanePortAdapter } from '../../src/director/dataplane-port';
+import { desiredState } from '../../src/director/desired-from-model';
 
 const PREFIX = 'obshd';
 const PIN_DIR = `/sys/fs/bpf/xlvs-test-health-dp-${process.pid}`;

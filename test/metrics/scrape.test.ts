@@ -24,7 +24,7 @@ function snapshot(): StatusSnapshot {
     }],
     vrrp: [{ name: 'VI_1', vrid: 51, interface: 'eth0', state: 'MASTER', priority: 100, effectivePriority: 100, vips: ['10.0.0.10/24'], since: 0 }],
     reasons: { tx_dr: 30n, not_vip: 7n },
-    connections: 3,
+    connections: 3, threads: [],
     events: [{ at: Date.now(), kind: 'health', message: '10.0.1.2:80 down: connection refused' }],
   };
 }

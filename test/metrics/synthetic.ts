@@ -18,7 +18,7 @@ export function syntheticSnapshot(): StatusSnapshot {
     }],
     vrrp: [{ name: 'VI_1', vrid: 51, interface: 'eth0', state: 'MASTER', priority: 100, effectivePriority: 100, vips: ['10.0.0.10/24'], since: 0 }],
     reasons: { tx_dr: 30n, not_vip: 7n },
-    connections: 3,
+    connections: 3, threads: [],
     events: [{ at: 0, kind: 'health', message: '10.0.1.2:80 down: connection refused' }],
   };
 }

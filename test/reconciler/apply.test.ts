@@ -9,7 +9,7 @@ import { BpfMap, pinThreadToCpu } from '../../src/loader';
 import { Reconciler, DataplanePort } from '../../src/reconciler/reconciler';
 import { RealIds } from '../../src/reconciler/ids';
 import { DesiredService, DesiredState } from '../../src/reconciler/desired';
-import { DataplanePortAdapter } from '../../src/daemon/dataplane-port';
+import { DataplanePortAdapter } from '../../src/director/dataplane-port';
 import { needsBpf } from '../lib/env';
 import { eth } from '../lib/packet';
 
@@ -53,6 +53,8 @@ describe('reconciler on real maps', needsBpf(), () => {
       },
       // The daemon's path: a whole apply's tables installed in one batch.
       batch: (fn) => port.batch(fn),
+      takeOutOfSelection: (c) => port.takeOutOfSelection(c),
+      setNoAccept: (a) => port.setNoAccept(a),
     };
     r = new Reconciler(wrapped, new RealIds(4095));
   });

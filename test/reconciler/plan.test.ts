@@ -17,6 +17,14 @@ class RecordingPort implements DataplanePort {
   }
   upsertVip(vip: DesiredVip): void { this.rec(`vip ${vip.key}`); this.vips.set(vip.key, vip); }
   removeVip(vip: DesiredVip): void { this.rec(`rm ${vip.key}`); this.vips.delete(vip.key); this.reals.delete(vip.key); }
+  takeOutOfSelection(changes: ReadonlyArray<{ id: number; state: 'drain' | 'down' }>): number[] {
+    for (const c of changes) this.rec(`out ${c.id} ${c.state}`);
+    return changes.map((c) => c.id);
+  }
+  setNoAccept(addresses: readonly string[]): { added: string[]; removed: string[] } {
+    this.rec(`no-accept ${addresses.join(',')}`);
+    return { added: [...addresses], removed: [] };
+  }
   setReals(vip: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void {
     this.rec(`reals ${vip.key}`);
     this.reals.set(vip.key, reals.map((r) => `${r.id}=${r.key}/${r.weight}/${r.state}`).join(',') + (sorry ? ` sorry=${sorry.key}` : ''));

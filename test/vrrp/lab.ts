@@ -52,7 +52,7 @@ export class VrrpLab {
     return p;
   }
 
-  private speaker(proc: ChildProcess): Speaker {
+  speakerOf(proc: ChildProcess): Speaker {
     let out = '';
     proc.stdout?.on('data', (d) => { out += d; });
     proc.stderr?.on('data', (d) => { out += d; });
@@ -78,7 +78,7 @@ export class VrrpLab {
   xlvs(ns: string, name: string, doc: unknown): Speaker {
     const f = this.file(`${name}.json`, JSON.stringify(doc, null, 2));
     // `ip netns exec` → node directly, so SIGTERM to the child PID reaches our runner (exec).
-    return this.speaker(this.lab.spawn(ns, [process.execPath, STANDALONE, '-c', f]));
+    return this.speakerOf(this.lab.spawn(ns, [process.execPath, STANDALONE, '-c', f]));
   }
 
   /** keepalived in `ns` (VRRP only, foreground, console log, own pid files); config checked first. */
@@ -86,13 +86,13 @@ export class VrrpLab {
     const f = this.file(`${name}.conf`, conf);
     const check = this.lab.exec(ns, ['keepalived', '-t', '-f', f], { allowFail: true });
     if (check.status !== 0) throw new Error(`keepalived -t rejected ${f}: ${check.stdout}${check.stderr}`);
-    return this.speaker(this.lab.spawn(ns, ['keepalived', '-n', '-l', '-D', '-P', '-f', f,
+    return this.speakerOf(this.lab.spawn(ns, ['keepalived', '-n', '-l', '-D', '-P', '-f', f,
       '-p', path.join(this.dir, `${name}.pid`), '-r', path.join(this.dir, `${name}.vrrp.pid`)]));
   }
 
   /** A tcpdump in the bridge namespace writing `file` (pcap); resolves once it listens. */
   async tcpdump(file: string, filter: string[]): Promise<Speaker> {
-    const sp = this.speaker(this.lab.spawn(this.br, ['tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-n', '-w', file, ...filter]));
+    const sp = this.speakerOf(this.lab.spawn(this.br, ['tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-n', '-w', file, ...filter]));
     await sp.waitLog(/listening on/, 5000);
     return sp;
   }

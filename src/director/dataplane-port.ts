@@ -1,4 +1,4 @@
-// The reconciler's view of the Dataplane: its three writes, and the state read back from the
+// The reconciler's view of the Dataplane: its writes, and the state read back from the
 // pinned maps when a restarted daemon adopts them.
 import type { Dataplane } from '../dataplane/dataplane';
 import type { Topology } from '../config/model';
@@ -22,6 +22,14 @@ export class DataplanePortAdapter implements DataplanePort {
 
   batch<T>(fn: () => T): T {
     return this.dp.withBatchedSwaps(fn);
+  }
+
+  takeOutOfSelection(changes: ReadonlyArray<{ id: number; state: 'drain' | 'down' }>): number[] {
+    return this.dp.takeOutOfSelection(changes);
+  }
+
+  setNoAccept(addresses: readonly string[]): { added: string[]; removed: string[] } {
+    return this.dp.setNoAccept(addresses);
   }
 
   setReals(v: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void {

@@ -52,18 +52,15 @@ export function desiredState(topo: Topology, verdicts: Map<string, ServiceVerdic
 }
 
 /**
- * The reals of `d` that the data plane may take out of new selection before the table is
- * rebuilt (Dataplane.takeOutOfSelection): those no longer up with a weight, whose id is known.
- * Nothing while the sorry server takes over: that needs the VIP rewritten by the full apply,
- * and draining every real first would leave new flows with no real in between.
+ * The addresses the lb program must not let the kernel accept (written by the reconciler): the
+ * VIPs of VRRP instances with accept: false (keepalived no_accept), unless the instance is the
+ * address owner (priority 255), which always accepts (RFC 5798 §6.4.3).
  */
-export function leavingSelection(d: DesiredService, idOf: (realKey: string) => number | undefined): { id: number; state: 'drain' | 'down' }[] {
-  if (d.sorry) return [];
-  const out: { id: number; state: 'drain' | 'down' }[] = [];
-  for (const r of d.reals) {
-    if (r.state === 'up' && r.weight > 0) continue;
-    const id = idOf(r.key);
-    if (id !== undefined) out.push({ id, state: r.state === 'down' ? 'down' : 'drain' });
+export function noAcceptAddresses(t: Topology): string[] {
+  const out = new Set<string>();
+  for (const i of t.vrrp) {
+    if (i.accept || i.priority === 255) continue;
+    for (const v of i.vips) out.add(v.address);
   }
-  return out;
+  return [...out];
 }

@@ -1,0 +1,160 @@
+// The Director: the one way data flows into the maps. Inputs — the topology, health verdicts per
+// service, real MACs, VRRP state per instance — go in; the desired state (services and no-accept
+// addresses) comes out; the reconciler writes the difference, including the fast "out of
+// selection" write a failed real gets before its table is rebuilt. The daemon, `xlvs simulate`,
+// the benchmarks and the tests all drive the data plane through this object, so there is one
+// wiring to trust. Flow-state sync between directors and a routing agent are meant to be further
+// inputs and outputs here.
+import type { Topology } from '../config/model';
+import type { ServiceVerdict } from '../health/quorum';
+import type { Dataplane } from '../dataplane/dataplane';
+import { LB } from '../maps/lb';
+import { Reconciler } from '../reconciler/reconciler';
+import { RealIds } from '../reconciler/ids';
+import type { DesiredService, DesiredState } from '../reconciler/desired';
+import { DataplanePortAdapter, adoptedState } from './dataplane-port';
+import { desiredService, desiredState, noAcceptAddresses } from './desired-from-model';
+
+/** The highest real id (bpf/include/lb_shared.h LB_MAX_REALS; id 0 = none). */
+export const MAX_REAL_ID = LB.MAX_REALS - 1;
+
+export interface Desired {
+  services: DesiredState;
+  /** VIPs the lb program must not let the kernel accept (VRRP accept: false). */
+  noAccept: string[];
+}
+
+export interface ApplyOutcome {
+  /** One line per write, for the event log. */
+  summary: string[];
+}
+
+export type VrrpInstanceState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+
+export interface DirectorOptions {
+  /**
+   * Take over what the pinned maps hold (a restarted daemon of the same build): the first apply
+   * then writes only the difference. Otherwise the first apply writes everything.
+   */
+  adoptPinned?: boolean;
+}
+
+export class Director {
+  private topo: Topology;
+  private readonly verdicts = new Map<string, ServiceVerdict>();
+  private readonly macs = new Map<string, string | null>();
+  private readonly vrrp = new Map<string, VrrpInstanceState>();
+  private readonly reconciler: Reconciler;
+
+  constructor(readonly dataplane: Dataplane, topo: Topology, opts: DirectorOptions = {}) {
+    this.topo = topo;
+    const ids = new RealIds(MAX_REAL_ID);
+    this.reconciler = new Reconciler(new DataplanePortAdapter(dataplane), ids);
+    if (opts.adoptPinned) {
+      const { state, realIds } = adoptedState(dataplane, topo);
+      for (const r of realIds) ids.adopt(r.service, r.real, r.id);
+      this.reconciler.adopt(state);
+    } else {
+      // Ids of reals already in the maps (another build's, taken over) stay theirs.
+      for (const r of adoptedState(dataplane, topo).realIds) ids.adopt(r.service, r.real, r.id);
+    }
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  get topology(): Topology { return this.topo; }
+
+  /** A new topology (reload); verdicts of services that are gone are forgotten. */
+  setTopology(topo: Topology): void {
+    this.topo = topo;
+    const keys = new Set(topo.services.map((s) => s.key));
+    for (const k of [...this.verdicts.keys()]) if (!keys.has(k)) this.verdicts.delete(k);
+  }
+
+  setVerdict(serviceKey: string, v: ServiceVerdict): void {
+    this.verdicts.set(serviceKey, v);
+  }
+
+  verdict(serviceKey: string): ServiceVerdict | undefined {
+    return this.verdicts.get(serviceKey);
+  }
+
+  /** A real's MAC as resolved (null: not resolvable now; such a real stays out of selection). */
+  setMac(address: string, mac: string | null): void {
+    this.macs.set(address, mac);
+  }
+
+  forgetMac(address: string): void {
+    this.macs.delete(address);
+  }
+
+  mac(address: string): string | null {
+    return this.macs.get(address) ?? null;
+  }
+
+  knownMacs(): ReadonlyMap<string, string | null> {
+    return this.macs;
+  }
+
+  setVrrpState(instance: string, state: VrrpInstanceState): void {
+    this.vrrp.set(instance, state);
+  }
+
+  vrrpState(instance: string): VrrpInstanceState | undefined {
+    return this.vrrp.get(instance);
+  }
+
+  // ---- outputs ------------------------------------------------------------------------------
+
+  private macOf = (a: string): string | null => this.macs.get(a) ?? null;
+
+  desiredService(serviceKey: string): DesiredService | undefined {
+    const svc = this.topo.services.find((s) => s.key === serviceKey);
+    return svc ? desiredService(svc, this.verdicts.get(svc.key), this.macOf) : undefined;
+  }
+
+  desired(): Desired {
+    return { services: desiredState(this.topo, this.verdicts, this.macOf), noAccept: noAcceptAddresses(this.topo) };
+  }
+
+  /** The real id the maps use for a service's real (undefined before it was first applied). */
+  realId(serviceKey: string, realKey: string): number | undefined {
+    return this.reconciler.ids.get(serviceKey, realKey);
+  }
+
+  /**
+   * Writes the difference between the desired state and the maps: everything, or with `only`
+   * just those services (a health verdict touches one service). On failure nothing of this
+   * apply stays and E_APPLY is thrown.
+   */
+  apply(only?: ReadonlySet<string>): ApplyOutcome {
+    if (only) {
+      const services: DesiredState = new Map();
+      for (const k of only) {
+        const d = this.desiredService(k);
+        if (d) services.set(k, d);
+      }
+      return { summary: this.reconciler.apply(services, only).summary };
+    }
+    const d = this.desired();
+    const summary = this.reconciler.apply(d.services).summary;
+    const na = this.reconciler.applyNoAccept(d.noAccept);
+    for (const a of na.added) summary.push(`no-accept ${a}`);
+    for (const a of na.removed) summary.push(`accept ${a}`);
+    return { summary };
+  }
+
+  /**
+   * A verdict's fast half: the service's reals that left selection stop getting new flows with
+   * one write each, now; `apply(new Set([serviceKey]))` rebuilds the table after.
+   */
+  outOfSelection(serviceKey: string): number[] {
+    const d = this.desiredService(serviceKey);
+    return d ? this.reconciler.outOfSelection(d) : [];
+  }
+
+  /** The no-accept addresses in force. */
+  noAcceptInForce(): string[] {
+    return this.dataplane.listNoAccept();
+  }
+}
