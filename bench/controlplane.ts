@@ -10,9 +10,7 @@
 // Run: node dist/bench/controlplane.js [--quick]   (root; make build first)
 import { BpfMap } from '../src/loader';
 import * as maglevModule from '../src/maglev/maglev';
-import { desiredService, desiredState } from '../src/director/desired-from-model';
-import { leavingSelection } from '../src/reconciler/desired';
-import { DataplanePortAdapter } from '../src/director/dataplane-port';
+import type { DataplanePortAdapter } from '../src/director/dataplane-port';
 import type { ServiceVerdict } from '../src/health/quorum';
 import type { Topology } from '../src/config/model';
 import type { Dataplane } from '../src/dataplane/dataplane';
@@ -21,8 +19,8 @@ import * as mapsBench from './maps-update';
 import { Probe, ProbeStat } from './lib/probe';
 import { Row, atMost, info, renderTable } from './lib/report';
 import { summarise, msSince, median } from './lib/stats';
-import { syntheticTopology, benchMac } from './lib/topo';
-import { withScratchDataplane, reconcilerFor } from './lib/scratch';
+import { syntheticTopology } from './lib/topo';
+import { withScratchDataplane, directorFor } from './lib/scratch';
 
 const SECTION = 'controlplane';
 /** Issue 3: a 65537-slot table for 100 reals in ≤ 5 ms. */
@@ -96,12 +94,12 @@ function coldApply(topo: Topology, runs: number): ColdApply {
   let last: ApplyBreakdown | null = null;
   for (let r = 0; r < runs; r++) {
     withScratchDataplane(`cold${r}`, (dp) => {
-      const { reconciler, port } = reconcilerFor(dp);
+      const director = directorFor(dp, topo);
       const probe = new Probe();
-      probeApply(probe, port);
+      probeApply(probe, director.port);
       try {
         const t0 = process.hrtime.bigint();
-        reconciler.apply(desiredState(topo, new Map(), benchMac));
+        director.apply();
         const ms = msSince(t0);
         runsMs.push(ms);
         last = breakdown(probe, ms);
@@ -115,19 +113,19 @@ function coldApply(topo: Topology, runs: number): ColdApply {
 }
 
 /** Verdicts with every real up, except `down` (a real key) of service `svc`. */
-function verdicts(topo: Topology, svc: number, down: string | null): Map<string, ServiceVerdict> {
+function verdict(topo: Topology, svc: number, down: string | null): ServiceVerdict {
   const s = topo.services[svc];
   const reals = s.reals.map((r) => ({ key: r.key, weight: r.key === down ? 0 : r.weight, state: r.key === down ? 'down' as const : 'up' as const, reason: r.key === down ? 'bench: stopped' : 'up' }));
   const healthy = reals.reduce((a, r) => a + (r.state === 'up' ? r.weight : 0), 0);
-  return new Map([[s.key, { reals, sorry: false, quorumUp: true, healthyWeight: healthy, reason: 'bench' }]]);
+  return { reals, sorry: false, quorumUp: true, healthyWeight: healthy, reason: 'bench' };
 }
 
 /** On an applied data plane: reloads with one weight changed, then health flips. */
 function reloadAndFlip(dp: Dataplane, topo: Topology, runs: number): { reload: ControlplaneResult['reload']; flip: ControlplaneResult['flip'] } {
-  const { reconciler, port } = reconcilerFor(dp);
-  reconciler.apply(desiredState(topo, new Map(), benchMac));
+  const director = directorFor(dp, topo);
+  director.apply();
   const probe = new Probe();
-  probeApply(probe, port);
+  probeApply(probe, director.port);
   try {
     // Reload: a new topology object (as a reloaded file gives) with one real's weight changed.
     const reloadMs: number[] = [];
@@ -138,18 +136,19 @@ function reloadAndFlip(dp: Dataplane, topo: Topology, runs: number): { reload: C
       next.services[mid].reals[0].weight = 10 + (r % 2); // differs from the last applied every run
       probe.reset();
       const t0 = process.hrtime.bigint();
-      const res = reconciler.apply(desiredState(next, new Map(), benchMac));
+      director.setTopology(next);
+      const res = director.apply();
       const ms = msSince(t0);
-      if (res.ops.length !== 1) throw new Error(`reload: expected 1 op for one changed weight, got ${res.ops.length}`);
+      if (res.summary.length !== 1) throw new Error(`reload: expected 1 write for one changed weight, got ${res.summary.join('; ')}`);
       reloadMs.push(ms);
       reloadB = breakdown(probe, ms);
     }
-    reconciler.apply(desiredState(topo, new Map(), benchMac));
+    director.setTopology(topo);
+    director.apply();
 
-    // Health flip, as the daemon's onHealth does it: the desired state of the one service the
-    // verdict touched; a real that left selection is written out of it at once
-    // (Dataplane.takeOutOfSelection, the lb program probes past its slots); then the apply of
-    // that service alone rebuilds and swaps its Maglev table.
+    // Health flip, as the daemon does it through the Director: the verdict of the one service it
+    // touched; a real that left selection is written out of it at once (the lb program probes
+    // past its slots); then the apply of that service alone rebuilds and swaps its Maglev table.
     const flipMs: number[] = [];
     const outMs: number[] = [];
     const upMs: number[] = [];
@@ -160,14 +159,12 @@ function reloadAndFlip(dp: Dataplane, topo: Topology, runs: number): { reload: C
     const only = new Set([model.key]);
     for (let r = 0; r < runs * 2; r++) {
       const down = r % 2 === 0;
-      const v = verdicts(topo, svc, down ? real.key : null);
       probe.reset();
       const t0 = process.hrtime.bigint();
-      const want = desiredService(model, v.get(model.key), benchMac);
-      const leaving = leavingSelection(want, (k) => reconciler.ids.get(model.key, k));
-      if (leaving.length) dp.takeOutOfSelection(leaving);
+      director.setVerdict(model.key, verdict(topo, svc, down ? real.key : null));
+      const leaving = director.outOfSelection(model.key);
       const tOut = msSince(t0);
-      reconciler.apply(new Map([[model.key, want]]), only);
+      director.apply(only);
       const ms = msSince(t0);
       const inMaps = dp.listReals(model.key).find((x) => x.address === real.address);
       if (inMaps?.state !== (down ? 'down' : 'up')) throw new Error(`flip: ${real.key} is ${inMaps?.state} in the maps after the ${down ? 'down' : 'up'} verdict`);

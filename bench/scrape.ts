@@ -11,13 +11,12 @@
 import * as http from 'node:http';
 import type { Dataplane } from '../src/dataplane/dataplane';
 import { buildSnapshot, summariseConnections, SnapshotInputs } from '../src/daemon/snapshot';
-import { desiredState } from '../src/director/desired-from-model';
 import { startMetricsServer } from '../src/metrics/server';
 import type { Topology } from '../src/config/model';
 import { Row, info, atMost, renderTable } from './lib/report';
 import { summarise, msSince, sleep } from './lib/stats';
-import { syntheticTopology, benchMac } from './lib/topo';
-import { withScratchDataplaneAsync, reconcilerFor } from './lib/scratch';
+import { syntheticTopology } from './lib/topo';
+import { withScratchDataplaneAsync, directorFor } from './lib/scratch';
 
 const SECTION = 'scrape';
 /** Ours: well inside Prometheus's default scrape_timeout (10 s) at the largest supported site, with room for a busy director. */
@@ -67,7 +66,7 @@ export async function run(opts: ScrapeOptions = {}): Promise<ScrapeResult> {
   const size = quick ? { vips: 32, reals: 100 } : { vips: 256, reals: 100 };
   const topo = syntheticTopology(size);
   const res = await withScratchDataplaneAsync('scrape', async (dp) => {
-    reconcilerFor(dp).reconciler.apply(desiredState(topo, new Map(), benchMac));
+    directorFor(dp, topo).apply();
     const snapshotMs: number[] = [];
     const connWalkMs: number[] = [];
     const countersMs: number[] = [];

@@ -3,13 +3,9 @@
 import * as fs from 'node:fs';
 import { Dataplane } from '../../src/dataplane/dataplane';
 import { ensureBpffs } from '../../src/loader';
-import { LB } from '../../src/maps/lb';
-import { Reconciler } from '../../src/reconciler/reconciler';
-import { RealIds } from '../../src/reconciler/ids';
-import { DataplanePortAdapter } from '../../src/director/dataplane-port';
-
-/** The reals map's highest id (bpf/include/lb_shared.h LB_MAX_REALS, id 0 = none); the daemon uses the same. */
-export const MAX_REAL_ID = LB.MAX_REALS - 1;
+import { Director } from '../../src/director/director';
+import type { Topology } from '../../src/config/model';
+import { benchMac } from './topo';
 
 export function scratchPinDir(tag: string): string {
   return `/sys/fs/bpf/xlvs-bench-${process.pid}-${tag}`;
@@ -52,8 +48,12 @@ export async function withScratchDataplaneAsync<T>(tag: string, fn: (dp: Datapla
   }
 }
 
-/** The daemon's wiring: Reconciler over the DataplanePortAdapter, ids up to MAX_REAL_ID. */
-export function reconcilerFor(dp: Dataplane): { reconciler: Reconciler; port: DataplanePortAdapter } {
-  const port = new DataplanePortAdapter(dp);
-  return { reconciler: new Reconciler(port, new RealIds(MAX_REAL_ID)), port };
+/** The daemon's wiring: a Director over `dp` for `topo`, every real at the bench MAC. */
+export function directorFor(dp: Dataplane, topo: Topology): Director {
+  const director = new Director(dp, topo);
+  for (const svc of topo.services) {
+    for (const r of svc.reals) director.setMac(r.address, benchMac());
+    if (svc.sorryServer) director.setMac(svc.sorryServer.address, benchMac());
+  }
+  return director;
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { Server } from 'node:net';
 import { loadTopologyFile, checkRuntime } from '../config/load';
-import type { Topology, ServiceModel } from '../config/model';
+import type { Topology } from '../config/model';
 import { hostPort } from '../config/address';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as path from 'node:path';
@@ -16,14 +16,12 @@ import { LB_MAPS } from '../maps/lb';
 import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes } from '../errors';
 import { HealthManager } from '../health/manager';
-import { ServiceHealth, realInputs } from '../health/service';
 import { checkerSpecs } from '../health/from-config';
-import type { ServiceVerdict } from '../health/quorum';
 import type { HealthEvent, CheckEvent } from '../health/types';
 import { VrrpThread } from '../vrrp/thread';
 import type { TransitionMessage } from '../vrrp/thread-protocol';
 import type { VrrpConfig } from '../vrrp/types';
-import { Director } from '../director/director';
+import { Director, QuorumChange } from '../director/director';
 import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
 import { vrrpConfigOf } from './vrrp-config';
@@ -50,7 +48,6 @@ export class Daemon {
   private dp!: Dataplane;
   private director!: Director;
   private readonly health = new HealthManager();
-  private readonly serviceHealth = new ServiceHealth();
   private vrrp: VrrpThread | null = null;
   private vrrpKey = '';
   /** This thread's event-loop delay, for the status page and metrics (the VRRP thread reports its own). */
@@ -120,7 +117,7 @@ export class Daemon {
       const over = Dataplane.loadOver({ pinDir: d.pinDir, ...dirCfg });
       this.dp = over.dp;
       this.adopted = true;
-      this.director = new Director(this.dp, topo, { adoptPinned: !over.replaced });
+      this.director = new Director(this.dp, topo, { adoptPinned: !over.replaced, health: (s, r) => this.health.find(s, r) });
       const vips = this.dp.listVips().length;
       const reals = this.dp.listReals().length;
       if (!over.replaced) {
@@ -131,7 +128,7 @@ export class Daemon {
       }
     } else {
       this.dp = Dataplane.create({ pinDir: d.pinDir, ...dirCfg });
-      this.director = new Director(this.dp, topo);
+      this.director = new Director(this.dp, topo, { health: (s, r) => this.health.find(s, r) });
       this.event('daemon', `loaded and pinned the data plane at ${d.pinDir}`);
     }
 
@@ -182,21 +179,11 @@ export class Daemon {
   private syncHealth(): void {
     const r = this.health.sync(checkerSpecs(this.topo.services));
     if (r.started.length || r.stopped.length) this.log(`[health] checkers: ${r.kept.length} kept, ${r.started.length} started, ${r.stopped.length} stopped`);
-    this.recomputeVerdicts();
+    this.logQuorum(this.director.refreshVerdicts());
   }
 
-  private recomputeVerdicts(only?: ServiceModel): void {
-    for (const svc of only ? [only] : this.topo.services) {
-      const v = this.serviceHealth.update(
-        svc.key,
-        realInputs(svc.key, svc.reals.map((r) => ({ key: r.key, weight: r.weight, inhibitOnFailure: (r as { inhibitOnFailure?: boolean }).inhibitOnFailure })), (s, r) => this.health.find(s, r)),
-        { min: svc.quorum.min, hysteresis: svc.quorum.hysteresis, hasSorry: !!svc.sorryServer },
-        { quorumUp: svc.quorum.up, quorumDown: svc.quorum.down },
-      );
-      const before = this.director.verdict(svc.key);
-      if (before && before.sorry !== v.sorry) this.event('health', `${svc.key}: ${v.sorry ? 'quorum lost, sorry server takes new flows' : 'quorum regained'} (${v.reason})`);
-      this.director.setVerdict(svc.key, v);
-    }
+  private logQuorum(changes: QuorumChange[]): void {
+    for (const c of changes) this.event('health', `${c.service}: ${c.sorry ? 'quorum lost, sorry server takes new flows' : 'quorum regained'} (${c.reason})`);
   }
 
   /** Applies the whole desired state, or with `only` just those services (health events). */
@@ -233,20 +220,19 @@ export class Daemon {
   }
 
   private onHealth(e: HealthEvent): void {
-    const svc = this.topo.services.find((s) => s.key === e.serviceKey);
-    const real = svc?.reals.find((r) => r.key === e.realKey);
-    if (!svc || !real) return;
     if (e.from !== e.to) this.event('health', `${e.serviceKey} ${e.realKey} ${e.to}: ${e.reason}`);
-    this.serviceHealth.realEvent(e, { notifyUp: real.notifyUp, notifyDown: real.notifyDown }, real.address, real.port);
-    this.recomputeVerdicts(svc);
-    // A real that failed leaves new selection with one map write now; the table rebuild that
-    // restores Maglev's exact shares follows in the coalesced apply.
+    let r: ReturnType<Director['healthEvent']>;
     try {
-      this.director.outOfSelection(svc.key);
+      // A real that failed leaves new selection with one map write now; the table rebuild that
+      // restores Maglev's exact shares follows in the coalesced apply.
+      r = this.director.healthEvent(e);
     } catch (err) {
       this.event('apply', `taking ${e.realKey} out of selection failed: ${(err as Error).message}; the table rebuild follows`);
+      r = { service: e.serviceKey, changes: [], outOfSelection: [] };
     }
-    this.applySoon(`health ${e.realKey} ${e.to}`, svc.key);
+    if (!r) return;
+    this.logQuorum(r.changes);
+    this.applySoon(`health ${e.realKey} ${e.to}`, r.service);
   }
 
   private onCheck(e: CheckEvent): void {

@@ -5,8 +5,10 @@
 // the benchmarks and the tests all drive the data plane through this object, so there is one
 // wiring to trust. Flow-state sync between directors and a routing agent are meant to be further
 // inputs and outputs here.
-import type { Topology } from '../config/model';
+import type { ServiceModel, Topology } from '../config/model';
 import type { ServiceVerdict } from '../health/quorum';
+import { ServiceHealth, realInputs, Runner, StatusLookup } from '../health/service';
+import type { HealthEvent } from '../health/types';
 import type { Dataplane } from '../dataplane/dataplane';
 import { LB } from '../maps/lb';
 import { Reconciler } from '../reconciler/reconciler';
@@ -37,7 +39,14 @@ export interface DirectorOptions {
    * then writes only the difference. Otherwise the first apply writes everything.
    */
   adoptPinned?: boolean;
+  /** Where the checkers' states are read (default: none, every real counts as configured). */
+  health?: StatusLookup;
+  /** Runs quorum_up/quorum_down and notify_up/notify_down commands (default: src/health/notify.ts). */
+  notifyRunner?: Runner;
 }
+
+/** A service whose quorum verdict changed (the sorry server took over, or gave back). */
+export interface QuorumChange { service: string; sorry: boolean; reason: string }
 
 export class Director {
   private topo: Topology;
@@ -45,11 +54,18 @@ export class Director {
   private readonly macs = new Map<string, string | null>();
   private readonly vrrp = new Map<string, VrrpInstanceState>();
   private readonly reconciler: Reconciler;
+  /** The reconciler's writes into `dataplane` (benchmarks wrap its methods to time them). */
+  readonly port: DataplanePortAdapter;
+  private readonly serviceHealth: ServiceHealth;
+  private health: StatusLookup;
 
   constructor(readonly dataplane: Dataplane, topo: Topology, opts: DirectorOptions = {}) {
     this.topo = topo;
+    this.serviceHealth = new ServiceHealth(opts.notifyRunner);
+    this.health = opts.health ?? (() => undefined);
     const ids = new RealIds(MAX_REAL_ID);
-    this.reconciler = new Reconciler(new DataplanePortAdapter(dataplane), ids);
+    this.port = new DataplanePortAdapter(dataplane);
+    this.reconciler = new Reconciler(this.port, ids);
     if (opts.adoptPinned) {
       const { state, realIds } = adoptedState(dataplane, topo);
       for (const r of realIds) ids.adopt(r.service, r.real, r.id);
@@ -68,11 +84,57 @@ export class Director {
   setTopology(topo: Topology): void {
     this.topo = topo;
     const keys = new Set(topo.services.map((s) => s.key));
-    for (const k of [...this.verdicts.keys()]) if (!keys.has(k)) this.verdicts.delete(k);
+    for (const k of [...this.verdicts.keys()]) {
+      if (!keys.has(k)) { this.verdicts.delete(k); this.serviceHealth.forget(k); }
+    }
   }
 
+  /** Sets a verdict directly (simulate: reals given as down); the daemon uses refreshVerdicts(). */
   setVerdict(serviceKey: string, v: ServiceVerdict): void {
     this.verdicts.set(serviceKey, v);
+  }
+
+  setHealthLookup(lookup: StatusLookup): void {
+    this.health = lookup;
+  }
+
+  /**
+   * Recomputes the verdicts (quorum, hysteresis, inhibit_on_failure) of every service, or of one,
+   * from the checkers' states; runs quorum_up/quorum_down on a change, and returns the changes.
+   */
+  refreshVerdicts(serviceKey?: string): QuorumChange[] {
+    const changes: QuorumChange[] = [];
+    for (const svc of this.topo.services) {
+      if (serviceKey !== undefined && svc.key !== serviceKey) continue;
+      const v = this.computeVerdict(svc);
+      const before = this.verdicts.get(svc.key);
+      if (before && before.sorry !== v.sorry) changes.push({ service: svc.key, sorry: v.sorry, reason: v.reason });
+      this.verdicts.set(svc.key, v);
+    }
+    return changes;
+  }
+
+  private computeVerdict(svc: ServiceModel): ServiceVerdict {
+    return this.serviceHealth.update(
+      svc.key,
+      realInputs(svc.key, svc.reals.map((r) => ({ key: r.key, weight: r.weight, inhibitOnFailure: (r as { inhibitOnFailure?: boolean }).inhibitOnFailure })), this.health),
+      { min: svc.quorum.min, hysteresis: svc.quorum.hysteresis, hasSorry: !!svc.sorryServer },
+      { quorumUp: svc.quorum.up, quorumDown: svc.quorum.down },
+    );
+  }
+
+  /**
+   * A checker's transition: notify_up/notify_down, the service's verdict again, and the reals
+   * that left selection out of it at once (one write each). The caller applies the service
+   * (`apply(new Set([service]))`) soon after, which rebuilds its table.
+   */
+  healthEvent(e: HealthEvent): { service: string; changes: QuorumChange[]; outOfSelection: number[] } | null {
+    const svc = this.topo.services.find((s) => s.key === e.serviceKey);
+    const real = svc?.reals.find((r) => r.key === e.realKey);
+    if (!svc || !real) return null;
+    this.serviceHealth.realEvent(e, { notifyUp: real.notifyUp, notifyDown: real.notifyDown }, real.address, real.port);
+    const changes = this.refreshVerdicts(svc.key);
+    return { service: svc.key, changes, outOfSelection: this.outOfSelection(svc.key) };
   }
 
   verdict(serviceKey: string): ServiceVerdict | undefined {

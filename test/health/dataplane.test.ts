@@ -1,7 +1,8 @@
 // From a health verdict to where new flows go, with the real pieces the daemon wires together:
 // a topology (loadTopology) → checker specs → HealthManager running real TCP checks against real
-// listeners in a namespace (and real script checks) → ServiceHealth/realInputs (quorum,
-// hysteresis, misc_dynamic) → desiredState → Reconciler over a real Dataplane on a scratch pin dir.
+// listeners in a namespace (and real script checks) → the Director the daemon uses (verdicts with
+// quorum, hysteresis, misc_dynamic; the out-of-selection write; its reconciler) over a real
+// Dataplane on a scratch pin dir.
 // After each transition, packets through the XDP program (BPF_PROG_TEST_RUN) show the effect:
 // the real a frame is sent to is read from its destination MAC.
 import { describe, test, before, after } from 'node:test';
@@ -19,14 +20,9 @@ import { Dataplane } from '../../src/dataplane/dataplane';
 import { loadTopology } from '../../src/config/load';
 import type { Topology } from '../../src/config/model';
 import { HealthManager } from '../../src/health/manager';
-import { ServiceHealth, realInputs } from '../../src/health/service';
 import { checkerSpecs } from '../../src/health/from-config';
-import type { ServiceVerdict } from '../../src/health/quorum';
 import type { CheckResult, CheckSpec, HealthEvent } from '../../src/health/types';
-import { Reconciler } from '../../src/reconciler/reconciler';
-import { RealIds } from '../../src/reconciler/ids';
-import { DataplanePortAdapter } from '../../src/director/dataplane-port';
-import { desiredState } from '../../src/director/desired-from-model';
+import { Director } from '../../src/director/director';
 
 const PREFIX = 'obshd';
 const PIN_DIR = `/sys/fs/bpf/xlvs-test-health-dp-${process.pid}`;
@@ -134,26 +130,19 @@ describe('health transitions reach the data plane', needsBpf(), () => {
   let checker: LineProc;
   let scriptDir: string;
   let topo: Topology;
-  let reconciler: Reconciler;
+  let director: Director;
   const health = new HealthManager({
     checkFns: { tcp: (spec: CheckSpec) => checker.call<CheckResult>({ spec }) },
   });
-  const serviceHealth = new ServiceHealth();
-  const verdicts = new Map<string, ServiceVerdict>();
+  const verdicts = { get: (key: string) => director.verdict(key) };
   const transitions: HealthEvent[] = [];
   const applyLog: string[] = [];
   let round = 0;
 
-  /** What the daemon does on start and on each transition: verdicts, desired state, apply. */
-  function recompute(): void {
-    for (const svc of topo.services) {
-      verdicts.set(svc.key, serviceHealth.update(
-        svc.key,
-        realInputs(svc.key, svc.reals.map((r) => ({ key: r.key, weight: r.weight })), (s, r) => health.find(s, r)),
-        { min: svc.quorum.min, hysteresis: svc.quorum.hysteresis, hasSorry: !!svc.sorryServer },
-      ));
-    }
-    applyLog.push(...reconciler.apply(desiredState(topo, verdicts, macOf)).summary);
+  /** What the daemon does on each transition: the Director's health event, then the apply. */
+  function onTransition(e: HealthEvent): void {
+    const r = director.healthEvent(e);
+    if (r) applyLog.push(...director.apply(new Set([r.service])).summary);
   }
 
   /** The next transition of `real` matching `pred`, after the daemon-like handler applied it. */
@@ -206,10 +195,13 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     for (const a of [...TCP_REALS, ...QUORUM_REALS]) assert.equal(await servers.call({ op: 'start', address: a, port: 80 }), 'ok');
 
     dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIRECTOR_MAC, mtu: 1500 });
-    reconciler = new Reconciler(new DataplanePortAdapter(dp), new RealIds(4095));
-    health.on('transition', (e: HealthEvent) => { transitions.push(e); recompute(); });
+    director = new Director(dp, topo, { health: (s, r) => health.find(s, r) });
+    for (const svc of topo.services) for (const r of svc.reals) director.setMac(r.address, r.mac ?? macOf(r.address));
+    if (topo.services[2].sorryServer) director.setMac(SORRY, macOf(SORRY));
+    health.on('transition', (e: HealthEvent) => { transitions.push(e); onTransition(e); });
     health.sync(checkerSpecs(topo.services));
-    recompute();
+    director.refreshVerdicts();
+    applyLog.push(...director.apply().summary);
     // Every checker has run and passed once before the cases start.
     const end = Date.now() + 8000;
     while (health.statuses().some((s) => s.checks === 0 || !s.lastOk) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));

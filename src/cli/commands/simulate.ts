@@ -5,12 +5,8 @@ import * as fs from 'node:fs';
 import { loadTopologyFile } from '../../config/load';
 import type { Topology } from '../../config/model';
 import { Dataplane } from '../../dataplane/dataplane';
-import { LB } from '../../maps/lb';
 import { ensureBpffs, pinThreadToCpu } from '../../loader';
-import { Reconciler } from '../../reconciler/reconciler';
-import { RealIds } from '../../reconciler/ids';
-import { desiredState } from '../../director/desired-from-model';
-import { DataplanePortAdapter } from '../../director/dataplane-port';
+import { Director } from '../../director/director';
 import { interfaceMac } from '../../daemon/neigh';
 import { buildFrame, describeFrame } from '../../sim/packet';
 import { XlvsError, ErrorCodes } from '../../errors';
@@ -58,13 +54,17 @@ export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string
   try {
     pinThreadToCpu(0);
     const down = new Set(opts.down ?? []);
-    const verdicts = new Map(topo.services.map((s) => [s.key, {
-      reals: s.reals.map((r) => ({ key: r.key, weight: down.has(r.address) ? 0 : r.weight, state: down.has(r.address) ? 'down' as const : r.weight > 0 ? 'up' as const : 'drain' as const, reason: 'simulated' })),
-      sorry: false, quorumUp: true, healthyWeight: 0, reason: 'simulated',
-    }]));
+    // The daemon's wiring, with the reals given as --down failed and stand-in MACs.
+    const downKeys = new Set(topo.services.flatMap((s) => s.reals.filter((r) => down.has(r.address)).map((r) => `${s.key}|${r.key}`)));
+    const director = new Director(dp, topo, {
+      health: (s, r) => (downKeys.has(`${s}|${r}`) ? { state: 'down', reason: 'given as --down' } : undefined),
+      notifyRunner: async (argv) => ({ argv, code: 0, signal: null }),
+    });
     const macs = new Map<string, string>();
     for (const s of topo.services) for (const r of s.reals) macs.set(r.address, r.mac ?? standInMac(r.address));
-    new Reconciler(new DataplanePortAdapter(dp), new RealIds(LB.MAX_REALS - 1)).apply(desiredState(topo, verdicts, (a) => macs.get(a) ?? null));
+    for (const [a, m] of macs) director.setMac(a, m);
+    director.refreshVerdicts();
+    director.apply();
 
     const before = dp.counters().reasons as Record<string, bigint>;
     const res = dp.program.testRun(frame);
