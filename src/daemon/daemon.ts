@@ -365,6 +365,19 @@ export class Daemon {
     }
   }
 
+  /**
+   * Logs what nothing else caught, counts it and keeps running: the data plane forwards on its
+   * own, VRRP lives on its own thread, and exiting would hand the VIP to the peer for nothing.
+   */
+  installProcessHandlers(): void {
+    const report = (what: string, e: unknown) => {
+      this.counters.uncaught = (this.counters.uncaught ?? 0) + 1;
+      this.event('daemon', `${what} (the daemon keeps running, forwarding is untouched): ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    };
+    process.on('uncaughtException', (e) => report('uncaught exception', e));
+    process.on('unhandledRejection', (e) => report('unhandled promise rejection', e));
+  }
+
   /** After a failed start: undo what this run created (a data plane it adopted stays). */
   async abort(): Promise<void> {
     await this.stop(this.adopted);

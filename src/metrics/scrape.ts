@@ -36,6 +36,8 @@ export interface EventCounters {
   vrrpAdvertsReceived: Record<string, number>;
   vrrpAdvertsRejected: Record<string, number>; // by reason
   healthFailures: { service: string; real: string; reason: string; count: number }[];
+  /** Errors nothing caught (logged; the daemon keeps running). */
+  uncaught?: number;
 }
 
 const STATE_VALUES = ['up', 'drain', 'down'] as const;
@@ -100,6 +102,16 @@ export function registerScrapeMetrics(registry: Registry, src: ScrapeSources): v
 
   fam('xlvs_health_check_failures_total', 'Failed health checks by real and reason.', 'counter', () =>
     src.eventCounters().healthFailures.map((f) => ({ value: f.count, labels: { vip: f.service, real: f.real, reason: f.reason } })));
+  fam('xlvs_thread_up', '1 while the daemon thread runs (main; vrrp: adverts and timers on their own event loop).', 'gauge', () =>
+    snap().threads.map((t) => ({ value: t.running ? 1 : 0, labels: { thread: t.name } })));
+  fam('xlvs_thread_loop_delay_max_seconds', 'Largest event-loop delay of the thread since its last report (a busy main thread shows here, never in VRRP timing).', 'gauge', () =>
+    snap().threads.map((t) => ({ value: t.loopDelayMaxMs / 1000, labels: { thread: t.name } })));
+  fam('xlvs_thread_report_age_seconds', 'Time since the thread last reported to the main thread (the VRRP thread reports every 0.5 s).', 'gauge', () =>
+    snap().threads.filter((t) => t.lastReportAgeMs >= 0).map((t) => ({ value: t.lastReportAgeMs / 1000, labels: { thread: t.name } })));
+  fam('xlvs_thread_restarts_total', 'Times the thread was started again after it died.', 'counter', () =>
+    snap().threads.map((t) => ({ value: t.restarts, labels: { thread: t.name } })));
+  fam('xlvs_uncaught_errors_total', 'Errors nothing caught; each is logged with its stack and the daemon keeps running.', 'counter', () =>
+    [{ value: src.eventCounters().uncaught ?? 0, labels: {} }]);
   fam('xlvs_config_reloads_total', 'Configuration reloads by result.', 'counter', () =>
     Object.entries(src.eventCounters().reloads).map(([result, n]) => ({ value: n, labels: { result } })));
 }

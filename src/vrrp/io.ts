@@ -328,7 +328,9 @@ export class VrrpInstance extends EventEmitter {
       if (c.garp.refreshMs > 0) {
         this.garpTimers.push(setInterval(() => { if (this.machine.state === 'MASTER') this.garpBurst(c.garp.refreshRepeat); }, c.garp.refreshMs));
       }
-    } else if (a.from === 'MASTER') {
+    } else if (a.from === 'MASTER' || a.from === 'INIT') {
+      // Leaving Master, or starting as Backup/Fault: the VIPs go. At start they may have been
+      // left by a predecessor that was killed while Master (keepalived removes them too).
       this.clearGarpTimers();
       this.queue(async () => { for (const v of c.vips) await this.net.delVip(c.interface, v); });
     }

@@ -8,6 +8,7 @@ export function register(program: Command): void {
     .requiredOption('-c, --config <file>', 'topology YAML')
     .action(async (o: { config: string }) => {
       const d = new Daemon({ configFile: o.config });
+      d.installProcessHandlers();
       const stop = (sig: string) => {
         d.log(`[daemon] ${sig}: stopping`);
         void d.stop(false).then(() => process.exit(0), (e: Error) => { d.log(`[daemon] stop failed: ${e.message}`); process.exit(1); });
