@@ -15,7 +15,7 @@ import { Dataplane, PROGRAM_NAME } from '../dataplane/dataplane';
 import { LB_MAPS } from '../maps/lb';
 import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes } from '../errors';
-import { HealthManager } from '../health/manager';
+import { HealthThread } from '../health/thread';
 import { checkerSpecs } from '../health/from-config';
 import type { HealthEvent, CheckEvent } from '../health/types';
 import { VrrpThread } from '../vrrp/thread';
@@ -47,7 +47,8 @@ export interface DaemonOptions {
 export class Daemon {
   private dp!: Dataplane;
   private director!: Director;
-  private readonly health = new HealthManager();
+  /** Health checks on their own thread; find() reads its mirrored statuses. */
+  private readonly health = new HealthThread();
   private vrrp: VrrpThread | null = null;
   private vrrpKey = '';
   /** This thread's event-loop delay, for the status page and metrics (the VRRP thread reports its own). */
@@ -134,12 +135,14 @@ export class Daemon {
 
     this.dp.startClock(CLOCK_TICK_MS);
     await this.refreshMacs();
-    this.syncHealth();
+    this.health.on('transition', (e: HealthEvent) => this.onHealth(e));
+    this.health.on('check', (e: CheckEvent) => this.onCheck(e));
+    this.health.on('crashed', (e: Error) => this.event('health', e.message));
+    await this.health.start();
+    await this.syncHealth();
     this.applyNow('start');
     this.attach();
 
-    this.health.on('transition', (e: HealthEvent) => this.onHealth(e));
-    this.health.on('check', (e: CheckEvent) => this.onCheck(e));
     await this.startVrrp(vrrpConfigOf(topo));
     this.macTimer = setInterval(() => void this.refreshMacs().then((changed) => { if (changed) this.applySoon('MAC change'); }), MAC_REFRESH_MS);
 
@@ -176,8 +179,8 @@ export class Daemon {
 
   // ---- inputs to the Director ---------------------------------------------------------------
 
-  private syncHealth(): void {
-    const r = this.health.sync(checkerSpecs(this.topo.services));
+  private async syncHealth(): Promise<void> {
+    const r = await this.health.sync(checkerSpecs(this.topo.services));
     if (r.started.length || r.stopped.length) this.log(`[health] checkers: ${r.kept.length} kept, ${r.started.length} started, ${r.stopped.length} stopped`);
     this.logQuorum(this.director.refreshVerdicts());
   }
@@ -341,7 +344,7 @@ export class Daemon {
     try {
       this.director.setTopology(next);
       await this.refreshMacs();
-      this.syncHealth();
+      await this.syncHealth();
       mapsChanged = true;
       const summary = this.applyNow('reload');
       if (JSON.stringify(nextVrrp) !== this.vrrpKey) {
@@ -355,7 +358,7 @@ export class Daemon {
     } catch (e) {
       // Back to the previous topology, maps included: nothing of this reload stays.
       this.director.setTopology(prev);
-      this.syncHealth();
+      try { await this.syncHealth(); } catch (e2) { this.event('reload', `restoring the previous checks failed: ${(e2 as Error).message}`); }
       if (mapsChanged) {
         try { this.applyNow('reload rolled back'); } catch (e2) { this.event('reload', `rolling the maps back failed: ${(e2 as Error).message}`); }
       }
@@ -389,7 +392,7 @@ export class Daemon {
     this.stopping = (async () => {
       this.event('daemon', keepForwarding ? 'stopping; forwarding stays on the pinned programs' : 'stopping: detaching XDP and removing pins');
       if (this.macTimer) clearInterval(this.macTimer);
-      this.health.stop();
+      await this.health.stop();
       await this.vrrp?.stop();
       await this.metrics?.close();
       await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
@@ -434,6 +437,8 @@ export class Daemon {
     };
     this.loopDelay.reset();
     const out = [main];
+    const hh = this.health.threadHealth();
+    out.push({ name: 'health', running: hh.running, loopDelayMaxMs: hh.loopDelayMaxMs, loopDelayP99Ms: hh.loopDelayP99Ms, lastReportAgeMs: hh.lastStatusAt ? Date.now() - hh.lastStatusAt : -1, restarts: hh.restarts });
     if (this.vrrp) {
       const h = this.vrrp.threadHealth();
       out.push({ name: 'vrrp', running: h.running, loopDelayMaxMs: h.loopDelayMaxMs, loopDelayP99Ms: h.loopDelayP99Ms, lastReportAgeMs: h.lastStatusAt ? Date.now() - h.lastStatusAt : -1, restarts: h.restarts });

@@ -20,10 +20,13 @@ export class Poller {
   private wakeFd: number;
   private inFlight = false;
   private closed = false;
+  private finished: Promise<void>;
+  private markFinished!: () => void;
 
   constructor() {
     this.wakeFd = libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
     if (this.wakeFd < 0) sysFail('eventfd');
+    this.finished = new Promise<void>((r) => { this.markFinished = r; });
   }
 
   /** Calls `onReadable` (on the main thread) whenever `fd` has data; it must drain the socket. */
@@ -40,18 +43,25 @@ export class Poller {
     else this.flushCloses();
   }
 
-  /** Ends the loop; the worker thread is released once its poll returns. */
-  close(): void {
+  /**
+   * Ends the loop; the libuv thread is released once its poll returns, and the promise resolves
+   * then. A worker thread that polls must wait for it before it ends: a poll that completes into
+   * a terminated thread aborts the process.
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.finished;
     this.closed = true;
     for (const fd of this.handlers.keys()) this.toClose.push(fd);
     this.handlers.clear();
     if (this.inFlight) this.wake();
     else this.finish();
+    return this.finished;
   }
 
   private finish(): void {
     this.flushCloses();
     if (this.wakeFd >= 0) { closeFd(this.wakeFd); this.wakeFd = -1; }
+    this.markFinished();
   }
 
   private flushCloses(): void {
@@ -101,4 +111,11 @@ let shared: Poller | null = null;
 export function sharedPoller(): Poller {
   if (!shared) shared = new Poller();
   return shared;
+}
+
+/** Closes the shared poller (if one was made) and waits until no poll is in flight. */
+export function closeSharedPoller(): Promise<void> {
+  const p = shared;
+  shared = null;
+  return p ? p.close() : Promise.resolve();
 }

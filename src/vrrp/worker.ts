@@ -10,6 +10,7 @@ import type { VrrpConfig } from './types';
 import type { StateChange } from './io';
 import type { FromVrrp, ToVrrp, VrrpInstanceStatus } from './thread-protocol';
 import { STATUS_EVERY_MS } from './thread-protocol';
+import { closeSharedPoller } from '../sys/poller';
 
 const port = parentPort;
 if (!port) throw new Error('src/vrrp/worker.ts runs only as a worker thread (VrrpThread)');
@@ -50,16 +51,18 @@ try {
   post({ type: 'started' });
   status();
 } catch (e) {
-  // Close what the instances before the failing one opened, then say why.
+  // Close what the instances before the failing one opened, and let the in-flight poll return,
+  // before saying why: the main side then ends this thread.
   const error = (e as Error).message;
-  void runner.stop().finally(() => post({ type: 'failed', error }));
+  void runner.stop().finally(() => closeSharedPoller()).finally(() => post({ type: 'failed', error }));
 }
 
 port.on('message', (m: ToVrrp) => {
   if (m.type !== 'stop') return;
   if (statusTimer) clearInterval(statusTimer);
+  // The poller is closed (no poll in flight) before 'stopped': the main side then ends the thread.
   void runner.stop().then(
-    () => { status(); post({ type: 'stopped' }); },
-    (e: Error) => post({ type: 'stopped', error: e.message }),
+    () => closeSharedPoller().then(() => { status(); post({ type: 'stopped' }); }),
+    (e: Error) => closeSharedPoller().then(() => post({ type: 'stopped', error: e.message })),
   );
 });

@@ -94,7 +94,10 @@ describe('daemon fault paths', needsBpf(), () => {
       '  - { name: VI_2, interface: eth1, vrid: 72, priority: 100, vips: [10.239.0.100/24] }\n',
       `  - vip: ${NET}.101\n    port: 80\n    method: dr\n    reals:\n      - { address: ${NET}.51, mac: "02:00:00:00:00:51" }\n`,
     ));
-    await assert.rejects(controlRequest(sock, { cmd: 'reload' }), /eth1/);
+    await assert.rejects(controlRequest(sock, { cmd: 'reload' }), (e: Error) => {
+      assert.match(e.message, /eth1/, `reload: ${e.message}; daemon log:\n${log}`);
+      return true;
+    });
     await waitLog(/restarting the previous instances/, 5000);
     await waitLog(/reload\] failed, previous state kept/, 5000);
     const s = await status();
