@@ -186,7 +186,7 @@ export class Daemon {
     for (const svc of only ? [only] : this.topo.services) {
       const v = this.serviceHealth.update(
         svc.key,
-        realInputs(svc.key, svc.reals.map((r) => ({ key: r.key, weight: r.weight, inhibitOnFailure: (r as { inhibitOnFailure?: boolean }).inhibitOnFailure })), (s, r) => this.health.find(s, r)),
+        realInputs(svc.key, svc.reals, (s, r) => this.health.find(s, r)),
         { min: svc.quorum.min, hysteresis: svc.quorum.hysteresis, hasSorry: !!svc.sorryServer },
         { quorumUp: svc.quorum.up, quorumDown: svc.quorum.down },
       );

@@ -64,7 +64,7 @@ ${reals(TCP_REALS)}
     vip: ${VIP_SCRIPT}
     port: 80
     method: dr
-    check: { type: script, ${TIMING}, script: { command: [/bin/sh, -c, 'exit "$(cat "$0")"', "${scriptDir}/%address%"] } }
+    check: { type: script, ${TIMING}, script: { dynamic: true, command: [/bin/sh, -c, 'exit "$(cat "$0")"', "${scriptDir}/%address%"] } }
     reals:
 ${reals(SCRIPT_REALS)}
   - name: quorum
@@ -149,7 +149,7 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     for (const svc of topo.services) {
       verdicts.set(svc.key, serviceHealth.update(
         svc.key,
-        realInputs(svc.key, svc.reals.map((r) => ({ key: r.key, weight: r.weight })), (s, r) => health.find(s, r)),
+        realInputs(svc.key, svc.reals, (s, r) => health.find(s, r)),
         { min: svc.quorum.min, hysteresis: svc.quorum.hysteresis, hasSorry: !!svc.sorryServer },
       ));
     }
