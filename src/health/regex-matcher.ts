@@ -61,6 +61,11 @@ export class RegexMatcher {
     });
   }
 
+  /** Starts the worker now, so the first match does not wait for it (about 0.1-0.2 s here). */
+  warm(): void {
+    this.ensureWorker();
+  }
+
   /** Terminates the worker; pending matches fail. */
   async close(): Promise<void> {
     const w = this.worker;
@@ -114,6 +119,7 @@ export class RegexMatcher {
       this.current = null;
       this.overruns++;
       if (w) void w.terminate();
+      this.ensureWorker(); // the replacement starts now, not on the next match's time
     } else {
       const i = this.queue.indexOf(job);
       if (i >= 0) this.queue.splice(i, 1);

@@ -116,3 +116,25 @@ test('a pattern the worker cannot compile fails the check with the error, and th
   assert.equal(await matcher.match('x', 'x', new AbortController().signal), true);
   assert.ok(matcher.spawned - before <= 1);
 });
+
+test('HealthManager.sync starts the shared worker when a checker has a body regex, before its first check', async () => {
+  const { HealthManager } = await import('../../src/health/manager');
+  const { FakeClock } = await import('../../src/health/clock');
+  const { sharedRegexMatcher } = await import('../../src/health/regex-matcher');
+  const calls: string[] = [];
+  const m = new HealthManager({ clock: new FakeClock(), checkFns: { http: async (s) => { calls.push(s.address); return { ok: true, reason: 'stub', durationMs: 0 }; } } });
+  const spec = (regex: string | null) => ({
+    serviceKey: '10.9.9.9:80/tcp', realKey: '10.0.0.1:80',
+    check: { type: 'http' as const, address: '10.0.0.1', port: 80, timeoutMs: 300, method: 'GET', path: '/', status: '200-299', regex },
+    timing: { intervalMs: 1000, rise: 1, fall: 1, delayBeforeRetryMs: 1000, warmupMs: 0, alpha: false },
+  });
+  const shared = sharedRegexMatcher();
+  assert.equal(shared.spawned, 0, 'nothing in this file used the shared matcher yet');
+  m.sync([spec(null)]);
+  assert.equal(shared.spawned, 0, 'no regex, no worker');
+  m.sync([spec('^ok')]);
+  assert.equal(calls.length, 0, 'no check has run yet');
+  assert.equal(shared.spawned, 1, 'the worker is up before the first check');
+  m.stop();
+  await shared.close();
+});
