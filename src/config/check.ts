@@ -31,7 +31,7 @@ export interface PartialCheck {
   bindto?: string | null;
   http?: Partial<HttpCheckModel>;
   udp?: { payloadHex: string };
-  script?: { command: string[] };
+  script?: { command: string[]; dynamic?: boolean };
 }
 
 /** `canonical` or its keepalived `alias`; both set is a problem. */
@@ -135,7 +135,9 @@ export function parseCheck(raw: RawCheck, path: readonly PathSeg[], p: Problems)
   }
   if (raw.script !== undefined) {
     if (type !== undefined && type !== 'script') p.add([...path, 'script'], `script settings need type script (type is ${type})`, { key: true });
-    c.script = { command: [...((raw.script as { command: string[] }).command)] };
+    const sc = raw.script as { command: string[]; dynamic?: boolean };
+    c.script = { command: [...sc.command] };
+    if (sc.dynamic !== undefined) c.script.dynamic = sc.dynamic;
   }
   if (type === 'script' && raw.script === undefined) p.add([...path, 'script'], 'type script needs script.command', { at: path });
   return c;
@@ -184,7 +186,7 @@ export function resolveCheck(service: PartialCheck | null, own: PartialCheck | n
         }
       : null,
     udp: type === 'udp' ? { payloadHex: c.udp?.payloadHex ?? '' } : null,
-    script: type === 'script' ? (c.script ?? null) : null,
+    script: type === 'script' && c.script ? { command: c.script.command, dynamic: c.script.dynamic ?? false } : null,
   };
 }
 

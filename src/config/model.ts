@@ -110,7 +110,9 @@ export interface CheckModel {
   http: HttpCheckModel | null;
   /** UDP payload as lower-case hex ("" = empty datagram). */
   udp: { payloadHex: string } | null;
-  script: { command: Argv } | null;
+  /** `dynamic`: keepalived misc_dynamic (exit 1 = down, 2..255 = up with weight code − 2);
+   *  false: any non-zero exit is down (keepalived MISC_CHECK without misc_dynamic). */
+  script: { command: Argv; dynamic: boolean } | null;
 }
 
 export interface RealModel {
@@ -120,6 +122,9 @@ export interface RealModel {
   family: Family;
   port: number;
   weight: number;
+  /** keepalived inhibit_on_failure: a failed check drains the real (weight 0, established flows
+   *  continue) instead of taking it down. The real's own setting, else the service's, else false. */
+  inhibitOnFailure: boolean;
   /** Lower-case colon-separated; null = resolve by neighbour lookup. */
   mac: string | null;
   /** The service's check with this real's overrides, resolved against this real. */

@@ -382,6 +382,9 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
         family: a.ip.family,
         port: rport,
         weight: (r.weight as number) ?? 1,
+        // keepalived.conf(5): inhibit_on_failure on a virtual_server applies to its reals; a
+        // real_server's own inhibit_on_failure <BOOL> overrides it.
+        inhibitOnFailure: (r.inhibit_on_failure as boolean | undefined) ?? (s.inhibit_on_failure as boolean | undefined) ?? false,
         mac: r.mac != null ? String(r.mac).toLowerCase().replace(/-/g, ':') : null,
         check,
         notifyUp: argv(r.notify_up),

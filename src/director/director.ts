@@ -117,7 +117,7 @@ export class Director {
   private computeVerdict(svc: ServiceModel): ServiceVerdict {
     return this.serviceHealth.update(
       svc.key,
-      realInputs(svc.key, svc.reals.map((r) => ({ key: r.key, weight: r.weight, inhibitOnFailure: (r as { inhibitOnFailure?: boolean }).inhibitOnFailure })), this.health),
+      realInputs(svc.key, svc.reals, this.health),
       { min: svc.quorum.min, hysteresis: svc.quorum.hysteresis, hasSorry: !!svc.sorryServer },
       { quorumUp: svc.quorum.up, quorumDown: svc.quorum.down },
     );

@@ -29,7 +29,10 @@ export function checkerSpec(serviceKey: string, real: Pick<RealModel, 'key' | 'a
       break;
     }
     case 'udp': check = { type: 'udp', ...target, payload: Buffer.from(c.udp?.payloadHex ?? '', 'hex') }; break;
-    case 'script': check = { type: 'script', ...target, command: c.script?.command ?? [] }; break;
+    case 'script':
+      check = { type: 'script', ...target, command: c.script?.command ?? [] };
+      if (c.script?.dynamic) check.dynamic = true;
+      break;
   }
   return {
     serviceKey, realKey: real.key, check,

@@ -1,19 +1,17 @@
 // HTTP and HTTPS checks (keepalived HTTP_GET / SSL_GET): one request on a fresh connection,
 // redirects not followed, the status must be in the accepted set, and the body may have to
 // match an MD5 digest (as `genhash` prints it: MD5 of the body, headers excluded) or a regular
-// expression. TLS sends SNI and verifies the certificate only when asked.
+// expression (http-body.ts: the body is capped, the regex runs off the main thread). TLS sends
+// SNI and verifies the certificate only when asked.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { createHash } from 'node:crypto';
 import { CheckResult, HttpCheck } from './types';
 import { probe, Verdict } from './probe';
 import { connectHost, connectPort, hostPort } from './target';
 import { parseStatusSet, statusMatches, StatusSet } from './status-codes';
-
-/** Bodies longer than this are cut for digest/regex matching (keepalived reads the whole body;
- *  we bound memory per check). */
-export const MAX_BODY_BYTES = 1 << 20;
+import { readBody, judgeBody } from './http-body';
+import { RegexMatcher, sharedRegexMatcher } from './regex-matcher';
 
 const statusCache = new Map<string, StatusSet>();
 function statusSet(text: string): StatusSet {
@@ -22,16 +20,15 @@ function statusSet(text: string): StatusSet {
   return s;
 }
 
-export function httpCheck(spec: HttpCheck, signal: AbortSignal): Promise<CheckResult> {
+export function httpCheck(spec: HttpCheck, signal: AbortSignal, matcher: RegexMatcher = sharedRegexMatcher()): Promise<CheckResult> {
   const host = connectHost(spec);
   const port = connectPort(spec);
   const tls = spec.type === 'https';
   const hostHeader = spec.host || hostPort(host, port);
   const wantBody = !!(spec.digest || spec.regex);
   const accepted = statusSet(spec.status || '200-299');
-  const regex = spec.regex ? new RegExp(spec.regex) : null;
 
-  return probe(spec.timeoutMs, signal, (sig) => new Promise<Verdict>((resolve, reject) => {
+  return probe(spec.timeoutMs, signal, (sig, ctx) => new Promise<Verdict>((resolve, reject) => {
     const base: http.RequestOptions = {
       host, port, method: spec.method || 'GET', path: spec.path || '/',
       headers: { Host: hostHeader, 'User-Agent': 'xlvs-health', Connection: 'close' },
@@ -61,32 +58,7 @@ export function httpCheck(spec: HttpCheck, signal: AbortSignal): Promise<CheckRe
         resolve({ ok: true, reason: `HTTP ${code}` });
         return;
       }
-      const md5 = createHash('md5');
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        md5.update(c);
-        if (regex && size < MAX_BODY_BYTES) chunks.push(c);
-        size += c.length;
-      });
-      res.once('error', reject);
-      res.once('end', () => {
-        if (spec.digest) {
-          const got = md5.digest('hex');
-          if (got !== spec.digest.toLowerCase()) {
-            resolve({ ok: false, reason: `HTTP ${code} body digest ${got} != ${spec.digest.toLowerCase()}` });
-            return;
-          }
-        }
-        if (regex) {
-          const text = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
-          if (!regex.test(text)) {
-            resolve({ ok: false, reason: `HTTP ${code} body does not match /${spec.regex}/` });
-            return;
-          }
-        }
-        resolve({ ok: true, reason: `HTTP ${code} body ok` });
-      });
+      readBody(res).then((body) => judgeBody(spec, code, body, matcher, sig, ctx)).then(resolve, reject);
     });
     req.end();
   }));

@@ -14,6 +14,7 @@ import { checkerId } from './identity';
 import { Checker } from './scheduler';
 import { CheckerSpec, CheckerStatus, CheckEvent, HealthEvent } from './types';
 import { validateCheckerSpec } from './validate';
+import { sharedRegexMatcher } from './regex-matcher';
 
 export interface HealthManagerOptions {
   clock?: Clock;
@@ -87,6 +88,8 @@ export class HealthManager extends EventEmitter {
       res.started.push(id);
       c.start();
     });
+    // Body regexes run in a worker (regex-matcher.ts); start it before the first check needs it.
+    if (res.started.length && specs.some((s) => (s.check.type === 'http' || s.check.type === 'https') && s.check.regex)) sharedRegexMatcher().warm();
     return res;
   }
 

@@ -7,27 +7,35 @@ export interface Verdict { ok: boolean; reason: string; weight?: number }
 
 export class ProbeAbort extends Error {}
 
+/** What a check body tells the shell while it runs. */
+export interface ProbeContext {
+  /** The reason to report if the deadline passes now (default "timeout after Nms"), e.g.
+   *  "regex timed out after 300ms" while the body's regular expression is being matched. */
+  timeoutReason?: string;
+}
+
 export async function probe(
   timeoutMs: number,
   outer: AbortSignal,
-  body: (signal: AbortSignal) => Promise<Verdict>,
+  body: (signal: AbortSignal, ctx: ProbeContext) => Promise<Verdict>,
 ): Promise<CheckResult> {
   const start = performance.now();
   const done = (v: Verdict): CheckResult => ({ ...v, durationMs: performance.now() - start });
   if (outer.aborted) return done({ ok: false, reason: 'aborted' });
   const ctrl = new AbortController();
+  const ctx: ProbeContext = {};
   let why = '';
   let onAbort: () => void = () => undefined;
   const stopped = new Promise<Verdict>((resolve) => {
     onAbort = () => { why = 'aborted'; ctrl.abort(); resolve({ ok: false, reason: 'aborted' }); };
     outer.addEventListener('abort', onAbort, { once: true });
   });
-  const timer = setTimeout(() => { why = `timeout after ${timeoutMs}ms`; ctrl.abort(); }, timeoutMs);
+  const timer = setTimeout(() => { why = ctx.timeoutReason || `timeout after ${timeoutMs}ms`; ctrl.abort(); }, timeoutMs);
   const timedOut = new Promise<Verdict>((resolve) => {
     ctrl.signal.addEventListener('abort', () => resolve({ ok: false, reason: why || 'aborted' }), { once: true });
   });
   try {
-    const work = body(ctrl.signal).catch((e: unknown): Verdict => {
+    const work = body(ctrl.signal, ctx).catch((e: unknown): Verdict => {
       if (ctrl.signal.aborted) return { ok: false, reason: why || 'aborted' };
       return { ok: false, reason: errText(e) };
     });

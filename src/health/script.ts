@@ -1,6 +1,8 @@
-// Script check (keepalived MISC_CHECK with misc_dynamic): run argv by spawn, never a shell.
-// Exit 0 = up, 1 = down, 2..255 = up with weight (code − 2) (keepalived.conf(5), MISC_CHECK
-// "misc_dynamic"). On timeout the whole process group is killed, so a script's children die too.
+// Script check (keepalived MISC_CHECK): run argv by spawn, never a shell. keepalived.conf(5),
+// MISC_CHECK: exit 0 = up and any other exit = down; with `misc_dynamic` (our `dynamic: true`)
+// 0 = up, 1 = down, 2..255 = up with weight (code − 2). So a Nagios plugin exiting 2 (CRITICAL)
+// is down unless the check asks for dynamic weights. On timeout the whole process group is
+// killed, so a script's children die too.
 import { spawn } from 'node:child_process';
 import { CheckResult, ScriptCheck } from './types';
 import { probe, Verdict } from './probe';
@@ -11,6 +13,14 @@ export const MISC_DYNAMIC_BASE = 2;
 
 export function scriptVars(spec: ScriptCheck): Record<string, string> {
   return { address: connectHost(spec), port: String(connectPort(spec)) };
+}
+
+/** The verdict on an exit code, as keepalived's MISC_CHECK reads it. */
+export function exitVerdict(code: number, dynamic: boolean): Verdict {
+  if (code === 0) return { ok: true, reason: 'exit 0' };
+  if (!dynamic || code === 1) return { ok: false, reason: `exit ${code}` };
+  const weight = code - MISC_DYNAMIC_BASE;
+  return { ok: true, weight, reason: `exit ${code}: weight ${weight}` };
 }
 
 export function scriptCheck(spec: ScriptCheck, signal: AbortSignal): Promise<CheckResult> {
@@ -32,9 +42,7 @@ export function scriptCheck(spec: ScriptCheck, signal: AbortSignal): Promise<Che
     child.once('exit', (code, sigName) => {
       sig.removeEventListener('abort', kill);
       if (code === null) { resolve({ ok: false, reason: `killed by ${sigName}` }); return; }
-      if (code === 0) resolve({ ok: true, reason: 'exit 0' });
-      else if (code === 1) resolve({ ok: false, reason: 'exit 1' });
-      else resolve({ ok: true, weight: code - MISC_DYNAMIC_BASE, reason: `exit ${code}: weight ${code - MISC_DYNAMIC_BASE}` });
+      resolve(exitVerdict(code, !!spec.dynamic));
     });
   }));
 }

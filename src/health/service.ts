@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { computeService, QuorumConfig, QuorumRealInput, ServiceVerdict } from './quorum';
 import { NotifyResult, runNotify } from './notify';
 import { HealthEvent } from './types';
+import type { RealModel } from '../config/model';
 
 export interface ServiceNotify {
   /** keepalived quorum_up. */
@@ -58,15 +59,16 @@ export class ServiceHealth extends EventEmitter {
   }
 }
 
-/** A configured real as the daemon knows it, for `realInputs`. */
-export interface ConfiguredReal { key: string; weight: number; inhibitOnFailure?: boolean }
+/** A configured real as the model has it (a RealModel fits), for `realInputs`. */
+export type ConfiguredReal = Pick<RealModel, 'key' | 'weight' | 'inhibitOnFailure'>;
 
 /** Reads one checker's state; `HealthManager.find` fits. */
 export type StatusLookup = (serviceKey: string, realKey: string) => { state: 'up' | 'down'; weight?: number; reason: string } | undefined;
 
 /**
  * The quorum inputs of a service from its configured reals and the running checkers. A real
- * without a checker (check type `none`) counts as up with its configured weight.
+ * without a checker (check type `none`) counts as up with its configured weight. A down real
+ * with inhibit_on_failure is drained by computeService, not taken down.
  */
 export function realInputs(serviceKey: string, reals: ConfiguredReal[], lookup: StatusLookup): QuorumRealInput[] {
   return reals.map((r) => {

@@ -50,11 +50,14 @@ export interface ScriptCheck extends CheckTarget {
   timeoutMs: number;
   /** argv; `%address%` and `%port%` are replaced in each argument. Run by spawn, never a shell. */
   command: string[];
+  /** keepalived `misc_dynamic`: exit 1 = down, 2..255 = up with weight code − 2. Otherwise any
+   *  non-zero exit is down. Left out (not false) when unset, so checker ids stay as they were. */
+  dynamic?: boolean;
 }
 
 export type CheckSpec = TcpCheck | HttpCheck | UdpCheck | ScriptCheck;
 
-/** One probe's outcome. `weight` is set only by a script check exiting 2..255 (misc_dynamic). */
+/** One probe's outcome. `weight` is set only by a dynamic script check exiting 2..255 (misc_dynamic). */
 export interface CheckResult {
   ok: boolean;
   weight?: number;

@@ -64,6 +64,7 @@ export function validateCheckerSpec(s: CheckerSpec, at = 'checker'): void {
         fail(`${cp}.command`, 'must be a non-empty argv of strings');
       }
       if (!c.command[0]) fail(`${cp}.command[0]`, 'must name the program');
+      if (c.dynamic !== undefined && typeof c.dynamic !== 'boolean') fail(`${cp}.dynamic`, 'must be true or false');
       break;
   }
   const t = s.timing;

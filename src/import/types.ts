@@ -56,13 +56,14 @@ export interface CheckOut {
   bindto?: string;
   http?: { path?: string; host?: string; status?: string; digest?: string; regex?: string; sni?: string | boolean };
   udp?: { payload?: string; payload_hex?: string };
-  script?: { command: Argv };
+  script?: { command: Argv; dynamic?: boolean };
 }
 
 export interface RealOut {
   address: string;
   port?: number;
   weight?: number;
+  inhibit_on_failure?: boolean;
   check?: CheckOut;
   notify_up?: Argv;
   notify_down?: Argv;
@@ -77,6 +78,7 @@ export interface ServiceOut {
   scheduler: 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port';
   persistence?: { timeout: Duration; netmask?: string };
   on_down?: 'expire' | 'keep';
+  inhibit_on_failure?: boolean;
   quorum?: { min?: number; hysteresis?: number; up?: Argv; down?: Argv };
   sorry_server?: { address: string; port?: number };
   check?: CheckOut;

@@ -477,6 +477,33 @@ director:
     ],
   },
   {
+    name: "dynamic and inhibit_on_failure that are not booleans",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    inhibit_on_failure: yes please
+    reals:
+      - { address: 10.0.0.11, inhibit_on_failure: 1, check: { type: script, script: { command: [/bin/true], dynamic: "yes" } } }
+`,
+    problems: [
+      'services[0].inhibit_on_failure: expected true or false, got "yes please" (line 8:25)',
+      'services[0].reals[0].inhibit_on_failure: expected true or false, got 1 (line 10:51)',
+      'services[0].reals[0].check.script.dynamic: expected true or false, got "yes" (line 10:118)',
+    ],
+  },
+  {
+    name: "http regex that does not compile",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    check: { type: http, http: { regex: "(a+" } }
+    reals: []
+`,
+    problems: [
+      "services[0].check.http.regex: not a valid regular expression: Invalid regular expression: /(a+/: Unterminated group (line 8:41)",
+    ],
+  },
+  {
     name: "duplicate instance names",
     yaml: `vrrp:
   - { name: VI_1, vrid: 51, vips: [10.0.0.100] }

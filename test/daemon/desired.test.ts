@@ -48,3 +48,59 @@ test('no-accept addresses: the VIPs of accept: false instances, except the addre
   assert.deepEqual(noAcceptAddresses(topo).sort(), ['10.1.0.101', '10.1.0.102']);
   assert.equal(topo.vrrp[0].accept, true, 'accept is the default, as keepalived without vrrp_strict');
 });
+
+test('inhibit_on_failure: a failed real is drained (weight 0, flows continue), not down; the real\'s own setting overrides the service\'s', async () => {
+  const { FakeClock } = await import('../../src/health/clock');
+  const { HealthManager } = await import('../../src/health/manager');
+  const { checkerSpecs } = await import('../../src/health/from-config');
+  const { realInputs } = await import('../../src/health/service');
+  const { computeService } = await import('../../src/health/quorum');
+  const t = loadTopology(`
+director: { name: d1, interface: eth0, addresses: [10.1.0.2/24] }
+services:
+  - vip: 10.1.0.100
+    port: 80
+    inhibit_on_failure: true
+    check: { type: tcp, interval: 1s, timeout: 300ms, fall: 1 }
+    reals:
+      - { address: 10.1.0.51 }
+      - { address: 10.1.0.52, inhibit_on_failure: false }
+      - { address: 10.1.0.53, weight: 3 }
+  - vip: 10.1.0.100
+    port: 443
+    check: { type: tcp, interval: 1s, timeout: 300ms, fall: 1 }
+    reals:
+      - { address: 10.1.0.51 }
+      - { address: 10.1.0.52, inhibit_on_failure: true }
+`);
+  const [web, tls] = t.services;
+  assert.deepEqual(web.reals.map((r) => r.inhibitOnFailure), [true, false, true], 'the service sets the default, a real overrides it');
+  assert.deepEqual(tls.reals.map((r) => r.inhibitOnFailure), [false, true], 'off unless asked (keepalived default)');
+
+  // Real checkers on a fake clock; every check of .51 and .52 fails, .53 answers.
+  const clock = new FakeClock();
+  const failing = new Set(['10.1.0.51', '10.1.0.52']);
+  const m = new HealthManager({
+    clock, random: () => 0.5,
+    checkFns: { tcp: async (s) => (failing.has(s.address) ? { ok: false, reason: 'connection refused', durationMs: 1 } : { ok: true, reason: 'connected', durationMs: 1 }) },
+  });
+  m.sync(checkerSpecs(t.services));
+  await clock.advance(2000);
+  const desired = (svc: typeof web) => {
+    const v = computeService(realInputs(svc.key, svc.reals, (s, r) => m.find(s, r)), { min: 1, hysteresis: 0, hasSorry: false });
+    return desiredService(svc, v, mac);
+  };
+  const d = desired(web);
+  assert.deepEqual(d.reals.map((r) => [r.address, r.state, r.weight]), [['10.1.0.51', 'drain', 0], ['10.1.0.52', 'down', 0], ['10.1.0.53', 'up', 3]]);
+  // In the maps: LB_REAL_DRAIN keeps established flows on the real (bpf/include/lb_shared.h);
+  // LB_REAL_DOWN hands them to the VIP's on_down.
+  assert.deepEqual(leavingSelection(d, (k) => ({ '10.1.0.51:80': 1, '10.1.0.52:80': 2 } as Record<string, number>)[k]), [{ id: 1, state: 'drain' }, { id: 2, state: 'down' }]);
+  const d2 = desired(tls);
+  assert.deepEqual(d2.reals.map((r) => [r.address, r.state, r.weight]), [['10.1.0.51', 'down', 0], ['10.1.0.52', 'drain', 0]]);
+
+  // Back up: configured weight again.
+  failing.clear();
+  await clock.advance(3000);
+  assert.deepEqual(desired(web).reals.map((r) => [r.state, r.weight]), [['up', 1], ['up', 1], ['up', 3]]);
+  m.stop();
+});

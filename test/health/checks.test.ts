@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { needsBpf } from '../lib/env';
 import { CheckSpec, HttpCheck, CheckerSpec } from '../../src/health/types';
-import { Lab, makeLab, startServer, stopProcess, checkOnce, manage, SRV_ADDR, CHK_ADDR2 } from './lab';
+import { Lab, makeLab, startServer, stopProcess, checkOnce, checkOnceGaps, manage, SRV_ADDR, CHK_ADDR2 } from './lab';
 
 const TCP = 7001;
 const HTTP = 7080;
@@ -75,6 +75,17 @@ describe('health checks against real servers in namespaces', needsBpf(), () => {
     assert.deepEqual(bad, []);
     const slow = results[cases.findIndex((c) => c[0].startsWith('slower'))];
     assert.ok(slow.durationMs >= 390 && slow.durationMs < 1400, `timed out near 400 ms, took ${slow.durationMs}`);
+  });
+
+  test('http regex (a+)+$ against a 41-byte body, 300 ms timeout: "regex timed out" at the deadline, the checker thread never held', async () => {
+    const evil = http({ path: '/backtrack', regex: '(a+)+$', timeoutMs: 300 });
+    const fine = http({ path: '/backtrack', regex: '^a+!$', timeoutMs: 2000 });
+    const { results: [r, after], maxGapMs } = await checkOnceGaps(l, [evil, fine]);
+    process.stdout.write(`# measured: HTTP check with (a+)+$ failed after ${r.durationMs.toFixed(0)} ms; runner's largest main-thread gap ${maxGapMs.toFixed(1)} ms\n`);
+    assert.deepEqual([r.ok, r.reason], [false, 'regex timed out after 300ms']);
+    assert.ok(r.durationMs >= 295 && r.durationMs < 700, `verdict near the 300 ms timeout, took ${r.durationMs}`);
+    assert.ok(maxGapMs < 150, `main thread held for ${maxGapMs} ms`);
+    assert.deepEqual([after.ok, after.reason], [true, 'HTTP 200 body ok'], 'a check queued behind it runs in the replacement worker');
   });
 
   test('udp: a reply is up; ICMP port unreachable and silence are down with their reasons', async () => {

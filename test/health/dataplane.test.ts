@@ -1,8 +1,8 @@
 // From a health verdict to where new flows go, with the real pieces the daemon wires together:
 // a topology (loadTopology) → checker specs → HealthManager running real TCP checks against real
-// listeners in a namespace (and real script checks) → the Director the daemon uses (verdicts with
-// quorum, hysteresis, misc_dynamic; the out-of-selection write; its reconciler) over a real
-// Dataplane on a scratch pin dir.
+// listeners in a namespace (and real script checks) → the Director the daemon uses (verdicts
+// with quorum, hysteresis, misc_dynamic, inhibit_on_failure; the out-of-selection write; its
+// reconciler) over a real Dataplane on a scratch pin dir.
 // After each transition, packets through the XDP program (BPF_PROG_TEST_RUN) show the effect:
 // the real a frame is sent to is read from its destination MAC.
 import { describe, test, before, after } from 'node:test';
@@ -35,10 +35,12 @@ const addrOfMac = (m: Buffer) => `10.78.0.${m[5]}`;
 const TCP_REALS = ['10.78.0.11', '10.78.0.12', '10.78.0.13'];
 const SCRIPT_REALS = ['10.78.0.21', '10.78.0.22', '10.78.0.23'];
 const QUORUM_REALS = ['10.78.0.31', '10.78.0.32', '10.78.0.33'];
+const INHIBIT_REALS = ['10.78.0.41', '10.78.0.42', '10.78.0.43'];
 const SORRY = '10.78.0.99';
 const VIP_TCP = '10.0.0.50';
 const VIP_SCRIPT = '10.0.0.51';
 const VIP_QUORUM = '10.0.0.52';
+const VIP_INHIBIT = '10.0.0.53';
 /** haproxy-style timing, short so a transition takes well under a second. */
 const FALL = 2;
 const RISE = 2;
@@ -60,7 +62,7 @@ ${reals(TCP_REALS)}
     vip: ${VIP_SCRIPT}
     port: 80
     method: dr
-    check: { type: script, ${TIMING}, script: { command: [/bin/sh, -c, 'exit "$(cat "$0")"', "${scriptDir}/%address%"] } }
+    check: { type: script, ${TIMING}, script: { dynamic: true, command: [/bin/sh, -c, 'exit "$(cat "$0")"', "${scriptDir}/%address%"] } }
     reals:
 ${reals(SCRIPT_REALS)}
   - name: quorum
@@ -72,6 +74,15 @@ ${reals(SCRIPT_REALS)}
     check: { type: tcp, ${TIMING} }
     reals:
 ${reals(QUORUM_REALS)}
+  - name: inhibit
+    vip: ${VIP_INHIBIT}
+    port: 80
+    method: dr
+    on_down: expire
+    inhibit_on_failure: true
+    check: { type: tcp, ${TIMING} }
+    reals:
+${reals(INHIBIT_REALS)}
 `;
 }
 
@@ -188,11 +199,11 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     const srv = lab.addNs('srv');
     lab.addVeth(chk, 'c0', srv, 's0');
     lab.addAddr(chk, 'c0', `${CHK_ADDR}/24`);
-    for (const a of [...TCP_REALS, ...QUORUM_REALS]) lab.addAddr(srv, 's0', `${a}/24`);
+    for (const a of [...TCP_REALS, ...QUORUM_REALS, ...INHIBIT_REALS]) lab.addAddr(srv, 's0', `${a}/24`);
     const stdio = { stdio: ['pipe', 'pipe', 'pipe'] as ('pipe')[] };
     servers = new LineProc(lab.spawn(srv, [process.execPath, '-e', SERVERS_JS], stdio), 'servers');
     checker = new LineProc(lab.spawn(chk, [process.execPath, '-e', runnerJs(path.join(__dirname, '..', '..', 'src', 'health', 'checks.js'))], stdio), 'checker');
-    for (const a of [...TCP_REALS, ...QUORUM_REALS]) assert.equal(await servers.call({ op: 'start', address: a, port: 80 }), 'ok');
+    for (const a of [...TCP_REALS, ...QUORUM_REALS, ...INHIBIT_REALS]) assert.equal(await servers.call({ op: 'start', address: a, port: 80 }), 'ok');
 
     dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIRECTOR_MAC, mtu: 1500 });
     director = new Director(dp, topo, { health: (s, r) => health.find(s, r) });
@@ -291,6 +302,31 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     fs.writeFileSync(path.join(scriptDir, a), '0\n');
     await back;
     assert.equal(dp!.listReals(`${VIP_SCRIPT}:80/tcp`).find((r) => r.address === a)?.weight, 1, 'exit 0: configured weight again');
+  });
+
+  test('inhibit_on_failure: a failed real is drained (weight 0): no new flows, its established flows stay on it despite on_down expire', async () => {
+    const victim = INHIBIT_REALS[0];
+    const key = `${VIP_INHIBIT}:80/tcp`;
+    const first = new Map<number, string>();
+    for (let i = 0; i < 60; i++) first.set(i, send(VIP_INHIBIT, '203.0.113.10', 41000 + i, 'S'));
+    const onVictim = [...first].filter(([, r]) => r === victim).map(([i]) => i);
+    assert.ok(onVictim.length > 0 && onVictim.length < 60, `60 flows put ${onVictim.length} on ${victim}`);
+
+    const down = nextTransition(victim, (e) => e.to === 'down');
+    assert.equal(await servers.call({ op: 'stop', address: victim }), 'ok');
+    await down;
+    const r = dp!.listReals(key).find((x) => x.address === victim)!;
+    assert.deepEqual([r.state, r.weight], ['drain', 0], 'inhibited: drained in the reals map, not down');
+    const fresh = newFlows(VIP_INHIBIT, 50);
+    assert.equal(fresh.get(victim) ?? 0, 0, `new flows to the inhibited real: ${JSON.stringify([...fresh])}`);
+    // LB_REAL_DRAIN: established flows continue on the real (keepalived's weight 0), where a
+    // down real's would move (the TCP case above, same on_down).
+    for (const [i, real] of first) assert.equal(send(VIP_INHIBIT, '203.0.113.10', 41000 + i, 'A'), real, `flow ${i} moved`);
+
+    const up = nextTransition(victim, (e) => e.to === 'up');
+    assert.equal(await servers.call({ op: 'start', address: victim, port: 80 }), 'ok');
+    await up;
+    assert.deepEqual(dp!.listReals(key).filter((x) => x.address === victim).map((x) => [x.state, x.weight]), [['up', 1]]);
   });
 
   test('quorum lost → new flows go to the sorry server; regained only once healthy weight reaches min + hysteresis', async () => {

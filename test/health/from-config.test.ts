@@ -12,7 +12,7 @@ const base: CheckModel = {
   port: 80, connectIp: '10.0.0.1', bindto: null, http: null, udp: null, script: null,
 };
 const real = (check: Partial<CheckModel>): RealModel => ({
-  key: '10.0.0.1:80', address: '10.0.0.1', family: 4, port: 80, weight: 1, mac: null,
+  key: '10.0.0.1:80', address: '10.0.0.1', family: 4, port: 80, weight: 1, inhibitOnFailure: false, mac: null,
   check: { ...base, ...check }, notifyUp: null, notifyDown: null,
 } as RealModel);
 
@@ -32,7 +32,7 @@ test('none has no checker; http, udp and script map their blocks and validate', 
   assert.equal(h.check.type, 'https');
   const u = checkerSpec('svc', real({ type: 'udp', udp: { payloadHex: '70696e67' } }))!;
   assert.deepEqual(u.check.type === 'udp' && u.check.payload.toString(), 'ping');
-  const sc = checkerSpec('svc', real({ type: 'script', port: 0, script: { command: ['/bin/check', '%address%'] } }))!;
+  const sc = checkerSpec('svc', real({ type: 'script', port: 0, script: { command: ['/bin/check', '%address%'], dynamic: false } }))!;
   assert.equal(sc.check.connectPort, null, 'port 0 (script) is no override');
   for (const s of [h, u, sc]) validateCheckerSpec(s);
   const all = checkerSpecs([{ key: 'svc', reals: [real({}), real({ type: 'none', port: 0 }), { ...real({}), key: '10.0.0.1:81', port: 81 }] }]);

@@ -60,7 +60,12 @@ function wire(c: CheckSpec): Record<string, unknown> {
 }
 
 /** Runs the checks once, in parallel, inside the checker namespace. */
-export function checkOnce(l: Lab, specs: CheckSpec[]): Promise<CheckResult[]> {
+export async function checkOnce(l: Lab, specs: CheckSpec[]): Promise<CheckResult[]> {
+  return (await checkOnceGaps(l, specs)).results;
+}
+
+/** checkOnce, and the runner's largest main-thread gap (ms) while the checks ran. */
+export function checkOnceGaps(l: Lab, specs: CheckSpec[]): Promise<{ results: CheckResult[]; maxGapMs: number }> {
   const argv = inNs(l.chk, [process.execPath, helper('runner'), 'once', JSON.stringify(specs.map(wire))]);
   return new Promise((resolve, reject) => {
     const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,7 +77,7 @@ export function checkOnce(l: Lab, specs: CheckSpec[]): Promise<CheckResult[]> {
     p.once('exit', (code) => {
       clearTimeout(t);
       if (code !== 0) reject(new Error(`runner exit ${code}: ${err}`));
-      else resolve(JSON.parse(out) as CheckResult[]);
+      else resolve(JSON.parse(out) as { results: CheckResult[]; maxGapMs: number });
     });
   });
 }

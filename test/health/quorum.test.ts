@@ -120,9 +120,9 @@ test('checkers → quorum: reals taken down one by one until below quorum → so
     checkFns: { tcp: async (s) => (down.has(s.address) ? { ok: false, reason: 'refused', durationMs: 1 } : { ok: true, reason: 'ok', durationMs: 1 }) },
   });
   const svc = '10.9.9.9:80/tcp';
-  const configured = [1, 2, 3, 4].map((i) => ({ key: `10.0.0.${i}:80`, weight: 1 }));
+  const configured = [1, 2, 3, 4].map((i) => ({ key: `10.0.0.${i}:80`, weight: 1, inhibitOnFailure: false }));
   m.sync(configured.map((r) => tcpSpec(r.key, { fall: 1, rise: 1 }, 300, svc)));
-  configured.push({ key: '10.0.0.5:80', weight: 1 }); // no checker: counts as up
+  configured.push({ key: '10.0.0.5:80', weight: 1, inhibitOnFailure: false }); // no checker: counts as up
   const sh = new ServiceHealth(async (argv) => ({ argv, code: 0, signal: null }));
   const q = { min: 3, hysteresis: 1, hasSorry: true };
   const verdict = () => sh.update(svc, realInputs(svc, configured, (s, r) => m.find(s, r)), q);

@@ -1,4 +1,4 @@
-// Script checks (keepalived MISC_CHECK, misc_dynamic): real processes run by argv.
+// Script checks (keepalived MISC_CHECK, with and without misc_dynamic): real processes run by argv.
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -15,12 +15,37 @@ const node = (code: string, timeoutMs = 5000): ScriptCheck => ({
 });
 const run = (s: ScriptCheck) => scriptCheck(s, new AbortController().signal);
 
-test('exit 0 = up, 1 = down, 7 = up with weight 5 (misc_dynamic), 255 = weight 253', async () => {
-  const [r0, r1, r7, r255] = await Promise.all([run(node('process.exit(0)')), run(node('process.exit(1)')), run(node('process.exit(7)')), run(node('process.exit(255)'))]);
-  assert.deepEqual([r0.ok, r0.weight, r0.reason], [true, undefined, 'exit 0']);
-  assert.deepEqual([r1.ok, r1.weight, r1.reason], [false, undefined, 'exit 1']);
-  assert.deepEqual([r7.ok, r7.weight, r7.reason], [true, 5, 'exit 7: weight 5']);
-  assert.deepEqual([r255.ok, r255.weight], [true, 253]);
+/** A real script file `#!/bin/sh\nexit N`, as operators write them (a Nagios plugin exits 2 = CRITICAL). */
+const exitScript = (code: number): string => {
+  const f = path.join(tmp, `exit-${code}.sh`);
+  fs.writeFileSync(f, `#!/bin/sh\nexit ${code}\n`, { mode: 0o755 });
+  return f;
+};
+const sh = (code: number, dynamic?: boolean): ScriptCheck => ({
+  type: 'script', address: '10.0.0.7', port: 8080, timeoutMs: 5000, command: [exitScript(code)], ...(dynamic === undefined ? {} : { dynamic }),
+});
+const verdicts = async (codes: number[], dynamic?: boolean) =>
+  (await Promise.all(codes.map((c) => run(sh(c, dynamic))))).map((r) => [r.ok, r.weight, r.reason]);
+
+test('without dynamic (keepalived MISC_CHECK): exit 0 = up, every other exit = down, no weight', async () => {
+  const want = [[true, undefined, 'exit 0'], [false, undefined, 'exit 1'], [false, undefined, 'exit 2'], [false, undefined, 'exit 3'], [false, undefined, 'exit 255']];
+  assert.deepEqual(await verdicts([0, 1, 2, 3, 255]), want);
+  assert.deepEqual(await verdicts([0, 1, 2, 3, 255], false), want, 'dynamic: false is the same');
+});
+
+test('dynamic (misc_dynamic): exit 0 = up, 1 = down, 2 = up with weight 0, 7 = weight 5, 255 = weight 253', async () => {
+  assert.deepEqual(await verdicts([0, 1, 2, 7, 255], true), [
+    [true, undefined, 'exit 0'], [false, undefined, 'exit 1'], [true, 0, 'exit 2: weight 0'], [true, 5, 'exit 7: weight 5'], [true, 253, 'exit 255: weight 253'],
+  ]);
+});
+
+test('a script killed by a signal is down, dynamic or not', async () => {
+  const f = path.join(tmp, 'self-kill.sh');
+  fs.writeFileSync(f, '#!/bin/sh\nkill -TERM $$\n', { mode: 0o755 });
+  for (const dynamic of [false, true]) {
+    const r = await run({ type: 'script', address: '10.0.0.7', port: 8080, timeoutMs: 5000, command: [f], dynamic });
+    assert.deepEqual([r.ok, r.reason], [false, 'killed by SIGTERM']);
+  }
 });
 
 test('placeholders in argv and the real in the environment, no shell', async () => {

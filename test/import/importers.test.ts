@@ -50,7 +50,12 @@ test('persistence timeout and granularity, port-0 default, quorum, sorry server,
   const [a, b, c] = t.services!;
   assert.deepEqual(a.persistence, { timeout: '600s', netmask: '255.255.255.0' });
   assert.equal(a.scheduler, 'source-hash');
-  assert.equal(a.on_down, 'keep');
+  // inhibit_on_failure on the virtual_server → the service's default; real_server 172.16.1.2
+  // turns it off for itself (keepalived.conf(5): "inhibit_on_failure <BOOL>" on a real_server).
+  assert.equal(a.inhibit_on_failure, true);
+  assert.deepEqual(a.reals.map((r) => r.inhibit_on_failure), [undefined, false]);
+  assert.equal(a.on_down, 'expire');
+  assert.equal(b.inhibit_on_failure, undefined);
   assert.deepEqual(a.quorum, { min: 2, hysteresis: 1, up: ['/usr/local/bin/quorum-up', '172.16.0.10'], down: ['/usr/local/bin/quorum-down', '172.16.0.10'] });
   assert.deepEqual(a.sorry_server, { address: '172.16.0.250', port: 443 });
   assert.deepEqual(a.reals[0].notify_down, ['/usr/local/bin/rs-down', '172.16.1.1']);
@@ -73,7 +78,7 @@ test('MISC_CHECK misc_dynamic and scripts needing a shell', () => {
   // The two reals' commands differ, so each real keeps its own check.
   assert.equal(t.services![0].check, undefined);
   const chk = t.services![0].reals[0].check!;
-  assert.deepEqual(chk.script, { command: ['/usr/local/bin/load-weight.sh', '203.0.113.21', 'http check'] });
+  assert.deepEqual(chk.script, { command: ['/usr/local/bin/load-weight.sh', '203.0.113.21', 'http check'], dynamic: true });
   assert.equal(t.services![0].reals[1].check!.script!.command[1], '203.0.113.22');
   assert.equal(chk.timeout, '3s');
   assert.equal(chk.fall, 1); // MISC_CHECK retry defaults to 0

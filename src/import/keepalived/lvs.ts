@@ -177,7 +177,9 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
   } else if (granularity) {
     ctx.note(st, `${label}: persistence_granularity without persistence_timeout has no effect in IPVS; dropped`);
   }
-  base.on_down = inh.inhibit ? 'keep' : 'expire';
+  base.on_down = 'expire';
+  // keepalived.conf(5): "Set weight to 0 when healthchecker detects failure"; its reals inherit it.
+  if (inh.inhibit) base.inhibit_on_failure = true;
   if (Object.keys(quorum).length) base.quorum = quorum;
   if (sorry) base.sorry_server = sorry;
 
@@ -249,9 +251,8 @@ function mapReal(ctx: MapContext, st: Stmt, vsInh: Inherited, vs: { vip: string;
     ctx.note(st, `${label}: real port ${port} differs from the virtual port ${vs.port}; DR and TUN cannot rewrite ports, the real must listen on ${vs.port}`);
   }
   if (port !== vs.port) real.port = port;
-  if (inh.inhibit !== vsInh.inhibit) {
-    ctx.note(st, `${label}: inhibit_on_failure ${inh.inhibit ? 'set' : 'unset'} on the real but not the virtual server; xlvs sets on_down per service (${base.on_down})`);
-  }
+  // real_server inhibit_on_failure <BOOL> overrides the virtual server's.
+  if (!!inh.inhibit !== !!vsInh.inhibit) real.inhibit_on_failure = !!inh.inhibit;
   ctx.ignored(label, st, ignored);
 
   const mapped = checkers.filter((c) => MAPPED_CHECKERS.has(c.key));
@@ -284,7 +285,7 @@ function mapChecker(ctx: MapContext, st: Stmt, realInh: Inherited, realLabel: st
       case 'misc_path': if (type === 'script') { check.script = { command: ctx.command(c, `${label} misc_path`) }; break; } ignored.push(c); break;
       case 'misc_timeout': if (type === 'script') { miscTimeout = ctx.timer(c); break; } ignored.push(c); break;
       case 'misc_dynamic':
-        // xlvs script checks always read exit 2..255 as "up, weight = code − 2" (src/health/script.ts).
+        // → script.dynamic: exit 1 = down, 2..255 = up with weight code − 2 (src/health/script.ts).
         if (type === 'script') { miscDynamic = true; break; }
         ignored.push(c); break;
       case 'payload':
@@ -294,9 +295,7 @@ function mapChecker(ctx: MapContext, st: Stmt, realInh: Inherited, realLabel: st
     }
   }
   if (type === 'script' && !check.script) ctx.fail(st, `${label}: no misc_path`);
-  if (type === 'script' && !miscDynamic) {
-    ctx.note(st, `${label}: without misc_dynamic keepalived counts any non-zero exit as down; xlvs script checks read exit 2..255 as up with weight code − 2 (misc_dynamic), so the script must exit 1 to fail`);
-  }
+  if (type === 'script' && miscDynamic) check.script!.dynamic = true;
   // Timing (keepalived.conf(5) LVS CONFIGURATION defaults; see the constants above).
   const delayLoop = inh.delayLoop ?? DEFAULT_DELAY_LOOP;
   check.interval = secondsToDuration(delayLoop);

@@ -2,7 +2,7 @@
 // every listener is up. Config (JSON in argv[2]):
 //   { tcp?: port, http?: port, https?: { port, key, cert }, udpEcho?: port, udpSilent?: port }
 // HTTP(S) routes: /ok → 200 "hello world\n"; /err → 500; /slow → 200 after 1500 ms;
-// /redirect → 302 to /ok; /echo → 200 "host=<Host> sni=<servername> from=<client address>".
+// /redirect → 302 to /ok; /backtrack → 200 40 × "a" and "!" (for `(a+)+$`); /echo → 200 "host=<Host> sni=<servername> from=<client address>".
 import * as net from 'node:net';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -20,6 +20,7 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
     case '/err': res.writeHead(500).end('broken\n'); break;
     case '/slow': setTimeout(() => res.writeHead(200).end('late\n'), 1500); break;
     case '/redirect': res.writeHead(302, { location: '/ok' }).end(); break;
+    case '/backtrack': res.writeHead(200).end('a'.repeat(40) + '!'); break;
     case '/echo': {
       const sni = (sock as unknown as { servername?: string | false }).servername || '-';
       res.writeHead(200).end(`host=${req.headers.host} sni=${sni} from=${sock.remoteAddress}\n`);
