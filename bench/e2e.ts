@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync, ChildProcess } from 'node:child_process';
 import { LAB } from '../src/lab/layout';
-import { inNs } from '../src/lab/netns';
+import { inNs } from '../src/sys/exec';
 import { controlRequest } from '../src/daemon/control';
 import { Lab, bringUp, tearDown, masterOf, irqSeconds, processCpuSeconds, daemonPid, startIn, stop, waitFor } from './lib/lab';
 import { RealServer, startHaproxyReals, stopReals, allRealCounts, frontendCounts } from './lib/reals';

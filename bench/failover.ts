@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
 import { LAB } from '../src/lab/layout';
-import { inNs, run as sh } from '../src/lab/netns';
+import { inNs, run as sh } from '../src/sys/exec';
 import { controlRequest } from '../src/daemon/control';
 import * as vrrpBench from './vrrp-failover';
 import { Lab, bringUp, tearDown, masterOf, holdsVips, waitFor, startIn, stop, load } from './lib/lab';

@@ -8,7 +8,8 @@
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Netlab, inNs } from '../src/lab/netns';
+import { Netlab } from '../src/lab/netns';
+import { inNs } from '../src/sys/exec';
 import { HealthManager } from '../src/health/manager';
 import { CheckerSpec } from '../src/health/types';
 

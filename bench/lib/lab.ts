@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { labUp, labDown, labStatus, LabState } from '../../src/lab/site';
 import type { LabLayout } from '../../src/lab/layout';
-import { inNs } from '../../src/lab/netns';
+import { inNs } from '../../src/sys/exec';
 import type { LoadOptions, LoadResult } from './loadgen';
 import { sleep } from './stats';
 import { runCollect } from './collect';

@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { runCollect } from './collect';
-import { inNs } from '../../src/lab/netns';
+import { inNs } from '../../src/sys/exec';
 
 export interface WrkOptions {
   url: string;

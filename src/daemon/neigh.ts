@@ -3,7 +3,7 @@
 // itself when on-link). A missing entry is solicited by sending one empty UDP datagram to the
 // discard port (RFC 863) of the on-link address, which makes the kernel ARP/ND for it.
 import * as dgram from 'node:dgram';
-import { run } from '../lab/netns';
+import { run } from '../sys/exec';
 
 export interface NeighResult { mac: string | null; via: string; reason: string }
 

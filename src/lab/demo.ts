@@ -1,7 +1,7 @@
 // `xlvs lab demo` (make demo): brings the lab up, sends requests through the VIPs and shows each
 // real's share, stops one real (the health check takes it out), kills the Master director (the
 // Backup takes the VIPs), prints a timeline and tears everything down.
-import { run, inNs } from './netns';
+import { run, inNs } from '../sys/exec';
 import { labUp, labDown, labStatus, formatLabStatus, DEFAULT_PREFIX, LabState } from './site';
 import { LabLayout, LAB } from './layout';
 import { xlvsArgv } from './xlvs-cli';

@@ -21,7 +21,7 @@ export function pinThreadToCpu(cpu: number): void {
   }
   const mask = Buffer.alloc(Math.max(8, Math.ceil(n / 64) * 8)); // cpu_set_t bits in unsigned longs
   mask[cpu >> 3] |= 1 << (cpu & 7);
-  if ((c.sched_setaffinity(0, mask.length, mask) as number) < 0) {
+  if ((c.schedSetaffinity(0, mask.length, mask) as number) < 0) {
     throw new XlvsError(ErrorCodes.SYSTEM, `sched_setaffinity to cpu ${cpu} failed`, { errno: lastErrno() });
   }
 }

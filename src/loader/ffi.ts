@@ -1,13 +1,14 @@
-// The koffi prototypes of every libbpf and libc function xlvs calls. Nothing outside
-// src/loader/ may import this file: it is the one replaceable FFI layer.
+// The koffi prototypes of every libbpf function xlvs calls (libc comes from the one binding of
+// it, src/sys/libc.ts). Nothing outside src/loader/ may import this file: it is the one
+// replaceable FFI layer.
 //
 // Conventions of libbpf 1.x (libbpf.h, "LIBBPF_STRICT_ALL is the default since 1.0"): int
 // functions return -errno, pointer functions return NULL and set errno. Option structs are passed
 // as zeroed Buffers whose first field `sz` is their size (laid out in the file that uses them).
 import * as koffi from 'koffi';
+import { libc } from '../sys/libc';
 
 const libbpf = koffi.load('libbpf.so.1');
-const libc = koffi.load('libc.so.6');
 
 // Opaque libbpf handles; only ever passed back to libbpf.
 koffi.opaque('bpf_object');
@@ -71,16 +72,8 @@ export const bpf = {
   set_print: f(libbpf, 'void *libbpf_set_print(libbpf_print_fn *fn)'),
 };
 
-export const c = {
-  close: f(libc, 'int close(int fd)'),
-  if_nametoindex: f(libc, 'unsigned int if_nametoindex(const char *name)'),
-  sched_setaffinity: f(libc, 'int sched_setaffinity(int pid, size_t size, const void *mask)'),
-  vsnprintf: f(libc, 'int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
-  mount: f(libc, 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
-  mmap: f(libc, 'void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
-  munmap: f(libc, 'int munmap(void *addr, size_t length)'),
-  memcpy: f(libc, 'void *memcpy(void *dest, const void *src, size_t n)'),
-};
+/** libc, from the one binding of it (src/sys/libc.ts). */
+export const c = libc();
 
 /** errno of the last libc/libbpf call on this thread. */
 export function lastErrno(): number {

@@ -1,5 +1,5 @@
 // Addresses on an interface through iproute2 (`ip -j addr`): the VIPs real servers hold on `lo`.
-import { run } from '../lab/netns';
+import { run } from '../sys/exec';
 import { XlvsError, ErrorCodes } from '../errors';
 import * as net from 'node:net';
 

@@ -1,6 +1,6 @@
 // What is attached to an interface right now, read through iproute2's JSON (`ip -j link`,
 // `tc -j filter`): independent of any state file, so `status` reports the truth.
-import { run, inNs } from '../lab/netns';
+import { run, inNs } from '../sys/exec';
 
 export type AttachKind = 'xdp-native' | 'xdp-generic' | 'xdp-offload' | 'tc-ingress';
 export interface LiveProg { dev: string; attach: AttachKind; progId: number; name: string }

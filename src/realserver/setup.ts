@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XlvsError, ErrorCodes } from '../errors';
-import { run } from '../lab/netns';
+import { run } from '../sys/exec';
 import { addHostAddr, delHostAddr, hasAddr, listAddrs, normalizeIp } from './addrs';
 import { ConfKey, confExists, confName, readConf, writeConf } from './sysctl';
 import {

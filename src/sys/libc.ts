@@ -1,5 +1,6 @@
-// libc through koffi: the few socket calls Node has no API for (raw IP sockets, AF_PACKET),
-// plus poll and eventfd for waiting on them. Structs are plain Buffers laid out here, so the
+// libc through koffi, the one binding of it: the few socket calls Node has no API for (raw IP
+// sockets, AF_PACKET), poll and eventfd for waiting on them, and what the BPF loader needs
+// besides libbpf (mount, mmap, sched_setaffinity, vsnprintf). Structs are plain Buffers laid out here, so the
 // FFI surface stays int/pointer only. Constants are Linux x86_64/aarch64 values from the headers
 // named beside them.
 import koffi from 'koffi';
@@ -56,6 +57,13 @@ function bind() {
     write: c.func('intptr_t write(int fd, void *buf, uintptr_t len)'),
     read: c.func('intptr_t read(int fd, void *buf, uintptr_t len)'),
     ifNametoindex: c.func('unsigned int if_nametoindex(const char *name)'),
+    // What the BPF loader needs besides libbpf (src/loader/ffi.ts re-exports these as `c`).
+    schedSetaffinity: c.func('int sched_setaffinity(int pid, size_t size, const void *mask)'),
+    vsnprintf: c.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
+    mount: c.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+    mmap: c.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
+    munmap: c.func('int munmap(void *addr, size_t length)'),
+    memcpy: c.func('void *memcpy(void *dest, const void *src, size_t n)'),
   };
 }
 

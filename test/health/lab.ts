@@ -3,7 +3,8 @@
 // the servers in the server namespace (helpers/servers.js).
 import * as path from 'node:path';
 import { ChildProcess, spawn } from 'node:child_process';
-import { Netlab, inNs } from '../../src/lab/netns';
+import { Netlab } from '../../src/lab/netns';
+import { inNs } from '../../src/sys/exec';
 import { CheckResult, CheckSpec, CheckerSpec, CheckEvent, HealthEvent } from '../../src/health/types';
 
 export const CHK_ADDR = '10.77.0.1';

@@ -11,7 +11,7 @@
 //  4. A director restarted without a route to the TUN segment still starts and serves the DR VIP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { run, inNs } from '../../src/lab/netns';
+import { run, inNs } from '../../src/sys/exec';
 import { controlRequest } from '../../src/daemon/control';
 import { E2eLab, JsonLines, Capture, Frame, startLoad, waitFor, sleep, interfaceMac, e2eGate, assertTrafficOn } from './lib/e2e-lab';
 

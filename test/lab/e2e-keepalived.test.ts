@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { run, inNs } from '../../src/lab/netns';
+import { run, inNs } from '../../src/sys/exec';
 import { controlRequest } from '../../src/daemon/control';
 import { E2eLab, startLoad, waitFor, sleep, interfaceMac, LoadSummary, e2eGate, assertTrafficOn } from './lib/e2e-lab';
 

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { run, inNs } from '../../src/lab/netns';
+import { run, inNs } from '../../src/sys/exec';
 import { xlvsArgv } from '../../src/lab/xlvs-cli';
 import { labDown } from '../../src/lab/site';
 import { needsCommand } from '../lib/env';

@@ -4,7 +4,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { Netlab, inNs } from '../../src/lab/netns';
+import { Netlab } from '../../src/lab/netns';
+import { inNs } from '../../src/sys/exec';
 import { xlvsArgv } from '../../src/lab/xlvs-cli';
 import { needsBpf } from '../lib/env';
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ChildProcess } from 'node:child_process';
 import { Netlab } from '../../src/lab/netns';
 
-export const STANDALONE = path.join(__dirname, '..', '..', 'src', 'vrrp', 'standalone.js');
+export const STANDALONE = path.join(__dirname, '..', '..', 'src', 'cli', 'vrrp-standalone.js');
 
 export interface Speaker {
   proc: ChildProcess;

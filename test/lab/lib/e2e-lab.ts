@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
-import { run, inNs } from '../../../src/lab/netns';
+import { run, inNs } from '../../../src/sys/exec';
 import { needsCommand } from '../../lib/env';
 import { labUp, labDown, labStatus, LabState } from '../../../src/lab/site';
 import { LabLayout, LabDirector, LabReal, LAB } from '../../../src/lab/layout';

@@ -1,8 +1,8 @@
 // A small compiled entry that runs only `xlvs vrrp …` (used by the interop tests and the
-// benchmark through `ip netns exec NS node …/standalone.js -c FILE`), without needing the
+// benchmark through `ip netns exec NS node …/cli/vrrp-standalone.js -c FILE`), without needing the
 // whole CLI to be built into dist/.
 import { Command } from 'commander';
-import { register } from '../cli/commands/vrrp';
+import { register } from './commands/vrrp';
 import { isXlvsError } from '../errors';
 
 export async function main(args: string[]): Promise<void> {
