@@ -15,10 +15,10 @@ export function unusableAddress(ip: Ip): string | null {
     return null;
   }
   const zeroTo = (n: number): boolean => b.subarray(0, n).every((x) => x === 0);
-  if (zeroTo(16)) return 'the unspecified address :: (RFC 4291 §2.5.2)';
-  if (zeroTo(15) && b[15] === 1) return 'the loopback address ::1 (RFC 4291 §2.5.3)';
+  if (zeroTo(16)) return 'the unspecified address (RFC 4291 §2.5.2)';
+  if (zeroTo(15) && b[15] === 1) return 'the loopback address (RFC 4291 §2.5.3)';
   if (b[0] === 0xff) return 'a multicast address (ff00::/8, RFC 4291 §2.7)';
-  if (zeroTo(10) && b[10] === 0xff && b[11] === 0xff) return 'an IPv4-mapped address (::ffff:0:0/96, RFC 4291 §2.5.5.2): write the IPv4 address';
+  if (zeroTo(10) && b[10] === 0xff && b[11] === 0xff) return 'an IPv4-mapped address (::ffff:0:0/96, RFC 4291 §2.5.5.2; write it as IPv4)';
   return null;
 }
 

@@ -1,7 +1,8 @@
 // `xlvs validate FILE`: check a topology without touching the machine's data plane.
 // Prints "FILE: ok (N services, M reals, K VRRP instances)" or every problem; exit 1 on error.
+// Warnings (valid, but probably not what was meant) go to stderr and never change the exit code.
 import { Command } from 'commander';
-import { loadTopologyFile, checkRuntime, type ConfigError } from '../../config/load';
+import { loadTopologyFileWithWarnings, checkRuntime, type ConfigError } from '../../config/load';
 import { formatProblem } from '../../config/problems';
 import { isXlvsError } from '../../errors';
 import type { Problem, Topology } from '../../config/model';
@@ -11,8 +12,9 @@ export interface ValidateOptions { json?: boolean; normalised?: boolean; runtime
 /** Runs the check; returns the exit code and what to print (stdout, stderr). */
 export function runValidate(file: string, o: ValidateOptions): { code: number; out: string; err: string } {
   let topo: Topology;
+  let warnings: Problem[];
   try {
-    topo = loadTopologyFile(file);
+    ({ topology: topo, warnings } = loadTopologyFileWithWarnings(file));
   } catch (e) {
     if (!isXlvsError(e)) throw e;
     const problems: Problem[] = (e as ConfigError).problems ?? [{ path: '(file)', message: e.message, line: 0, col: 0 }];
@@ -23,10 +25,11 @@ export function runValidate(file: string, o: ValidateOptions): { code: number; o
   const reals = topo.services.reduce((n, s) => n + s.reals.length, 0);
   const summary = `${topo.services.length} service${topo.services.length === 1 ? '' : 's'}, ${reals} real${reals === 1 ? '' : 's'}, ${topo.vrrp.length} VRRP instance${topo.vrrp.length === 1 ? '' : 's'}`;
   const code = runtime.length ? 1 : 0;
-  if (o.normalised) return { code, out: JSON.stringify(topo, null, 2) + '\n', err: runtime.map((p) => `  ${formatProblem(p)}\n`).join('') };
-  if (o.json) return { code, out: JSON.stringify({ file, ok: code === 0, services: topo.services.length, reals, vrrpInstances: topo.vrrp.length, problems: runtime }, null, 2) + '\n', err: '' };
-  if (runtime.length) return { code, out: '', err: `${file}: valid, but not on this machine:\n` + runtime.map((p) => `  ${formatProblem(p)}\n`).join('') };
-  return { code: 0, out: `${file}: ok (${summary})\n`, err: '' };
+  const warned = warnings.map((p) => `${file}: warning: ${formatProblem(p)}\n`).join('');
+  if (o.normalised) return { code, out: JSON.stringify(topo, null, 2) + '\n', err: warned + runtime.map((p) => `  ${formatProblem(p)}\n`).join('') };
+  if (o.json) return { code, out: JSON.stringify({ file, ok: code === 0, services: topo.services.length, reals, vrrpInstances: topo.vrrp.length, problems: runtime, warnings }, null, 2) + '\n', err: '' };
+  if (runtime.length) return { code, out: '', err: warned + `${file}: valid, but not on this machine:\n` + runtime.map((p) => `  ${formatProblem(p)}\n`).join('') };
+  return { code: 0, out: `${file}: ok (${summary})\n`, err: warned };
 }
 
 export function register(program: Command): void {
