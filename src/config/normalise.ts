@@ -14,6 +14,7 @@ import { argvAt } from './argv';
 import { unusableAddress, unusableMac } from './usable';
 import { MAX_PERSIST_MS, MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE } from './limits';
 import { LB } from '../maps/lb';
+import { pinRootProblem, socketProblem } from './host-paths';
 
 type Raw = Record<string, unknown>;
 
@@ -87,6 +88,8 @@ export function normalise(raw: Raw, p: Problems): Topology | null {
   const services = normServices((raw.services as Raw[]) ?? [], director, p);
   const metrics = normMetrics((raw.metrics as Raw) ?? {}, p);
   const control = { socket: ((raw.control as Raw | undefined)?.socket as string) ?? `/run/xlvs/${director.name}.sock` };
+  const sockWhy = socketProblem(control.socket);
+  if (sockWhy) p.add(['control', 'socket'], sockWhy);
   if (p.length > before) return null;
   return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, metrics, control };
 }
@@ -117,6 +120,8 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
   tun4 ??= addresses.find((a) => a.ip.family === 4)?.text ?? null;
   tun6 ??= addresses.find((a) => a.ip.family === 6)?.text ?? null;
   const pinRoot = ((d.pin_root as string) ?? DEFAULT_PIN_ROOT).replace(/\/+$/, '');
+  const pinWhy = pinRootProblem(pinRoot);
+  if (pinWhy) p.add([...at, 'pin_root'], pinWhy);
   return {
     name: d.name as string,
     interface: d.interface as string,

@@ -784,6 +784,48 @@ vrrp:
     ],
   },
   {
+    name: "pin_root and control.socket where the daemon would mount over or delete the host's files",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  pin_root: /etc
+control: { socket: /etc/passwd }
+`,
+    problems: [
+      "director.pin_root: /etc is not inside /sys/fs/bpf/ or /run/: the daemon mounts a BPF filesystem there when it is not on one, so it must be run-time state, never a directory of the host's files (line 4:13)",
+      "control.socket: /etc/passwd is not inside /run/: the daemon replaces a stale socket there, so it must be run-time state (e.g. /run/xlvs/<name>.sock) (line 5:20)",
+    ],
+  },
+  {
+    name: "paths that climb out of /run or /sys/fs/bpf",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  pin_root: /sys/fs/bpf/../../../etc/
+control: { socket: /run/../etc/shadow }
+`,
+    problems: [
+      "director.pin_root: /sys/fs/bpf/../../../etc has a . or .. segment: write the path without them (line 4:13)",
+      "control.socket: /run/../etc/shadow has a . or .. segment: write the path without them (line 5:20)",
+    ],
+  },
+  {
+    name: "pin_root and socket at the top of /run",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  pin_root: /run
+control: { socket: /run }
+`,
+    problems: [
+      "director.pin_root: /run is not inside /sys/fs/bpf/ or /run/: the daemon mounts a BPF filesystem there when it is not on one, so it must be run-time state, never a directory of the host's files (line 4:13)",
+      "control.socket: /run is not inside /run/: the daemon replaces a stale socket there, so it must be run-time state (e.g. /run/xlvs/<name>.sock) (line 5:20)",
+    ],
+  },
+  {
     name: "more services than the data plane has VIP ids",
     yaml: services(1024, 0),
     problems: [
