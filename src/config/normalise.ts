@@ -15,6 +15,7 @@ import { unusableAddress, unusableMac } from './usable';
 import { MAX_PERSIST_MS, MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE } from './limits';
 import { LB } from '../maps/lb';
 import { pinRootProblem, socketProblem } from './host-paths';
+import { lookupUser } from './script-security';
 
 type Raw = Record<string, unknown>;
 
@@ -90,8 +91,10 @@ export function normalise(raw: Raw, p: Problems): Topology | null {
   const control = { socket: ((raw.control as Raw | undefined)?.socket as string) ?? `/run/xlvs/${director.name}.sock` };
   const sockWhy = socketProblem(control.socket);
   if (sockWhy) p.add(['control', 'socket'], sockWhy);
+  const scriptUser = (raw.script_user as string | undefined) ?? null;
+  if (scriptUser !== null && !lookupUser(scriptUser)) p.add(['script_user'], `no user "${scriptUser}" in /etc/passwd: commands could not run as it`);
   if (p.length > before) return null;
-  return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, metrics, control };
+  return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, metrics, control, scriptUser };
 }
 
 function normDirector(d: Raw, p: Problems): DirectorModel {

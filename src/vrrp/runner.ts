@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { VrrpConfig, VrrpScriptConfig } from './types';
 import { VrrpInstance, InstanceOptions, consoleLogger, Logger, StateChange, Counters, NetOps, systemNetOps } from './io';
 import { trackedPriority, scriptResult, ScriptFilter, TrackItem } from './state';
+import { scriptIdentity } from '../sys/run-as';
 
 export const LINK_POLL_MS = 250; // interface tracking by polling operstate (keepalived uses netlink)
 
@@ -91,7 +92,7 @@ export class VrrpRunner extends EventEmitter {
   private runScript(s: ScriptRun): void {
     if (this.stopped) return;
     const started = Date.now();
-    const child = spawn(s.cfg.command[0], s.cfg.command.slice(1), { stdio: 'ignore', shell: false });
+    const child = spawn(s.cfg.command[0], s.cfg.command.slice(1), { stdio: 'ignore', shell: false, ...scriptIdentity() });
     const kill = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, s.cfg.timeoutMs);
     const done = (success: boolean) => {
       clearTimeout(kill);
