@@ -11,6 +11,15 @@ import { LB } from '../maps/lb';
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * A delay a timer can hold: 0..MAX_TIMER_MS. Validation already refuses longer durations; this
+ * is the defensive clamp where timers are armed, so a longer one waits the longest it can
+ * instead of firing every millisecond.
+ */
+export function timerMs(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
+}
+
 /** vip_info.persist_timeout_ms is a __u32 of milliseconds (lb_shared.h, src/maps/lb.ts vipInfo). */
 export const MAX_PERSIST_MS = 0xffff_ffff;
 

@@ -826,6 +826,22 @@ control: { socket: /run }
     ],
   },
   {
+    name: "a script_user that is not in /etc/passwd",
+    yaml: `script_user: no-such-user-xlvs
+`,
+    problems: [
+      "script_user: no user \"no-such-user-xlvs\" in /etc/passwd: commands could not run as it (line 5:14)",
+    ],
+  },
+  {
+    name: "script_user that is not a user name",
+    yaml: `script_user: "root; rm -rf /"
+`,
+    problems: [
+      "script_user: \"root; rm -rf /\" is not a user name (keepalived script_user; it must exist in /etc/passwd) (line 5:14)",
+    ],
+  },
+  {
     name: "more services than the data plane has VIP ids",
     yaml: services(1024, 0),
     problems: [
