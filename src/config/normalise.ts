@@ -86,6 +86,10 @@ export function normalise(raw: Raw, p: Problems): Topology | null {
   const scripts = normScripts((raw.vrrp_scripts as Raw[]) ?? [], p);
   const vrrp = normVrrp((raw.vrrp as Raw[]) ?? [], director, new Set(scripts.map((s) => s.name)), p);
   const groups = normSyncGroups((raw.vrrp_sync_groups as Raw[]) ?? [], vrrp, p);
+  const noAccept = new Set(vrrp.filter((v) => !v.accept).flatMap((v) => v.vips.map((a) => a.address)));
+  if (noAccept.size > LB.MAX_VIPS) {
+    p.add(['vrrp'], `${noAccept.size} addresses of instances with accept: false, but the data plane's no-accept map holds at most ${LB.MAX_VIPS} (LB_MAX_VIPS)`);
+  }
   const services = normServices((raw.services as Raw[]) ?? [], director, p);
   const metrics = normMetrics((raw.metrics as Raw) ?? {}, p);
   const control = { socket: ((raw.control as Raw | undefined)?.socket as string) ?? `/run/xlvs/${director.name}.sock` };

@@ -856,6 +856,13 @@ control: { socket: /run }
       "services: 65536 reals over all services (a sorry server counts as one), but the data plane holds at most 65535 (one real id each: LB_MAX_REALS 65536 less id 0) (line 6:3)",
     ],
   },
+  {
+    name: "more accept: false addresses than the no-accept map holds",
+    yaml: `vrrp:\n  - name: VI_1\n    vrid: 1\n    accept: false\n    vips: [${Array.from({ length: 1025 }, (_, i) => `10.50.${i >> 8}.${i & 255}`).join(', ')}]\n`,
+    problems: [
+      "vrrp: 1025 addresses of instances with accept: false, but the data plane's no-accept map holds at most 1024 (LB_MAX_VIPS) (line 6:3)",
+    ],
+  },
 ];
 
 /**
