@@ -65,3 +65,19 @@ test('validate: a warning is printed to stderr and in --json, and the file stays
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('validate --runtime: what xlvs run would refuse as insecure is a problem of this machine', process.getuid?.() === 0 ? {} : { skip: 'needs root (files owned by root)' }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-validate-'));
+  try {
+    const f = path.join(dir, 'open.yaml');
+    fs.writeFileSync(f, 'director: { name: d, interface: lo }\n');
+    fs.chmodSync(f, 0o666);
+    const r = xlvs('validate', '--runtime', f);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `${f}: valid, but not on this machine:\n  (file): ${f}: it is writable by every user (mode 0666) (xlvs run refuses this without --insecure)\n`);
+    fs.chmodSync(f, 0o644);
+    assert.equal(xlvs('validate', '--runtime', f).status, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

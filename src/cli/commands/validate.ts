@@ -6,6 +6,7 @@ import { loadTopologyFileWithWarnings, checkRuntime, type ConfigError } from '..
 import { formatProblem } from '../../config/problems';
 import { isXlvsError } from '../../errors';
 import type { Problem, Topology } from '../../config/model';
+import { scriptSecurityProblems, topologyCommands } from '../../config/script-security';
 
 export interface ValidateOptions { json?: boolean; normalised?: boolean; runtime?: boolean }
 
@@ -21,7 +22,7 @@ export function runValidate(file: string, o: ValidateOptions): { code: number; o
     if (o.json) return { code: 1, out: JSON.stringify({ file, ok: false, code: e.code, problems }, null, 2) + '\n', err: '' };
     return { code: 1, out: '', err: `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` + problems.map((p) => `  ${formatProblem(p)}\n`).join('') };
   }
-  const runtime = o.runtime ? checkRuntime(topo) : [];
+  const runtime = o.runtime ? [...checkRuntime(topo), ...securityProblems(file, topo)] : [];
   const reals = topo.services.reduce((n, s) => n + s.reals.length, 0);
   const summary = `${topo.services.length} service${topo.services.length === 1 ? '' : 's'}, ${reals} real${reals === 1 ? '' : 's'}, ${topo.vrrp.length} VRRP instance${topo.vrrp.length === 1 ? '' : 's'}`;
   const code = runtime.length ? 1 : 0;
@@ -32,6 +33,11 @@ export function runValidate(file: string, o: ValidateOptions): { code: number; o
   return { code: 0, out: `${file}: ok (${summary})\n`, err: warned };
 }
 
+/** What `xlvs run` would refuse as insecure (script security), as problems of this machine. */
+function securityProblems(file: string, topo: Topology): Problem[] {
+  return scriptSecurityProblems(file, topologyCommands(topo)).map((i) => ({ path: i.use === 'the topology file' ? '(file)' : i.use, message: `${i.file}: ${i.why} (xlvs run refuses this without --insecure)`, line: 0, col: 0 }));
+}
+
 export function register(program: Command): void {
   program
     .command('validate')
@@ -39,7 +45,7 @@ export function register(program: Command): void {
     .argument('<file>', 'topology YAML')
     .option('--json', 'print the result (or every problem) as JSON')
     .option('--normalised', 'print the normalised model as JSON (every default filled in)')
-    .option('--runtime', 'also check this machine: interfaces exist, TUN source addresses')
+    .option('--runtime', 'also check this machine: interfaces exist, TUN source addresses, script security')
     .action((file: string, o: ValidateOptions) => {
       const r = runValidate(file, o);
       process.stdout.write(r.out);
