@@ -74,7 +74,6 @@ function pa(a: Addr): PrefixedAddress {
   return { address: a.text, prefix: a.prefix, family: a.ip.family };
 }
 
-
 export function serviceKey(vip: string, port: number, protocol: string): string {
   return `${hostPort(vip, port)}/${protocol}`;
 }
