@@ -35,6 +35,9 @@ export const ErrorCodes = {
   // data plane: the request does not fit the maps' state (unknown VIP, id owned by another VIP,
   // no free VIP id, pinned state of another layout); nothing was changed
   DATAPLANE_STATE: 'E_DATAPLANE_STATE',
+  // a topology file or a program it runs can be changed by users other than root
+  // (src/config/script-security.ts; --insecure overrides)
+  INSECURE: 'E_INSECURE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

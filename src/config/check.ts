@@ -2,6 +2,9 @@
 import type { CheckModel, CheckType, HttpCheckModel } from './model';
 import { canonicalIp, familyName, parseIp } from './address';
 import { parseDuration } from './duration';
+import { describeMs, MAX_TIMER_MS } from './limits';
+import { argvAt } from './argv';
+import { badHttpText } from './http-text';
 import type { PathSeg, Problems } from './problems';
 
 export type RawCheck = Record<string, unknown>;
@@ -42,12 +45,20 @@ export function aliased(raw: Record<string, unknown>, path: readonly PathSeg[], 
   return raw[canonical] !== undefined ? raw[canonical] : raw[alias];
 }
 
-/** Duration field → ms, or a problem. `undefined` when absent. */
-export function durationAt(v: unknown, path: readonly PathSeg[], p: Problems): number | undefined {
+/**
+ * Duration field → ms, or a problem. `undefined` when absent. Every duration is capped: by
+ * default at the longest delay a Node timer holds (above it a timer fires every 1 ms), or at
+ * `max` with `why` naming the limit.
+ */
+export function durationAt(v: unknown, path: readonly PathSeg[], p: Problems, max = MAX_TIMER_MS, why = 'the longest delay a timer can hold'): number | undefined {
   if (v === undefined || v === null) return undefined;
   const d = parseDuration(v);
   if ('error' in d) {
     p.add(path, d.error);
+    return undefined;
+  }
+  if (d.ms > max) {
+    p.add(path, `${typeof v === 'string' ? v.trim() : String(v)} is above ${describeMs(max)}, ${why}`);
     return undefined;
   }
   return d.ms;
@@ -104,6 +115,10 @@ export function parseCheck(raw: RawCheck, path: readonly PathSeg[], p: Problems)
     if (h.path !== undefined) http.path = h.path as string;
     const host = aliased(h, hp, 'host', 'virtualhost', p);
     if (host !== undefined) http.host = host as string | null;
+    for (const [f, kind] of [['path', 'path'], ['host', 'header'], ['virtualhost', 'header'], ['sni', 'header']] as const) {
+      const bad = typeof h[f] === 'string' ? badHttpText(h[f] as string, kind) : null;
+      if (bad) p.add([...hp, f], bad);
+    }
     if (h.status !== undefined) {
       const s = checkStatus(h.status);
       if (typeof s === 'string') http.status = s;
@@ -136,7 +151,7 @@ export function parseCheck(raw: RawCheck, path: readonly PathSeg[], p: Problems)
   if (raw.script !== undefined) {
     if (type !== undefined && type !== 'script') p.add([...path, 'script'], `script settings need type script (type is ${type})`, { key: true });
     const sc = raw.script as { command: string[]; dynamic?: boolean };
-    c.script = { command: [...sc.command] };
+    c.script = { command: argvAt(sc.command, [...path, 'script', 'command'], p)! };
     if (sc.dynamic !== undefined) c.script.dynamic = sc.dynamic;
   }
   if (type === 'script' && raw.script === undefined) p.add([...path, 'script'], 'type script needs script.command', { at: path });

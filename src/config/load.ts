@@ -40,8 +40,19 @@ function configError(code: typeof ErrorCodes.CONFIG_PARSE | typeof ErrorCodes.CO
   return err;
 }
 
+/** A valid topology and the warnings about it (accepted, but worth telling the operator). */
+export interface Loaded {
+  topology: Topology;
+  warnings: Problem[];
+}
+
 /** Parse and validate a topology given as text. `file` names it in messages. */
 export function loadTopology(text: string, file = '<topology>'): Topology {
+  return loadTopologyWithWarnings(text, file).topology;
+}
+
+/** loadTopology, with the warnings (e.g. a VRRPv2 secret that will be truncated). */
+export function loadTopologyWithWarnings(text: string, file = '<topology>'): Loaded {
   const lc = new YAML.LineCounter();
   const docs = YAML.parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const list = Array.isArray(docs) ? docs : [];
@@ -69,11 +80,15 @@ export function loadTopology(text: string, file = '<topology>'): Topology {
     problems.add([], 'the file is empty: a topology needs at least a director');
     throw configError(ErrorCodes.CONFIG_INVALID, file, problems.list);
   }
-  return validateTopology(data, file, problems);
+  return validateTopologyWithWarnings(data, file, problems);
 }
 
 /** Validate an already parsed object (no positions unless `problems` carries a locator). */
 export function validateTopology(data: unknown, file = '<topology>', problems = new Problems(new Locator(null, null))): Topology {
+  return validateTopologyWithWarnings(data, file, problems).topology;
+}
+
+function validateTopologyWithWarnings(data: unknown, file: string, problems: Problems): Loaded {
   const validate = schemaValidator();
   if (!validate(data)) {
     for (const e of validate.errors ?? []) addAjvError(problems, e);
@@ -81,10 +96,15 @@ export function validateTopology(data: unknown, file = '<topology>', problems = 
   }
   const topo = normalise(data as Record<string, unknown>, problems);
   if (!topo || problems.length) throw configError(ErrorCodes.CONFIG_INVALID, file, dedupe(problems.sorted()));
-  return topo;
+  const warnings = [...problems.warnings].sort((a, b) => a.line - b.line || a.col - b.col);
+  return { topology: topo, warnings };
 }
 
 export function loadTopologyFile(file: string): Topology {
+  return loadTopologyFileWithWarnings(file).topology;
+}
+
+export function loadTopologyFileWithWarnings(file: string): Loaded {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -92,7 +112,7 @@ export function loadTopologyFile(file: string): Topology {
     const err = e as NodeJS.ErrnoException;
     throw new XlvsError(ErrorCodes.CONFIG_PARSE, `${file}: cannot read: ${err.code ?? err.message}`, { cause: e });
   }
-  return loadTopology(text, file);
+  return loadTopologyWithWarnings(text, file);
 }
 
 function dedupe(list: Problem[]): Problem[] {

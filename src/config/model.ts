@@ -174,6 +174,8 @@ export interface Topology {
   services: ServiceModel[];
   metrics: MetricsModel;
   control: { socket: string };
+  /** keepalived script_user: every command runs as this user (uid/gid from /etc/passwd); null = root. */
+  scriptUser: string | null;
 }
 
 /** One thing wrong with a topology, in operator words, with where it is. */

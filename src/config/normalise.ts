@@ -10,6 +10,12 @@ import {
 import { aliased, checkFamilies, durationAt, parseCheck, RawCheck, resolveCheck } from './check';
 import type { PathSeg, Problems } from './problems';
 import { isPrime } from '../maglev/maglev';
+import { argvAt } from './argv';
+import { unusableAddress, unusableMac } from './usable';
+import { MAX_PERSIST_MS, MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE } from './limits';
+import { LB } from '../maps/lb';
+import { pinRootProblem, socketProblem } from './host-paths';
+import { lookupUser } from './script-security';
 
 type Raw = Record<string, unknown>;
 
@@ -68,10 +74,6 @@ function pa(a: Addr): PrefixedAddress {
   return { address: a.text, prefix: a.prefix, family: a.ip.family };
 }
 
-function argv(v: unknown): string[] | null {
-  return Array.isArray(v) ? v.map(String) : null;
-}
-
 export function serviceKey(vip: string, port: number, protocol: string): string {
   return `${hostPort(vip, port)}/${protocol}`;
 }
@@ -83,11 +85,19 @@ export function normalise(raw: Raw, p: Problems): Topology | null {
   const scripts = normScripts((raw.vrrp_scripts as Raw[]) ?? [], p);
   const vrrp = normVrrp((raw.vrrp as Raw[]) ?? [], director, new Set(scripts.map((s) => s.name)), p);
   const groups = normSyncGroups((raw.vrrp_sync_groups as Raw[]) ?? [], vrrp, p);
+  const noAccept = new Set(vrrp.filter((v) => !v.accept).flatMap((v) => v.vips.map((a) => a.address)));
+  if (noAccept.size > LB.MAX_VIPS) {
+    p.add(['vrrp'], `${noAccept.size} addresses of instances with accept: false, but the data plane's no-accept map holds at most ${LB.MAX_VIPS} (LB_MAX_VIPS)`);
+  }
   const services = normServices((raw.services as Raw[]) ?? [], director, p);
   const metrics = normMetrics((raw.metrics as Raw) ?? {}, p);
   const control = { socket: ((raw.control as Raw | undefined)?.socket as string) ?? `/run/xlvs/${director.name}.sock` };
+  const sockWhy = socketProblem(control.socket);
+  if (sockWhy) p.add(['control', 'socket'], sockWhy);
+  const scriptUser = (raw.script_user as string | undefined) ?? null;
+  if (scriptUser !== null && !lookupUser(scriptUser)) p.add(['script_user'], `no user "${scriptUser}" in /etc/passwd: commands could not run as it`);
   if (p.length > before) return null;
-  return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, metrics, control };
+  return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, metrics, control, scriptUser };
 }
 
 function normDirector(d: Raw, p: Problems): DirectorModel {
@@ -116,6 +126,8 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
   tun4 ??= addresses.find((a) => a.ip.family === 4)?.text ?? null;
   tun6 ??= addresses.find((a) => a.ip.family === 6)?.text ?? null;
   const pinRoot = ((d.pin_root as string) ?? DEFAULT_PIN_ROOT).replace(/\/+$/, '');
+  const pinWhy = pinRootProblem(pinRoot);
+  if (pinWhy) p.add([...at, 'pin_root'], pinWhy);
   return {
     name: d.name as string,
     interface: d.interface as string,
@@ -140,7 +152,7 @@ function normScripts(list: Raw[], p: Problems): VrrpScriptModel[] {
     if (intervalMs === 0) p.add([...at, 'interval'], 'must be more than 0');
     return {
       name,
-      command: argv(s.command)!,
+      command: argvAt(s.command, [...at, 'command'], p)!,
       intervalMs,
       timeoutMs: durationAt(s.timeout, [...at, 'timeout'], p) ?? intervalMs,
       rise: (s.rise as number) ?? 1,
@@ -167,7 +179,7 @@ function normVrrp(list: Raw[], director: DirectorModel, scriptNames: Set<string>
     if (v.vips === undefined && v.virtual_ipaddress === undefined) p.add([...at, 'vips'], 'is required', { at });
     const vips: Addr[] = [];
     rawVips.forEach((s, j) => {
-      const a = parsePrefixed(s, [...at, vipsKey, j], p, false);
+      const a = usable(parsePrefixed(s, [...at, vipsKey, j], p, false), 'a VIP', [...at, vipsKey, j], p);
       if (!a) return;
       if (vips.some((x) => x.text === a.text)) p.add([...at, vipsKey, j], `${a.text} is listed twice`);
       else vips.push(a);
@@ -189,6 +201,9 @@ function normVrrp(list: Raw[], director: DirectorModel, scriptNames: Set<string>
     if (v.auth !== undefined) {
       const a = v.auth as { type: 'pass'; secret: string };
       if (version === 3) p.add([...at, 'auth'], 'VRRP version 3 has no authentication (RFC 5798 §9); remove auth or use version: 2', { key: true });
+      if (version === 2 && a.secret.length > AUTH_PASS_MAX) {
+        p.warn([...at, 'auth', 'secret'], `is ${a.secret.length} characters; VRRPv2 carries ${AUTH_PASS_MAX} (RFC 2338 §5.3.6), so only "${a.secret.slice(0, AUTH_PASS_MAX)}" is sent, as keepalived truncates it`);
+      }
       auth = { type: 'pass', secret: a.secret.slice(0, AUTH_PASS_MAX) };
     }
     const ifname = (v.interface as string) ?? director.interface;
@@ -266,7 +281,10 @@ function normVrrp(list: Raw[], director: DirectorModel, scriptNames: Set<string>
         refreshMs: durationAt(g.refresh, [...at, 'garp', 'refresh'], p) ?? VRRP_DEFAULTS.garpRefreshMs,
         refreshRepeat: (g.refresh_repeat as number) ?? VRRP_DEFAULTS.garpRefreshRepeat,
       },
-      notify: { master: argv(n.master), backup: argv(n.backup), fault: argv(n.fault), stop: argv(n.stop), any: argv(n.any) },
+      notify: {
+        master: argvAt(n.master, [...at, 'notify', 'master'], p), backup: argvAt(n.backup, [...at, 'notify', 'backup'], p),
+        fault: argvAt(n.fault, [...at, 'notify', 'fault'], p), stop: argvAt(n.stop, [...at, 'notify', 'stop'], p), any: argvAt(n.any, [...at, 'notify', 'any'], p),
+      },
     });
   });
   return out;
@@ -296,14 +314,14 @@ function normSyncGroups(list: Raw[], vrrp: VrrpInstanceModel[], p: Problems): Vr
 
 function normPersistence(raw: Raw | undefined, family: Family, at: PathSeg[], p: Problems): PersistenceModel | null {
   if (raw === undefined) return null;
-  const timeoutMs = durationAt(raw.timeout, [...at, 'timeout'], p) ?? DEFAULT_PERSISTENCE_MS;
+  const timeoutMs = durationAt(raw.timeout, [...at, 'timeout'], p, MAX_PERSIST_MS, 'the data plane\'s limit (persist_timeout_ms is 32 bits of ms)') ?? DEFAULT_PERSISTENCE_MS;
   let prefix = maxPrefix(family);
   const nm = raw.netmask;
   if (nm !== undefined) {
     const np = [...at, 'netmask'];
-    if (typeof nm === 'number' || /^\/?\d{1,3}$/.test(String(nm))) {
+    if (typeof nm === 'number' || /^\/?-?\d{1,3}$/.test(String(nm))) {
       const n = Number(String(nm).replace('/', ''));
-      if (n > maxPrefix(family)) p.add(np, `prefix length ${n} does not fit ${familyName(family)} (0..${maxPrefix(family)})`);
+      if (n < 0 || n > maxPrefix(family)) p.add(np, `prefix length ${n} does not fit ${familyName(family)} (0..${maxPrefix(family)})`);
       else prefix = n;
     } else if (family === 6) {
       p.add(np, `${JSON.stringify(nm)}: an IPv6 service takes the netmask as a prefix length 0..128 (e.g. 64)`);
@@ -328,7 +346,7 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
   const out: ServiceModel[] = [];
   list.forEach((s, i) => {
     const at: PathSeg[] = ['services', i];
-    const vipA = parseAddr(s.vip, [...at, 'vip'], p);
+    const vipA = usable(parseAddr(s.vip, [...at, 'vip'], p), 'a VIP', [...at, 'vip'], p);
     const family: Family = vipA?.ip.family ?? 4;
     const vip = vipA?.text ?? String(s.vip);
     const port = s.port as number;
@@ -345,7 +363,8 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
       else names.set(name, i);
     }
     const tableSize = (s.table_size as number) ?? DEFAULT_TABLE_SIZE;
-    if (!isPrime(tableSize)) p.add([...at, 'table_size'], `${tableSize} is not a prime number (Maglev needs a prime table size, e.g. 65537 or 251)`);
+    if (tableSize > MAX_TABLE_SIZE) p.add([...at, 'table_size'], `${tableSize} is above ${MAX_TABLE_SIZE}, the largest Maglev table the data plane holds (LB_MAGLEV_MAX)`);
+    else if (!isPrime(tableSize)) p.add([...at, 'table_size'], `${tableSize} is not a prime number (Maglev needs a prime table size, e.g. 65537 or 251)`);
     const persistence = normPersistence(s.persistence as Raw | undefined, family, [...at, 'persistence'], p);
     const svcCheck = s.check != null ? parseCheck(s.check as RawCheck, [...at, 'check'], p) : null;
     if (svcCheck && port === 0 && svcCheck.port === undefined && needsPort(svcCheck.type)) {
@@ -355,13 +374,17 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
       p.add([...at, 'check', 'type'], `a ${svcCheck.type} check on a UDP service probes a TCP port the reals may not open; use udp or script, or set check.port on purpose`);
     }
     const q = (s.quorum as Raw) ?? {};
-    const quorum = { min: (q.min as number) ?? 1, hysteresis: (q.hysteresis as number) ?? 0, up: argv(q.up), down: argv(q.down) };
+    const quorum = { min: (q.min as number) ?? 1, hysteresis: (q.hysteresis as number) ?? 0, up: argvAt(q.up, [...at, 'quorum', 'up'], p), down: argvAt(q.down, [...at, 'quorum', 'down'], p) };
     const reals: RealModel[] = [];
     const realAddrs = new Map<string, number>();
     ((s.reals as Raw[]) ?? []).forEach((r, j) => {
       const rat: PathSeg[] = [...at, 'reals', j];
-      const a = parseAddr(r.address, [...rat, 'address'], p);
+      const a = usable(parseAddr(r.address, [...rat, 'address'], p), 'a real', [...rat, 'address'], p);
       if (!a) return;
+      if (vipA && a.text === vipA.text) {
+        p.add([...rat, 'address'], `${a.text} is the service's own VIP: a real must be another host`);
+        return;
+      }
       if (realAddrs.has(a.text)) {
         p.add([...rat, 'address'], `${a.text} is already reals[${realAddrs.get(a.text)}] of this service`);
         return;
@@ -385,10 +408,10 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
         // keepalived.conf(5): inhibit_on_failure on a virtual_server applies to its reals; a
         // real_server's own inhibit_on_failure <BOOL> overrides it.
         inhibitOnFailure: (r.inhibit_on_failure as boolean | undefined) ?? (s.inhibit_on_failure as boolean | undefined) ?? false,
-        mac: r.mac != null ? String(r.mac).toLowerCase().replace(/-/g, ':') : null,
+        mac: macAt(r.mac, [...rat, 'mac'], p),
         check,
-        notifyUp: argv(r.notify_up),
-        notifyDown: argv(r.notify_down),
+        notifyUp: argvAt(r.notify_up, [...rat, 'notify_up'], p),
+        notifyDown: argvAt(r.notify_down, [...rat, 'notify_down'], p),
       });
     });
     // keepalived quorum: the sum of the weights of the live reals must reach `min`.
@@ -400,7 +423,11 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
     if (s.sorry_server !== undefined) {
       const ss = s.sorry_server as Raw;
       const sat: PathSeg[] = [...at, 'sorry_server'];
-      const a = parseAddr(ss.address, [...sat, 'address'], p);
+      let a = usable(parseAddr(ss.address, [...sat, 'address'], p), 'a sorry server', [...sat, 'address'], p);
+      if (a && vipA && a.text === vipA.text) {
+        p.add([...sat, 'address'], `${a.text} is the service's own VIP: the sorry server must be another host`);
+        a = null;
+      }
       const sport = (ss.port as number) ?? port;
       if (sport !== port) p.add([...sat, 'port'], `${sport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
       if (a) {
@@ -417,7 +444,32 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
       quorum, sorryServer, reals,
     });
   });
+  const realIds = out.reduce((n, s) => n + s.reals.length + (s.sorryServer ? 1 : 0), 0);
+  if (list.length > MAX_SERVICES) {
+    p.add(['services'], `${list.length} services, but the data plane holds at most ${MAX_SERVICES} (one VIP id each: LB_MAX_VIPS ${LB.MAX_VIPS} less id 0)`);
+  }
+  if (realIds > MAX_REALS) {
+    p.add(['services'], `${realIds} reals over all services (a sorry server counts as one), but the data plane holds at most ${MAX_REALS} (one real id each: LB_MAX_REALS ${LB.MAX_REALS} less id 0)`);
+  }
   return out;
+}
+
+/** `a` unless it is an address no service can use as `what` (a problem is added then). */
+function usable(a: Addr | null, what: string, path: PathSeg[], p: Problems): Addr | null {
+  if (!a) return null;
+  const why = unusableAddress(a.ip);
+  if (!why) return a;
+  p.add(path, `${a.text} is ${why}: it cannot be ${what}`);
+  return null;
+}
+
+/** A real's MAC, canonical (lower case, colons), or null; group MACs are problems. */
+function macAt(v: unknown, path: PathSeg[], p: Problems): string | null {
+  if (v === undefined || v === null) return null;
+  const mac = String(v).toLowerCase().replace(/-/g, ':');
+  const why = unusableMac(mac);
+  if (why) p.add(path, `${mac} is ${why}: a real's MAC must be one station's`);
+  return mac;
 }
 
 function needsPort(t: string | undefined): boolean {

@@ -48,15 +48,22 @@ export class Locator {
   }
 }
 
-/** Collects problems; the loader throws them all at once. */
+/** Collects problems; the loader throws them all at once. Warnings never fail validation. */
 export class Problems {
   readonly list: Problem[] = [];
+  readonly warnings: Problem[] = [];
   constructor(readonly locator: Locator) {}
 
   /** A problem at `path`; `at` names a different node to point at (e.g. the parent of a missing field). */
   add(path: readonly PathSeg[], message: string, opts: { key?: boolean; at?: readonly PathSeg[] } = {}): void {
     const { line, col } = this.locator.at(opts.at ?? path, opts.key);
     this.list.push({ path: formatPath(path), message, line, col });
+  }
+
+  /** Something accepted that probably does not do what the operator meant (printed, not fatal). */
+  warn(path: readonly PathSeg[], message: string, opts: { key?: boolean; at?: readonly PathSeg[] } = {}): void {
+    const { line, col } = this.locator.at(opts.at ?? path, opts.key);
+    this.warnings.push({ path: formatPath(path), message, line, col });
   }
 
   get length(): number {

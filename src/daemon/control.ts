@@ -14,10 +14,17 @@ export function defaultSocketPath(name: string): string {
   return `/run/xlvs/${name}.sock`;
 }
 
-/** Serves `handler` on `socketPath`. A stale socket (no one listening) is replaced. */
+/**
+ * Serves `handler` on `socketPath`. A stale socket (no one listening) is replaced; anything
+ * else at that path (a file, a directory, a symlink) is never removed: E_CONTROL instead.
+ */
 export async function serveControl(socketPath: string, handler: ControlHandler): Promise<net.Server> {
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
-  if (fs.existsSync(socketPath)) {
+  const st = lstatOrNull(socketPath);
+  if (st) {
+    if (!st.isSocket()) {
+      throw new XlvsError(ErrorCodes.CONTROL, `control socket ${socketPath}: a ${fileKind(st)} is already there; it is not a stale socket, so it is left alone (choose another control.socket)`);
+    }
     if (await isListening(socketPath)) {
       throw new XlvsError(ErrorCodes.CONTROL, `control socket ${socketPath} is in use: is another xlvs daemon running for this director?`);
     }
@@ -58,6 +65,24 @@ export async function serveControl(socketPath: string, handler: ControlHandler):
   });
   fs.chmodSync(socketPath, 0o600);
   return server;
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new XlvsError(ErrorCodes.CONTROL, `control socket ${p}: cannot inspect it: ${(e as Error).message}`);
+  }
+}
+
+function fileKind(st: fs.Stats): string {
+  if (st.isFile()) return 'regular file';
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symbolic link';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isBlockDevice() || st.isCharacterDevice()) return 'device';
+  return 'non-socket file';
 }
 
 function isListening(socketPath: string): Promise<boolean> {

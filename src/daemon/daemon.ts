@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import type { Server } from 'node:net';
 import { loadTopologyFile, checkRuntime } from '../config/load';
+import { applyScriptSecurity, topologyCommands } from '../config/script-security';
 import type { Topology } from '../config/model';
 import { hostPort } from '../config/address';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -41,6 +42,8 @@ const CONN_SUMMARY_MS = 1_000;
 
 export interface DaemonOptions {
   configFile: string;
+  /** --insecure: run even when the topology or its scripts are writable by others than root. */
+  insecure?: boolean;
   log?: (line: string) => void;
 }
 
@@ -96,6 +99,7 @@ export class Daemon {
     if (runtime.length) {
       throw new XlvsError(ErrorCodes.CONFIG_INVALID, `${this.opts.configFile}: ${runtime.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
     }
+    applyScriptSecurity(this.opts.configFile, topologyCommands(topo), topo.scriptUser, { insecure: this.opts.insecure, warn: (m) => this.log(`[daemon] warning: ${m}`) });
     const d = topo.director;
     setXdpWarningHandler((msg: string) => this.event('daemon', `warning: ${msg}`));
     ensureBpffs(d.pinRoot);
@@ -332,6 +336,7 @@ export class Daemon {
       if (next.director.name !== d.name || next.director.interface !== d.interface || next.director.pinDir !== d.pinDir) {
         throw new XlvsError(ErrorCodes.CONFIG_INVALID, 'director.name, director.interface and director.pin_root cannot change on reload: restart the daemon');
       }
+      applyScriptSecurity(this.opts.configFile, topologyCommands(next), next.scriptUser, { insecure: this.opts.insecure, warn: (m) => this.log(`[reload] warning: ${m}`) });
     } catch (e) {
       this.counters.reloads.invalid++;
       this.event('reload', `rejected, running state kept: ${(e as Error).message}`);

@@ -13,8 +13,8 @@ export type Scheduler = 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-
 
 /** Maglev table size when none is given: prime, Maglev §3.4 (Eisenbud et al., NSDI 2016). */
 export const DEFAULT_TABLE_SIZE = 65537;
-/** Largest per-VIP table (prime; 4 MiB of u32 per VIP). */
-export const MAX_TABLE_SIZE = 1048573;
+/** Largest per-VIP table (prime; 4 MiB of u32 per VIP): lb_shared.h LB_MAGLEV_MAX. */
+export const MAX_TABLE_SIZE = LB.MAGLEV_MAX;
 /** Ethernet MTU (RFC 894). */
 export const DEFAULT_MTU = 1500;
 /** IPv6 minimum link MTU (RFC 8200 §5) plus an outer IPv6 header: below this an IPv6 VIP over a

@@ -1,6 +1,7 @@
 // Time for the health layer, injectable so the scheduler's unit tests run on a fake clock.
 // The system clock is monotonic (performance.now) so wall-clock steps never fire checks early.
 import { performance } from 'node:perf_hooks';
+import { timerMs } from '../config/limits';
 
 export type TimerHandle = unknown;
 
@@ -17,7 +18,7 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   wall: () => Date.now(),
   setTimer: (fn, ms) => {
-    const t = setTimeout(fn, Math.max(0, ms));
+    const t = setTimeout(fn, timerMs(ms));
     // A check loop alone must not keep the process alive; the daemon has its own handles.
     t.unref();
     return t;

@@ -4,6 +4,7 @@
 // killed with its process group.
 import { spawn } from 'node:child_process';
 import { substitute } from './target';
+import { scriptIdentity } from '../sys/run-as';
 
 /** keepalived's script_timeout-like bound on a notify command (it runs in the background). */
 export const NOTIFY_TIMEOUT_MS = 10_000;
@@ -18,7 +19,7 @@ export function runNotify(argv: string[], vars: Record<string, string>, timeoutM
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn(args[0], args.slice(1), { stdio: 'ignore', detached: true, env });
+      child = spawn(args[0], args.slice(1), { stdio: 'ignore', detached: true, env, ...scriptIdentity() });
     } catch (e) {
       resolve({ argv: args, code: null, signal: null, error: (e as Error).message });
       return;

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { CheckResult, ScriptCheck } from './types';
 import { probe, Verdict } from './probe';
 import { connectHost, connectPort, substitute } from './target';
+import { scriptIdentity } from '../sys/run-as';
 
 /** misc_dynamic: exit codes from here up carry a weight (code − MISC_DYNAMIC_BASE). */
 export const MISC_DYNAMIC_BASE = 2;
@@ -30,6 +31,7 @@ export function scriptCheck(spec: ScriptCheck, signal: AbortSignal): Promise<Che
     const child = spawn(argv[0], argv.slice(1), {
       stdio: 'ignore',
       detached: true, // own process group: a timeout kills the script and its children
+      ...scriptIdentity(),
       env: { ...process.env, XLVS_ADDRESS: vars.address, XLVS_PORT: vars.port, XLVS_REAL_ADDRESS: spec.address, XLVS_REAL_PORT: String(spec.port) },
     });
     const kill = () => {

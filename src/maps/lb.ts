@@ -161,6 +161,8 @@ export const decapStats = defineStruct<DecapStats>({
 export const LB = {
   MAX_VIPS: 1024,
   MAX_REALS: 65536,
+  /** LB_MAGLEV_MAX: the largest per-VIP Maglev table (prime; the inner map's max_entries). */
+  MAGLEV_MAX: 1048573,
   AF_INET: 4,
   AF_INET6: 6,
   METHOD_DR: 1,

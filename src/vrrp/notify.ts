@@ -2,6 +2,7 @@
 // run by argv with spawn: no shell ever sees the arguments, so metacharacters stay literal.
 import { spawn } from 'node:child_process';
 import type { NotifyConfig } from './types';
+import { scriptIdentity } from '../sys/run-as';
 import type { VrrpState } from './state';
 
 export const NOTIFY_TIMEOUT_MS = 30_000; // a hung notify script is killed (keepalived script_timeout-like)
@@ -41,7 +42,7 @@ export function runNotify(argv: string[], timeoutMs = NOTIFY_TIMEOUT_MS): Promis
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn(argv[0], argv.slice(1), { stdio: 'ignore', shell: false });
+      child = spawn(argv[0], argv.slice(1), { stdio: 'ignore', shell: false, ...scriptIdentity() });
     } catch (e) {
       resolve({ argv, code: null, signal: null, error: String(e) });
       return;

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import type { VrrpConfig, VrrpScriptConfig } from './types';
 import { VrrpInstance, InstanceOptions, consoleLogger, Logger, StateChange, Counters, NetOps, systemNetOps } from './io';
 import { trackedPriority, scriptResult, ScriptFilter, TrackItem } from './state';
+import { scriptIdentity } from '../sys/run-as';
+import { timerMs } from '../config/limits';
 
 export const LINK_POLL_MS = 250; // interface tracking by polling operstate (keepalived uses netlink)
 
@@ -91,8 +93,8 @@ export class VrrpRunner extends EventEmitter {
   private runScript(s: ScriptRun): void {
     if (this.stopped) return;
     const started = Date.now();
-    const child = spawn(s.cfg.command[0], s.cfg.command.slice(1), { stdio: 'ignore', shell: false });
-    const kill = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, s.cfg.timeoutMs);
+    const child = spawn(s.cfg.command[0], s.cfg.command.slice(1), { stdio: 'ignore', shell: false, ...scriptIdentity() });
+    const kill = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, timerMs(s.cfg.timeoutMs));
     const done = (success: boolean) => {
       clearTimeout(kill);
       const before = s.filter.ok;
@@ -101,7 +103,7 @@ export class VrrpRunner extends EventEmitter {
         this.log.info(`vrrp_script ${s.cfg.name} now ${s.filter.ok ? 'succeeds' : 'fails'}`);
         this.retrack();
       }
-      if (!this.stopped) s.timer = setTimeout(() => this.runScript(s), Math.max(0, s.cfg.intervalMs - (Date.now() - started)));
+      if (!this.stopped) s.timer = setTimeout(() => this.runScript(s), timerMs(s.cfg.intervalMs - (Date.now() - started)));
     };
     child.once('error', () => done(false));
     child.once('exit', (code) => done(code === 0));

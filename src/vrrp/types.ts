@@ -4,6 +4,7 @@
 // from a YAML/JSON file. Every error names the path of the bad field; nothing is half-parsed.
 import { XlvsError, ErrorCodes } from '../errors';
 import { isIPv4, isIPv6 } from 'node:net';
+import { MAX_TIMER_MS } from '../config/limits';
 
 export type VrrpVersion = 2 | 3;
 export type Family = 4 | 6;
@@ -102,6 +103,9 @@ function str(v: unknown, path: string): string {
 }
 function argv(v: unknown, path: string): string[] {
   if (!Array.isArray(v) || v.length === 0 || !v.every((a) => typeof a === 'string')) bad(path, 'must be a non-empty list of strings (argv, no shell)');
+  if ((v[0] as string).trim() === '') bad(`${path}[0]`, 'the program (argv[0]) is empty');
+  const nul = (v as string[]).findIndex((a) => a.includes('\0'));
+  if (nul >= 0) bad(`${path}[${nul}]`, 'holds a NUL byte: a command argument cannot carry one');
   return v as string[];
 }
 function ip(v: unknown, path: string): string {
@@ -110,7 +114,9 @@ function ip(v: unknown, path: string): string {
   return s;
 }
 function ms(v: unknown, path: string, dflt: number): number {
-  return v === undefined || v === null ? dflt : parseDurationMs(v, path);
+  const n = v === undefined || v === null ? dflt : parseDurationMs(v, path);
+  if (n > MAX_TIMER_MS) bad(path, `${n}ms is above ${MAX_TIMER_MS}ms, the longest delay a timer can hold`);
+  return n;
 }
 
 function instance(raw: unknown, path: string, defaultIface: string | undefined): VrrpInstanceConfig {

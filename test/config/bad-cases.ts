@@ -638,4 +638,285 @@ services:
       "services[1].vip: 10.0.0.100:80/tcp is already defined by services[0] (line 15:12)",
     ],
   },
+  {
+    name: "a duration longer than a timer can hold, in every kind of duration field",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    check: { type: tcp, interval: 999999h, timeout: 2147484s, delay_before_retry: 600h, warmup: 1000h }
+    reals: [{ address: 10.0.0.11 }]
+vrrp_scripts:
+  - { name: chk, command: [/bin/true], interval: 999999h, timeout: 9999999999 }
+vrrp:
+  - name: VI_1
+    vrid: 51
+    version: 3
+    advert_interval: 999999h
+    vips: [10.0.0.100]
+    garp: { master_delay: 9999999s, refresh: 999999h }
+`,
+    problems: [
+      "services[0].check.interval: 999999h is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 8:35)",
+      "services[0].check.timeout: 2147484s is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 8:53)",
+      "services[0].check.delay_before_retry: 600h is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 8:83)",
+      "services[0].check.warmup: 1000h is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 8:97)",
+      "vrrp_scripts[0].interval: 999999h is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 11:50)",
+      "vrrp_scripts[0].timeout: 9999999999 is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 11:68)",
+      "vrrp[0].advert_interval: 999999h is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 16:22)",
+      "vrrp[0].garp.master_delay: 9999999s is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 18:27)",
+      "vrrp[0].garp.refresh: 999999h is above 2147483647ms (about 24.9 days), the longest delay a timer can hold (line 18:46)",
+    ],
+  },
+  {
+    name: "durations just under the timer limit and a v3 advert above 40.95s",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    check: { type: tcp, interval: 2147483647ms, timeout: 596h }
+    reals: [{ address: 10.0.0.11 }]
+vrrp:
+  - { name: VI_1, vrid: 51, version: 3, advert_interval: 41s, vips: [10.0.0.100] }
+  - { name: VI_2, vrid: 52, version: 2, advert_int: 256, vips: [10.0.0.101] }
+`,
+    problems: [
+      "vrrp[0].advert_interval: 41000ms is not a whole number of centiseconds in 10ms..40.95s (RFC 5798 §5.2.7) (line 11:58)",
+      "vrrp[1].advert_int: 256000ms is not a whole number of seconds in 1s..255s (VRRP v2 adverts count seconds, RFC 3768 §5.3.7) (line 12:53)",
+    ],
+  },
+  {
+    name: "table_size above LB_MAGLEV_MAX",
+    yaml: `services:
+  - { vip: 10.0.0.100, port: 80, table_size: 16777213, reals: [] }
+  - { vip: 10.0.0.101, port: 80, table_size: 1048573, reals: [] }
+  - { vip: 10.0.0.102, port: 80, table_size: 1048575, reals: [] }
+`,
+    problems: [
+      "services[0].table_size: 16777213 is above 1048573, the largest Maglev table the data plane holds (LB_MAGLEV_MAX) (line 6:46)",
+      "services[2].table_size: 1048575 is above 1048573, the largest Maglev table the data plane holds (LB_MAGLEV_MAX) (line 8:46)",
+    ],
+  },
+  {
+    name: "persistence timeout above 32 bits of ms and netmasks out of range",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    persistence: { timeout: 1194h, netmask: -1 }
+    reals: []
+  - vip: 10.0.0.101
+    port: 80
+    persistence: { timeout: 1193h, netmask: 255.0.255.0 }
+    reals: []
+  - { vip: 2001:db8::100, port: 80, persistence: { netmask: 129 }, reals: [] }
+  - { vip: 10.0.0.102, port: 80, persistence: { netmask: 33 }, reals: [] }
+`,
+    problems: [
+      "services[0].persistence.timeout: 1194h is above 4294967295ms (about 49.7 days), the data plane's limit (persist_timeout_ms is 32 bits of ms) (line 8:29)",
+      "services[0].persistence.netmask: prefix length -1 does not fit IPv4 (0..32) (line 8:45)",
+      "services[1].persistence.netmask: 255.0.255.0 is not a contiguous netmask (its one-bits must come first, e.g. 255.255.255.0) (line 12:45)",
+      "services[2].persistence.netmask: prefix length 129 does not fit IPv6 (0..128) (line 14:61)",
+      "services[3].persistence.netmask: prefix length 33 does not fit IPv4 (0..32) (line 15:58)",
+    ],
+  },
+  {
+    name: "an empty program or a NUL byte in any command",
+    yaml: `vrrp_scripts:
+  - { name: chk, command: [""] }
+vrrp:
+  - { name: VI_1, vrid: 51, vips: [10.0.0.100], notify: { master: [" ", x], any: ["/bin/echo", "a\\0b"] } }
+services:
+  - vip: 10.0.0.100
+    port: 80
+    quorum: { up: [""], down: [/bin/true] }
+    check: { type: script, script: { command: [""] } }
+    reals:
+      - { address: 10.0.0.11, notify_up: [""], notify_down: [/bin/true, ok] }
+`,
+    problems: [
+      "vrrp_scripts[0].command[0]: the program (argv[0]) is empty (line 6:28)",
+      "vrrp[0].notify.master[0]: the program (argv[0]) is empty (line 8:68)",
+      "vrrp[0].notify.any[1]: holds a NUL byte at byte 1: a command argument cannot carry one (line 8:96)",
+      "services[0].quorum.up[0]: the program (argv[0]) is empty (line 12:20)",
+      "services[0].check.script.command[0]: the program (argv[0]) is empty (line 13:48)",
+      "services[0].reals[0].notify_up[0]: the program (argv[0]) is empty (line 15:43)",
+    ],
+  },
+  {
+    name: "CR, LF and other control characters in HTTP check fields",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 443
+    check:
+      type: https
+      http: { path: "/health\\r\\nX-Evil: 1", host: "a.example\\nb", sni: "x\\ty" }
+    reals:
+      - address: 10.0.0.11
+        check: { http: { path: "/a b", virtualhost: "h\\u007f" } }
+`,
+    problems: [
+      "services[0].check.http.path: holds CR at byte 7: a request target has no whitespace or control characters (write %0D) (line 10:21)",
+      "services[0].check.http.host: holds LF at byte 9: it would break the request's headers (line 10:51)",
+      "services[0].check.http.sni: holds a tab at byte 1: it would break the request's headers (line 10:72)",
+      "services[0].reals[0].check.http.path: holds a space at byte 2: a request target has no whitespace or control characters (write %20) (line 13:32)",
+      "services[0].reals[0].check.http.virtualhost: holds DEL at byte 1: it would break the request's headers (line 13:53)",
+    ],
+  },
+  {
+    name: "addresses no host can have as VIP, real or sorry server",
+    yaml: `services:
+  - { vip: 0.0.0.0, port: 80, reals: [{ address: 255.255.255.255 }, { address: 224.0.0.5 }, { address: 127.0.0.1 }] }
+  - { vip: "::", port: 80, reals: [{ address: "::1" }, { address: "ff02::1" }, { address: "::ffff:10.0.0.9" }] }
+  - vip: 10.0.0.100
+    port: 80
+    sorry_server: { address: 10.0.0.100 }
+    reals:
+      - { address: 10.0.0.100 }
+      - { address: 10.0.0.11 }
+  - { vip: 127.0.0.1, port: 80, sorry_server: { address: 0.0.0.0 }, reals: [] }
+vrrp:
+  - { name: VI_1, vrid: 51, vips: [239.1.1.1/24, 10.0.0.100] }
+`,
+    problems: [
+      "services[0].vip: 0.0.0.0 is the unspecified address (RFC 1122 §3.2.1.3): it cannot be a VIP (line 6:12)",
+      "services[0].reals[0].address: 255.255.255.255 is the limited broadcast address (RFC 919): it cannot be a real (line 6:50)",
+      "services[0].reals[1].address: 224.0.0.5 is a multicast address (224.0.0.0/4, RFC 5771): it cannot be a real (line 6:80)",
+      "services[0].reals[2].address: 127.0.0.1 is a loopback address (127.0.0.0/8, RFC 1122 §3.2.1.3): it cannot be a real (line 6:104)",
+      "services[1].vip: :: is the unspecified address (RFC 4291 §2.5.2): it cannot be a VIP (line 7:12)",
+      "services[1].reals[0].address: ::1 is the loopback address (RFC 4291 §2.5.3): it cannot be a real (line 7:47)",
+      "services[1].reals[1].address: ff02::1 is a multicast address (ff00::/8, RFC 4291 §2.7): it cannot be a real (line 7:67)",
+      "services[1].reals[2].address: ::ffff:a00:9 is an IPv4-mapped address (::ffff:0:0/96, RFC 4291 §2.5.5.2; write it as IPv4): it cannot be a real (line 7:91)",
+      "services[2].sorry_server.address: 10.0.0.100 is the service's own VIP: the sorry server must be another host (line 10:30)",
+      "services[2].reals[0].address: 10.0.0.100 is the service's own VIP: a real must be another host (line 12:20)",
+      "services[3].vip: 127.0.0.1 is a loopback address (127.0.0.0/8, RFC 1122 §3.2.1.3): it cannot be a VIP (line 14:12)",
+      "services[3].sorry_server.address: 0.0.0.0 is the unspecified address (RFC 1122 §3.2.1.3): it cannot be a sorry server (line 14:58)",
+      "vrrp[0].vips[0]: 239.1.1.1 is a multicast address (224.0.0.0/4, RFC 5771): it cannot be a VIP (line 16:36)",
+    ],
+  },
+  {
+    name: "a real's MAC that is broadcast, multicast or zero",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    reals:
+      - { address: 10.0.0.11, mac: ff:ff:ff:ff:ff:ff }
+      - { address: 10.0.0.12, mac: 01-00-5E-00-00-01 }
+      - { address: 10.0.0.13, mac: 33:33:00:00:00:01 }
+      - { address: 10.0.0.14, mac: 00:00:00:00:00:00 }
+      - { address: 10.0.0.15, mac: 02:00:00:00:00:01 }
+`,
+    problems: [
+      "services[0].reals[0].mac: ff:ff:ff:ff:ff:ff is the broadcast MAC: a real's MAC must be one station's (line 9:36)",
+      "services[0].reals[1].mac: 01:00:5e:00:00:01 is a multicast MAC (the first octet's low bit is set, IEEE 802 group address): a real's MAC must be one station's (line 10:36)",
+      "services[0].reals[2].mac: 33:33:00:00:00:01 is a multicast MAC (the first octet's low bit is set, IEEE 802 group address): a real's MAC must be one station's (line 11:36)",
+      "services[0].reals[3].mac: 00:00:00:00:00:00 is all zeros (no station has it): a real's MAC must be one station's (line 12:36)",
+    ],
+  },
+  {
+    name: "pin_root and control.socket where the daemon would mount over or delete the host's files",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  pin_root: /etc
+control: { socket: /etc/passwd }
+`,
+    problems: [
+      "director.pin_root: /etc is not inside /sys/fs/bpf/ or /run/: the daemon mounts a BPF filesystem there when it is not on one, so it must be run-time state, never a directory of the host's files (line 4:13)",
+      "control.socket: /etc/passwd is not inside /run/: the daemon replaces a stale socket there, so it must be run-time state (e.g. /run/xlvs/<name>.sock) (line 5:20)",
+    ],
+  },
+  {
+    name: "paths that climb out of /run or /sys/fs/bpf",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  pin_root: /sys/fs/bpf/../../../etc/
+control: { socket: /run/../etc/shadow }
+`,
+    problems: [
+      "director.pin_root: /sys/fs/bpf/../../../etc has a . or .. segment: write the path without them (line 4:13)",
+      "control.socket: /run/../etc/shadow has a . or .. segment: write the path without them (line 5:20)",
+    ],
+  },
+  {
+    name: "pin_root and socket at the top of /run",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  pin_root: /run
+control: { socket: /run }
+`,
+    problems: [
+      "director.pin_root: /run is not inside /sys/fs/bpf/ or /run/: the daemon mounts a BPF filesystem there when it is not on one, so it must be run-time state, never a directory of the host's files (line 4:13)",
+      "control.socket: /run is not inside /run/: the daemon replaces a stale socket there, so it must be run-time state (e.g. /run/xlvs/<name>.sock) (line 5:20)",
+    ],
+  },
+  {
+    name: "a script_user that is not in /etc/passwd",
+    yaml: `script_user: no-such-user-xlvs
+`,
+    problems: [
+      "script_user: no user \"no-such-user-xlvs\" in /etc/passwd: commands could not run as it (line 5:14)",
+    ],
+  },
+  {
+    name: "script_user that is not a user name",
+    yaml: `script_user: "root; rm -rf /"
+`,
+    problems: [
+      "script_user: \"root; rm -rf /\" is not a user name (keepalived script_user; it must exist in /etc/passwd) (line 5:14)",
+    ],
+  },
+  {
+    name: "more services than the data plane has VIP ids",
+    yaml: services(1024, 0),
+    problems: [
+      "services: 1024 services, but the data plane holds at most 1023 (one VIP id each: LB_MAX_VIPS 1024 less id 0) (line 6:3)",
+    ],
+  },
+  {
+    name: "more reals (sorry servers included) than the data plane has real ids",
+    // 255 x 257 reals = 65535, and a sorry server takes the 65536th id.
+    yaml: services(255, 257) + services(1, 0, 255).replace('services:\n', '').replace(' }\n', ', sorry_server: { address: 10.2.0.1 } }\n'),
+    problems: [
+      "services: 65536 reals over all services (a sorry server counts as one), but the data plane holds at most 65535 (one real id each: LB_MAX_REALS 65536 less id 0) (line 6:3)",
+    ],
+  },
+  {
+    name: "more accept: false addresses than the no-accept map holds",
+    yaml: `vrrp:\n  - name: VI_1\n    vrid: 1\n    accept: false\n    vips: [${Array.from({ length: 1025 }, (_, i) => `10.50.${i >> 8}.${i & 255}`).join(', ')}]\n`,
+    problems: [
+      "vrrp: 1025 addresses of instances with accept: false, but the data plane's no-accept map holds at most 1024 (LB_MAX_VIPS) (line 6:3)",
+    ],
+  },
+];
+
+/**
+ * `count` TUN services on VIPs 10.100.x.y (from `first`), each with `reals` reals 10.1.a.b:
+ * enough to reach the map sizes without writing 65536 lines by hand.
+ */
+function services(count: number, reals: number, first = 0): string {
+  const realList = Array.from({ length: reals }, (_, j) => `{ address: 10.1.${j >> 8}.${j & 255} }`).join(', ');
+  let y = 'services:\n';
+  for (let i = first; i < first + count; i++) {
+    y += `  - { vip: 10.${100 + (i >> 8)}.${i & 255}.1, port: 80, method: tun, reals: [${realList}] }\n`;
+  }
+  return y;
+}
+
+/** Topologies that are valid but draw a warning (printed by `xlvs validate`, never fatal). */
+export interface WarnCase { name: string; yaml: string; warnings: string[] }
+
+export const WARN_CASES: WarnCase[] = [
+  {
+    name: "a VRRPv2 secret longer than the 8 characters VRRPv2 carries",
+    yaml: `vrrp:
+  - { name: VI_1, vrid: 51, auth: { type: pass, secret: "123456789012" }, vips: [10.0.0.100] }
+  - { name: VI_2, vrid: 52, auth: { type: pass, secret: "12345678" }, vips: [10.0.0.101] }
+`,
+    warnings: [
+      "vrrp[0].auth.secret: is 12 characters; VRRPv2 carries 8 (RFC 2338 §5.3.6), so only \"12345678\" is sent, as keepalived truncates it (line 6:57)",
+    ],
+  },
 ];

@@ -2,10 +2,10 @@
 // reported at once, with E_CONFIG_PARSE for YAML syntax and E_CONFIG_INVALID for the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadTopology, type ConfigError } from '../../src/config/load';
+import { loadTopology, loadTopologyWithWarnings, type ConfigError } from '../../src/config/load';
 import { formatProblem } from '../../src/config/problems';
 import { isXlvsError } from '../../src/errors';
-import { BAD_CASES, DIRECTOR } from './bad-cases';
+import { BAD_CASES, DIRECTOR, WARN_CASES } from './bad-cases';
 
 function source(yaml: string): string {
   return yaml.startsWith('!raw\n') ? yaml.slice(5) : DIRECTOR + yaml;
@@ -35,6 +35,17 @@ for (const c of BAD_CASES) {
     }
   });
 }
+
+for (const c of WARN_CASES) {
+  test(`warns: ${c.name}`, () => {
+    const r = loadTopologyWithWarnings(source(c.yaml), 'warn.yaml');
+    assert.deepEqual(r.warnings.map(formatProblem), c.warnings);
+  });
+}
+
+test('the director block alone draws no warning', () => {
+  assert.deepEqual(loadTopologyWithWarnings(DIRECTOR, 'ok.yaml').warnings, []);
+});
 
 test('the director block alone is valid (so every bad case fails for its own reason)', () => {
   const t = loadTopology(DIRECTOR, 'ok.yaml');

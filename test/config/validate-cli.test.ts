@@ -46,3 +46,38 @@ test('validate: every problem and exit 1 for a bad file; --json lists them; --no
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('validate: a warning is printed to stderr and in --json, and the file stays valid (exit 0)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-validate-'));
+  try {
+    const f = path.join(dir, 'warn.yaml');
+    fs.writeFileSync(f, 'director: { name: d, interface: eth0 }\nvrrp:\n  - { name: VI_1, vrid: 9, auth: { type: pass, secret: abcdefghij }, vips: [10.0.0.1] }\n');
+    const r = xlvs('validate', f);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${f}: ok (0 services, 0 reals, 1 VRRP instance)\n`);
+    assert.equal(r.stderr, `${f}: warning: vrrp[0].auth.secret: is 10 characters; VRRPv2 carries 8 (RFC 2338 §5.3.6), so only "abcdefgh" is sent, as keepalived truncates it (line 3:56)\n`);
+    const j = xlvs('validate', f, '--json');
+    assert.equal(j.status, 0, j.stderr);
+    const body = JSON.parse(j.stdout);
+    assert.equal(body.ok, true);
+    assert.deepEqual(body.warnings.map((w: { path: string }) => w.path), ['vrrp[0].auth.secret']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('validate --runtime: what xlvs run would refuse as insecure is a problem of this machine', process.getuid?.() === 0 ? {} : { skip: 'needs root (files owned by root)' }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-validate-'));
+  try {
+    const f = path.join(dir, 'open.yaml');
+    fs.writeFileSync(f, 'director: { name: d, interface: lo }\n');
+    fs.chmodSync(f, 0o666);
+    const r = xlvs('validate', '--runtime', f);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `${f}: valid, but not on this machine:\n  (file): ${f}: it is writable by every user (mode 0666) (xlvs run refuses this without --insecure)\n`);
+    fs.chmodSync(f, 0o644);
+    assert.equal(xlvs('validate', '--runtime', f).status, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

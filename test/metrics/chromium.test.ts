@@ -83,6 +83,7 @@ const READ_PAGE = `(() => ({
 describe('status page in headless Chromium against a running director', gate(), () => {
   let lab: Netlab;
   let tmp: string;
+  const runDir = `/run/xlvs-test-chromium-${process.pid}`;
   let daemon: ChildProcess;
   let daemonLog = '';
   const servers = new Map<string, ChildProcess>();
@@ -138,7 +139,9 @@ describe('status page in headless Chromium against a running director', gate(), 
     }
 
     const topo = path.join(tmp, 'director.yaml');
-    fs.writeFileSync(topo, topology(path.join(tmp, 'control.sock')));
+    // Control sockets live under /run (validate refuses others: src/config/host-paths.ts).
+    fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(topo, topology(path.join(runDir, 'control.sock')));
     daemon = lab.spawn(dir, xlvsArgv(['run', '-c', topo]));
     daemon.stdout!.on('data', (d) => { daemonLog += String(d); });
     daemon.stderr!.on('data', (d) => { daemonLog += String(d); });
@@ -158,6 +161,7 @@ describe('status page in headless Chromium against a running director', gate(), 
       await lab.cleanup();
     }
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    fs.rmSync(runDir, { recursive: true, force: true });
   });
 
   test('requests through the VIP reach both reals (XDP, DR)', () => {

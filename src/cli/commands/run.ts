@@ -6,8 +6,9 @@ export function register(program: Command): void {
   program.command('run')
     .description('run the director: load and pin the data plane, attach XDP, health checks, VRRP, metrics')
     .requiredOption('-c, --config <file>', 'topology YAML')
-    .action(async (o: { config: string }) => {
-      const d = new Daemon({ configFile: o.config });
+    .option('--insecure', 'run even when the topology or a script it runs is writable by users other than root (warns instead)')
+    .action(async (o: { config: string; insecure?: boolean }) => {
+      const d = new Daemon({ configFile: o.config, insecure: !!o.insecure });
       d.installProcessHandlers();
       const stop = (sig: string) => {
         d.log(`[daemon] ${sig}: stopping`);

@@ -1,0 +1,30 @@
+// The limits validation enforces (src/config/limits.ts) come from LB (src/maps/lb.ts), which
+// must equal the #defines of bpf/include/lb_shared.h that size the maps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LB } from '../../src/maps/lb';
+import { MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE } from '../../src/config/limits';
+import { MAX_TABLE_SIZE as SPEC_MAX_TABLE_SIZE } from '../../src/dataplane/spec';
+import { isPrime } from '../../src/maglev/maglev';
+import { repoRoot } from '../../src/paths';
+
+function defines(): Map<string, number> {
+  const text = fs.readFileSync(path.join(repoRoot(), 'bpf', 'include', 'lb_shared.h'), 'utf8');
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^#define\s+(LB_\w+)\s+(\d+)\b/gm)) out.set(m[1], Number(m[2]));
+  return out;
+}
+
+test('LB.MAX_VIPS, MAX_REALS and MAGLEV_MAX equal lb_shared.h; validation limits derive from them', () => {
+  const d = defines();
+  assert.equal(LB.MAX_VIPS, d.get('LB_MAX_VIPS'));
+  assert.equal(LB.MAX_REALS, d.get('LB_MAX_REALS'));
+  assert.equal(LB.MAGLEV_MAX, d.get('LB_MAGLEV_MAX'));
+  assert.ok(isPrime(LB.MAGLEV_MAX), 'LB_MAGLEV_MAX is prime');
+  assert.equal(MAX_SERVICES, LB.MAX_VIPS - 1);
+  assert.equal(MAX_REALS, LB.MAX_REALS - 1);
+  assert.equal(MAX_TABLE_SIZE, LB.MAGLEV_MAX);
+  assert.equal(SPEC_MAX_TABLE_SIZE, LB.MAGLEV_MAX);
+});
