@@ -6,7 +6,8 @@
 // without touching established flows.
 import * as fs from 'node:fs';
 import type { Server } from 'node:net';
-import { loadTopologyFile, checkRuntime } from '../config/load';
+import { loadTopologyFileWithWarnings, checkRuntime } from '../config/load';
+import type { Problem } from '../config/model';
 import { applyScriptSecurity, topologyCommands } from '../config/script-security';
 import type { Topology } from '../config/model';
 import { hostPort } from '../config/address';
@@ -92,9 +93,15 @@ export class Daemon {
     this.log(`[${kind}] ${message}`);
   }
 
+  /** What validate warns about (a VRRPv2 secret keepalived would truncate, …), in the log too. */
+  private logWarnings(warnings: Problem[]): void {
+    for (const w of warnings) this.log(`[daemon] warning: ${this.opts.configFile}: ${w.path}: ${w.message}${w.line ? ` (line ${w.line})` : ''}`);
+  }
+
   /** Loads the topology, brings up the data plane and everything around it. */
   async start(): Promise<void> {
-    const topo = loadTopologyFile(this.opts.configFile);
+    const { topology: topo, warnings } = loadTopologyFileWithWarnings(this.opts.configFile);
+    this.logWarnings(warnings);
     const runtime = checkRuntime(topo);
     if (runtime.length) {
       throw new XlvsError(ErrorCodes.CONFIG_INVALID, `${this.opts.configFile}: ${runtime.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
@@ -329,7 +336,9 @@ export class Daemon {
   async reload(): Promise<{ summary: string[] }> {
     let next: Topology;
     try {
-      next = loadTopologyFile(this.opts.configFile);
+      const loaded = loadTopologyFileWithWarnings(this.opts.configFile);
+      next = loaded.topology;
+      this.logWarnings(loaded.warnings);
       const runtime = checkRuntime(next);
       if (runtime.length) throw new XlvsError(ErrorCodes.CONFIG_INVALID, runtime.map((p) => `${p.path}: ${p.message}`).join('; '));
       const d = this.topo.director;
