@@ -12,6 +12,8 @@ export interface Stmt {
   children?: Stmt[];
   /** Where the block's closing brace is, for messages. */
   endLine?: number;
+  /** From an included file: messages name file and line but do not repeat its text. */
+  included?: boolean;
 }
 
 export interface ParsedConf {
@@ -46,6 +48,7 @@ export function parseTokens(tokens: Token[], file: string): Stmt[] {
       }
       if (t.kind === '{') throw parseError(t.file, t.line, "'{' without a keyword before it");
       const st: Stmt = { key: t.text, args: [], file: t.file, line: t.line };
+      if (t.included) st.included = true;
       i++;
       while (i < tokens.length && tokens[i].kind === 'word') st.args.push(tokens[i++].text);
       let next = tokens[i];
