@@ -198,7 +198,7 @@ export function tokenizeText(text: string, file: string): Token[][] {
 
 const CONTINUED = /\\\s*$/;
 
-/** `include PATTERN` → PATTERN trimmed (no regular expression: linear on any line), else null. */
+/** `include PATTERN` → PATTERN trimmed ('' if none), else null. No regular expression: linear on any line. */
 function includeArg(line: string): string | null {
   let i = 0;
   while (i < line.length && /\s/.test(line[i])) i++;
@@ -208,7 +208,7 @@ function includeArg(line: string): string | null {
   let j = line.length;
   while (j > i && /\s/.test(line[j - 1])) j--;
   while (i < j && /\s/.test(line[i])) i++;
-  return i < j ? line.slice(i, j) : null;
+  return i < j ? line.slice(i, j) : '';
 }
 
 /** Quote scanner state: inside which quote, and whether the previous character was a '\' in it. */
