@@ -109,7 +109,7 @@ test('globs match as glob(7) does, in linear time on patterns that used to backt
   process.stdout.write(`# pathological globs: ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms (a RegExp took 195 s on the first)\n`);
 });
 
-test('includes of a directory, a device and a FIFO are refused by name, without reading them', () => {
+test('includes naming a directory, a device or a FIFO are refused by name, without reading them', () => {
   withDir((dir) => {
     fs.mkdirSync(path.join(dir, 'sub'));
     const cases: [string, string][] = [
@@ -122,6 +122,16 @@ test('includes of a directory, a device and a FIFO are refused by name, without 
       write(dir, 'main.conf', text);
       assert.equal(importError(() => imp(dir)), msg);
     }
+    // A directory a wildcard matches is skipped with a note, as keepalived skips it.
+    write(dir, 'sub/a.conf', service(1));
+    fs.mkdirSync(path.join(dir, 'sub2'));
+    write(dir, 'main.conf', 'include s*\ninclude sub/*\n');
+    const r = imp(dir);
+    assert.equal(r.topology.services!.length, 1);
+    assert.deepEqual(r.notes.filter((n) => /skipped/.test(n.message)).map((n) => `${n.where}: ${n.message}`), [
+      'main.conf:1: include s*: directory sub skipped (keepalived skips directories a wildcard matches)',
+      'main.conf:1: include s*: directory sub2 skipped (keepalived skips directories a wildcard matches)',
+    ]);
     // The main file too (the importer reads only regular files).
     assert.equal(importError(() => importKeepalived('/dev/zero')), '/dev/zero is a character device, not a regular file');
   });

@@ -27,6 +27,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
   const parsed = parseConfFile(file, opts);
   const ctx = new MapContext();
   for (const e of parsed.emptyIncludes) ctx.notes.push({ where: `${e.file}:${e.line}`, message: `include ${e.pattern} matched no file` });
+  for (const e of parsed.skippedDirectories) ctx.notes.push({ where: `${e.file}:${e.line}`, message: `include ${e.pattern}: directory ${e.dir} skipped (keepalived skips directories a wildcard matches)` });
 
   let routerId: string | undefined;
   const g: VrrpGlobals = {};

@@ -28,6 +28,9 @@ export interface LexResult {
   files: string[];
   /** `include` patterns that matched nothing, as keepalived's plain include tolerates. */
   emptyIncludes: { pattern: string; file: string; line: number }[];
+  /** Directories a wildcard matched: skipped, as keepalived skips them (read_conf_file,
+   *  glob(3) GLOB_MARK). A directory named without wildcards is an error instead. */
+  skippedDirectories: { pattern: string; file: string; line: number; dir: string }[];
 }
 
 // Limits on what one import reads (docs/topology.md "Importing keepalived.conf"). keepalived
@@ -99,6 +102,10 @@ function readConfFile(abs: string, shown: string, maxBytes: number): string {
   }
 }
 
+function isDirectory(f: string): boolean {
+  try { return fs.statSync(f).isDirectory(); } catch { return false; }
+}
+
 function realOrResolved(f: string): string {
   try { return fs.realpathSync(f); } catch { return path.resolve(f); }
 }
@@ -110,7 +117,7 @@ function realOrResolved(f: string): string {
  * and line and the included file, never the included file's content.
  */
 export function lexFile(file: string, opts: LexOptions = {}): LexResult {
-  const res: LexResult = { tokens: [], files: [], emptyIncludes: [] };
+  const res: LexResult = { tokens: [], files: [], emptyIncludes: [], skippedDirectories: [] };
   const stack: string[] = []; // real paths of the files being read, outermost first
   const budget = { files: MAX_CONF_FILES, bytes: MAX_CONF_BYTES };
   const globBudget = newGlobBudget();
@@ -155,7 +162,15 @@ export function lexFile(file: string, opts: LexOptions = {}): LexResult {
           throw e;
         }
         if (matches.length === 0) res.emptyIncludes.push({ pattern, file: shown, line: first.line });
-        for (const m of matches) lexOne(m, here);
+        const wildcard = /[*?[{]/.test(pattern);
+        for (const m of matches) {
+          if (wildcard && isDirectory(m)) {
+            const rel = path.relative(mainDir, m);
+            res.skippedDirectories.push({ pattern, file: shown, line: first.line, dir: rel.startsWith('..') ? m : rel });
+            continue;
+          }
+          lexOne(m, here);
+        }
         continue;
       }
       for (const t of lt) {

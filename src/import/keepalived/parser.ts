@@ -20,11 +20,12 @@ export interface ParsedConf {
   stmts: Stmt[];
   files: string[];
   emptyIncludes: { pattern: string; file: string; line: number }[];
+  skippedDirectories: { pattern: string; file: string; line: number; dir: string }[];
 }
 
 export function parseConfFile(file: string, opts: LexOptions = {}): ParsedConf {
   const lex = lexFile(file, opts);
-  return { stmts: parseTokens(lex.tokens, file), files: lex.files, emptyIncludes: lex.emptyIncludes };
+  return { stmts: parseTokens(lex.tokens, file), files: lex.files, emptyIncludes: lex.emptyIncludes, skippedDirectories: lex.skippedDirectories };
 }
 
 export function parseTokens(tokens: Token[], file: string): Stmt[] {
