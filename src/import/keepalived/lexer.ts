@@ -68,10 +68,10 @@ function fileKind(st: fs.Stats): string {
  * socket, a file with NUL bytes) is refused with a message naming the file only. The type is
  * checked before opening (opening a device can have effects) and again on the open descriptor.
  */
-function readConfFile(abs: string, shown: string, maxBytes: number): string {
+function readConfFile(abs: string, shown: string, maxBytes: number): { text: string; bytes: number } {
   const check = (st: fs.Stats): void => {
     if (!st.isFile()) throw new Refused(`${shown} is ${fileKind(st)}, not a regular file`);
-    if (st.size > maxBytes) throw new Refused(`${shown} is ${st.size} bytes; an import reads at most ${MAX_CONF_BYTES} bytes in all`);
+    if (st.size > maxBytes) throw new Refused(`${shown} is ${st.size} bytes, more than the ${maxBytes} left of the ${MAX_CONF_BYTES} bytes an import reads in all`);
   };
   let fd: number;
   try {
@@ -93,7 +93,7 @@ function readConfFile(abs: string, shown: string, maxBytes: number): string {
     }
     const nul = buf.subarray(0, n).indexOf(0);
     if (nul >= 0) throw new Refused(`${shown} is not a text file (NUL byte at offset ${nul})`);
-    return buf.toString('utf8', 0, n);
+    return { text: buf.toString('utf8', 0, n), bytes: n };
   } catch (e) {
     if (e instanceof Refused) throw e;
     throw new Refused(`cannot read ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -139,13 +139,14 @@ export function lexFile(file: string, opts: LexOptions = {}): LexResult {
     if (budget.files <= 0) fail(`more than ${MAX_CONF_FILES} files read (main file and includes; a file included twice counts twice)`);
     let text: string;
     try {
-      text = readConfFile(abs, shown, budget.bytes);
+      const r = readConfFile(abs, shown, budget.bytes);
+      text = r.text;
+      budget.bytes -= r.bytes;
     } catch (e) {
       if (e instanceof Refused) return fail(e.message);
       throw e;
     }
     budget.files--;
-    budget.bytes -= Buffer.byteLength(text);
     stack.push(real);
     res.files.push(abs);
     const included = from !== undefined;
