@@ -84,9 +84,9 @@ export function masterDownMs(priority: number, masterAdverIntervalMs: number): n
  * How far the Master's advertised interval may be from our own before a Backup stops learning it.
  *
  * RFC 5798 §6.4.2 has a v3 Backup set Master_Adver_Interval from every advert it accepts and
- * derive Master_Down_Interval (3 × interval + skew) from it; keepalived does exactly that
- * (vrrp.c vrrp_check_packet: "advertisement interval changed: mine=…, rcved=…" is logged and the
- * value learned, whatever it is). So one peer's value decides how long we wait: 0 would make us
+ * derive Master_Down_Interval (3 × interval + skew) from it; keepalived does the same with no
+ * bound (vrrp.c vrrp_check_packet logs "advertisement interval changed: mine=…, rcved=…" and the
+ * Backup adopts the value). So one peer's value decides how long we wait: 0 would make us
  * take over at once (codec.ts rejects it as 'bad-interval'), 40.95 s makes us wait 148 s before
  * noticing a dead Master.
  *
@@ -96,7 +96,7 @@ export function masterDownMs(priority: number, masterAdverIntervalMs: number): n
  * interval keeps a legitimately slower Master (an operator changing advert_int on one side first)
  * from being overtaken between its adverts: with the clamp, up to 3 × 4 = 12 × our interval
  * between adverts is still survived. With advert_interval 1 s the master-down interval is thus
- * always between 0.75 s and 12 s + skew, never 0 and never 148 s.
+ * always between 0.75 s and 12 s (plus skew), never 0 and never 148 s.
  */
 export const MAX_INTERVAL_FACTOR = 4;
 
