@@ -106,6 +106,7 @@ function fmtIp(b: Buffer, off: number, six: boolean): string {
 
 export interface FrameSummary {
   text: string;
+  /** '' when the frame ends before the field. */
   dstMac: string;
   srcMac: string;
   /** Outer destination of a tunnelled frame. */
@@ -113,40 +114,136 @@ export interface FrameSummary {
   innerDst: string | null;
 }
 
-/** A one-line reading of an Ethernet frame: MACs, IP header(s), tunnel if any. */
+// Header sizes read by describeFrame (IEEE 802.3 / 802.1Q, RFC 791, RFC 8200, RFC 9293, RFC 768,
+// RFC 792, RFC 4443).
+const ETH_HLEN = 14;
+const VLAN_TAG_LEN = 4;
+const ETH_P_8021Q = 0x8100;
+const IPV4_MIN_HLEN = 20;
+const IPV6_HLEN = 40;
+const TCP_MIN_HLEN = 20;
+const UDP_HLEN = 8;
+const ICMP_HLEN = 8; // RFC 792: type, code, checksum and 4 bytes of the rest of the header
+const ICMPV6_HLEN = 4; // RFC 4443 §2.1: type, code, checksum
+
+/** Where a frame ends before a header it announces does. */
+class Truncated {
+  constructor(readonly what: string, readonly start: number, readonly len: number) {}
+}
+
+/**
+ * A one-line reading of any byte string as an Ethernet frame: MACs, IP header(s), tunnel if any,
+ * ports. Never throws on content: a frame that ends inside a header is described up to there and
+ * then "truncated at byte N inside the <header>"; nonsensical header fields are named.
+ */
 export function describeFrame(b: Buffer): FrameSummary {
-  const dstMac = fmtMac(b, 0);
-  const srcMac = fmtMac(b, 6);
+  const sum: FrameSummary = { text: '', dstMac: '', srcMac: '', outerDst: null, innerDst: null };
+  const parts: string[] = [];
+  const need = (start: number, len: number, what: string): void => {
+    if (b.length < start + len) throw new Truncated(what, start, len);
+  };
+  try {
+    read(b, need, parts, sum);
+  } catch (e) {
+    if (!(e instanceof Truncated)) throw e;
+    parts.push(`truncated at byte ${b.length} inside the ${e.what} (bytes ${e.start}..${e.start + e.len - 1})`);
+  }
+  sum.text = parts.join(', ');
+  return sum;
+}
+
+type Need = (start: number, len: number, what: string) => void;
+
+function read(b: Buffer, need: Need, parts: string[], sum: FrameSummary): void {
+  if (b.length >= 6) sum.dstMac = fmtMac(b, 0);
+  if (b.length >= 12) sum.srcMac = fmtMac(b, 6);
+  need(0, ETH_HLEN, 'Ethernet header');
+  parts.push(`${sum.srcMac} > ${sum.dstMac}`);
   let off = 12;
   let type = b.readUInt16BE(off);
-  if (type === 0x8100) { off += 4; type = b.readUInt16BE(off); }
+  if (type === ETH_P_8021Q) {
+    need(off, VLAN_TAG_LEN + 2, '802.1Q tag');
+    parts.push(`vlan ${b.readUInt16BE(off + 2) & 0x0fff}`);
+    off += VLAN_TAG_LEN;
+    type = b.readUInt16BE(off);
+  }
   off += 2;
-  const parts = [`${srcMac} > ${dstMac}`];
-  let outerDst: string | null = null;
-  let innerDst: string | null = null;
-  const ipAt = (o: number, six: boolean): { proto: number; next: number; src: string; dst: string; len: number } => six
-    ? { proto: b[o + 6], next: o + 40, src: fmtIp(b, o + 8, true), dst: fmtIp(b, o + 24, true), len: 40 + b.readUInt16BE(o + 4) }
-    : { proto: b[o + 9], next: o + (b[o] & 0x0f) * 4, src: fmtIp(b, o + 12, false), dst: fmtIp(b, o + 16, false), len: b.readUInt16BE(o + 2) };
-  if (type !== ETH_P_IP && type !== ETH_P_IPV6) return { text: `${parts[0]} ethertype 0x${type.toString(16)}`, dstMac, srcMac, outerDst, innerDst };
+  if (type !== ETH_P_IP && type !== ETH_P_IPV6) {
+    parts[parts.length - 1] += ` ethertype 0x${type.toString(16)}`;
+    return;
+  }
   let six = type === ETH_P_IPV6;
-  let ip = ipAt(off, six);
+  let ip = readIp(b, off, six, '', need);
+  if (!ip) { parts.push(`IPv4 header length ${(b[off] & 0x0f) * 4} is less than ${IPV4_MIN_HLEN}`); return; }
   if (ip.proto === 4 || ip.proto === 41) {
     parts.push(`IP${six ? '6' : ''} ${ip.src} > ${ip.dst} (tunnel, proto ${ip.proto})`);
-    outerDst = ip.dst;
+    sum.outerDst = ip.dst;
     six = ip.proto === 41;
-    ip = ipAt(ip.next, six);
+    const inner = readIp(b, ip.next, six, 'inner ', need);
+    if (!inner) { parts.push(`inner IPv4 header length ${(b[ip.next] & 0x0f) * 4} is less than ${IPV4_MIN_HLEN}`); return; }
+    ip = inner;
   }
-  innerDst = ip.dst;
+  sum.innerDst = ip.dst;
+  const v = `IP${six ? '6' : ''}`;
   const l4 = ip.next;
+  // What the IP header says the packet holds against what the frame carries.
+  const short = ip.end > b.length ? ` (IP length says ${ip.end - ip.start} bytes, the frame has ${b.length - ip.start})` : '';
   if (ip.proto === 6 || ip.proto === 17) {
+    const name = ip.proto === 6 ? 'TCP' : 'UDP';
+    const hlen = ip.proto === 6 ? TCP_MIN_HLEN : UDP_HLEN;
+    if (b.length < l4 + hlen) parts.push(`${v} ${ip.src} > ${ip.dst} ${name} len ${ip.len}`);
+    need(l4, hlen, `${name} header`);
     const sp = b.readUInt16BE(l4);
     const dp = b.readUInt16BE(l4 + 2);
-    const name = ip.proto === 6 ? 'TCP' : 'UDP';
-    parts.push(`IP${six ? '6' : ''} ${ip.src}.${sp} > ${ip.dst}.${dp} ${name}${ip.proto === 6 ? ` flags 0x${b[l4 + 13].toString(16)}` : ''} len ${ip.len}`);
+    parts.push(`${v} ${ip.src}.${sp} > ${ip.dst}.${dp} ${name}${ip.proto === 6 ? ` flags 0x${b[l4 + 13].toString(16)}` : ''} len ${ip.len}${short}`);
   } else if (ip.proto === 1 || ip.proto === 58) {
-    parts.push(`IP${six ? '6' : ''} ${ip.src} > ${ip.dst} ICMP${six ? 'v6' : ''} type ${b[l4]} code ${b[l4 + 1]}`);
+    const hlen = six ? ICMPV6_HLEN : ICMP_HLEN;
+    if (b.length < l4 + hlen) parts.push(`${v} ${ip.src} > ${ip.dst} ICMP${six ? 'v6' : ''}`);
+    need(l4, hlen, `ICMP${six ? 'v6' : ''} header`);
+    parts.push(`${v} ${ip.src} > ${ip.dst} ICMP${six ? 'v6' : ''} type ${b[l4]} code ${b[l4 + 1]}${short}`);
   } else {
-    parts.push(`IP${six ? '6' : ''} ${ip.src} > ${ip.dst} proto ${ip.proto}`);
+    parts.push(`${v} ${ip.src} > ${ip.dst} proto ${ip.proto}${short}`);
   }
-  return { text: parts.join(', '), dstMac, srcMac, outerDst, innerDst };
+}
+
+interface IpRead { proto: number; start: number; next: number; end: number; src: string; dst: string; len: number }
+
+/** The IP header at `o`, or null for an IPv4 header length under 20 (nothing to read past it). */
+function readIp(b: Buffer, o: number, six: boolean, prefix: string, need: Need): IpRead | null {
+  if (six) {
+    need(o, IPV6_HLEN, `${prefix}IPv6 header`);
+    const len = IPV6_HLEN + b.readUInt16BE(o + 4);
+    return { proto: b[o + 6], start: o, next: o + IPV6_HLEN, end: o + len, src: fmtIp(b, o + 8, true), dst: fmtIp(b, o + 24, true), len };
+  }
+  need(o, IPV4_MIN_HLEN, `${prefix}IPv4 header`);
+  const ihl = (b[o] & 0x0f) * 4;
+  if (ihl < IPV4_MIN_HLEN) return null;
+  need(o, ihl, `${prefix}IPv4 options`);
+  const len = b.readUInt16BE(o + 2);
+  return { proto: b[o + 9], start: o, next: o + ihl, end: o + len, src: fmtIp(b, o + 12, false), dst: fmtIp(b, o + 16, false), len };
+}
+
+/**
+ * `--hex` text to bytes. Whitespace may separate digits (as tcpdump -xx prints them); anything
+ * else that is not a hex digit, or an odd number of digits, is a usage error naming the offset
+ * (0-based, in the text as given) of the first bad character.
+ */
+export function parseHexFrame(text: string): Buffer {
+  const digits: string[] = [];
+  let last = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (/\s/.test(c)) continue;
+    last = i;
+    if (!/[0-9a-fA-F]/.test(c)) {
+      const shown = /^[\x21-\x7e]$/.test(c) ? `'${c}'` : `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      throw new XlvsError(ErrorCodes.USAGE, `--hex: ${shown} at offset ${i} is not a hex digit`);
+    }
+    digits.push(c);
+  }
+  if (digits.length === 0) throw new XlvsError(ErrorCodes.USAGE, '--hex: no hex digits (give an Ethernet frame, e.g. as tcpdump -xx prints it)');
+  if (digits.length % 2) throw new XlvsError(ErrorCodes.USAGE, `--hex: odd number of hex digits (${digits.length}): the digit at offset ${last} has no partner`);
+  const frame = Buffer.from(digits.join(''), 'hex');
+  if (frame.length < ETH_HLEN) throw new XlvsError(ErrorCodes.USAGE, `--hex: ${frame.length} bytes is shorter than an Ethernet header (${ETH_HLEN}); the XDP test run needs at least that`);
+  return frame;
 }

@@ -16,6 +16,9 @@ export const AUTH_NONE = 0; // RFC 2338 §5.3.6
 export const AUTH_PASS = 1; // RFC 2338 §5.3.6: simple text password
 export const IPV4_TOS_VRRP = 0xc0; // keepalived sets IPTOS_PREC_INTERNETCONTROL (vectors/README)
 export const MAX_V3_INTERVAL_CS = 0x0fff; // RFC 5798 §5.2.7: 12 bits
+export const MAX_V2_INTERVAL_S = 255; // RFC 3768 §5.3.7: one octet of seconds
+export const MIN_INTERVAL_MS = 10; // RFC 5798 §5.2.7: the smallest non-zero v3 interval, 1 cs
+export const MAX_INTERVAL_MS = MAX_V3_INTERVAL_CS * 10; // 40.95 s, the largest v3 interval
 
 export interface Advert {
   version: VrrpVersion;
@@ -43,6 +46,8 @@ export const RejectReasons = [
   'auth-type-mismatch', // RFC 3768 §7.1
   'auth-mismatch', // password differs
   'interval-mismatch', // v2: advert interval differs from ours (RFC 3768 §7.1)
+  'bad-interval', // advert interval 0: outside RFC 3768 §5.3.7 (v2, 1..255 s) / RFC 5798 §5.2.7 (v3, 1..4095 cs)
+  'interval-clamped', // v3: advert used, but the Master's interval was too far from ours to learn (state.ts boundedMasterInterval)
   'address-mismatch', // address count or list differs from our VIPs
   'own-address', // our own advert looped back
 ] as const;
@@ -195,13 +200,18 @@ export function decodeAdvert(b: Buffer, ctx: DecodeContext): DecodeResult {
   const msg = b.subarray(0, need);
   const ck = version === 2 ? inetChecksum(msg) : inetChecksum(pseudoHeader(ctx.src, ctx.dst, need), msg);
   if (ck !== 0) return fail('bad-checksum', `checksum 0x${b.readUInt16BE(6).toString(16)} does not verify`);
+  // An interval of 0 is outside both RFCs' ranges (v2 1..255 s, v3 1..4095 cs; the 12-bit v3
+  // field cannot exceed 4095 and its 4 reserved bits are ignored, RFC 5798 §5.2.7): a Backup
+  // would derive a master-down interval of Skew_Time ≈ 0 from it and take over at once.
+  const rawInterval = version === 2 ? b[5] : b.readUInt16BE(4) & MAX_V3_INTERVAL_CS;
+  if (rawInterval === 0) return fail('bad-interval', `advert interval 0 (VRRPv${version} allows ${version === 2 ? `1..${MAX_V2_INTERVAL_S} s` : `1..${MAX_V3_INTERVAL_CS} cs`})`);
   const addresses: string[] = [];
   for (let i = 0; i < count; i++) addresses.push(bytesToIp(b.subarray(VRRP_HDR_LEN + i * alen, VRRP_HDR_LEN + (i + 1) * alen)));
   const advert: Advert = {
     version: version as VrrpVersion,
     vrid: b[1],
     priority: b[2],
-    intervalMs: version === 2 ? b[5] * 1000 : (b.readUInt16BE(4) & MAX_V3_INTERVAL_CS) * 10,
+    intervalMs: version === 2 ? rawInterval * 1000 : rawInterval * 10,
     addresses,
     authType: version === 2 ? b[4] : AUTH_NONE,
     authData: version === 2 && b[4] === AUTH_PASS ? Buffer.from(b.subarray(need - AUTH_DATA_LEN, need)) : null,

@@ -218,6 +218,11 @@ export class VrrpInstance extends EventEmitter {
         this.garpBurst(this.cfg.garp.masterRepeat);
         break;
       case 'transition': this.onTransition(a); break;
+      case 'interval-clamped':
+        // Counted with the rejected adverts (reason 'interval-clamped', docs/metrics.md): the
+        // advert itself was used, only its interval was not learned as sent.
+        this.count('interval-clamped', `Master advertises ${a.peerMs}ms, ours is ${this.cfg.advertIntervalMs}ms: master-down interval computed from ${a.usedMs}ms (RFC 5798 §6.4.2, bounded)`, a.src, 'interval not learned');
+        break;
     }
   }
 
@@ -249,12 +254,17 @@ export class VrrpInstance extends EventEmitter {
   }
 
   private reject(reason: RejectReason | 'unknown-peer', detail: string, src: string): void {
+    this.count(reason, detail, src, 'rejected');
+  }
+
+  /** Counts (counters.rejected, 'rejected' event → metrics) and logs at most once a second per reason. */
+  private count(reason: RejectReason | 'unknown-peer', detail: string, src: string, what: string): void {
     this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
     this.emit('rejected', { instance: this.cfg.name, reason, detail, src });
     const now = Date.now();
     if ((this.lastRejectLog.get(reason) ?? 0) + REJECT_LOG_EVERY_MS <= now) {
       this.lastRejectLog.set(reason, now);
-      this.log.warn(`(${this.cfg.name}) advert from ${src} rejected: ${reason}: ${detail} (count ${this.counters.rejected[reason]})`);
+      this.log.warn(`(${this.cfg.name}) advert from ${src} ${what}: ${reason}: ${detail} (count ${this.counters.rejected[reason]})`);
     }
   }
 

@@ -15,6 +15,8 @@
 // - Skew_Time scales with Master_Adver_Interval for v2 as well (VRRP_TIMER_SKEW); with
 //   advert_int 1 s this equals RFC 3768's (256 − Priority)/256 s.
 
+import { MIN_INTERVAL_MS, MAX_INTERVAL_MS } from './codec';
+
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
 export const PRIORITY_OWNER = 255; // RFC 5798 §5.2.4: address owner
@@ -60,7 +62,9 @@ export type Action =
   | { type: 'arm'; timer: TimerName; ms: number }
   | { type: 'cancel'; timer: TimerName }
   | { type: 'transition'; from: VrrpState; to: VrrpState; reason: string; bySync: boolean }
-  | { type: 'garp'; reason: string };
+  | { type: 'garp'; reason: string }
+  /** The Master's interval was outside MAX_INTERVAL_FACTOR of ours: `usedMs` was learned instead. */
+  | { type: 'interval-clamped'; src: string; peerMs: number; usedMs: number };
 
 export function newMachine(cfg: MachineConfig): Machine {
   return { cfg, state: 'INIT', priority: cfg.priority, masterAdverIntervalMs: cfg.advertIntervalMs, preemptDeadline: null, ownFault: false, syncFault: false };
@@ -74,6 +78,34 @@ export function skewMs(priority: number, masterAdverIntervalMs: number): number 
 /** RFC 5798 §6.1 Master_Down_Interval, in ms. */
 export function masterDownMs(priority: number, masterAdverIntervalMs: number): number {
   return MASTER_DOWN_ADVERTS * masterAdverIntervalMs + skewMs(priority, masterAdverIntervalMs);
+}
+
+/**
+ * How far the Master's advertised interval may be from our own before a Backup stops learning it.
+ *
+ * RFC 5798 §6.4.2 has a v3 Backup set Master_Adver_Interval from every advert it accepts and
+ * derive Master_Down_Interval (3 × interval + skew) from it; keepalived does the same with no
+ * bound (vrrp.c vrrp_check_packet logs "advertisement interval changed: mine=…, rcved=…" and the
+ * Backup adopts the value). So one peer's value decides how long we wait: 0 would make us
+ * take over at once (codec.ts rejects it as 'bad-interval'), 40.95 s makes us wait 148 s before
+ * noticing a dead Master.
+ *
+ * Our rule: the learned interval stays within a factor MAX_INTERVAL_FACTOR of our own configured
+ * advert_interval (and within the v3 range 10 ms..40.95 s). A value outside is clamped to the
+ * nearest bound and counted ('interval-clamped'). Clamping rather than falling back to our own
+ * interval keeps a legitimately slower Master (an operator changing advert_int on one side first)
+ * from being overtaken between its adverts: with the clamp, up to 3 × 4 = 12 × our interval
+ * between adverts is still survived. With advert_interval 1 s the master-down interval is thus
+ * always between 0.75 s and 12 s (plus skew), never 0 and never 148 s.
+ */
+export const MAX_INTERVAL_FACTOR = 4;
+
+export function boundedMasterInterval(ownMs: number, peerMs: number): { ms: number; clamped: boolean } {
+  const lo = Math.max(MIN_INTERVAL_MS, Math.ceil(ownMs / MAX_INTERVAL_FACTOR));
+  const hi = Math.min(MAX_INTERVAL_MS, ownMs * MAX_INTERVAL_FACTOR);
+  if (!Number.isFinite(peerMs) || peerMs < lo) return { ms: lo, clamped: true };
+  if (peerMs > hi) return { ms: hi, clamped: true };
+  return { ms: peerMs, clamped: false };
 }
 
 /** IP addresses compared as unsigned numbers (RFC 5798 §6.4.3 "primary IP address is greater"). */
@@ -106,11 +138,19 @@ function enterMaster(m: Machine, reason: string, bySync: boolean, acts: Action[]
   acts.push({ type: 'transition', from, to: 'MASTER', reason, bySync });
 }
 
-function enterBackup(m: Machine, reason: string, bySync: boolean, acts: Action[], masterIntervalMs?: number): void {
+/** Sets Master_Adver_Interval from an advert (RFC 5798 §6.4.2), bounded (boundedMasterInterval). */
+function learnInterval(m: Machine, ev: { src: string; intervalMs: number }, acts: Action[]): void {
+  const b = boundedMasterInterval(m.cfg.advertIntervalMs, ev.intervalMs);
+  if (b.clamped) acts.push({ type: 'interval-clamped', src: ev.src, peerMs: ev.intervalMs, usedMs: b.ms });
+  m.masterAdverIntervalMs = b.ms;
+}
+
+function enterBackup(m: Machine, reason: string, bySync: boolean, acts: Action[], fromAdvert?: { src: string; intervalMs: number }): void {
   const from = m.state;
   m.state = 'BACKUP';
   m.preemptDeadline = null;
-  m.masterAdverIntervalMs = masterIntervalMs ?? m.cfg.advertIntervalMs;
+  if (fromAdvert) learnInterval(m, fromAdvert, acts);
+  else m.masterAdverIntervalMs = m.cfg.advertIntervalMs;
   acts.push({ type: 'cancel', timer: 'adver' });
   acts.push({ type: 'arm', timer: 'master-down', ms: masterDownMs(m.priority, m.masterAdverIntervalMs) });
   acts.push({ type: 'transition', from, to: 'BACKUP', reason, bySync });
@@ -207,7 +247,7 @@ function onAdvert(m: Machine, ev: Extract<Event, { type: 'advert' }>, acts: Acti
         if (!lower) m.preemptDeadline = null;
         else if (m.preemptDeadline === null) m.preemptDeadline = ev.now + m.cfg.preemptDelayMs;
       }
-      m.masterAdverIntervalMs = ev.intervalMs; // RFC 5798 §6.4.2 (v2 intervals were checked equal)
+      learnInterval(m, ev, acts); // RFC 5798 §6.4.2, bounded (v2 intervals were checked equal)
       acts.push({ type: 'arm', timer: 'master-down', ms: masterDownMs(m.priority, m.masterAdverIntervalMs) });
     }
     // else: lower priority and we may preempt: discard, the master-down timer runs out.
@@ -222,7 +262,7 @@ function onAdvert(m: Machine, ev: Extract<Event, { type: 'advert' }>, acts: Acti
     }
     const cmp = compareAddresses(ev.src, m.cfg.primaryAddress);
     if (ev.priority > m.priority || (ev.priority === m.priority && cmp > 0)) {
-      enterBackup(m, `higher priority ${ev.priority} from ${ev.src} (ours ${m.priority})`, false, acts, ev.intervalMs);
+      enterBackup(m, `higher priority ${ev.priority} from ${ev.src} (ours ${m.priority})`, false, acts, ev);
       return;
     }
     if (cmp === 0) return; // our own advert looped back

@@ -2,10 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { repoRoot } from '../../src/paths';
 import { standInMac } from '../../src/cli/commands/simulate';
+import { describeFrame, parseHexFrame } from '../../src/sim/packet';
+import { isXlvsError } from '../../src/errors';
 import { needsBpf } from '../lib/env';
+import { eth } from '../lib/packet';
 
 const xlvs = path.join(repoRoot(), 'bin', 'xlvs.js');
 const topo = path.join(repoRoot(), 'config', 'examples', 'dr-tcp-master.yaml');
@@ -42,4 +45,120 @@ test('not a VIP, and no real left: passed to the kernel with the reason', needsB
 test('bad flow arguments name what is wrong', () => {
   assert.throws(() => execFileSync('node', [xlvs, 'simulate', '-c', topo, '--client', 'nope', '--vip', '1.2.3.4:80/tcp'], { encoding: 'utf8', stdio: 'pipe' }),
     (e: Error & { stderr?: string }) => /--client "nope": expected ADDR:PORT/.test(String(e.stderr)));
+});
+
+// ---------------------------------------------------------------- truncated frames and bad hex
+
+const MACS = { src: '02:00:00:00:00:fe', dst: '02:00:00:00:00:01' };
+const PAYLOAD = Buffer.from('0123456789');
+
+/** describeFrame of every prefix of `frame`: never throws, and the text names the header the cut falls in. */
+function everyCut(frame: Buffer, regions: { upTo: number; want: (n: number) => RegExp | string }[]): void {
+  for (let n = 0; n <= frame.length; n++) {
+    let text: string;
+    try {
+      text = describeFrame(frame.subarray(0, n)).text;
+    } catch (e) {
+      assert.fail(`describeFrame threw on the first ${n} of ${frame.length} bytes: ${(e as Error).stack}`);
+    }
+    const region = regions.find((r) => n < r.upTo)!;
+    const want = region.want(n);
+    if (typeof want === 'string') assert.equal(text, want, `cut at ${n}`);
+    else assert.match(text, want, `cut at ${n}`);
+  }
+}
+
+test('describeFrame: a TCP/IPv4 frame cut at every byte is described, never thrown', () => {
+  const frame = eth(MACS).ipv4({ src: '198.51.100.7', dst: '192.168.81.229' }).tcp({ sport: 40000, dport: 6379, flags: 'S' }).payload(PAYLOAD).build();
+  assert.equal(frame.length, 14 + 20 + 20 + 10);
+  const head = '02:00:00:00:00:fe > 02:00:00:00:00:01';
+  everyCut(frame, [
+    { upTo: 14, want: (n) => `truncated at byte ${n} inside the Ethernet header (bytes 0..13)` },
+    { upTo: 34, want: (n) => `${head}, truncated at byte ${n} inside the IPv4 header (bytes 14..33)` },
+    { upTo: 54, want: (n) => `${head}, IP 198.51.100.7 > 192.168.81.229 TCP len 50, truncated at byte ${n} inside the TCP header (bytes 34..53)` },
+    { upTo: 64, want: (n) => `${head}, IP 198.51.100.7.40000 > 192.168.81.229.6379 TCP flags 0x2 len 50 (IP length says 50 bytes, the frame has ${n - 14})` },
+    { upTo: 65, want: () => `${head}, IP 198.51.100.7.40000 > 192.168.81.229.6379 TCP flags 0x2 len 50` },
+  ]);
+  const s = describeFrame(frame.subarray(0, 9));
+  assert.deepEqual([s.dstMac, s.srcMac, s.innerDst], ['02:00:00:00:00:01', '', null]);
+});
+
+test('describeFrame: a UDP/IPv6 frame cut at every byte is described, never thrown', () => {
+  const frame = eth(MACS).ipv6({ src: '2001:db8::7', dst: '2001:db8::229' }).udp({ sport: 5353, dport: 53 }).payload(PAYLOAD).build();
+  assert.equal(frame.length, 14 + 40 + 8 + 10);
+  const head = '02:00:00:00:00:fe > 02:00:00:00:00:01';
+  everyCut(frame, [
+    { upTo: 14, want: (n) => `truncated at byte ${n} inside the Ethernet header (bytes 0..13)` },
+    { upTo: 54, want: (n) => `${head}, truncated at byte ${n} inside the IPv6 header (bytes 14..53)` },
+    { upTo: 62, want: (n) => `${head}, IP6 2001:db8::7 > 2001:db8::229 UDP len 58, truncated at byte ${n} inside the UDP header (bytes 54..61)` },
+    { upTo: 72, want: (n) => `${head}, IP6 2001:db8::7.5353 > 2001:db8::229.53 UDP len 58 (IP length says 58 bytes, the frame has ${n - 14})` },
+    { upTo: 73, want: () => `${head}, IP6 2001:db8::7.5353 > 2001:db8::229.53 UDP len 58` },
+  ]);
+});
+
+test('describeFrame: tunnels, VLAN tags and bad header lengths are named, never thrown', () => {
+  const tun = eth(MACS).ipv4({ src: '10.0.0.1', dst: '10.0.1.5' }).ipv4({ src: '198.51.100.7', dst: '192.168.81.229' }).tcp({ sport: 1, dport: 2 }).build();
+  everyCut(tun, [
+    { upTo: 34, want: () => /inside the (Ethernet|IPv4) header/ },
+    { upTo: 54, want: (n) => new RegExp(`IP 10\\.0\\.0\\.1 > 10\\.0\\.1\\.5 \\(tunnel, proto 4\\), truncated at byte ${n} inside the inner IPv4 header \\(bytes 34\\.\\.53\\)$`) },
+    { upTo: 74, want: (n) => new RegExp(`inside the TCP header \\(bytes 54\\.\\.73\\)$`) },
+    { upTo: 75, want: () => /tunnel, proto 4\), IP 198\.51\.100\.7\.1 > 192\.168\.81\.229\.2 TCP/ },
+  ]);
+  assert.equal(describeFrame(tun).outerDst, '10.0.1.5');
+  const vlan = eth(MACS).vlan(100).ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }).udp({ sport: 1, dport: 2 }).build();
+  assert.match(describeFrame(vlan.subarray(0, 16)).text, /truncated at byte 16 inside the 802\.1Q tag \(bytes 12\.\.17\)/);
+  assert.match(describeFrame(vlan).text, /vlan 100, IP 10\.0\.0\.1\.1 > 10\.0\.0\.2\.2 UDP/);
+  const ihl = Buffer.from(eth(MACS).ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }).udp({ sport: 1, dport: 2 }).build());
+  ihl[14] = 0x42;
+  assert.match(describeFrame(ihl).text, /IPv4 header length 8 is less than 20$/);
+  ihl[14] = 0x4f; // 60-byte header in a 42-byte frame
+  assert.match(describeFrame(ihl).text, /truncated at byte 42 inside the IPv4 options \(bytes 14\.\.73\)$/);
+  // Any bytes at all: random frames, half of them claiming IPv4 or IPv6.
+  let seed = 12345;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  for (let i = 0; i < 3000; i++) {
+    const b = Buffer.alloc(rnd() % 120);
+    for (let j = 0; j < b.length; j++) b[j] = rnd() & 0xff;
+    if (b.length >= 14 && i % 2) b.writeUInt16BE(i % 4 === 1 ? 0x0800 : 0x86dd, 12);
+    assert.doesNotThrow(() => describeFrame(b), b.toString('hex'));
+  }
+});
+
+test('parseHexFrame: whitespace between digits is fine; anything else names its offset', () => {
+  assert.equal(parseHexFrame('0200 0000 0001\n0200 0000 00fe 0800').toString('hex'), '0200000000010200000000fe0800');
+  const usage = (text: string, re: RegExp) => assert.throws(() => parseHexFrame(text), (e: unknown) => isXlvsError(e, 'E_USAGE') && re.test((e as Error).message), JSON.stringify(text));
+  usage('0200000000010200000000fe08zz', /^--hex: 'z' at offset 26 is not a hex digit$/);
+  usage('0x0200000000010200000000fe0800', /^--hex: 'x' at offset 1 is not a hex digit$/);
+  usage('02:00:00:00:00:01', /^--hex: ':' at offset 2 is not a hex digit$/);
+  usage('0200000000010200000000fe08é0', /^--hex: U\+00E9 at offset 26 is not a hex digit$/);
+  usage('0200000000010200000000fe080 ', /^--hex: odd number of hex digits \(27\): the digit at offset 26 has no partner$/);
+  usage('  ', /no hex digits/);
+  usage('020000000001', /6 bytes is shorter than an Ethernet header \(14\)/);
+});
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('node', [xlvs, 'simulate', '-c', topo, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('CLI: bad hex is a usage error with the offset, no stack trace, nothing run', () => {
+  const bad = cli('--hex', '0200000000010200000000fe08zz');
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, "xlvs: --hex: 'z' at offset 26 is not a hex digit [E_USAGE]\n");
+  assert.equal(bad.stdout, '');
+  const odd = cli('--hex', '0200000000010200000000fe080');
+  assert.equal(odd.status, 1);
+  assert.match(odd.stderr, /^xlvs: --hex: odd number of hex digits \(27\): the digit at offset 26 has no partner \[E_USAGE\]\n$/);
+});
+
+test('CLI: a frame truncated inside the TCP header runs and is described, no stack trace', needsBpf(), () => {
+  const frame = eth(MACS).ipv4({ src: '198.51.100.7', dst: '192.168.81.229' }).tcp({ sport: 40000, dport: 6379, flags: 'S' }).build();
+  for (const n of [16, 40]) {
+    const r = cli('--hex', frame.subarray(0, n).toString('hex'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.doesNotMatch(r.stdout, /TypeError|RangeError|\n\s+at /);
+    assert.match(r.stdout, /^verdict: XDP_DROP \(malformed\)\n/);
+    assert.match(r.stdout, new RegExp(`output:  .*truncated at byte ${n} inside the ${n < 34 ? 'IPv4' : 'TCP'} header`));
+  }
 });

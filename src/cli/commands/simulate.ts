@@ -8,7 +8,7 @@ import { Dataplane } from '../../dataplane/dataplane';
 import { ensureBpffs, pinThreadToCpu } from '../../loader';
 import { Director } from '../../director/director';
 import { interfaceMac } from '../../daemon/neigh';
-import { buildFrame, describeFrame } from '../../sim/packet';
+import { buildFrame, describeFrame, parseHexFrame } from '../../sim/packet';
 import { XlvsError, ErrorCodes } from '../../errors';
 
 const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
@@ -95,9 +95,10 @@ export function register(program: Command): void {
     .option('--hex <frame>', 'a raw Ethernet frame in hex instead of --client/--vip')
     .option('--json', 'machine-readable output')
     .action((o: { config: string; client?: string; vip?: string; ack?: boolean; down?: string[]; hex?: string; json?: boolean }) => {
+      if (o.hex === undefined && (!o.client || !o.vip)) throw new XlvsError(ErrorCodes.USAGE, 'give --client and --vip, or --hex');
+      // Bad hex is a usage error naming the offset (never silently cut), checked before the topology.
+      const frame = o.hex !== undefined ? parseHexFrame(o.hex) : undefined;
       const topo = loadTopologyFile(o.config);
-      if (!o.hex && (!o.client || !o.vip)) throw new XlvsError(ErrorCodes.USAGE, 'give --client and --vip, or --hex');
-      const frame = o.hex ? Buffer.from(o.hex.replace(/\s+/g, ''), 'hex') : undefined;
       const r = simulate(topo, { frame, client: o.client, vip: o.vip, ack: o.ack, down: o.down });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');

@@ -27,6 +27,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
   const parsed = parseConfFile(file, opts);
   const ctx = new MapContext();
   for (const e of parsed.emptyIncludes) ctx.notes.push({ where: `${e.file}:${e.line}`, message: `include ${e.pattern} matched no file` });
+  for (const e of parsed.skippedDirectories) ctx.notes.push({ where: `${e.file}:${e.line}`, message: `include ${e.pattern}: directory ${e.dir} skipped (keepalived skips directories a wildcard matches)` });
 
   let routerId: string | undefined;
   const g: VrrpGlobals = {};
@@ -67,6 +68,8 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
       case 'virtual_server': services.push(...mapVirtualServer(ctx, st, groups)); break;
       default:
         if (KNOWN_UNMAPPED.has(st.key)) ctx.note(st, `${st.key}${st.children ? ' {…}' : ''} not mapped (no xlvs equivalent)`);
+        // An included file may be anything (a secret included by mistake): name it, never quote it.
+        else if (st.included) ctx.fail(st, `not a keepalived ${st.children ? 'block' : 'keyword'} at top level (text from an included file is not repeated here)`);
         else if (st.children) ctx.fail(st, `unknown block '${st.key}' (expected global_defs, vrrp_script, vrrp_sync_group, vrrp_instance, virtual_server_group or virtual_server)`);
         else ctx.fail(st, `unknown keyword '${st.key}' at top level`);
     }

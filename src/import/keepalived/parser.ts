@@ -12,17 +12,20 @@ export interface Stmt {
   children?: Stmt[];
   /** Where the block's closing brace is, for messages. */
   endLine?: number;
+  /** From an included file: messages name file and line but do not repeat its text. */
+  included?: boolean;
 }
 
 export interface ParsedConf {
   stmts: Stmt[];
   files: string[];
   emptyIncludes: { pattern: string; file: string; line: number }[];
+  skippedDirectories: { pattern: string; file: string; line: number; dir: string }[];
 }
 
 export function parseConfFile(file: string, opts: LexOptions = {}): ParsedConf {
   const lex = lexFile(file, opts);
-  return { stmts: parseTokens(lex.tokens, file), files: lex.files, emptyIncludes: lex.emptyIncludes };
+  return { stmts: parseTokens(lex.tokens, file), files: lex.files, emptyIncludes: lex.emptyIncludes, skippedDirectories: lex.skippedDirectories };
 }
 
 export function parseTokens(tokens: Token[], file: string): Stmt[] {
@@ -46,6 +49,7 @@ export function parseTokens(tokens: Token[], file: string): Stmt[] {
       }
       if (t.kind === '{') throw parseError(t.file, t.line, "'{' without a keyword before it");
       const st: Stmt = { key: t.text, args: [], file: t.file, line: t.line };
+      if (t.included) st.included = true;
       i++;
       while (i < tokens.length && tokens[i].kind === 'word') st.args.push(tokens[i++].text);
       let next = tokens[i];
