@@ -106,7 +106,7 @@ function coldApply(topo: Topology, runs: number): ColdApply {
       } finally {
         probe.restore();
       }
-      if (dp.listVips().length !== vips) throw new Error(`cold apply: ${dp.listVips().length} VIPs in the maps, expected ${vips}`);
+      if (dp.vips.list().length !== vips) throw new Error(`cold apply: ${dp.vips.list().length} VIPs in the maps, expected ${vips}`);
     });
   }
   return { vips, reals, runsMs, perVipMs: median(runsMs) / vips, breakdown: last! };
@@ -166,7 +166,7 @@ function reloadAndFlip(dp: Dataplane, topo: Topology, runs: number): { reload: C
       const tOut = msSince(t0);
       director.apply(only);
       const ms = msSince(t0);
-      const inMaps = dp.listReals(model.key).find((x) => x.address === real.address);
+      const inMaps = dp.reals.list(model.key).find((x) => x.address === real.address);
       if (inMaps?.state !== (down ? 'down' : 'up')) throw new Error(`flip: ${real.key} is ${inMaps?.state} in the maps after the ${down ? 'down' : 'up'} verdict`);
       if (down) {
         if (leaving.length !== 1) throw new Error(`flip: expected one real leaving selection, got ${leaving.length}`);

@@ -146,7 +146,7 @@ function median(xs: number[]): number {
 function withDataplane<T>(tag: string, object: string | undefined, fn: (dp: Dataplane) => T): T {
   const pinDir = `/sys/fs/bpf/xlvs-bench-${tag}-${process.pid}`;
   const dp = Dataplane.create({ pinDir, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
-  dp.tickClock(); // as the daemon does every second: flows are stamped from lb_clock
+  dp.flows.tickClock(); // as the daemon does every second: flows are stamped from lb_clock
   try {
     return fn(dp);
   } finally {
@@ -177,12 +177,12 @@ export function run(opts: BenchOptions = {}): BenchResult {
 
     // The lb cases on one data plane (the build's object, or a variant), with their frames.
     const lbCases = (dp: Dataplane, tag: string): Case[] => {
-      dp.upsertVip({ address: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr' });
-      dp.setReals('10.0.0.10:80/tcp', REALS(10, '10.2.1'));
-      dp.upsertVip({ address: '10.0.0.20', port: 80, protocol: 'tcp', method: 'tun' });
-      dp.setReals('10.0.0.20:80/tcp', REALS(20, '10.2.2'));
-      dp.upsertVip({ address: '10.0.0.30', port: 443, protocol: 'tcp', method: 'dr', persistenceTimeoutMs: 3_600_000 });
-      dp.setReals('10.0.0.30:443/tcp', REALS(30, '10.2.3'));
+      dp.vips.upsert({ address: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr' });
+      dp.reals.set('10.0.0.10:80/tcp', REALS(10, '10.2.1'));
+      dp.vips.upsert({ address: '10.0.0.20', port: 80, protocol: 'tcp', method: 'tun' });
+      dp.reals.set('10.0.0.20:80/tcp', REALS(20, '10.2.2'));
+      dp.vips.upsert({ address: '10.0.0.30', port: 443, protocol: 'tcp', method: 'dr', persistenceTimeoutMs: 3_600_000 });
+      dp.reals.set('10.0.0.30:443/tcp', REALS(30, '10.2.3'));
       const lb = () => dp.program;
 
       const drAck = new FlowFrame('10.0.0.10', 80, 'A');
@@ -222,7 +222,7 @@ export function run(opts: BenchOptions = {}): BenchResult {
         (opts.compare ?? []).forEach((object, k) => {
           const vdp = Dataplane.create({ pinDir: `/sys/fs/bpf/xlvs-bench-variant${k}-${process.pid}`, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
           variants.push({ object, dp: vdp });
-          vdp.tickClock();
+          vdp.flows.tickClock();
         });
         const plain = Buffer.from(eth({ src: CLIENT_MAC, dst: DIR_MAC }).ipv4({ src: '100.64.0.0', dst: '10.0.0.10' }).tcp({ sport: 1, dport: 80 }).payload(Buffer.alloc(18)).build());
         const cases: Case[] = [
@@ -258,8 +258,8 @@ export function run(opts: BenchOptions = {}): BenchResult {
     // packet). A CPU's LRU list holds about max_entries / CPUs (bpf/include/conntrack.h), so the
     // fill is split over the CPUs to keep every flow; lookups are shared by all CPUs.
     const cycled = opts.noCycled ? null : withDataplane('cycled', opts.object, (dp) => {
-      dp.upsertVip({ address: '10.0.0.40', port: 80, protocol: 'tcp', method: 'dr' });
-      dp.setReals('10.0.0.40:80/tcp', REALS(40, '10.2.4'));
+      dp.vips.upsert({ address: '10.0.0.40', port: 80, protocol: 'tcp', method: 'dr' });
+      dp.reals.set('10.0.0.40:80/tcp', REALS(40, '10.2.4'));
       const f = new FlowFrame('10.0.0.40', 80, 'A');
       // CPUs this process may run on (possible CPUs can include offline ones).
       const usable: number[] = [];
@@ -272,13 +272,13 @@ export function run(opts: BenchOptions = {}): BenchResult {
         for (let n = k * per; n < Math.min(flows, (k + 1) * per); n++) dp.program.testRun(f.set(n));
       });
       pinThreadToCpu(cpu);
-      const before = dp.counters().vips[0].newFlows;
+      const before = dp.stats.counters().vips[0].newFlows;
       const samples: number[] = [];
       const callsPer = Math.max(calls, Math.ceil(flows / runs));
       let next = 0;
       const c: Case = { name: `${flows.toLocaleString('en-US')} flows cycled (established DR)`, prog: () => dp.program, frame: () => f.set(next++ % flows), verdict: XDP_TX };
       for (let r = 0; r < runs; r++) samples.push(measure(c, callsPer, 0));
-      const missed = Number(dp.counters().vips[0].newFlows - before);
+      const missed = Number(dp.stats.counters().vips[0].newFlows - before);
       return { c, samples, missRate: missed / (callsPer * runs) };
     });
 

@@ -40,7 +40,7 @@ export interface ScrapeResult {
 
 function inputs(topo: Topology, dp: Dataplane): SnapshotInputs {
   return {
-    topo, dp, verdicts: () => undefined, macs: new Map(), conns: summariseConnections(dp.connections()),
+    topo, dp, verdicts: () => undefined, macs: new Map(), conns: summariseConnections(dp.flows.connections()),
     health: () => ({ state: 'up', reason: 'bench', lastDurationMs: 1.5 }),
     vrrp: [], xdpMode: 'native', startedAt: Date.now(), adopted: false, configFile: '<bench>', events: [],
   };
@@ -73,13 +73,13 @@ export async function run(opts: ScrapeOptions = {}): Promise<ScrapeResult> {
     const listRealsMs: number[] = [];
     for (let r = 0; r < runs; r++) {
       let t0 = process.hrtime.bigint();
-      summariseConnections(dp.connections());
+      summariseConnections(dp.flows.connections());
       connWalkMs.push(msSince(t0));
       t0 = process.hrtime.bigint();
-      dp.counters();
+      dp.stats.counters();
       countersMs.push(msSince(t0));
       t0 = process.hrtime.bigint();
-      dp.listReals();
+      dp.reals.list();
       listRealsMs.push(msSince(t0));
       t0 = process.hrtime.bigint();
       const s = buildSnapshot(inputs(topo, dp));
@@ -119,8 +119,8 @@ export async function run(opts: ScrapeOptions = {}): Promise<ScrapeResult> {
 
   const rows: Row[] = [
     info(SECTION, `buildSnapshot ${size.vips} × ${size.reals} (real maps, per-CPU counters)`, summarise(res.snapshotMs), 'ms', 'includes the connection-table walk'),
-    info(SECTION, `of which Dataplane.counters() (per-CPU lookups for ${size.vips} VIPs + ${size.vips * size.reals} reals)`, summarise(res.countersMs), 'ms', 'it calls listReals() too'),
-    info(SECTION, 'of which Dataplane.listReals()', summarise(res.listRealsMs), 'ms', 'buildSnapshot calls it twice (directly and in counters())'),
+    info(SECTION, `of which Dataplane.stats.counters() (per-CPU lookups for ${size.vips} VIPs + ${size.vips * size.reals} reals)`, summarise(res.countersMs), 'ms', 'it calls reals.list() too'),
+    info(SECTION, 'of which Dataplane.reals.list()', summarise(res.listRealsMs), 'ms', 'buildSnapshot calls it twice (directly and in counters())'),
     info(SECTION, 'connection-table walk (empty table)', summarise(res.connWalkMs), 'ms', 'the daemon does it at most once a second'),
     atMost(SECTION, `GET /metrics ${size.vips} × ${size.reals} (snapshot + render + HTTP)`, summarise(res.scrapeMs), 'ms', TARGET_SCRAPE_MS,
       `${series} series, ${(res.body.length / 1e6).toFixed(1)} MB`),

@@ -130,8 +130,8 @@ export class Daemon {
       this.dp = over.dp;
       this.adopted = true;
       this.director = new Director(this.dp, topo, { adoptPinned: !over.replaced, health: (s, r) => this.health.find(s, r) });
-      const vips = this.dp.listVips().length;
-      const reals = this.dp.listReals().length;
+      const vips = this.dp.vips.list().length;
+      const reals = this.dp.reals.list().length;
       if (!over.replaced) {
         this.event('daemon', `adopted pinned data plane at ${d.pinDir} (${vips} VIPs, ${reals} reals)`);
       } else {
@@ -144,7 +144,7 @@ export class Daemon {
       this.event('daemon', `loaded and pinned the data plane at ${d.pinDir}`);
     }
 
-    this.dp.startClock(CLOCK_TICK_MS);
+    this.dp.flows.startClock(CLOCK_TICK_MS);
     await this.refreshMacs();
     this.health.on('transition', (e: HealthEvent) => this.onHealth(e));
     this.health.on('check', (e: CheckEvent) => this.onCheck(e));
@@ -425,7 +425,7 @@ export class Daemon {
   private async handle(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
       case 'status': return this.snapshot();
-      case 'conns': return this.dp.connections().map((c) => ({
+      case 'conns': return this.dp.flows.connections().map((c) => ({
         proto: c.protocol, client: hostPort(c.client, c.clientPort), vip: hostPort(c.vip, c.vipPort),
         real: this.realName(c.realId), realId: c.realId, idleMs: Number((process.hrtime.bigint() - c.lastSeenNs) / 1_000_000n),
       }));
@@ -439,7 +439,7 @@ export class Daemon {
   }
 
   private realName(id: number): string {
-    const r = this.dp.listReals().find((x) => x.id === id);
+    const r = this.dp.reals.list().find((x) => x.id === id);
     return r ? r.address : `#${id}`;
   }
 
@@ -462,7 +462,7 @@ export class Daemon {
 
   snapshot(): StatusSnapshot {
     if (!this.conns || Date.now() - this.conns.at > CONN_SUMMARY_MS) {
-      this.conns = { at: Date.now(), summary: summariseConnections(this.dp.connections()) };
+      this.conns = { at: Date.now(), summary: summariseConnections(this.dp.flows.connections()) };
     }
     return buildSnapshot({
       topo: this.topo, dp: this.dp, verdicts: (k) => this.director.verdict(k), macs: this.director.knownMacs(), conns: this.conns.summary,

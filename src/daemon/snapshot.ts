@@ -46,11 +46,11 @@ export interface SnapshotInputs {
 const ZERO: TrafficCounters = { packets: 0n, bytes: 0n, newFlows: 0n };
 
 export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
-  const counters = i.dp.counters();
+  const counters = i.dp.stats.counters();
   const vipCounters = new Map(counters.vips.map((v) => [v.key, v]));
   const realCounters = new Map(counters.reals.map((r) => [r.id, r]));
-  const mapReals = i.dp.listReals();
-  const mapVips = new Map(i.dp.listVips().map((v) => [v.key, v]));
+  const mapReals = i.dp.reals.list();
+  const mapVips = new Map(i.dp.vips.list().map((v) => [v.key, v]));
   const services: ServiceStatus[] = i.topo.services.map((svc) => {
     const verdict = i.verdicts(svc.key);
     const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));

@@ -10,31 +10,31 @@ export class DataplanePortAdapter implements DataplanePort {
   constructor(private readonly dp: Dataplane) {}
 
   upsertVip(v: DesiredVip): void {
-    this.dp.upsertVip({
+    this.dp.vips.upsert({
       address: v.address, port: v.port, protocol: v.protocol, method: v.method, scheduler: v.scheduler,
       persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
     });
   }
 
   removeVip(v: DesiredVip): void {
-    this.dp.removeVip(v.key);
+    this.dp.vips.remove(v.key);
   }
 
   batch<T>(fn: () => T): T {
-    return this.dp.withBatchedSwaps(fn);
+    return this.dp.reals.withBatchedSwaps(fn);
   }
 
   takeOutOfSelection(changes: ReadonlyArray<{ id: number; state: 'drain' | 'down' }>): number[] {
-    return this.dp.takeOutOfSelection(changes);
+    return this.dp.reals.takeOutOfSelection(changes);
   }
 
   setNoAccept(addresses: readonly string[]): { added: string[]; removed: string[] } {
-    return this.dp.setNoAccept(addresses);
+    return this.dp.vips.setNoAccept(addresses);
   }
 
   setReals(v: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void {
     const spec = (r: RealWithId) => ({ id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state });
-    this.dp.setReals(v.key, reals.map(spec), sorry ? spec(sorry) : null);
+    this.dp.reals.set(v.key, reals.map(spec), sorry ? spec(sorry) : null);
   }
 }
 
@@ -46,8 +46,8 @@ export class DataplanePortAdapter implements DataplanePort {
 export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredState; realIds: { service: string; real: string; id: number }[] } {
   const state: DesiredState = new Map();
   const realIds: { service: string; real: string; id: number }[] = [];
-  const reals = dp.listReals();
-  for (const v of dp.listVips()) {
+  const reals = dp.reals.list();
+  for (const v of dp.vips.list()) {
     const svc = topo.services.find((s) => s.key === v.key);
     const keyOf = (addr: string): { key: string; port: number } => {
       const cr = svc?.reals.find((r) => r.address === addr);

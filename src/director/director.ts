@@ -217,6 +217,6 @@ export class Director {
 
   /** The no-accept addresses in force. */
   noAcceptInForce(): string[] {
-    return this.dataplane.listNoAccept();
+    return this.dataplane.vips.listNoAccept();
   }
 }

@@ -30,8 +30,8 @@ test('create, close, adopt: pins outlive the process handle and flows keep their
   pinThreadToCpu(0);
   const dp = Dataplane.create({ pinDir, mac: DIRECTOR_MAC, tunSource4: '198.51.100.1', mtu: 9000, hashSeed: 7 });
   open.push(dp);
-  dp.upsertVip({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', persistenceTimeoutMs: 60000, persistencePrefix: 24, tableSize: 251, onDown: 'keep', scheduler: 'source-hash' });
-  dp.setReals(KEY, [real(1), real(2), real(3)]);
+  dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', persistenceTimeoutMs: 60000, persistencePrefix: 24, tableSize: 251, onDown: 'keep', scheduler: 'source-hash' });
+  dp.reals.set(KEY, [real(1), real(2), real(3)]);
   const first = new Map<number, number>();
   for (let i = 1; i <= 20; i++) first.set(i, dp.program.testRun(flow(i, 'S')).data[5]);
   dp.close();
@@ -41,19 +41,19 @@ test('create, close, adopt: pins outlive the process handle and flows keep their
   const again = Dataplane.adopt(pinDir);
   open.push(again);
   assert.deepEqual(again.config(), { mac: DIRECTOR_MAC, tunSource4: '198.51.100.1', mtu: 9000, hashSeed: 7 });
-  assert.deepEqual(again.listVips().map((v) => [v.key, v.method, v.scheduler, v.persistenceTimeoutMs, v.persistencePrefix, v.tableSize, v.onDown]),
+  assert.deepEqual(again.vips.list().map((v) => [v.key, v.method, v.scheduler, v.persistenceTimeoutMs, v.persistencePrefix, v.tableSize, v.onDown]),
     [[KEY, 'dr', 'source-hash', 60000, 24, 251, 'keep']]);
-  assert.deepEqual(again.listReals(KEY).map((r) => [r.id, r.address, r.mac, r.weight, r.state]),
+  assert.deepEqual(again.reals.list(KEY).map((r) => [r.id, r.address, r.mac, r.weight, r.state]),
     [1, 2, 3].map((id) => [id, `10.6.0.${id}`, realMac(id), 1, 'up']));
-  assert.equal(again.connections().length, 20);
+  assert.equal(again.flows.connections().length, 20);
   // A new real set after the restart: established flows stay where they were.
-  again.setReals(KEY, [real(1), real(2), real(3), real(4)]);
+  again.reals.set(KEY, [real(1), real(2), real(3), real(4)]);
   for (let i = 1; i <= 20; i++) {
     const r = again.program.testRun(flow(i));
     assert.equal(r.retval, XDP.XDP_TX);
     assert.equal(r.data[5], first.get(i), `flow ${i} moved after adopt`);
   }
-  const c = again.counters();
+  const c = again.stats.counters();
   assert.equal(c.vips[0].packets, 40n);
   assert.equal(c.vips[0].newFlows, 20n);
   assert.equal(c.reasons.tx_dr, 40n);
@@ -70,31 +70,31 @@ test('bad input names the field and changes nothing', needsBpf(), () => {
     assert.throws(() => Dataplane.create({ pinDir: pinDir + '-x', mac: 'nope' }), /config\.mac: "nope" is not a MAC/);
     assert.throws(() => Dataplane.create({ pinDir: pinDir + '-x', mac: DIRECTOR_MAC, mtu: 1000 }), /config\.mtu: 1000 is not an integer 1320\.\.65535/);
     assert.equal(fs.existsSync(pinDir + '-x'), false);
-    assert.throws(() => dp.upsertVip({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', tableSize: 1000 }), /tableSize: 1000 is not prime/);
-    assert.throws(() => dp.upsertVip({ address: '10.0.0.300', port: 80, protocol: 'tcp', method: 'dr' }), /vip\.address: "10\.0\.0\.300"/);
-    assert.throws(() => dp.upsertVip({ address: VIP, port: 80, protocol: 'tcp', method: 'nat' as 'dr' }), /method: "nat" is not one of dr, tun/);
-    assert.equal(dp.listVips().length, 0);
+    assert.throws(() => dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', tableSize: 1000 }), /tableSize: 1000 is not prime/);
+    assert.throws(() => dp.vips.upsert({ address: '10.0.0.300', port: 80, protocol: 'tcp', method: 'dr' }), /vip\.address: "10\.0\.0\.300"/);
+    assert.throws(() => dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'nat' as 'dr' }), /method: "nat" is not one of dr, tun/);
+    assert.equal(dp.vips.list().length, 0);
 
-    dp.upsertVip({ address: VIP, port: 80, protocol: 'tcp', method: 'dr' });
-    dp.setReals(KEY, [real(1), real(2)]);
-    const before = JSON.stringify(dp.listReals());
-    assert.throws(() => dp.setReals(KEY, [real(1), { ...real(3), mac: 'zz' }]), /reals\[1\]\.mac: "zz"/);
-    assert.throws(() => dp.setReals(KEY, [real(1), real(1)]), /reals\[1\]\.id: 1 is used twice/);
-    assert.throws(() => dp.setReals(KEY, [real(1), { ...real(2), address: '10.6.0.1' }]), /reals\[1\]\.address: 10\.6\.0\.1 is already real id 1/);
-    assert.throws(() => dp.setReals(KEY, [{ ...real(1), weight: 70000 }]), /weight: 70000 is not an integer 0\.\.65535/);
-    dp.upsertVip({ address: VIP, port: 81, protocol: 'tcp', method: 'tun' });
-    assert.throws(() => dp.setReals(`${VIP}:81/tcp`, [real(2)]), code(ErrorCodes.DATAPLANE_STATE));
-    assert.throws(() => dp.setReals(`${VIP}:81/tcp`, [{ ...real(5), address: '2001:db8::5' }]), /needs config\.tunSource6/);
-    assert.throws(() => dp.setReals('10.0.0.99:80/tcp', [real(9)]), /VIP 10\.0\.0\.99:80\/tcp is not configured/);
-    assert.equal(JSON.stringify(dp.listReals()), before);
+    dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr' });
+    dp.reals.set(KEY, [real(1), real(2)]);
+    const before = JSON.stringify(dp.reals.list());
+    assert.throws(() => dp.reals.set(KEY, [real(1), { ...real(3), mac: 'zz' }]), /reals\[1\]\.mac: "zz"/);
+    assert.throws(() => dp.reals.set(KEY, [real(1), real(1)]), /reals\[1\]\.id: 1 is used twice/);
+    assert.throws(() => dp.reals.set(KEY, [real(1), { ...real(2), address: '10.6.0.1' }]), /reals\[1\]\.address: 10\.6\.0\.1 is already real id 1/);
+    assert.throws(() => dp.reals.set(KEY, [{ ...real(1), weight: 70000 }]), /weight: 70000 is not an integer 0\.\.65535/);
+    dp.vips.upsert({ address: VIP, port: 81, protocol: 'tcp', method: 'tun' });
+    assert.throws(() => dp.reals.set(`${VIP}:81/tcp`, [real(2)]), code(ErrorCodes.DATAPLANE_STATE));
+    assert.throws(() => dp.reals.set(`${VIP}:81/tcp`, [{ ...real(5), address: '2001:db8::5' }]), /needs config\.tunSource6/);
+    assert.throws(() => dp.reals.set('10.0.0.99:80/tcp', [real(9)]), /VIP 10\.0\.0\.99:80\/tcp is not configured/);
+    assert.equal(JSON.stringify(dp.reals.list()), before);
     // The table in force still forwards to the reals of before.
     const r = dp.program.testRun(flow(1, 'S'));
     assert.equal(r.retval, XDP.XDP_TX);
     assert.ok([1, 2].includes(r.data[5]));
 
-    dp.removeVip(KEY);
-    assert.deepEqual(dp.listVips().map((v) => v.key), [`${VIP}:81/tcp`]);
-    assert.deepEqual(dp.listReals(), []);
+    dp.vips.remove(KEY);
+    assert.deepEqual(dp.vips.list().map((v) => v.key), [`${VIP}:81/tcp`]);
+    assert.deepEqual(dp.reals.list(), []);
     assert.equal(dp.program.testRun(flow(2, 'S')).retval, XDP.XDP_PASS);
   } finally {
     dp.destroy();

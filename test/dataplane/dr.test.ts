@@ -10,10 +10,10 @@ const base = h.ctx.before!;
 h.ctx.before = async () => {
   await base();
   const dp = h.dp();
-  dp.upsertVip({ address: VIP, port: 80, protocol: 'tcp', method: 'dr' });
-  dp.setReals(`${VIP}:80/tcp`, [{ id: 1, address: '10.1.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP, port: 53, protocol: 'udp', method: 'dr' });
-  dp.setReals(`${VIP}:53/udp`, [{ id: 2, address: '10.1.0.2', mac: realMac(2), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr' });
+  dp.reals.set(`${VIP}:80/tcp`, [{ id: 1, address: '10.1.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP, port: 53, protocol: 'udp', method: 'dr' });
+  dp.reals.set(`${VIP}:53/udp`, [{ id: 2, address: '10.1.0.2', mac: realMac(2), weight: 1, state: 'up' }]);
 };
 
 const fromClient = () => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });

@@ -8,10 +8,10 @@ const h = harness('dr6');
 const base = h.ctx.before!;
 h.ctx.before = async () => {
   await base();
-  h.dp().upsertVip({ address: VIP, port: 443, protocol: 'tcp', method: 'dr' });
-  h.dp().setReals(`[${VIP}]:443/tcp`, [{ id: 7, address: '2001:db8:1::7', mac: realMac(7), weight: 3, state: 'up' }]);
-  h.dp().upsertVip({ address: VIP, port: 443, protocol: 'udp', method: 'dr' });
-  h.dp().setReals(`[${VIP}]:443/udp`, [{ id: 8, address: '2001:db8:1::8', mac: realMac(8), weight: 3, state: 'up' }]);
+  h.dp().vips.upsert({ address: VIP, port: 443, protocol: 'tcp', method: 'dr' });
+  h.dp().reals.set(`[${VIP}]:443/tcp`, [{ id: 7, address: '2001:db8:1::7', mac: realMac(7), weight: 3, state: 'up' }]);
+  h.dp().vips.upsert({ address: VIP, port: 443, protocol: 'udp', method: 'dr' });
+  h.dp().reals.set(`[${VIP}]:443/udp`, [{ id: 8, address: '2001:db8:1::8', mac: realMac(8), weight: 3, state: 'up' }]);
 };
 
 const fromClient = () => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });

@@ -33,12 +33,12 @@ describe('lb: ICMP errors about a flow go to its real', h.ctx.testOptions ?? {},
   before(async () => {
     await h.ctx.before!();
     const dp = h.dp();
-    dp.upsertVip({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', tableSize: 251 });
-    dp.setReals(`${VIP}:80/tcp`, [1, 2, 3].map((id) => ({ id, address: `10.9.0.${id}`, mac: realMac(id), weight: 1, state: 'up' as const })));
-    dp.upsertVip({ address: VIP_TUN, port: 80, protocol: 'tcp', method: 'tun', tableSize: 251 });
-    dp.setReals(`${VIP_TUN}:80/tcp`, [{ id: 7, address: '10.9.1.7', mac: realMac(7), weight: 1, state: 'up' }]);
-    dp.upsertVip({ address: VIP6, port: 443, protocol: 'tcp', method: 'dr', tableSize: 251 });
-    dp.setReals(`[${VIP6}]:443/tcp`, [{ id: 8, address: '2001:db8:90::8', mac: realMac(8), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', tableSize: 251 });
+    dp.reals.set(`${VIP}:80/tcp`, [1, 2, 3].map((id) => ({ id, address: `10.9.0.${id}`, mac: realMac(id), weight: 1, state: 'up' as const })));
+    dp.vips.upsert({ address: VIP_TUN, port: 80, protocol: 'tcp', method: 'tun', tableSize: 251 });
+    dp.reals.set(`${VIP_TUN}:80/tcp`, [{ id: 7, address: '10.9.1.7', mac: realMac(7), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: VIP6, port: 443, protocol: 'tcp', method: 'dr', tableSize: 251 });
+    dp.reals.set(`[${VIP6}]:443/tcp`, [{ id: 8, address: '2001:db8:90::8', mac: realMac(8), weight: 1, state: 'up' }]);
   });
   after(() => h.ctx.after!());
 
@@ -59,7 +59,7 @@ describe('lb: ICMP errors about a flow go to its real', h.ctx.testOptions ?? {},
     const first = Array.from({ length: 60 }, (_, i) => fwd(syn(100 + i)));
     // Real 4 with weight 20 takes about 20/23 of the new table: errors looked up in the table
     // instead of the connection entries would mostly go there.
-    h.dp().setReals(`${VIP}:80/tcp`, [1, 2, 3, 4].map((id) => ({ id, address: `10.9.0.${id}`, mac: realMac(id), weight: id === 4 ? 20 : 1, state: 'up' as const })));
+    h.dp().reals.set(`${VIP}:80/tcp`, [1, 2, 3, 4].map((id) => ({ id, address: `10.9.0.${id}`, mac: realMac(id), weight: id === 4 ? 20 : 1, state: 'up' as const })));
     first.forEach((real, i) => assert.equal(fwd(fragNeeded(100 + i).build()), real, `flow ${i}`));
   });
 

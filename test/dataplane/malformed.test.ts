@@ -46,8 +46,8 @@ function loadLb(): void {
   pinThreadToCpu(0); // per-CPU maps follow the calling thread (LAB-NOTES)
   dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
   for (const v of VIPS) {
-    dp.upsertVip({ address: v.address, port: v.port, protocol: v.protocol, method: 'dr', tableSize: TABLE_SIZE });
-    dp.setReals({ address: v.address, port: v.port, protocol: v.protocol }, [1, 2].map((k) => ({
+    dp.vips.upsert({ address: v.address, port: v.port, protocol: v.protocol, method: 'dr', tableSize: TABLE_SIZE });
+    dp.reals.set({ address: v.address, port: v.port, protocol: v.protocol }, [1, 2].map((k) => ({
       id: v.n * 10 + k,
       address: v.address.includes(':') ? `fd00::${v.n}:${k}` : `10.2.${v.n}.${k}`,
       mac: `02:00:00:00:0${v.n}:0${k}`, weight: 1, state: 'up' as const,
@@ -56,7 +56,7 @@ function loadLb(): void {
 }
 
 function readCounters(): Record<string, bigint> {
-  const c = dp!.counters();
+  const c = dp!.stats.counters();
   const out: Record<string, bigint> = { ...c.reasons };
   // Traffic counted to any VIP or real: a dropped or passed packet must not appear here.
   out.vip_packets = c.vips.reduce((a, v) => a + v.packets, 0n);

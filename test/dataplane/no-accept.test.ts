@@ -29,8 +29,8 @@ describe('lb: no-accept addresses (VRRP accept: false)', h.ctx.testOptions ?? {}
     await h.ctx.before!();
     const dp = h.dp();
     for (const [addr, id] of [[V4, 1], [V6, 2]] as const) {
-      dp.upsertVip({ address: addr, port: 80, protocol: 'tcp', method: 'dr' });
-      dp.setReals({ address: addr, port: 80, protocol: 'tcp' }, [{ id, address: addr.includes(':') ? '2001:db8:70::1' : '10.0.9.1', mac: realMac(id), weight: 1, state: 'up' }]);
+      dp.vips.upsert({ address: addr, port: 80, protocol: 'tcp', method: 'dr' });
+      dp.reals.set({ address: addr, port: 80, protocol: 'tcp' }, [{ id, address: addr.includes(':') ? '2001:db8:70::1' : '10.0.9.1', mac: realMac(id), weight: 1, state: 'up' }]);
     }
   });
   after(() => h.ctx.after!());
@@ -42,8 +42,8 @@ describe('lb: no-accept addresses (VRRP accept: false)', h.ctx.testOptions ?? {}
 
   test('no-accept: the service still forwards; other ports, UDP, ICMP and IPv6 to the address are dropped; ND passes', () => {
     const dp = h.dp();
-    assert.deepEqual(dp.setNoAccept([V4, V6]), { added: [V4, V6], removed: [] });
-    assert.deepEqual(dp.listNoAccept(), [V6, V4].sort());
+    assert.deepEqual(dp.vips.setNoAccept([V4, V6]), { added: [V4, V6], removed: [] });
+    assert.deepEqual(dp.vips.listNoAccept(), [V6, V4].sort());
     assert.equal(run(tcp4(V4, 80)).verdict, XDP.XDP_TX);
     assert.deepEqual(run(tcp4(V4, 22)), DROPPED);
     assert.deepEqual(run(udp4(V4, 53)), DROPPED);
@@ -61,13 +61,13 @@ describe('lb: no-accept addresses (VRRP accept: false)', h.ctx.testOptions ?? {}
 
   test('the filter bit stays with VIP changes in the same slot and leaves with the address', () => {
     const dp = h.dp();
-    dp.removeVip(`${V4}:80/tcp`);
+    dp.vips.remove(`${V4}:80/tcp`);
     assert.deepEqual(run(tcp4(V4, 80)), DROPPED, 'no service left on the address');
-    dp.upsertVip({ address: V4, port: 80, protocol: 'tcp', method: 'dr' });
-    dp.setReals(`${V4}:80/tcp`, [{ id: 1, address: '10.0.9.1', mac: realMac(1), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: V4, port: 80, protocol: 'tcp', method: 'dr' });
+    dp.reals.set(`${V4}:80/tcp`, [{ id: 1, address: '10.0.9.1', mac: realMac(1), weight: 1, state: 'up' }]);
     assert.equal(run(tcp4(V4, 80)).verdict, XDP.XDP_TX);
     assert.deepEqual(run(ping4(V4)), DROPPED);
-    assert.deepEqual(dp.setNoAccept([V6]), { added: [], removed: [V4] });
+    assert.deepEqual(dp.vips.setNoAccept([V6]), { added: [], removed: [V4] });
     assert.deepEqual(run(ping4(V4)), PASS('proto'));
     assert.deepEqual(run(tcp4(V4, 22)), PASS('not_vip'));
     assert.deepEqual(run(icmp6(V6, 128)), DROPPED);
@@ -75,15 +75,15 @@ describe('lb: no-accept addresses (VRRP accept: false)', h.ctx.testOptions ?? {}
 
   test('a bad address is refused before anything is written', () => {
     const dp = h.dp();
-    assert.throws(() => dp.setNoAccept([V4, 'not-an-address']), /noAccept\[1\]: "not-an-address" is not an IPv4 or IPv6 address/);
-    assert.deepEqual(dp.listNoAccept(), [V6]);
+    assert.throws(() => dp.vips.setNoAccept([V4, 'not-an-address']), /noAccept\[1\]: "not-an-address" is not an IPv4 or IPv6 address/);
+    assert.deepEqual(dp.vips.listNoAccept(), [V6]);
     assert.deepEqual(run(ping4(V4)), PASS('proto'));
   });
 
   test('a restarted daemon reads the set back from the pinned map', () => {
     const again = Dataplane.adopt(h.dp().pinDir);
     try {
-      assert.deepEqual(again.listNoAccept(), [V6]);
+      assert.deepEqual(again.vips.listNoAccept(), [V6]);
     } finally {
       again.close();
     }

@@ -1,5 +1,5 @@
 // A health check's verdict takes a real out of new selection with one lb_reals write
-// (Dataplane.takeOutOfSelection), before the Maglev table is rebuilt: the lb program probes past
+// (Dataplane.reals.takeOutOfSelection), before the Maglev table is rebuilt: the lb program probes past
 // slots whose real is not up. Also the flow clock (lb_clock) connection entries are stamped with.
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -26,16 +26,16 @@ const countBy = (ids: number[]) => ids.reduce((m, id) => m.set(id, (m.get(id) ??
 describe('lb: reals out of selection before the table is rebuilt', h.ctx.testOptions ?? {}, () => {
   before(async () => {
     await h.ctx.before!();
-    h.dp().upsertVip({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', onDown: 'expire', tableSize: 251 });
+    h.dp().vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', onDown: 'expire', tableSize: 251 });
   });
   after(() => h.ctx.after!());
 
   test('a real taken down gets no new flow; its flows go elsewhere (expire); the others keep theirs', () => {
-    h.dp().setReals(KEY, [1, 2, 3, 4].map((id) => real(id)));
+    h.dp().reals.set(KEY, [1, 2, 3, 4].map((id) => real(id)));
     const first = Array.from({ length: 400 }, (_, i) => send(i, 'S'));
     assert.ok(countBy(first).get(2)! > 50, `real 2 got ${countBy(first).get(2)} of 400 before`);
-    assert.deepEqual(h.dp().takeOutOfSelection([{ id: 2, state: 'down' }]), [2]);
-    assert.equal(h.dp().listReals(KEY).find((r) => r.id === 2)!.state, 'down');
+    assert.deepEqual(h.dp().reals.takeOutOfSelection([{ id: 2, state: 'down' }]), [2]);
+    assert.equal(h.dp().reals.list(KEY).find((r) => r.id === 2)!.state, 'down');
     // No table rebuild happened: new flows that hash to real 2's slots probe on.
     const fresh = Array.from({ length: 400 }, (_, i) => send(10_000 + i, 'S'));
     assert.equal(fresh.filter((id) => id === 0).length, 0, 'a new flow was not forwarded');
@@ -50,44 +50,44 @@ describe('lb: reals out of selection before the table is rebuilt', h.ctx.testOpt
   });
 
   test('drain keeps the real\'s flows and gives it no new ones; the rebuilt table agrees', () => {
-    h.dp().setReals(KEY, [1, 2, 3, 4].map((id) => real(id)));
+    h.dp().reals.set(KEY, [1, 2, 3, 4].map((id) => real(id)));
     const first = Array.from({ length: 200 }, (_, i) => send(20_000 + i, 'S'));
     const on3 = first.map((id, i) => [id, i]).filter(([id]) => id === 3).map(([, i]) => i);
     assert.ok(on3.length > 0);
-    h.dp().takeOutOfSelection([{ id: 3, state: 'drain' }]);
+    h.dp().reals.takeOutOfSelection([{ id: 3, state: 'drain' }]);
     for (const i of on3) assert.equal(send(20_000 + i, 'A'), 3, `flow ${20_000 + i} left the draining real`);
     const fresh = Array.from({ length: 200 }, (_, i) => send(30_000 + i, 'S'));
     assert.equal(countBy(fresh).get(3), undefined);
     // The rebuild that follows (what the daemon's apply does) changes nothing for those flows.
-    h.dp().setReals(KEY, [real(1), real(2), real(3, { state: 'drain' }), real(4)]);
+    h.dp().reals.set(KEY, [real(1), real(2), real(3, { state: 'drain' }), real(4)]);
     for (const i of on3) assert.equal(send(20_000 + i, 'A'), 3);
   });
 
   test('every real out: the sorry real takes new flows, as with an empty table', () => {
-    h.dp().setReals(KEY, [real(1), real(2)], real(9));
-    h.dp().takeOutOfSelection([{ id: 1, state: 'down' }, { id: 2, state: 'down' }]);
+    h.dp().reals.set(KEY, [real(1), real(2)], real(9));
+    h.dp().reals.takeOutOfSelection([{ id: 1, state: 'down' }, { id: 2, state: 'down' }]);
     const got = Array.from({ length: 50 }, (_, i) => send(40_000 + i, 'S'));
     assert.deepEqual([...countBy(got).keys()], [9]);
   });
 
   test('an unknown real id is refused and nothing is written', () => {
-    h.dp().setReals(KEY, [real(1), real(2)]);
-    assert.throws(() => h.dp().takeOutOfSelection([{ id: 1, state: 'down' }, { id: 777, state: 'down' }]), /real id 777 is not in the data plane/);
+    h.dp().reals.set(KEY, [real(1), real(2)]);
+    assert.throws(() => h.dp().reals.takeOutOfSelection([{ id: 1, state: 'down' }, { id: 777, state: 'down' }]), /real id 777 is not in the data plane/);
     // The check comes first for every id: real 1 was not touched either.
-    assert.equal(h.dp().listReals(KEY).find((r) => r.id === 1)!.state, 'up');
+    assert.equal(h.dp().reals.list(KEY).find((r) => r.id === 1)!.state, 'up');
   });
 
   test('connection entries are stamped from lb_clock once it is written, else from the kernel clock', () => {
-    h.dp().setReals(KEY, [real(1), real(2)]);
+    h.dp().reals.set(KEY, [real(1), real(2)]);
     const before = process.hrtime.bigint();
     send(50_000, 'S');
-    const flowOf = (i: number) => h.dp().connections().find((c) => c.client === `198.18.${(i >> 8) & 255}.${i & 255}` && c.clientPort === 20_000 + (i % 40000));
+    const flowOf = (i: number) => h.dp().flows.connections().find((c) => c.client === `198.18.${(i >> 8) & 255}.${i & 255}` && c.clientPort === 20_000 + (i % 40000));
     const c1 = flowOf(50_000);
     assert.ok(c1, 'no connection entry');
     // The kernel's coarse clock is CLOCK_MONOTONIC at tick resolution: within a few ms of ours.
     assert.ok(c1.lastSeenNs > before - 50_000_000n && c1.lastSeenNs < process.hrtime.bigint() + 50_000_000n, `lastSeen ${c1.lastSeenNs} vs ${before}`);
     const t = before - 5_000_000_000n;
-    h.dp().tickClock(t);
+    h.dp().flows.tickClock(t);
     send(50_001, 'S');
     const c2 = flowOf(50_001);
     assert.equal(c2?.lastSeenNs, t);

@@ -30,11 +30,11 @@ describe('lb: persistence', h.ctx.testOptions ?? {}, () => {
   before(async () => {
     await h.ctx.before!();
     const dp = h.dp();
-    dp.upsertVip({ address: PROBE, port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev-source-port' });
-    dp.upsertVip({ address: STICKY, port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev-source-port', persistenceTimeoutMs: TIMEOUT_MS, persistencePrefix: 24 });
+    dp.vips.upsert({ address: PROBE, port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev-source-port' });
+    dp.vips.upsert({ address: STICKY, port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev-source-port', persistenceTimeoutMs: TIMEOUT_MS, persistencePrefix: 24 });
     const reals = (base: number) => [1, 2, 3, 4].map((n) => ({ id: base + n, address: `10.4.0.${n}`, mac: realMac(n), weight: 1, state: 'up' as const }));
-    dp.setReals(`${PROBE}:80/tcp`, reals(0));
-    dp.setReals(`${STICKY}:80/tcp`, reals(10));
+    dp.reals.set(`${PROBE}:80/tcp`, reals(0));
+    dp.reals.set(`${STICKY}:80/tcp`, reals(10));
   });
   after(() => h.ctx.after!());
 
@@ -52,8 +52,8 @@ describe('lb: persistence', h.ctx.testOptions ?? {}, () => {
     assert.equal(held, probe.get(1000));
     for (let p = 1001; p < 1032; p++) assert.equal(send(STICKY, client, p), held, `port ${p}`);
     assert.equal(send(STICKY, '203.0.113.200', 1005), held, 'same /24, other host');
-    assert.equal(h.dp().persistence(`${STICKY}:80/tcp`, '203.0.113.99')?.realId, 10 + held);
-    assert.equal(h.dp().persistence(`${STICKY}:80/tcp`, '203.0.114.7'), null);
+    assert.equal(h.dp().flows.persistence(`${STICKY}:80/tcp`, '203.0.113.99')?.realId, 10 + held);
+    assert.equal(h.dp().flows.persistence(`${STICKY}:80/tcp`, '203.0.114.7'), null);
   });
 
   test('after the timeout the template is ignored and replaced by a new choice', async () => {
@@ -68,7 +68,7 @@ describe('lb: persistence', h.ctx.testOptions ?? {}, () => {
     assert.ok(port, 'no port found whose Maglev choice differs from the held real');
     const expect = send(PROBE, client, port);
     assert.equal(send(STICKY, client, port), expect);
-    assert.equal(h.dp().persistence(`${STICKY}:80/tcp`, client)?.realId, 10 + expect);
+    assert.equal(h.dp().flows.persistence(`${STICKY}:80/tcp`, client)?.realId, 10 + expect);
     assert.equal(send(STICKY, client, port + 1000), expect, 'the new template holds');
   });
 });

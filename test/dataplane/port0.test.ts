@@ -9,10 +9,10 @@ const h = harness('port0');
 const base = h.ctx.before!;
 h.ctx.before = async () => {
   await base();
-  h.dp().upsertVip({ address: VIP, port: 0, protocol: 'tcp', method: 'dr' });
-  h.dp().setReals(`${VIP}:0/tcp`, [{ id: 1, address: '10.5.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
-  h.dp().upsertVip({ address: VIP, port: 443, protocol: 'tcp', method: 'dr' });
-  h.dp().setReals(`${VIP}:443/tcp`, [{ id: 2, address: '10.5.0.2', mac: realMac(2), weight: 1, state: 'up' }]);
+  h.dp().vips.upsert({ address: VIP, port: 0, protocol: 'tcp', method: 'dr' });
+  h.dp().reals.set(`${VIP}:0/tcp`, [{ id: 1, address: '10.5.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
+  h.dp().vips.upsert({ address: VIP, port: 443, protocol: 'tcp', method: 'dr' });
+  h.dp().reals.set(`${VIP}:443/tcp`, [{ id: 2, address: '10.5.0.2', mac: realMac(2), weight: 1, state: 'up' }]);
 };
 
 const fromClient = () => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });

@@ -60,8 +60,8 @@ before(() => {
   pinThreadToCpu(0); // per-CPU conn table and counters follow the thread (LAB-NOTES)
   dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: TUN4, tunSource6: TUN6 });
   for (const v of VIPS) {
-    dp.upsertVip({ address: v.address, port: v.port, protocol: v.protocol, method: v.method, tableSize: TABLE_SIZE });
-    dp.setReals(v, v.reals.map((r) => ({ ...r, weight: 1, state: 'up' as const })));
+    dp.vips.upsert({ address: v.address, port: v.port, protocol: v.protocol, method: v.method, tableSize: TABLE_SIZE });
+    dp.reals.set(v, v.reals.map((r) => ({ ...r, weight: 1, state: 'up' as const })));
   }
 });
 after(() => dp?.destroy());
@@ -174,7 +174,7 @@ function ipLen(f: Buffer, l2: number): number {
 test(`${N} random frames (seed 0x${SEED.toString(16)}): every XDP_TX is a correct forward to a configured real`, needsBpf(), (t) => {
   const rnd = prng(SEED);
   const bases = seeds();
-  const before = dp!.counters().reasons;
+  const before = dp!.stats.counters().reasons;
   const seen: Record<string, number> = {};
   const problems: string[] = [];
   let tx = 0, drop = 0;
@@ -198,7 +198,7 @@ test(`${N} random frames (seed 0x${SEED.toString(16)}): every XDP_TX is a correc
   assert.equal(problems.length, 0, `verdicts ${JSON.stringify(seen)}; first problems:\n${problems.join('\n')}`);
 
   // Each packet counted once, under a reason that agrees with its verdict.
-  const after = dp!.counters().reasons;
+  const after = dp!.stats.counters().reasons;
   const d = (k: keyof typeof after) => Number(after[k] - before[k]);
   const total = (Object.keys(after) as (keyof typeof after)[]).reduce((s, k) => s + d(k), 0);
   assert.equal(total, N, 'reason counters sum to the number of packets');

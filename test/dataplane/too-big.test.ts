@@ -13,14 +13,14 @@ const base = h.ctx.before!;
 h.ctx.before = async () => {
   await base();
   const dp = h.dp();
-  dp.upsertVip({ address: VIP4, port: 80, protocol: 'tcp', method: 'tun' });
-  dp.setReals(`${VIP4}:80/tcp`, [{ id: 1, address: '10.2.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP6, port: 80, protocol: 'tcp', method: 'tun' });
-  dp.setReals(`[${VIP6}]:80/tcp`, [{ id: 2, address: '2001:db8:2::2', mac: realMac(2), weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP6_V4REAL, port: 80, protocol: 'tcp', method: 'tun' });
-  dp.setReals(`[${VIP6_V4REAL}]:80/tcp`, [{ id: 3, address: '10.2.0.3', mac: realMac(3), weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP4, port: 80, protocol: 'udp', method: 'dr' });
-  dp.setReals(`${VIP4}:80/udp`, [{ id: 4, address: '10.2.0.4', mac: realMac(4), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP4, port: 80, protocol: 'tcp', method: 'tun' });
+  dp.reals.set(`${VIP4}:80/tcp`, [{ id: 1, address: '10.2.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP6, port: 80, protocol: 'tcp', method: 'tun' });
+  dp.reals.set(`[${VIP6}]:80/tcp`, [{ id: 2, address: '2001:db8:2::2', mac: realMac(2), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP6_V4REAL, port: 80, protocol: 'tcp', method: 'tun' });
+  dp.reals.set(`[${VIP6_V4REAL}]:80/tcp`, [{ id: 3, address: '10.2.0.3', mac: realMac(3), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP4, port: 80, protocol: 'udp', method: 'dr' });
+  dp.reals.set(`${VIP4}:80/udp`, [{ id: 4, address: '10.2.0.4', mac: realMac(4), weight: 1, state: 'up' }]);
 };
 
 const fromClient = () => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });

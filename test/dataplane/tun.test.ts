@@ -16,16 +16,16 @@ const base = h.ctx.before!;
 h.ctx.before = async () => {
   await base();
   const dp = h.dp();
-  dp.upsertVip({ address: VIP4, port: 80, protocol: 'tcp', method: 'tun' });
-  dp.setReals(`${VIP4}:80/tcp`, [{ id: 1, address: '10.2.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP4_V6REAL, port: 80, protocol: 'tcp', method: 'tun' });
-  dp.setReals(`${VIP4_V6REAL}:80/tcp`, [{ id: 2, address: '2001:db8:2::2', mac: realMac(2), nexthopMac: NEXTHOP, weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP6, port: 443, protocol: 'tcp', method: 'tun' });
-  dp.setReals(`[${VIP6}]:443/tcp`, [{ id: 3, address: '2001:db8:2::3', mac: realMac(3), weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP6_V4REAL, port: 443, protocol: 'tcp', method: 'tun' });
-  dp.setReals(`[${VIP6_V4REAL}]:443/tcp`, [{ id: 4, address: '10.2.0.4', mac: realMac(4), weight: 1, state: 'up' }]);
-  dp.upsertVip({ address: VIP4, port: 53, protocol: 'udp', method: 'tun' });
-  dp.setReals(`${VIP4}:53/udp`, [{ id: 5, address: '10.2.0.5', mac: realMac(5), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP4, port: 80, protocol: 'tcp', method: 'tun' });
+  dp.reals.set(`${VIP4}:80/tcp`, [{ id: 1, address: '10.2.0.1', mac: realMac(1), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP4_V6REAL, port: 80, protocol: 'tcp', method: 'tun' });
+  dp.reals.set(`${VIP4_V6REAL}:80/tcp`, [{ id: 2, address: '2001:db8:2::2', mac: realMac(2), nexthopMac: NEXTHOP, weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP6, port: 443, protocol: 'tcp', method: 'tun' });
+  dp.reals.set(`[${VIP6}]:443/tcp`, [{ id: 3, address: '2001:db8:2::3', mac: realMac(3), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP6_V4REAL, port: 443, protocol: 'tcp', method: 'tun' });
+  dp.reals.set(`[${VIP6_V4REAL}]:443/tcp`, [{ id: 4, address: '10.2.0.4', mac: realMac(4), weight: 1, state: 'up' }]);
+  dp.vips.upsert({ address: VIP4, port: 53, protocol: 'udp', method: 'tun' });
+  dp.reals.set(`${VIP4}:53/udp`, [{ id: 5, address: '10.2.0.5', mac: realMac(5), weight: 1, state: 'up' }]);
 };
 
 const fromClient = () => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC });

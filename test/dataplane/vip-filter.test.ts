@@ -65,8 +65,8 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
   test(`${A} and ${B} share slot ${slotOf(A)}; a packet to the one that is no VIP is passed as not_vip`, () => {
     assert.equal(slotOf(A), slotOf(B));
     const dp = h.dp();
-    dp.upsertVip({ address: A, port: 80, protocol: 'tcp', method: 'dr' });
-    dp.setReals(`${A}:80/tcp`, [{ id: 1, address: '10.255.255.1', mac: realMac(1), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: A, port: 80, protocol: 'tcp', method: 'dr' });
+    dp.reals.set(`${A}:80/tcp`, [{ id: 1, address: '10.255.255.1', mac: realMac(1), weight: 1, state: 'up' }]);
     assert.equal(filterSlot(A), LB.VF_TCP);
     assert.deepEqual(fwd(send(A, 80)), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
     assert.deepEqual(fwd(send(B, 80)), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'slot shared, lb_vips has no such VIP');
@@ -76,23 +76,23 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
 
   test('a port-0 VIP in the shared slot sets its own bit; removing the other VIP keeps it', () => {
     const dp = h.dp();
-    dp.upsertVip({ address: B, port: 0, protocol: 'udp', method: 'dr' });
-    dp.setReals(`${B}:0/udp`, [{ id: 2, address: '10.255.255.2', mac: realMac(2), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: B, port: 0, protocol: 'udp', method: 'dr' });
+    dp.reals.set(`${B}:0/udp`, [{ id: 2, address: '10.255.255.2', mac: realMac(2), weight: 1, state: 'up' }]);
     assert.equal(filterSlot(A), LB.VF_TCP | LB.VF_UDP_ALL);
     assert.deepEqual(fwd(send(B, 5353, 'udp')), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
-    dp.removeVip(`${A}:80/tcp`);
+    dp.vips.remove(`${A}:80/tcp`);
     assert.equal(filterSlot(B), LB.VF_UDP_ALL);
     assert.deepEqual(fwd(send(A, 80)), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } }, 'removed VIP');
     assert.deepEqual(fwd(send(B, 53, 'udp')), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } }, 'the slot still lets the other VIP through');
-    dp.removeVip(`${B}:0/udp`);
+    dp.vips.remove(`${B}:0/udp`);
     assert.equal(filterSlot(B), 0, 'slot cleared with its last VIP');
     assert.deepEqual(fwd(send(B, 53, 'udp')), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
   });
 
   test('IPv6 VIPs hash all four words of the address', () => {
     const dp = h.dp();
-    dp.upsertVip({ address: V6, port: 443, protocol: 'tcp', method: 'dr' });
-    dp.setReals(`[${V6}]:443/tcp`, [{ id: 3, address: '2001:db8:9::1:1', mac: realMac(3), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: V6, port: 443, protocol: 'tcp', method: 'dr' });
+    dp.reals.set(`[${V6}]:443/tcp`, [{ id: 3, address: '2001:db8:9::1:1', mac: realMac(3), weight: 1, state: 'up' }]);
     assert.equal(filterSlot(V6), LB.VF_TCP);
     assert.deepEqual(fwd(send(V6, 443)), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
     // The same low word in another /64: another slot here, and not a VIP either way.
@@ -102,8 +102,8 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
   test('a packet whose address and protocol have no filter bit is passed before the full parse; one that may be ours is checked', () => {
     const dp = h.dp();
     const V = '10.0.88.1';
-    dp.upsertVip({ address: V, port: 80, protocol: 'tcp', method: 'dr' });
-    dp.setReals(`${V}:80/tcp`, [{ id: 4, address: '10.255.255.4', mac: realMac(4), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: V, port: 80, protocol: 'tcp', method: 'dr' });
+    dp.reals.set(`${V}:80/tcp`, [{ id: 4, address: '10.255.255.4', mac: realMac(4), weight: 1, state: 'up' }]);
     const frame = (dst: string, ip: Record<string, unknown>) => eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC }).ipv4({ src: CLIENT4, dst, ...ip }).tcp({ sport: 40000, dport: 80, flags: 'S' }).build();
     const run = (f: Buffer) => { const r = runCounted(dp, f); return { verdict: r.verdict, reasons: r.reasons }; };
     // To another address: the kernel gets it and checks it itself (only the header's bounds,
@@ -114,31 +114,31 @@ describe('lb: VIP pre-filter', h.ctx.testOptions ?? {}, () => {
     assert.deepEqual(run(frame(V, { checksum: 0x1234 })), { verdict: XDP.XDP_DROP, reasons: { malformed: 1n } });
     assert.deepEqual(run(frame(V, { mf: true, df: false })), { verdict: XDP.XDP_PASS, reasons: { fragment: 1n } });
     assert.deepEqual(run(frame(V, {})), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
-    dp.removeVip(`${V}:80/tcp`);
+    dp.vips.remove(`${V}:80/tcp`);
   });
 
   test('an established flow follows its VIP by id: policy changes, an exact-port VIP over port 0, removal', () => {
     const dp = h.dp();
     const C = '10.0.77.1';
-    dp.upsertVip({ address: C, port: 0, protocol: 'tcp', method: 'dr' });
-    dp.setReals(`${C}:0/tcp`, [{ id: 10, address: '10.255.0.10', mac: realMac(10), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: C, port: 0, protocol: 'tcp', method: 'dr' });
+    dp.reals.set(`${C}:0/tcp`, [{ id: 10, address: '10.255.0.10', mac: realMac(10), weight: 1, state: 'up' }]);
     const first = send(C, 8080);
     assert.deepEqual(fwd(first), { verdict: XDP.XDP_TX, reasons: { tx_dr: 1n } });
     assert.equal(first.to, realMac(10));
     assert.equal(send(C, 8080, 'tcp', 'A').to, realMac(10), 'established on the port-0 VIP');
     // Policy change: the flow's next packet is tunnelled (the id copy was rewritten too).
-    dp.upsertVip({ address: C, port: 0, protocol: 'tcp', method: 'tun' });
+    dp.vips.upsert({ address: C, port: 0, protocol: 'tcp', method: 'tun' });
     assert.deepEqual(fwd(send(C, 8080, 'tcp', 'A')), { verdict: XDP.XDP_TX, reasons: { tx_tun: 1n } });
-    dp.upsertVip({ address: C, port: 0, protocol: 'tcp', method: 'dr' });
+    dp.vips.upsert({ address: C, port: 0, protocol: 'tcp', method: 'dr' });
     // A VIP for the flow's exact port now exists: it wins, as for a new flow.
-    dp.upsertVip({ address: C, port: 8080, protocol: 'tcp', method: 'dr' });
-    dp.setReals(`${C}:8080/tcp`, [{ id: 11, address: '10.255.0.11', mac: realMac(11), weight: 1, state: 'up' }]);
+    dp.vips.upsert({ address: C, port: 8080, protocol: 'tcp', method: 'dr' });
+    dp.reals.set(`${C}:8080/tcp`, [{ id: 11, address: '10.255.0.11', mac: realMac(11), weight: 1, state: 'up' }]);
     assert.equal(send(C, 8080, 'tcp', 'A').to, realMac(11), 'moved to the exact-port VIP');
     assert.equal(send(C, 9090, 'tcp', 'A').to, realMac(10), 'other ports stay on port 0');
     // Removal: the established flow is no longer forwarded.
-    dp.removeVip(`${C}:8080/tcp`);
+    dp.vips.remove(`${C}:8080/tcp`);
     assert.equal(send(C, 8080, 'tcp', 'A').to, realMac(10), 'back on port 0');
-    dp.removeVip(`${C}:0/tcp`);
+    dp.vips.remove(`${C}:0/tcp`);
     assert.deepEqual(fwd(send(C, 8080, 'tcp', 'A')), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
     assert.deepEqual(fwd(send(C, 9090, 'tcp', 'A')), { verdict: XDP.XDP_PASS, reasons: { not_vip: 1n } });
   });

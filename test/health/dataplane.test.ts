@@ -284,7 +284,7 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     assert.match(e.reason, /exit 7: weight 5/);
     const v = verdicts.get(`${VIP_SCRIPT}:80/tcp`)!;
     assert.deepEqual(v.reals.map((r) => [r.key, r.weight, r.state]), [[`${a}:80`, 5, 'up'], [`${b}:80`, 1, 'up'], [`${c}:80`, 1, 'up']]);
-    assert.equal(dp!.listReals(`${VIP_SCRIPT}:80/tcp`).find((r) => r.address === a)?.weight, 5, 'weight 5 in the reals map');
+    assert.equal(dp!.reals.list(`${VIP_SCRIPT}:80/tcp`).find((r) => r.address === a)?.weight, 5, 'weight 5 in the reals map');
     const n = 2000;
     const counts = newFlows(VIP_SCRIPT, n);
     const share = (r: string) => (counts.get(r) ?? 0) / n;
@@ -301,7 +301,7 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     const back = nextTransition(a, (x) => x.to === 'up');
     fs.writeFileSync(path.join(scriptDir, a), '0\n');
     await back;
-    assert.equal(dp!.listReals(`${VIP_SCRIPT}:80/tcp`).find((r) => r.address === a)?.weight, 1, 'exit 0: configured weight again');
+    assert.equal(dp!.reals.list(`${VIP_SCRIPT}:80/tcp`).find((r) => r.address === a)?.weight, 1, 'exit 0: configured weight again');
   });
 
   test('inhibit_on_failure: a failed real is drained (weight 0): no new flows, its established flows stay on it despite on_down expire', async () => {
@@ -315,7 +315,7 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     const down = nextTransition(victim, (e) => e.to === 'down');
     assert.equal(await servers.call({ op: 'stop', address: victim }), 'ok');
     await down;
-    const r = dp!.listReals(key).find((x) => x.address === victim)!;
+    const r = dp!.reals.list(key).find((x) => x.address === victim)!;
     assert.deepEqual([r.state, r.weight], ['drain', 0], 'inhibited: drained in the reals map, not down');
     const fresh = newFlows(VIP_INHIBIT, 50);
     assert.equal(fresh.get(victim) ?? 0, 0, `new flows to the inhibited real: ${JSON.stringify([...fresh])}`);
@@ -326,7 +326,7 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     const up = nextTransition(victim, (e) => e.to === 'up');
     assert.equal(await servers.call({ op: 'start', address: victim, port: 80 }), 'ok');
     await up;
-    assert.deepEqual(dp!.listReals(key).filter((x) => x.address === victim).map((x) => [x.state, x.weight]), [['up', 1]]);
+    assert.deepEqual(dp!.reals.list(key).filter((x) => x.address === victim).map((x) => [x.state, x.weight]), [['up', 1]]);
   });
 
   test('quorum lost → new flows go to the sorry server; regained only once healthy weight reaches min + hysteresis', async () => {

@@ -81,7 +81,7 @@ describe('reconciler on real maps', needsBpf(), () => {
     return out;
   }
   const innerOf = (vip: string) => {
-    const id = dp.listVips().find((v) => v.address === vip)!.id;
+    const id = dp.vips.list().find((v) => v.address === vip)!.id;
     const k = Buffer.alloc(4);
     k.writeUInt32LE(id);
     return maglev.innerId(k);
@@ -129,7 +129,7 @@ describe('reconciler on real maps', needsBpf(), () => {
     assert.deepEqual(spread('10.0.8.2'), before2, 'VIP 2 is still there');
     assert.deepEqual([...spread('10.0.8.4').keys()], ['pass'], 'VIP 4 was not left half-added');
     assert.notEqual(innerOf('10.0.8.1'), null);
-    assert.deepEqual(dp.listVips().map((v) => v.key).sort(), ['10.0.8.1:80/tcp', '10.0.8.2:80/tcp']);
+    assert.deepEqual(dp.vips.list().map((v) => v.key).sort(), ['10.0.8.1:80/tcp', '10.0.8.2:80/tcp']);
     // Undo rebuilds VIP 1's previous table (same slots, so the same spread above) in a new map.
     assert.notEqual(innerOf('10.0.8.1'), inner1);
   });

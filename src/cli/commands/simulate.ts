@@ -66,9 +66,9 @@ export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string
     director.refreshVerdicts();
     director.apply();
 
-    const before = dp.counters().reasons as Record<string, bigint>;
+    const before = dp.stats.counters().reasons as Record<string, bigint>;
     const res = dp.program.testRun(frame);
-    const after = dp.counters().reasons as Record<string, bigint>;
+    const after = dp.stats.counters().reasons as Record<string, bigint>;
     const reason = Object.keys(after).find((k) => after[k] !== before[k]) ?? 'none';
     const out = describeFrame(res.data);
     let real: string | null = null;

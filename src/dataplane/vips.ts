@@ -1,0 +1,140 @@
+// The VIPs (lb_vips, lb_vip_ids, the lb_vip_filter pre-filter) and the no-accept addresses
+// (lb_no_accept). Filter bits go in before a map entry and come out after it, so the program
+// may look up in vain, never miss.
+import { XlvsError, ErrorCodes } from '../errors';
+import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, vipFilterBit, VipInfo, VipKey } from '../maps/lb';
+import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName } from './spec';
+import { parseAddr } from './addr';
+import { DataplaneIndex, VipRec, dataplaneState, u32 } from './state';
+import { RealTable, zeroStats } from './reals';
+
+export interface VipState {
+  key: string;
+  id: number;
+  address: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  method: 'dr' | 'tun';
+  scheduler: string;
+  persistenceTimeoutMs: number;
+  persistencePrefix: number;
+  tableSize: number;
+  onDown: 'expire' | 'keep';
+  /** Real id of the sorry real, 0 = none. */
+  sorryReal: number;
+}
+
+export class VipTable {
+  constructor(private readonly ix: DataplaneIndex, private readonly reals: RealTable) {}
+
+  /** Adds a VIP or changes its policy (method, scheduler, persistence, table size, on_down). */
+  upsert(spec: VipSpec): VipState {
+    const res = resolveVipRef(spec);
+    const policy = vipPolicy(spec, res.address.family, `vip ${res.key}`);
+    const cur = this.ix.vips.get(res.key);
+    if (cur && policy.method === LB.METHOD_TUN) this.reals.requireTunSources(res.key, this.ix.realsOf(cur.info.id));
+    const id = cur ? cur.info.id : this.freeVipId();
+    const info: VipInfo = { ...policy, id, sorryReal: cur ? cur.info.sorryReal : 0 };
+    const bin = vipKeyCodec.encode(res.vipKey);
+    if (!cur) zeroStats(this.ix.maps.lb_vip_stats, id);
+    // A table of another size is rebuilt before the policy changes (the table carries its size).
+    if (cur && cur.info.tableSize !== info.tableSize) {
+      const inner = this.reals.buildTable(info.tableSize, this.ix.entriesOf(id).filter(([rid]) => rid !== info.sorryReal), `vip ${res.key}`);
+      try { this.ix.maps.lb_maglev.setInner(u32(id), inner); } finally { inner.close(); }
+    }
+    // The pre-filter bit goes in first: a packet may pass the filter and miss lb_vips, never
+    // the reverse.
+    this.setFilterSlot(vipFilterSlot(res.vipKey.addr), [res.vipKey, ...[...this.ix.vips.values()].map((x) => x.resolved.vipKey)]);
+    this.ix.writeVip(bin, res.vipKey, info);
+    this.ix.vips.set(res.key, { key: res.key, bin, info, resolved: res });
+    if (!cur) this.ix.nextVipId = id + 1 >= LB.MAX_VIPS ? 1 : id + 1;
+    return this.vipState(this.ix.vips.get(res.key)!);
+  }
+
+  /** Removes a VIP: no new packet matches it; its table and reals are cleared. */
+  remove(ref: VipRef): void {
+    const v = this.ix.vipOf(ref);
+    this.ix.maps.lb_vips.delete(v.bin);
+    this.ix.maps.lb_vip_ids.update(u32(v.info.id), Buffer.alloc(vipEntryCodec.size));
+    this.ix.vips.delete(v.key);
+    this.setFilterSlot(vipFilterSlot(v.resolved.vipKey.addr), [...this.ix.vips.values()].map((x) => x.resolved.vipKey));
+    this.ix.maps.lb_maglev.delete(u32(v.info.id));
+    for (const r of this.ix.realIdsOf(v.info.id)) this.reals.clear(r);
+  }
+
+  /**
+   * Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it, and
+   * LB_VF_NO_ACCEPT when a no-accept address (this.noAccept) does.
+   */
+  private setFilterSlot(slot: number, keys: VipKey[]): void {
+    let bits = 0;
+    for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
+    for (const k of this.ix.noAccept.values()) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
+    this.ix.maps.lb_vip_filter.update(u32(slot), u32(bits));
+  }
+
+  /**
+   * Replaces the set of no-accept addresses (VRRP instances with accept: false, keepalived
+   * no_accept): the lb program drops packets to them that no VIP service takes, except IPv6
+   * neighbour discovery. Filter bits are set before an address is added and cleared after it
+   * is removed, so the program never misses one that is in the map.
+   */
+  setNoAccept(addresses: readonly string[]): { added: string[]; removed: string[] } {
+    const want = new Map<string, VipKey>();
+    addresses.forEach((a, i) => {
+      const p = parseAddr(a, `noAccept[${i}]`);
+      want.set(p.text, { addr: p.bytes, port: 0, proto: 0, family: p.family });
+    });
+    const added = [...want.keys()].filter((a) => !this.ix.noAccept.has(a));
+    const removed = [...this.ix.noAccept.keys()].filter((a) => !want.has(a));
+    const vipKeys = () => this.ix.vipKeys();
+    const before = [...this.ix.noAccept.keys()];
+    try {
+      // Added: known here first so its filter bit is written before its map entry.
+      for (const a of added) {
+        const k = want.get(a)!;
+        this.ix.noAccept.set(a, k);
+        this.setFilterSlot(vipFilterSlot(k.addr), vipKeys());
+        this.ix.maps.lb_no_accept.update(vipKeyCodec.encode(k), u32(1));
+      }
+      // Removed: the map entry goes first, the filter bit after.
+      for (const a of removed) {
+        const k = this.ix.noAccept.get(a)!;
+        this.ix.maps.lb_no_accept.delete(vipKeyCodec.encode(k));
+        this.ix.noAccept.delete(a);
+        this.setFilterSlot(vipFilterSlot(k.addr), vipKeys());
+      }
+    } catch (e) {
+      try { this.setNoAccept(before); } catch { /* keep the first error */ }
+      throw e;
+    }
+    return { added, removed };
+  }
+
+  /** The no-accept addresses in force (setNoAccept). */
+  listNoAccept(): string[] {
+    return [...this.ix.noAccept.keys()].sort();
+  }
+
+  list(): VipState[] {
+    return [...this.ix.vips.values()].sort((a, b) => a.info.id - b.info.id).map((v) => this.vipState(v));
+  }
+
+  private vipState(v: VipRec): VipState {
+    const i = v.info;
+    return {
+      key: v.key, id: i.id, address: v.resolved.address.text, port: v.resolved.port, protocol: v.resolved.protocol,
+      method: i.method === LB.METHOD_TUN ? 'tun' : 'dr', scheduler: schedulerName(i.hashFields),
+      persistenceTimeoutMs: i.persistTimeoutMs, persistencePrefix: i.persistPrefix, tableSize: i.tableSize,
+      onDown: i.onDown === LB.ON_DOWN_KEEP ? 'keep' : 'expire', sorryReal: i.sorryReal,
+    };
+  }
+
+  private freeVipId(): number {
+    const used = new Set([...this.ix.vips.values()].map((v) => v.info.id));
+    for (let i = 0, id = this.ix.nextVipId; i < LB.MAX_VIPS - 1; i++, id = id + 1 >= LB.MAX_VIPS ? 1 : id + 1) {
+      if (!used.has(id)) return id;
+    }
+    throw dataplaneState(`no free VIP id: all ${LB.MAX_VIPS - 1} are in use`);
+  }
+}
