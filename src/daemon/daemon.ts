@@ -125,6 +125,10 @@ export class Daemon {
         const old = BpfProgram.openPinned(progPin);
         this.replacesProgId = old.id;
         old.close();
+      } else {
+        // Maps without a program pin: the program on the interface, if it is an lb program,
+        // is the one they belonged to; attach() replaces it.
+        this.replacesProgId = attachedLbProgram(d.interface);
       }
       const over = Dataplane.loadOver({ pinDir: d.pinDir, ...dirCfg });
       this.dp = over.dp;
@@ -483,6 +487,21 @@ function failureReason(reason: string): string {
   const r = reason.toLowerCase();
   for (const k of ['timeout', 'refused', 'unreachable', 'reset', 'status', 'digest', 'regex', 'tls', 'exit', 'dns']) if (r.includes(k)) return k;
   return 'other';
+}
+
+/** The id of the XDP program on `dev` when it is an lb program (by its kernel name), else null. */
+function attachedLbProgram(dev: string): number | null {
+  const q = queryXdp(dev);
+  for (const id of [q.native, q.generic]) {
+    if (id === undefined) continue;
+    try {
+      const p = BpfProgram.openById(id);
+      const ours = p.name === PROGRAM_NAME;
+      p.close();
+      if (ours) return id;
+    } catch { /* gone meanwhile */ }
+  }
+  return null;
 }
 
 function interfaceMtu(dev: string): number {

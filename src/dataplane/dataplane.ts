@@ -165,11 +165,15 @@ export class Dataplane {
       for (const n of LB_MAPS) maps[n] = obj.map(n);
       maps.lb_cfg.update(u32(0), lbConfigCodec.encode(configOf(opts)));
       // The pins now name this build's program and maps; a map the old program still uses
-      // lives on through its reference until the swap.
+      // lives on through its reference until the swap. Each is pinned beside the old one and
+      // renamed over it (atomic on bpffs), so an interruption leaves the old pin or the new,
+      // never neither.
       for (const [name, h] of [[PROGRAM_NAME, prog] as const, ...created.map((n) => [n, maps[n]] as const)]) {
         const pin = path.join(opts.pinDir, name);
-        try { fs.unlinkSync(pin); } catch { /* not pinned before */ }
-        h.pin(pin);
+        const fresh = `${pin}__new`; // bpffs refuses names with a dot
+        try { fs.unlinkSync(fresh); } catch { /* no leftover */ }
+        h.pin(fresh);
+        fs.renameSync(fresh, pin);
       }
       const dp = new Dataplane(opts.pinDir, prog, maps, obj, opts.maglevSeed ?? 0);
       if (opts.ifname) dp.attach(opts.ifname, opts.xdpMode ?? 'native');

@@ -48,6 +48,7 @@ export const bpf = {
   // raw fd-level API (bpf.h)
   obj_get: f(libbpf, 'int bpf_obj_get(const char *path)'),
   obj_pin: f(libbpf, 'int bpf_obj_pin(int fd, const char *path)'),
+  prog_get_fd_by_id: f(libbpf, 'int bpf_prog_get_fd_by_id(uint32_t id)'),
   obj_get_info_by_fd: f(libbpf, 'int bpf_obj_get_info_by_fd(int fd, void *info, void *info_len)'),
   map_create: f(libbpf, 'int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const void *opts)'),
   map_update_elem: f(libbpf, 'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),

@@ -39,6 +39,18 @@ export class BpfProgram {
     return this._fd;
   }
 
+  /** Opens a loaded program by its kernel id (one attached to an interface, say). */
+  static openById(id: number): BpfProgram {
+    const fd = bpf.prog_get_fd_by_id(id) as number;
+    if (fd < 0) throw new XlvsError(ErrorCodes.BPF_NO_PROGRAM, `no BPF program with id ${id}`, { errno: -fd });
+    try {
+      return new BpfProgram(progInfoByFd(fd, `program id ${id}`).name, fd, true);
+    } catch (e) {
+      c.close(fd);
+      throw e;
+    }
+  }
+
   /** Opens a pinned program; its name comes from the kernel (bpf_prog_info.name, 15 chars at most). */
   static openPinned(path: string): BpfProgram {
     const fd = bpf.obj_get(path) as number;

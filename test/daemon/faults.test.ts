@@ -11,6 +11,7 @@ import { controlRequest } from '../../src/daemon/control';
 import { reviveSnapshot } from '../../src/cli/commands/control';
 import type { StatusSnapshot } from '../../src/daemon/status';
 import { needsBpf } from '../lib/env';
+import { run } from '../../src/sys/exec';
 
 const NET = '10.238.0';
 const VIP = `${NET}.100`;
@@ -52,9 +53,18 @@ describe('daemon fault paths', needsBpf(), () => {
     }
   }
   const status = async (): Promise<StatusSnapshot> => reviveSnapshot(await controlRequest(sock, { cmd: 'status' }));
+  function startDaemon(): void {
+    log = '';
+    daemon = lab.spawn(ns, [process.execPath, path.join(__dirname, 'stall-daemon.js'), cfgFile]);
+    daemon.stdout?.on('data', (d) => { log += d; });
+    daemon.stderr?.on('data', (d) => { log += d; });
+  }
 
   before(async () => {
-    fs.mkdirSync(base, { recursive: true });
+    // The bpffs is mounted here, in the test's mount namespace, so the test sees the daemon's pins
+    // (`ip netns exec` gives the daemon a mount namespace of its own).
+    fs.mkdirSync(`${base}/bpffs`, { recursive: true });
+    run(['mount', '-t', 'bpf', 'bpf', `${base}/bpffs`]);
     ns = lab.addNs('d');
     const peer = lab.addNs('p');
     lab.addVeth(ns, 'eth0', peer, 'eth0');
@@ -64,9 +74,7 @@ describe('daemon fault paths', needsBpf(), () => {
     // (no source address for its adverts).
     lab.addVeth(ns, 'eth1', peer, 'eth1');
     fs.writeFileSync(cfgFile, topology());
-    daemon = lab.spawn(ns, [process.execPath, path.join(__dirname, 'stall-daemon.js'), cfgFile]);
-    daemon.stdout?.on('data', (d) => { log += d; });
-    daemon.stderr?.on('data', (d) => { log += d; });
+    startDaemon();
     await waitLog(/VI_1 BACKUP -> MASTER/, 15_000);
   });
   after(async () => {
@@ -76,6 +84,7 @@ describe('daemon fault paths', needsBpf(), () => {
       await gone;
     }
     await lab.cleanup();
+    run(['umount', `${base}/bpffs`], { allowFail: true });
     fs.rmSync(base, { recursive: true, force: true });
   });
 
@@ -112,5 +121,22 @@ describe('daemon fault paths', needsBpf(), () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(state, 'MASTER', `VI_1 is ${state} after the failed reload; log:\n${log}`);
+  });
+
+  test('a re-pin interrupted after the old program was unpinned does not block the next start', async () => {
+    fs.writeFileSync(cfgFile, topology());
+    const gone = new Promise((r) => daemon!.once('exit', r));
+    await controlRequest(sock, { cmd: 'stop', keepForwarding: true });
+    await gone;
+    const pinDir = `${base}/bpffs/faults`;
+    assert.ok(fs.existsSync(`${pinDir}/lb_conns`), 'the maps stay pinned');
+    // What an upgrade that failed between unpinning the old program and pinning the new leaves.
+    fs.unlinkSync(`${pinDir}/xdp_lb`);
+    startDaemon();
+    await waitLog(/took over the pinned data plane of another build/, 15_000);
+    await waitLog(/\[daemon\] running: /, 15_000);
+    const s = await status();
+    assert.equal(s.services.length, 1);
+    assert.ok(fs.existsSync(`${pinDir}/xdp_lb`), 'the program is pinned again');
   });
 });
