@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import type { Server } from 'node:net';
 import { loadTopologyFile, checkRuntime } from '../config/load';
 import type { Topology, ServiceModel } from '../config/model';
-import { hostPort } from '../config/address';
 import { Dataplane } from '../dataplane/dataplane';
 import { LB } from '../maps/lb';
 import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
@@ -26,7 +25,10 @@ import { DataplanePortAdapter, adoptedState } from './dataplane-port';
 import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
 import { vrrpConfigOf, noAcceptAddresses } from './vrrp-config';
-import { buildSnapshot, ConnSummary, summariseConnections } from './snapshot';
+import { buildSnapshot } from './snapshot';
+import { ConnTable } from '../conns/table';
+import { connsReply } from '../conns/reply';
+import { emptyCounts } from '../conns/census';
 import type { DaemonEvent, StatusSnapshot } from './status';
 import { startMetricsServer, MetricsServer } from '../metrics/server';
 import type { EventCounters } from '../metrics/scrape';
@@ -37,8 +39,8 @@ const MAC_REFRESH_MS = 30_000;
 const CLOCK_TICK_MS = 1000;
 /** Events kept for the status page and `xlvs list`. */
 const EVENT_RING = 200;
-/** The connection-table summary is recomputed at most this often (it walks the whole LRU). */
-const CONN_SUMMARY_MS = 1_000;
+/** Pause between two connection censuses (each walks the whole LRU, in a worker thread). */
+const CONN_CENSUS_MS = 5_000;
 
 export interface DaemonOptions {
   configFile: string;
@@ -66,7 +68,8 @@ export class Daemon {
     vrrpTransitions: {}, vrrpAdvertsReceived: {}, vrrpAdvertsRejected: {}, healthFailures: [],
   };
   private healthFailures = new Map<string, EventCounters['healthFailures'][number]>();
-  private conns: { at: number; summary: ConnSummary } | null = null;
+  /** Connection counts and listings, from a worker thread: the event loop never walks lb_conns. */
+  private conns: ConnTable | null = null;
   private xdpMode = 'none';
   private adopted = false;
   /** The pinned program of the data plane this daemon took over: attach() may replace it. */
@@ -131,6 +134,7 @@ export class Daemon {
       this.event('daemon', `loaded and pinned the data plane at ${d.pinDir}`);
     }
 
+    this.conns = new ConnTable({ pinDir: d.pinDir, intervalMs: CONN_CENSUS_MS, onError: (m) => this.event('daemon', `warning: ${m}`) });
     this.dp.tickClock();
     this.clockTimer = setInterval(() => { try { this.dp.tickClock(); } catch { /* the next tick retries */ } }, CLOCK_TICK_MS);
     await this.refreshMacs();
@@ -376,6 +380,7 @@ export class Daemon {
       await this.vrrp?.stop();
       await this.metrics?.close();
       await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
+      await this.conns?.close();
       if (!this.dp) return;
       if (keepForwarding) {
         this.dp.close();
@@ -390,10 +395,9 @@ export class Daemon {
   private async handle(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
       case 'status': return this.snapshot();
-      case 'conns': return this.dp.connections().map((c) => ({
-        proto: c.protocol, client: hostPort(c.client, c.clientPort), vip: hostPort(c.vip, c.vipPort),
-        real: this.realName(c.realId), realId: c.realId, idleMs: Number((process.hrtime.bigint() - c.lastSeenNs) / 1_000_000n),
-      }));
+      case 'conns':
+        if (!this.conns) throw new XlvsError(ErrorCodes.CONTROL, 'conns: the data plane is not up yet');
+        return connsReply(this.conns, req, this.dp.listReals());
       case 'reload': return this.reload();
       case 'stop':
         setImmediate(() => void this.stop(!!req.keepForwarding).then(() => process.exit(0)));
@@ -403,17 +407,9 @@ export class Daemon {
     }
   }
 
-  private realName(id: number): string {
-    const r = this.dp.listReals().find((x) => x.id === id);
-    return r ? r.address : `#${id}`;
-  }
-
   snapshot(): StatusSnapshot {
-    if (!this.conns || Date.now() - this.conns.at > CONN_SUMMARY_MS) {
-      this.conns = { at: Date.now(), summary: summariseConnections(this.dp.connections()) };
-    }
     return buildSnapshot({
-      topo: this.topo, dp: this.dp, verdicts: this.verdicts, macs: this.macs, conns: this.conns.summary,
+      topo: this.topo, dp: this.dp, verdicts: this.verdicts, macs: this.macs, conns: this.conns ? this.conns.latest() : emptyCounts(),
       health: (s, r) => this.health.find(s, r),
       vrrp: this.vrrp ? [...this.vrrp.instances.values()] : [],
       xdpMode: this.xdpMode, startedAt: this.startedAt, adopted: this.adopted, configFile: this.opts.configFile, events: this.events,
