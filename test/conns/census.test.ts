@@ -1,0 +1,68 @@
+// The census (src/conns) counts a known fill: 20,000 flows to three reals through the real lb
+// program, a quarter of them stamped two minutes ago (inactive), compared per real and per VIP
+// with the test-only walk (Dataplane.connections()) and with the fill's own numbers.
+import { describe, test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { needsBpf } from '../lib/env';
+import { fillFlows } from '../../bench/lib/fill-flows';
+import { ConnTable } from '../../src/conns/table';
+import { ACTIVE_WINDOW_NS } from '../../src/conns/census';
+import { scratch, DIR_MAC, VIP1, VIP2 } from './fixture';
+
+describe('connection census', needsBpf(), () => {
+  let s: ReturnType<typeof scratch> | null = null;
+  let table: ConnTable | null = null;
+  const old = 5000;
+  const fresh = 15_000;
+  const other = 2000;
+  let now = 0n;
+
+  before(() => {
+    s = scratch('census');
+    now = process.hrtime.bigint();
+    s.dp.tickClock(now - 120_000_000_000n); // flows stamped two minutes ago: inactive
+    fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: old, srcBase: '100.64.0.0', cpus: [0] });
+    s.dp.tickClock(now);
+    fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: fresh, srcBase: '100.65.0.0', cpus: [0] });
+    fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP2, vipPort: 443, count: other, srcBase: '100.66.0.0', cpus: [0] });
+  });
+  after(async () => {
+    await table?.close();
+    s?.destroy();
+  });
+
+  test('per-real and per-VIP counts match the fill', async () => {
+    table = new ConnTable({ pinDir: s!.pinDir, intervalMs: 0, chunk: 1000 });
+    assert.equal(table.latest().at, null, 'no census before the first walk');
+    const c = await table.censusNow();
+    assert.equal(c.total, old + fresh + other);
+
+    // Independent count: the get_next_key walk and the codecs, classified the same way.
+    const want = new Map<number, [number, number]>();
+    for (const x of s!.dp.connections()) {
+      const e = want.get(x.realId) ?? [0, 0];
+      e[now - x.lastSeenNs <= ACTIVE_WINDOW_NS ? 0 : 1]++;
+      want.set(x.realId, e);
+    }
+    assert.deepEqual(new Map([...c.byReal].sort((a, b) => a[0] - b[0])), new Map([...want].sort((a, b) => a[0] - b[0])));
+    for (const id of [1, 2, 3]) assert.ok((c.byReal.get(id)?.[0] ?? 0) > 2000, `real ${id} got ${c.byReal.get(id)} of ${fresh} fresh flows`);
+    assert.deepEqual(c.byReal.get(4), [other, 0]);
+    const vip1 = s!.dp.listVips().find((v) => v.address === VIP1)!.id;
+    const vip2 = s!.dp.listVips().find((v) => v.address === VIP2)!.id;
+    assert.deepEqual(c.byVip.get(vip1), [fresh, old]);
+    assert.deepEqual(c.byVip.get(vip2), [other, 0]);
+    assert.ok(c.at !== null && Date.now() - c.at < 10_000);
+    assert.ok(c.walkMs !== null && c.walkMs >= 0);
+  });
+
+  test('a periodic census follows changes of the table', async () => {
+    await table?.close();
+    table = new ConnTable({ pinDir: s!.pinDir, intervalMs: 20 });
+    const first = await table.censusNow();
+    fillFlows({ prog: s!.dp.program, dirMac: DIR_MAC, vip: VIP2, vipPort: 443, count: 100, srcBase: '100.67.0.0', cpus: [0] });
+    const deadline = Date.now() + 5000;
+    while (table.latest().total === first.total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(table.latest().total, first.total + 100);
+    assert.ok(table.latest().at! > first.at!);
+  });
+});
