@@ -60,12 +60,17 @@ export class Tally {
   private readonly real = new Map<number, ConnPair>();
   private readonly vip = new Map<number, ConnPair>();
 
-  constructor(private readonly nowNs: bigint, private readonly windowNs: bigint = ACTIVE_WINDOW_NS) {}
+  /** Entries last seen at or after this (ns, as a double: see rows.ts u64) are active. */
+  private readonly cut: number;
+
+  constructor(nowNs: bigint, windowNs: bigint = ACTIVE_WINDOW_NS) {
+    this.cut = Number(nowNs - windowNs);
+  }
 
   /** Adds `count` conn_value entries laid out back to back in `values`. */
   add(values: Buffer, count: number): void {
     if (values.length < count * CONN_VALUE_SIZE) throw new Error(`census: ${values.length} value bytes for ${count} entries of ${CONN_VALUE_SIZE}`);
-    const cut = this.nowNs - this.windowNs;
+    const cut = this.cut;
     let realId = -1;
     let vipId = -1;
     let r: ConnPair = [0, 0];
@@ -75,7 +80,8 @@ export class Tally {
       const vid = values.readUInt32LE(o + 4);
       if (rid !== realId) { realId = rid; r = pair(this.real, rid); }
       if (vid !== vipId) { vipId = vid; v = pair(this.vip, vid); }
-      const k = values.readBigUInt64LE(o + 8) >= cut ? 0 : 1;
+      // u64 last_seen_ns as a double, no BigInt per entry (exact to a few ns: ms matter here).
+      const k = values.readUInt32LE(o + 12) * 4294967296 + values.readUInt32LE(o + 8) >= cut ? 0 : 1;
       r[k]++;
       v[k]++;
     }

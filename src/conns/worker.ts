@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BpfMap } from '../loader';
 import { Tally } from './census';
 import { matcherOf, FLOW_KEY_SIZE, CONN_VALUE_SIZE } from './filter';
-import { rowOf } from './rows';
+import { rowLine } from './rows';
 import type { FromWorker, ToWorker, WorkerData, ListSummary } from './protocol';
 import type { ConnFilterSpec } from './filter';
 
@@ -68,7 +68,7 @@ function finish(id: number): void {
 function next(id: number): void {
   const l = listings.get(id);
   if (!l) return;
-  const now = process.hrtime.bigint();
+  const now = Number(process.hrtime.bigint());
   const realAddr = (rid: number) => l.reals.get(rid);
   for (;;) {
     if (l.summary.matched >= l.limit) {
@@ -83,7 +83,7 @@ function next(id: number): void {
     for (let i = 0; i < count && l.summary.matched < l.limit; i++) {
       l.summary.scanned++;
       if (!l.match(keys, i * FLOW_KEY_SIZE, values, i * CONN_VALUE_SIZE)) continue;
-      text += `{"item":${JSON.stringify(rowOf(keys, i * FLOW_KEY_SIZE, values, i * CONN_VALUE_SIZE, now, realAddr))}}\n`;
+      text += rowLine(keys, i * FLOW_KEY_SIZE, values, i * CONN_VALUE_SIZE, now, realAddr);
       n++;
       l.summary.matched++;
     }
