@@ -4,9 +4,10 @@
 //    worker thread); each full-table scrape is taken while a census is walking the table, the
 //    worst case for contention. Target: ≤ 1 s, and no slower than empty beyond noise.
 //  - The census walk itself (worker thread, BPF_MAP_LOOKUP_BATCH chunks).
-//  - A full listing of the 1,000,000 flows through the streaming path, as an operator gets it:
-//    the real CLI (`xlvs list --conns`, output to /dev/null) against the control socket served
-//    here with the daemon's handler (src/conns/reply.ts). Wall time, the daemon side's RSS growth
+//  - A full listing of the 1,000,000 flows through the streaming path: the control socket served
+//    here with the daemon's handler (src/conns/reply.ts), read first by a raw client that only
+//    counts lines (the daemon side's cost), then by the real CLI (`xlvs list --conns`, output to
+//    /dev/null), as an operator gets it. Wall time, the daemon side's RSS before and at its peak
 //    and its largest event-loop gap while streaming, and the CLI's peak RSS.
 // Flows are real SYNs through the lb program (bench/lib/fill-flows.ts), spread over 16 VIPs.
 // --quick: 32 × 100 and 200,000 flows.
@@ -14,6 +15,7 @@
 // Run: node dist/bench/conns.js [--quick]   (root; make build first)
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -63,8 +65,32 @@ function get(port: number, p: string): Promise<{ ms: number; body: string }> {
   });
 }
 
-/** Largest gap between 5 ms timer ticks while `fn` runs, and its result. */
-async function withGapMeter<T>(fn: () => Promise<T>): Promise<{ value: T; maxGapMs: number; peakRssGrowthMb: number }> {
+/** A raw client: sends `conns`, counts item lines without parsing them, until the end line. */
+function rawListing(sock: string): Promise<{ ms: number; items: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const c = net.createConnection(sock);
+    let items = 0;
+    let tail = '';
+    c.setEncoding('latin1');
+    c.once('connect', () => c.write(JSON.stringify({ cmd: 'conns' }) + '\n'));
+    c.on('data', (chunk: string) => {
+      const text = tail + chunk;
+      let from = 0;
+      let nl: number;
+      while ((nl = text.indexOf('\n', from)) >= 0) {
+        if (text.startsWith('{"item"', from)) items++;
+        else { c.destroy(); resolve({ ms: msSince(t0), items }); return; }
+        from = nl + 1;
+      }
+      tail = text.slice(from);
+    });
+    c.once('error', reject);
+  });
+}
+
+/** Largest gap between 5 ms timer ticks while `fn` runs, its result, and the RSS before and at its peak. */
+async function withGapMeter<T>(fn: () => Promise<T>): Promise<{ value: T; maxGapMs: number; peakRssGrowthMb: number; rssBeforeMb: number; rssPeakMb: number }> {
   let last = performance.now();
   let maxGap = 0;
   const rss0 = process.memoryUsage().rss;
@@ -77,7 +103,7 @@ async function withGapMeter<T>(fn: () => Promise<T>): Promise<{ value: T; maxGap
   }, 5);
   try {
     const value = await fn();
-    return { value, maxGapMs: maxGap, peakRssGrowthMb: (peak - rss0) / 1e6 };
+    return { value, maxGapMs: maxGap, peakRssGrowthMb: (peak - rss0) / 1e6, rssBeforeMb: rss0 / 1e6, rssPeakMb: peak / 1e6 };
   } finally {
     clearInterval(t);
   }
@@ -126,6 +152,7 @@ export async function run(opts: ConnsOptions = {}): Promise<{ rows: Row[]; raw: 
           for (let r = 0; r < runs; r++) {
             await sleep(SCRAPE_CACHE_MS);
             const census = duringCensus ? table.censusNow() : Promise.resolve(null);
+        if (duringCensus) await sleep(20); // the walk is under way when the scrape starts
             const g = await withGapMeter(() => get(port, '/metrics'));
             await census;
             ms.push(g.value.ms);
@@ -147,14 +174,19 @@ export async function run(opts: ConnsOptions = {}): Promise<{ rows: Row[]; raw: 
         const censusMs: number[] = [];
         for (let r = 0; r < runs; r++) censusMs.push((await table.censusNow()).walkMs ?? NaN);
         const inTable = table.latest().total;
+        const still = await scrapes(false);
         const full = await scrapes(true);
         const m = /xlvs_conntrack_entries (\d+)/.exec(full.body);
         if (!m || Number(m[1]) < flows * 0.99) throw new Error(`scrape with a full table reports ${m?.[1]} entries, ${flows} filled`);
 
         const sock = path.join(dir, 'control.sock');
         control = await serveControl(sock, (req: ControlRequest) => connsReply(table, req, dp.listReals()));
+        const raw = await withGapMeter(() => rawListing(sock));
+        if (raw.value.items !== inTable) throw new Error(`raw listing: ${raw.value.items} items, ${inTable} in the table`);
         const listing = await withGapMeter(() => cliListing(sock));
         return {
+          stillMs: still.ms, stillGap: still.gap, rawListMs: raw.value.ms, rawGapMs: raw.maxGapMs, rawRssBeforeMb: raw.rssBeforeMb, rawRssPeakMb: raw.rssPeakMb,
+          listRssBeforeMb: listing.rssBeforeMb, listRssPeakMb: listing.rssPeakMb,
           fillMs, inTable, censusMs, emptyMs: empty.ms, fullMs: full.ms, emptyGap: empty.gap, fullGap: full.gap,
           listMs: listing.value.ms, cliMaxRssMb: listing.value.maxRssMb, daemonRssGrowthMb: listing.peakRssGrowthMb, listGapMs: listing.maxGapMs,
         };
@@ -165,6 +197,7 @@ export async function run(opts: ConnsOptions = {}): Promise<{ rows: Row[]; raw: 
       }
     });
     const full = summarise(raw.fullMs);
+    const still = summarise(raw.stillMs);
     const empty = summarise(raw.emptyMs);
     const label = `${size.vips} × ${size.reals}`;
     const rows: Row[] = [
@@ -172,9 +205,12 @@ export async function run(opts: ConnsOptions = {}): Promise<{ rows: Row[]; raw: 
       info(SECTION, `census walk of ${raw.inTable.toLocaleString('en-US')} entries (worker thread)`, summarise(raw.censusMs), 'ms', 'BPF_MAP_LOOKUP_BATCH, 8192 per call'),
       info(SECTION, `GET /metrics ${label}, empty table`, empty, 'ms'),
       { ...atMost(SECTION, `GET /metrics ${label}, ${flows.toLocaleString('en-US')} flows, census walking meanwhile`, full, 'ms', TARGET_SCRAPE_MS), note: `${(full.median / empty.median).toFixed(2)}× the empty table (same run)` },
-      info(SECTION, 'largest event-loop gap during a full-table scrape', summarise(raw.fullGap), 'ms', `empty table: ${summarise(raw.emptyGap).median.toFixed(0)} ms (the scrape's own rendering)`),
-      info(SECTION, `xlvs list --conns, ${raw.inTable.toLocaleString('en-US')} entries (CLI → /dev/null)`, raw.listMs / 1000, 's', `CLI peak RSS ${raw.cliMaxRssMb.toFixed(0)} MB`),
-      info(SECTION, 'daemon side while listing: RSS growth', raw.daemonRssGrowthMb, 'MB', `largest event-loop gap ${raw.listGapMs.toFixed(0)} ms`),
+      { ...atMost(SECTION, `GET /metrics ${label}, ${flows.toLocaleString('en-US')} flows, no census running`, still, 'ms', TARGET_SCRAPE_MS), note: `${(still.median / empty.median).toFixed(2)}× the empty table (same run)` },
+      info(SECTION, 'largest event-loop gap during a full-table scrape', summarise(raw.fullGap), 'ms', `empty table: ${summarise(raw.emptyGap).median.toFixed(0)} ms (the scrape's own snapshot and rendering)`),
+      info(SECTION, `stream ${raw.inTable.toLocaleString('en-US')} entries to a raw client (no parsing)`, raw.rawListMs / 1000, 's',
+        `daemon side: RSS ${raw.rawRssBeforeMb.toFixed(0)} → peak ${raw.rawRssPeakMb.toFixed(0)} MB, largest event-loop gap ${raw.rawGapMs.toFixed(0)} ms`),
+      info(SECTION, `xlvs list --conns, ${raw.inTable.toLocaleString('en-US')} entries (CLI → /dev/null)`, raw.listMs / 1000, 's',
+        `CLI peak RSS ${raw.cliMaxRssMb.toFixed(0)} MB; daemon side: RSS ${raw.listRssBeforeMb.toFixed(0)} → peak ${raw.listRssPeakMb.toFixed(0)} MB, largest event-loop gap ${raw.listGapMs.toFixed(0)} ms`),
     ];
     if (opts.print) process.stdout.write(renderTable(rows) + '\n');
     return { rows, raw: { ...raw, flows, ...size } };

@@ -24,7 +24,10 @@ export interface ListSummary { scanned: number; matched: number; truncated: bool
 export type FromWorker =
   | { t: 'census'; result: CensusResult }
   | { t: 'census-error'; message: string; code?: string }
-  /** Rows of listing `id`, already serialised as control-socket item lines (`{"item":…}\n`). */
-  | { t: 'rows'; id: number; text: string; n: number }
+  /**
+   * Rows of listing `id`, already serialised as control-socket item lines (`{"item":…}\n`, ASCII),
+   * in an ArrayBuffer transferred to the main thread: no copy and no string on its heap.
+   */
+  | { t: 'rows'; id: number; bytes: ArrayBuffer; n: number }
   | { t: 'end'; id: number; summary: ListSummary }
   | { t: 'error'; id: number; message: string; code?: string };

@@ -24,7 +24,7 @@ export interface ConnTableOptions {
 
 export interface ConnListing {
   /** Control-socket item lines, a chunk's worth each; ask for the next only once this one is written. */
-  lines: AsyncIterable<string>;
+  lines: AsyncIterable<Buffer>;
   /** Scanned / matched / stopped at the limit; complete once `lines` ended. */
   summary(): ListSummary;
 }
@@ -133,7 +133,7 @@ export class ConnTable implements ConnCensus {
       return new Promise((resolve) => { l.wake = { resolve }; });
     };
     const self = this;
-    async function* lines(): AsyncGenerator<string> {
+    async function* lines(): AsyncGenerator<Buffer> {
       self.lists.set(id, l);
       let done = false;
       try {
@@ -141,7 +141,7 @@ export class ConnTable implements ConnCensus {
         for (;;) {
           const m = await take();
           if (m.t === 'rows') {
-            yield m.text;
+            yield Buffer.from(m.bytes);
             self.worker?.postMessage({ t: 'more', id } satisfies ToWorker);
           } else if (m.t === 'end') {
             summary = m.summary;

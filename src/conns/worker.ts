@@ -88,7 +88,10 @@ function next(id: number): void {
       l.summary.matched++;
     }
     if (n > 0) {
-      post({ t: 'rows', id, text, n });
+      // Its own ArrayBuffer (never the shared pool of small Buffers), handed over, not copied.
+      const bytes = Buffer.allocUnsafeSlow(text.length);
+      bytes.write(text, 'latin1');
+      port.postMessage({ t: 'rows', id, bytes: bytes.buffer, n } satisfies FromWorker, [bytes.buffer as ArrayBuffer]);
       return;
     }
   }

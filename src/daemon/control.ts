@@ -21,9 +21,9 @@ import { LineSplitter } from './lines';
 export interface ControlRequest { cmd: string; [k: string]: unknown }
 export type ControlReply = { ok: true; result?: unknown; end?: true } | { ok: false; error: string; code?: string };
 
-/** A reply of many lines: `lines` yields pre-serialised `{"item":…}\n` lines, `summary` the end line's result. */
+/** A reply of many lines: `lines` yields pre-serialised `{"item":…}\n` lines (UTF-8), `summary` the end line's result. */
 export class StreamReply {
-  constructor(readonly lines: AsyncIterable<string>, readonly summary: () => unknown) {}
+  constructor(readonly lines: AsyncIterable<string | Buffer>, readonly summary: () => unknown) {}
 }
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown> | unknown;
@@ -71,7 +71,7 @@ export async function serveControl(socketPath: string, handler: ControlHandler, 
       sock.on('drain', done);
       sock.on('close', done);
     });
-    const write = async (text: string): Promise<void> => {
+    const write = async (text: string | Buffer): Promise<void> => {
       if (gone) return;
       if (!sock.write(text)) await drained();
     };
