@@ -133,8 +133,9 @@ export async function run(opts: ConnsOptions = {}): Promise<{ rows: Row[]; raw: 
     const raw = await withScratchDataplaneAsync('conns', async (dp) => {
       reconcilerFor(dp).reconciler.apply(desiredState(topo, new Map(), benchMac));
       dp.tickClock();
-      // As the daemon: a census every 5 s; the scrapes below also start one each.
-      const table = new ConnTable({ pinDir: dp.pinDir, intervalMs: 5000 });
+      // As the daemon's, but no periodic census: the scrapes below start one each when they
+      // measure contention with a walk, and none otherwise.
+      const table = new ConnTable({ pinDir: dp.pinDir, intervalMs: 0 });
       let server: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
       let control: Server | null = null;
       try {

@@ -10,6 +10,8 @@ export interface WorkerData {
   chunk: number;
   /** Active window of the census, in ns (decimal text). */
   activeWindowNs: string;
+  /** Nice value of the worker thread (default in ConnTable: 19). */
+  nice?: number;
 }
 
 export type ToWorker =

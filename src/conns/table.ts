@@ -18,6 +18,8 @@ export interface ConnTableOptions {
   /** Entries per batch read. Default 8192. */
   chunk?: number;
   activeWindowNs?: bigint;
+  /** Nice value of the worker thread; default 19 (walks yield the CPU to the event loop). */
+  nice?: number;
   /** Told when a census fails (the previous counts stay, their age grows). */
   onError?: (message: string) => void;
 }
@@ -52,7 +54,7 @@ export class ConnTable implements ConnCensus {
     if (this.worker) return this.worker;
     const data: WorkerData = {
       mapPath: path.join(this.opts.pinDir, 'lb_conns'), chunk: this.opts.chunk ?? 8192,
-      activeWindowNs: String(this.opts.activeWindowNs ?? ACTIVE_WINDOW_NS),
+      activeWindowNs: String(this.opts.activeWindowNs ?? ACTIVE_WINDOW_NS), nice: this.opts.nice ?? 19,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: data });
     w.unref();

@@ -4,7 +4,7 @@
 // (filtered rows, one chunk at a time, the next chunk read only when the main thread says the
 // previous one was written out). Listings wait between chunks, so a census can run meanwhile.
 import { parentPort, workerData } from 'node:worker_threads';
-import { BpfMap } from '../loader';
+import { BpfMap, setThreadNice } from '../loader';
 import { Tally } from './census';
 import { matcherOf, FLOW_KEY_SIZE, CONN_VALUE_SIZE } from './filter';
 import { rowLine } from './rows';
@@ -14,6 +14,12 @@ import type { ConnFilterSpec } from './filter';
 const data = workerData as WorkerData;
 const port = parentPort!;
 const windowNs = BigInt(data.activeWindowNs);
+
+// Walks are background work: at nice 19 this thread takes a CPU only when the event loop (and
+// the VRRP thread) do not want it. Best effort: without the right to, it runs at the process's nice.
+if (data.nice !== undefined) {
+  try { setThreadNice(data.nice); } catch { /* keep the inherited priority */ }
+}
 
 function post(m: FromWorker): void {
   port.postMessage(m);

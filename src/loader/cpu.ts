@@ -48,3 +48,18 @@ export function threadCpus(): number[] {
   for (let cpu = 0; cpu < mask.length * 8; cpu++) if (mask[cpu >> 3] & (1 << (cpu & 7))) out.push(cpu);
   return out;
 }
+
+/** PRIO_PROCESS (sys/resource.h): with a thread id, setpriority(2) sets that one thread's nice value on Linux. */
+const PRIO_PROCESS = 0;
+
+/**
+ * Sets the calling thread's nice value (-20..19; 19 = runs only when nothing else wants the CPU).
+ * Linux keeps nice per thread, so a worker thread can yield to the event loop of its process.
+ */
+export function setThreadNice(nice: number): void {
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new XlvsError(ErrorCodes.USAGE, `setThreadNice: ${nice} is not in -20..19`);
+  const tid = c.gettid() as number;
+  if ((c.setpriority(PRIO_PROCESS, tid, nice) as number) < 0) {
+    throw new XlvsError(ErrorCodes.SYSTEM, `setpriority(thread ${tid}, ${nice}) failed`, { errno: lastErrno() });
+  }
+}

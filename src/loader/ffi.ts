@@ -76,6 +76,8 @@ export const c = {
   if_nametoindex: f(libc, 'unsigned int if_nametoindex(const char *name)'),
   sched_setaffinity: f(libc, 'int sched_setaffinity(int pid, size_t size, const void *mask)'),
   sched_getaffinity: f(libc, 'int sched_getaffinity(int pid, size_t size, void *mask)'),
+  gettid: f(libc, 'int gettid(void)'),
+  setpriority: f(libc, 'int setpriority(int which, unsigned int who, int prio)'),
   vsnprintf: f(libc, 'int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
   mount: f(libc, 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
   mmap: f(libc, 'void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),

@@ -3,6 +3,7 @@
 // with the test-only walk (Dataplane.connections()) and with the fill's own numbers.
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { needsBpf } from '../lib/env';
 import { fillFlows } from '../../bench/lib/fill-flows';
 import { ConnTable } from '../../src/conns/table';
@@ -53,6 +54,14 @@ describe('connection census', needsBpf(), () => {
     assert.deepEqual(c.byVip.get(vip2), [other, 0]);
     assert.ok(c.at !== null && Date.now() - c.at < 10_000);
     assert.ok(c.walkMs !== null && c.walkMs >= 0);
+  });
+
+  test('the walking thread runs at nice 19, the main thread is untouched', () => {
+    // /proc/self/task/<tid>/stat: field 19 is nice (proc(5)); the comm field may hold spaces.
+    const niceOf = (tid: string) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+    const nices = fs.readdirSync('/proc/self/task').map(niceOf);
+    assert.notEqual(niceOf(String(process.pid)), 19, "the main thread keeps its priority");
+    assert.ok(nices.includes(19), `thread nice values ${nices.join(',')}`);
   });
 
   test('a periodic census follows changes of the table', async () => {
