@@ -20,7 +20,7 @@ export interface ConnTableOptions {
   activeWindowNs?: bigint;
   /** Nice value of the worker thread; default 19 (walks yield the CPU to the event loop). */
   nice?: number;
-  /** Told when a census fails (the previous counts stay, their age grows). */
+  /** Told when a census fails after one that did not (the previous counts stay, their age grows). */
   onError?: (message: string) => void;
 }
 
@@ -38,6 +38,8 @@ export class ConnTable implements ConnCensus {
   private counts: ConnCounts = emptyCounts();
   private timer: NodeJS.Timeout | null = null;
   private inCensus = false;
+  /** The last census failed: further failures are not reported again until one succeeds. */
+  private failing = false;
   private censusWaiters: Array<(r: ConnCounts) => void> = [];
   private readonly lists = new Map<number, { queue: FromWorker[]; wake: Pending | null }>();
   private nextId = 1;
@@ -80,8 +82,13 @@ export class ConnTable implements ConnCensus {
   private onMessage(m: FromWorker): void {
     if (m.t === 'census' || m.t === 'census-error') {
       this.inCensus = false;
-      if (m.t === 'census') this.counts = countsOf(m.result as CensusResult);
-      else this.opts.onError?.(`connection census: ${m.message}`);
+      if (m.t === 'census') {
+        this.counts = countsOf(m.result as CensusResult);
+        this.failing = false;
+      } else if (!this.failing) {
+        this.failing = true;
+        this.opts.onError?.(`connection census: ${m.message} (the counts stay those of the last census; reported once until one succeeds)`);
+      }
       this.flushCensusWaiters();
       this.schedule();
       return;

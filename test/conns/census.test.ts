@@ -75,3 +75,22 @@ describe('connection census', needsBpf(), () => {
     assert.ok(table.latest().at! > first.at!);
   });
 });
+
+describe('connection census without a table', () => {
+  test('a missing pin is reported once, the counts stay empty, listing fails with the reason', async () => {
+    const errors: string[] = [];
+    const table = new ConnTable({ pinDir: `/sys/fs/bpf/xlvs-test-conns-none-${process.pid}`, intervalMs: 10, onError: (m) => errors.push(m) });
+    try {
+      await table.censusNow();
+      await new Promise((r) => setTimeout(r, 100));
+      await table.censusNow();
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(errors[0], /no pinned map at .*lb_conns/);
+      assert.equal(table.latest().at, null);
+      const l = table.list({}, []);
+      await assert.rejects((async () => { for await (const _ of l.lines) { /* nothing */ } })(), /no pinned map/);
+    } finally {
+      await table.close();
+    }
+  });
+});
