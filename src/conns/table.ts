@@ -68,6 +68,7 @@ export class ConnTable implements ConnCensus {
       for (const [id, l] of this.lists) this.deliver(id, l, { t: 'error', id, message: `connection-table worker ${why}` });
       if (!this.closed) this.opts.onError?.(`connection-table worker ${why}`);
       this.flushCensusWaiters();
+      this.schedule(); // the next census spawns a new worker
     };
     w.on('error', (e) => gone(`failed: ${e.message}`));
     w.on('exit', (code) => gone(`exited (${code})`));
@@ -77,6 +78,15 @@ export class ConnTable implements ConnCensus {
 
   private send(m: ToWorker): void {
     this.spawn().postMessage(m);
+    this.updateRef();
+  }
+
+  /** The worker keeps the process alive only while a census or a listing waits on it. */
+  private updateRef(): void {
+    const w = this.worker;
+    if (!w) return;
+    if (this.inCensus || this.lists.size > 0) w.ref();
+    else w.unref();
   }
 
   private onMessage(m: FromWorker): void {
@@ -91,6 +101,7 @@ export class ConnTable implements ConnCensus {
       }
       this.flushCensusWaiters();
       this.schedule();
+      this.updateRef();
       return;
     }
     const l = this.lists.get(m.id);
@@ -164,6 +175,7 @@ export class ConnTable implements ConnCensus {
       } finally {
         self.lists.delete(id);
         if (!done) self.worker?.postMessage({ t: 'cancel', id } satisfies ToWorker);
+        self.updateRef();
       }
     }
     return { lines: lines(), summary: () => summary };

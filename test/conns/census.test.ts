@@ -76,6 +76,25 @@ describe('connection census', needsBpf(), () => {
   });
 });
 
+describe('connection census after its worker died', needsBpf(), () => {
+  test('the next periodic census starts a new worker', async () => {
+    const s = scratch('respawn');
+    const errors: string[] = [];
+    const table = new ConnTable({ pinDir: s.pinDir, intervalMs: 20, onError: (m) => errors.push(m) });
+    try {
+      const first = await table.censusNow();
+      await (table as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      const deadline = Date.now() + 5000;
+      while ((table.latest().at ?? 0) <= first.at! && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(table.latest().at! > first.at!, 'a census after the worker died');
+      assert.ok(errors.some((e) => /worker exited/.test(e)), errors.join('\n'));
+    } finally {
+      await table.close();
+      s.destroy();
+    }
+  });
+});
+
 describe('connection census without a table', () => {
   test('a missing pin is reported once, the counts stay empty, listing fails with the reason', async () => {
     const errors: string[] = [];
