@@ -140,12 +140,15 @@ function isListening(socketPath: string): Promise<boolean> {
   });
 }
 
+const ITEM_PREFIX = '{"item":';
+
 /**
  * Sends one request and returns the result of its reply; daemon-side errors are rethrown. For a
  * streamed reply, `onItem` gets every item in order and the promise resolves with the end line's
- * result. `timeoutMs` bounds the wait for each piece of the answer (not the whole of a long stream).
+ * result; with `rawItems` it gets each item's JSON text instead, unparsed. `timeoutMs` bounds the
+ * wait for each piece of the answer (not the whole of a long stream).
  */
-export function controlStream(socketPath: string, req: ControlRequest, onItem: (item: unknown) => void, timeoutMs = 10_000): Promise<unknown> {
+export function controlStream(socketPath: string, req: ControlRequest, onItem: (item: unknown) => void, timeoutMs = 10_000, opts: { rawItems?: boolean } = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const c = net.createConnection(socketPath);
     const split = new LineSplitter();
@@ -166,6 +169,11 @@ export function controlStream(socketPath: string, req: ControlRequest, onItem: (
       timer = setTimeout(() => settle(() => reject(new XlvsError(ErrorCodes.CONTROL, `no answer from ${socketPath} within ${timeoutMs} ms`))), timeoutMs);
       for (const l of split.push(chunk).lines) {
         if (settled) return;
+        if (opts.rawItems && l.startsWith(ITEM_PREFIX) && l.endsWith('}')) {
+          // The item's JSON text as the daemon wrote it, unparsed (`xlvs list --conns --json`).
+          try { onItem(l.slice(ITEM_PREFIX.length, -1)); } catch (e) { settle(() => reject(e)); return; }
+          continue;
+        }
         let msg: { item?: unknown } & Partial<ControlReply>;
         try {
           msg = JSON.parse(l) as typeof msg;

@@ -121,6 +121,9 @@ describe('control socket framing', () => {
     const end = await controlStream(sockPath, { cmd: 'stream', n: 1234 }, (x) => items.push(x));
     assert.deepEqual(end, { count: 1234 });
     assert.deepEqual(items, Array.from({ length: 1234 }, (_, i) => i));
+    const raw: unknown[] = [];
+    assert.deepEqual(await controlStream(sockPath, { cmd: 'stream', n: 3 }, (x) => raw.push(x), 5000, { rawItems: true }), { count: 3 });
+    assert.deepEqual(raw, ['0', '1', '2'], 'raw items are the JSON text of each item');
     assert.deepEqual(await controlRequest(sockPath, { cmd: 'echo', n: 3 }), { n: 3 });
     await assert.rejects(controlRequest(sockPath, { cmd: 'other' }), /unknown other/);
   });

@@ -56,9 +56,9 @@ async function listConns(sock: string, o: ConnOpts, json: boolean): Promise<void
   const out: string[] = [];
   const flush = () => { if (out.length) { process.stdout.write(out.join('')); out.length = 0; } };
   await controlStream(sock, { cmd: 'conns', vip: o.vip, real: o.real, client: o.client, limit }, (item) => {
-    out.push(json ? JSON.stringify(item) + '\n' : formatConnRow(item as ConnRow));
+    out.push(json ? `${item as string}\n` : formatConnRow(item as ConnRow));
     if (out.length >= 4096) flush();
-  }, 30_000);
+  }, 30_000, { rawItems: json });
   flush();
 }
 
