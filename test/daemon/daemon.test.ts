@@ -279,7 +279,7 @@ describe('xlvs daemon', needsBpf(), () => {
     assert.ok(conns1.filter((c) => realOf.has(c.client)).length >= flows.length);
   });
 
-  test('xlvs list prints the ipvsadm-style table', () => {
+  test('xlvs list prints the ipvsadm-style table', async () => {
     const out = execFileSync('node', [xlvs, 'list', '-n', '--socket', sock], { encoding: 'utf8' });
     assert.match(out, /^TCP  10\.77\.0\.100:80 mh/m);
     assert.match(out, /-> 10\.77\.0\.21:80\s+Route\s+3/);
@@ -293,6 +293,14 @@ describe('xlvs daemon', needsBpf(), () => {
     const json = execFileSync('node', [xlvs, 'list', '--conns', '--json', '--limit', '2', '--socket', sock], { encoding: 'utf8' }).trim().split('\n');
     assert.equal(json.length, 2);
     for (const l of json) assert.equal((JSON.parse(l) as { proto: string }).proto, 'tcp');
+    // Connection counts come from the census (a worker walks the table; the restarted daemon ran
+    // one at start, with the flows above in the pinned table).
+    const st = await status();
+    assert.ok(st.census?.at, 'a census has run');
+    assert.ok(st.connections > 0, `${st.connections} connections`);
+    const svc = st.services[0];
+    assert.equal((svc.activeConns ?? 0) + (svc.inactiveConns ?? 0), st.connections, 'one service holds every flow');
+    assert.equal(svc.reals.reduce((a, r) => a + r.activeConns + r.inactiveConns, 0), st.connections, 'its reals add up');
   });
 
   test('xlvs stop --keep-forwarding leaves XDP and pins for the next daemon', async () => {
