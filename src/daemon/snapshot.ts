@@ -75,6 +75,6 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     director: i.topo.director.name, interface: i.topo.director.interface, xdpMode: i.xdpMode,
     startedAt: i.startedAt, adopted: i.adopted, configFile: i.configFile, services, vrrp,
     reasons: counters.reasons as Record<string, bigint>, connections: i.conns.total,
-    census: { at: i.conns.at, walkMs: i.conns.walkMs }, events: [...i.events],
+    census: { at: i.conns.at, ageMs: i.conns.at === null ? null : Math.max(0, Date.now() - i.conns.at), walkMs: i.conns.walkMs }, events: [...i.events],
   };
 }

@@ -78,7 +78,7 @@ export interface StatusSnapshot {
   reasons: Record<string, bigint>;
   /** Entries in the connection table (latest census). */
   connections: number;
-  /** The census the connection counts come from: when it finished (ms since the epoch) and how long it walked; null before the first. */
-  census?: { at: number | null; walkMs: number | null };
+  /** The census the connection counts come from: when it finished (ms since the epoch), its age when this snapshot was built, how long it walked; null before the first. */
+  census?: { at: number | null; ageMs: number | null; walkMs: number | null };
   events: DaemonEvent[];
 }

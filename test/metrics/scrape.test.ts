@@ -25,7 +25,7 @@ function snapshot(): StatusSnapshot {
     vrrp: [{ name: 'VI_1', vrid: 51, interface: 'eth0', state: 'MASTER', priority: 100, effectivePriority: 100, vips: ['10.0.0.10/24'], since: 0 }],
     reasons: { tx_dr: 30n, not_vip: 7n },
     connections: 3,
-    census: { at: Date.now() - 2000, walkMs: 12.5 },
+    census: { at: Date.now() - 2000, ageMs: 2000, walkMs: 12.5 },
     events: [{ at: Date.now(), kind: 'health', message: '10.0.1.2:80 down: connection refused' }],
   };
 }
