@@ -7,7 +7,8 @@
 //    `{"item":…}` lines, then one end line `{"ok":true,"end":true,"result":…}` (or an error line
 //    if the stream failed midway). The next chunk of items is produced only after the previous
 //    one was written out (socket drained), so a slow reader holds the daemon to one chunk.
-// Requests on one connection are answered in order, one at a time.
+// Requests on one connection are answered in order, one at a time; a client that ends its side
+// still gets every reply, then the daemon ends the connection.
 //
 // A request line may hold at most MAX_REQUEST_BYTES bytes (newline excluded). A longer one is
 // answered with E_CONTROL_TOO_LARGE and the connection is closed; the bytes after it are read and
@@ -57,12 +58,15 @@ export async function serveControl(socketPath: string, handler: ControlHandler, 
     }
     fs.unlinkSync(socketPath);
   }
-  const server = net.createServer((sock) => {
+  // allowHalfOpen: a client may end its side after its requests (`nc -U`, `socat`) and still
+  // read every reply; we end ours once the replies queued before its end are written.
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     const split = new LineSplitter(maxRequest);
     let queue: Promise<void> = Promise.resolve();
     let gone = false;
     let refused = false;
     sock.on('close', () => { gone = true; });
+    sock.on('end', () => { queue = queue.then(() => { if (!gone && !refused) sock.end(); }); });
     sock.on('error', () => { gone = true; /* client went away */ });
 
     const drained = (): Promise<void> => new Promise((resolve) => {

@@ -116,6 +116,22 @@ describe('control socket framing', () => {
     });
   });
 
+  test('a client that ends its side right after its requests still reads every reply', async () => {
+    const { lines, closed } = await new Promise<{ lines: string[]; closed: boolean }>((resolve, reject) => {
+      const c = net.createConnection({ path: sockPath, allowHalfOpen: true });
+      let buf = '';
+      c.setEncoding('utf8');
+      c.on('data', (d: string) => { buf += d; });
+      c.on('end', () => { c.end(); resolve({ lines: buf.split('\n').filter(Boolean), closed: true }); });
+      c.on('error', reject);
+      c.once('connect', () => c.end(JSON.stringify({ cmd: 'stream', n: 5000 }) + '\n' + JSON.stringify({ cmd: 'echo', n: 9 }) + '\n'));
+    });
+    assert.equal(closed, true);
+    assert.equal(lines.length, 5000 + 2);
+    assert.deepEqual(JSON.parse(lines[5000]), { ok: true, end: true, result: { count: 5000 } });
+    assert.deepEqual(JSON.parse(lines[5001]), { ok: true, result: { n: 9 } });
+  });
+
   test('a streamed reply: items, then the end line; a plain request after it on the same client helper', async () => {
     const items: unknown[] = [];
     const end = await controlStream(sockPath, { cmd: 'stream', n: 1234 }, (x) => items.push(x));
