@@ -8,7 +8,7 @@
 // and makes the exit status 1.
 //
 // Usage: node dist/bench/run.js [SECTION…] [--quick] [--no-write]
-//   sections: dataplane controlplane scrape health e2e failover (default: all)
+//   sections: dataplane controlplane scrape conns health e2e failover (default: all)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,6 +41,11 @@ const SECTIONS: Record<string, Section> = {
     const s = await import('./scrape');
     const r = await s.run({ quick });
     return { rows: r.rows, raw: r };
+  },
+  async conns(quick) {
+    const c = await import('./conns');
+    const r = await c.run({ quick });
+    return { rows: r.rows, raw: r.raw };
   },
   async health(quick) {
     const h = await import('./health');

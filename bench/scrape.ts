@@ -2,7 +2,8 @@
 // (scratch pin dir, never attached) and the real metrics server (src/metrics/server.ts) whose
 // snapshot source is buildSnapshot (src/daemon/snapshot.ts), as in the daemon:
 //  - buildSnapshot alone: topology × map read-back, per-CPU counters (one bpf() lookup per VIP
-//    and per real), and the connection-table walk the daemon does at most once a second;
+//    and per real); connection counts come from the census (src/conns, a worker thread; its
+//    cost against a full table is in bench/conns.ts), here an empty one;
 //  - GET /metrics over HTTP: snapshot + rendering every family + transfer.
 // Scrapes are spaced past the scrape cache (250 ms in src/metrics/scrape.ts) so each one
 // builds its snapshot. Loopback only (127.0.0.1, an ephemeral port). --quick: 32 × 100.
@@ -10,7 +11,8 @@
 // Run: node dist/bench/scrape.js [--quick]   (root; make build first)
 import * as http from 'node:http';
 import type { Dataplane } from '../src/dataplane/dataplane';
-import { buildSnapshot, summariseConnections, SnapshotInputs } from '../src/daemon/snapshot';
+import { buildSnapshot, SnapshotInputs } from '../src/daemon/snapshot';
+import { emptyCounts } from '../src/conns/census';
 import { startMetricsServer } from '../src/metrics/server';
 import type { Topology } from '../src/config/model';
 import { Row, info, atMost, renderTable } from './lib/report';
@@ -31,7 +33,6 @@ export interface ScrapeResult {
   vips: number;
   reals: number;
   snapshotMs: number[];
-  connWalkMs: number[];
   scrapeMs: number[];
   buildsPerScrape: number[];
   bytes: number;
@@ -40,7 +41,7 @@ export interface ScrapeResult {
 
 function inputs(topo: Topology, dp: Dataplane): SnapshotInputs {
   return {
-    topo, dp, verdicts: () => undefined, macs: new Map(), conns: summariseConnections(dp.flows.connections()),
+    topo, dp, verdicts: () => undefined, macs: new Map(), conns: emptyCounts(),
     health: () => ({ state: 'up', reason: 'bench', lastDurationMs: 1.5 }),
     vrrp: [], xdpMode: 'native', startedAt: Date.now(), adopted: false, configFile: '<bench>', events: [],
   };
@@ -68,14 +69,10 @@ export async function run(opts: ScrapeOptions = {}): Promise<ScrapeResult> {
   const res = await withScratchDataplaneAsync('scrape', async (dp) => {
     directorFor(dp, topo).apply();
     const snapshotMs: number[] = [];
-    const connWalkMs: number[] = [];
     const countersMs: number[] = [];
     const listRealsMs: number[] = [];
     for (let r = 0; r < runs; r++) {
       let t0 = process.hrtime.bigint();
-      summariseConnections(dp.flows.connections());
-      connWalkMs.push(msSince(t0));
-      t0 = process.hrtime.bigint();
       dp.stats.counters();
       countersMs.push(msSince(t0));
       t0 = process.hrtime.bigint();
@@ -110,7 +107,7 @@ export async function run(opts: ScrapeOptions = {}): Promise<ScrapeResult> {
     } finally {
       await server.close();
     }
-    return { snapshotMs, connWalkMs, countersMs, listRealsMs, scrapeMs, buildsPerScrape, body };
+    return { snapshotMs, countersMs, listRealsMs, scrapeMs, buildsPerScrape, body };
   });
   const series = res.body.split('\n').filter((l) => l && !l.startsWith('#')).length;
   // A scrape that lost the reals would be fast for the wrong reason.
@@ -118,10 +115,9 @@ export async function run(opts: ScrapeOptions = {}): Promise<ScrapeResult> {
   if (realLines < size.vips * size.reals) throw new Error(`scrape: ${realLines} real series for ${size.vips * size.reals} reals`);
 
   const rows: Row[] = [
-    info(SECTION, `buildSnapshot ${size.vips} × ${size.reals} (real maps, per-CPU counters)`, summarise(res.snapshotMs), 'ms', 'includes the connection-table walk'),
+    info(SECTION, `buildSnapshot ${size.vips} × ${size.reals} (real maps, per-CPU counters)`, summarise(res.snapshotMs), 'ms', 'connection counts from the census (no walk)'),
     info(SECTION, `of which Dataplane.stats.counters() (per-CPU lookups for ${size.vips} VIPs + ${size.vips * size.reals} reals)`, summarise(res.countersMs), 'ms', 'it calls reals.list() too'),
     info(SECTION, 'of which Dataplane.reals.list()', summarise(res.listRealsMs), 'ms', 'buildSnapshot calls it twice (directly and in counters())'),
-    info(SECTION, 'connection-table walk (empty table)', summarise(res.connWalkMs), 'ms', 'the daemon does it at most once a second'),
     atMost(SECTION, `GET /metrics ${size.vips} × ${size.reals} (snapshot + render + HTTP)`, summarise(res.scrapeMs), 'ms', TARGET_SCRAPE_MS,
       `${series} series, ${(res.body.length / 1e6).toFixed(1)} MB`),
     // One scrape should build one snapshot; src/metrics/scrape.ts caches it 250 ms from the
@@ -129,7 +125,7 @@ export async function run(opts: ScrapeOptions = {}): Promise<ScrapeResult> {
     info(SECTION, 'snapshots built per scrape', summarise(res.buildsPerScrape), 'builds', 'expected 1'),
   ];
   if (opts.print) process.stdout.write(renderTable(rows) + '\n');
-  return { rows, ...size, snapshotMs: res.snapshotMs, connWalkMs: res.connWalkMs, scrapeMs: res.scrapeMs, buildsPerScrape: res.buildsPerScrape, bytes: res.body.length, series };
+  return { rows, ...size, snapshotMs: res.snapshotMs, scrapeMs: res.scrapeMs, buildsPerScrape: res.buildsPerScrape, bytes: res.body.length, series };
 }
 
 if (require.main === module) {

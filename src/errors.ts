@@ -24,6 +24,7 @@ export const ErrorCodes = {
   APPLY: 'E_APPLY', // reconciler apply failed (previous state kept)
   DAEMON: 'E_DAEMON',
   CONTROL: 'E_CONTROL', // control socket
+  CONTROL_TOO_LARGE: 'E_CONTROL_TOO_LARGE', // a control request longer than the cap (src/daemon/control.ts)
   SYSTEM: 'E_SYSTEM', // a system command (ip, sysctl) failed
   VRRP: 'E_VRRP',
   HEALTH: 'E_HEALTH',

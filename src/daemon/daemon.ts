@@ -10,7 +10,6 @@ import { loadTopologyFileWithWarnings, checkRuntime } from '../config/load';
 import type { Problem } from '../config/model';
 import { applyScriptSecurity, topologyCommands } from '../config/script-security';
 import type { Topology } from '../config/model';
-import { hostPort } from '../config/address';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as path from 'node:path';
 import { Dataplane, PROGRAM_NAME } from '../dataplane/dataplane';
@@ -27,7 +26,10 @@ import { Director, QuorumChange } from '../director/director';
 import { resolveMacs, interfaceMac } from './neigh';
 import { serveControl, ControlRequest } from './control';
 import { vrrpConfigOf } from './vrrp-config';
-import { buildSnapshot, ConnSummary, summariseConnections } from './snapshot';
+import { buildSnapshot } from './snapshot';
+import { ConnTable } from '../conns/table';
+import { connsReply } from '../conns/reply';
+import { emptyCounts } from '../conns/census';
 import type { DaemonEvent, StatusSnapshot, ThreadStatus } from './status';
 import { startMetricsServer, MetricsServer } from '../metrics/server';
 import type { EventCounters } from '../metrics/scrape';
@@ -38,8 +40,8 @@ const MAC_REFRESH_MS = 30_000;
 const CLOCK_TICK_MS = 1000;
 /** Events kept for the status page and `xlvs list`. */
 const EVENT_RING = 200;
-/** The connection-table summary is recomputed at most this often (it walks the whole LRU). */
-const CONN_SUMMARY_MS = 1_000;
+/** Pause between two connection censuses (each walks the whole LRU, in a worker thread). */
+const CONN_CENSUS_MS = 5_000;
 
 export interface DaemonOptions {
   configFile: string;
@@ -66,7 +68,8 @@ export class Daemon {
     vrrpTransitions: {}, vrrpAdvertsReceived: {}, vrrpAdvertsRejected: {}, healthFailures: [],
   };
   private healthFailures = new Map<string, EventCounters['healthFailures'][number]>();
-  private conns: { at: number; summary: ConnSummary } | null = null;
+  /** Connection counts and listings, from a worker thread: the event loop never walks lb_conns. */
+  private conns: ConnTable | null = null;
   private xdpMode = 'none';
   private adopted = false;
   /** The pinned program of the data plane this daemon took over: attach() may replace it. */
@@ -148,6 +151,7 @@ export class Daemon {
       this.event('daemon', `loaded and pinned the data plane at ${d.pinDir}`);
     }
 
+    this.conns = new ConnTable({ pinDir: d.pinDir, intervalMs: CONN_CENSUS_MS, onError: (m) => this.event('daemon', `warning: ${m}`) });
     this.dp.flows.startClock(CLOCK_TICK_MS);
     await this.refreshMacs();
     this.health.on('transition', (e: HealthEvent) => this.onHealth(e));
@@ -414,6 +418,7 @@ export class Daemon {
       await this.vrrp?.stop();
       await this.metrics?.close();
       await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
+      await this.conns?.close();
       this.loopDelay.disable();
       if (!this.dp) return;
       if (keepForwarding) {
@@ -429,10 +434,9 @@ export class Daemon {
   private async handle(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
       case 'status': return this.snapshot();
-      case 'conns': return this.dp.flows.connections().map((c) => ({
-        proto: c.protocol, client: hostPort(c.client, c.clientPort), vip: hostPort(c.vip, c.vipPort),
-        real: this.realName(c.realId), realId: c.realId, idleMs: Number((process.hrtime.bigint() - c.lastSeenNs) / 1_000_000n),
-      }));
+      case 'conns':
+        if (!this.conns) throw new XlvsError(ErrorCodes.CONTROL, 'conns: the data plane is not up yet');
+        return connsReply(this.conns, req, this.dp.reals.list());
       case 'reload': return this.reload();
       case 'stop':
         setImmediate(() => void this.stop(!!req.keepForwarding).then(() => process.exit(0)));
@@ -440,11 +444,6 @@ export class Daemon {
       default:
         throw new XlvsError(ErrorCodes.CONTROL, `unknown command "${req.cmd}" (status, conns, reload, stop)`);
     }
-  }
-
-  private realName(id: number): string {
-    const r = this.dp.reals.list().find((x) => x.id === id);
-    return r ? r.address : `#${id}`;
   }
 
   /** How each thread of the daemon is doing: event-loop delay, last report, restarts. */
@@ -465,11 +464,8 @@ export class Daemon {
   }
 
   snapshot(): StatusSnapshot {
-    if (!this.conns || Date.now() - this.conns.at > CONN_SUMMARY_MS) {
-      this.conns = { at: Date.now(), summary: summariseConnections(this.dp.flows.connections()) };
-    }
     return buildSnapshot({
-      topo: this.topo, dp: this.dp, verdicts: (k) => this.director.verdict(k), macs: this.director.knownMacs(), conns: this.conns.summary,
+      topo: this.topo, dp: this.dp, verdicts: (k) => this.director.verdict(k), macs: this.director.knownMacs(), conns: this.conns ? this.conns.latest() : emptyCounts(),
       health: (s, r) => this.health.find(s, r),
       vrrp: this.vrrp ? this.vrrp.instances() : [],
       threads: this.threads(),

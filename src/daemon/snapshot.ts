@@ -1,31 +1,14 @@
 // The status snapshot (src/daemon/status.ts) from the daemon's parts: topology, data plane
 // read-back and counters, health, VRRP. Built on demand (CLI, scrape, status page).
 import type { Topology } from '../config/model';
-import type { Connection, Dataplane } from '../dataplane/dataplane';
+import type { Dataplane } from '../dataplane/dataplane';
+import type { ConnCounts } from '../conns/census';
 import type { ServiceVerdict } from '../health/quorum';
 import type { VrrpInstanceStatus } from '../vrrp/thread-protocol';
 import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, ThreadStatus, TrafficCounters, VrrpStatus } from './status';
 
-/** A flow counts as active (ipvsadm ActiveConn) when it saw a packet this recently; we keep no
- *  TCP state, so recency stands in for ESTABLISHED. */
-export const ACTIVE_WINDOW_NS = 60_000_000_000n;
-
-export interface ConnSummary {
-  total: number;
-  /** real id → [active, inactive] */
-  byReal: Map<number, [number, number]>;
-}
-
-export function summariseConnections(conns: Connection[], now = process.hrtime.bigint()): ConnSummary {
-  const byReal = new Map<number, [number, number]>();
-  for (const c of conns) {
-    const e = byReal.get(c.realId) ?? [0, 0];
-    if (now - c.lastSeenNs <= ACTIVE_WINDOW_NS) e[0]++;
-    else e[1]++;
-    byReal.set(c.realId, e);
-  }
-  return { total: conns.length, byReal };
-}
+/** Connection counts come from the census (src/conns): the latest one, never a walk here. */
+export type ConnSummary = ConnCounts;
 
 export interface SnapshotInputs {
   topo: Topology;
@@ -74,11 +57,13 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     });
     const vc = vipCounters.get(svc.key);
     const sorryId = mapVips.get(svc.key)?.sorryReal ?? 0;
+    const vipId = mapVips.get(svc.key)?.id ?? 0;
+    const [vAct, vInact] = (vipId && i.conns.byVip.get(vipId)) || [0, 0];
     return {
-      key: svc.key, id: mapVips.get(svc.key)?.id ?? 0, vip: svc.vip, port: svc.port, protocol: svc.protocol,
+      key: svc.key, id: vipId, vip: svc.vip, port: svc.port, protocol: svc.protocol,
       method: svc.method, scheduler: svc.scheduler,
       persistence: svc.persistence ? { timeoutMs: svc.persistence.timeoutMs, netmask: svc.persistence.netmask } : null,
-      onDown: svc.onDown, sorryActive: sorryId !== 0 && !!verdict?.sorry, reals,
+      onDown: svc.onDown, sorryActive: sorryId !== 0 && !!verdict?.sorry, reals, activeConns: vAct, inactiveConns: vInact,
       counters: vc ? { packets: vc.packets, bytes: vc.bytes, newFlows: vc.newFlows } : ZERO,
     };
   });
@@ -89,7 +74,8 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   return {
     director: i.topo.director.name, interface: i.topo.director.interface, xdpMode: i.xdpMode,
     startedAt: i.startedAt, adopted: i.adopted, configFile: i.configFile, services, vrrp,
-    reasons: counters.reasons as Record<string, bigint>, connections: i.conns.total, events: [...i.events],
+    reasons: counters.reasons as Record<string, bigint>, connections: i.conns.total,
+    census: { at: i.conns.at, ageMs: i.conns.at === null ? null : Math.max(0, Date.now() - i.conns.at), walkMs: i.conns.walkMs }, events: [...i.events],
     threads: i.threads ?? [],
   };
 }

@@ -43,6 +43,9 @@ export interface ServiceStatus {
   onDown: 'expire' | 'keep';
   sorryActive: boolean;
   reals: RealStatus[];
+  /** Connection-table entries of the VIP seen recently / not (from the latest census; absent from older daemons). */
+  activeConns?: number;
+  inactiveConns?: number;
   counters: TrafficCounters;
 }
 
@@ -86,7 +89,10 @@ export interface StatusSnapshot {
   services: ServiceStatus[];
   vrrp: VrrpStatus[];
   reasons: Record<string, bigint>;
+  /** Entries in the connection table (latest census). */
   connections: number;
+  /** The census the connection counts come from: when it finished (ms since the epoch), its age when this snapshot was built, how long it walked; null before the first. */
+  census?: { at: number | null; ageMs: number | null; walkMs: number | null };
   events: DaemonEvent[];
   threads: ThreadStatus[];
 }

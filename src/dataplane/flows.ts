@@ -47,7 +47,11 @@ export class Flows {
     this.clockTimer = null;
   }
 
-  /** The connection table (client → VIP flow → real). */
+  /**
+   * The whole connection table (client → VIP flow → real), one get_next_key + lookup per entry
+   * on the calling thread: seconds for a full table. For tests only; the daemon counts and lists
+   * connections from a worker thread (src/conns), never with this.
+   */
   connections(): Connection[] {
     const out: Connection[] = [];
     for (const [k, v] of this.ix.maps.lb_conns.entries()) {

@@ -5,6 +5,6 @@ export { BpfMap, MapType, MapTypeName, UpdateFlag } from './map';
 export { attachXdp, detachXdp, queryXdp, setXdpWarningHandler, XdpMode } from './xdp';
 export { attachTcIngress, detachTcIngress, queryTcIngress } from './tc';
 export { ensureBpffs, onBpffs } from './bpffs';
-export { possibleCpus, pinThreadToCpu } from './cpu';
+export { possibleCpus, pinThreadToCpu, setThreadCpus, threadCpus, setThreadNice } from './cpu';
 export { setLibbpfLogger, LibbpfLevel, LibbpfLogger } from './log';
 export { ifindexOf } from './iface';

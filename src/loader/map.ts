@@ -239,32 +239,48 @@ export class BpfMap {
    * array of counters without one Buffer per entry.
    */
   lookupBatchRaw(): { keys: Buffer; values: Buffer; count: number } {
+    const keyParts: Buffer[] = [];
+    const valParts: Buffer[] = [];
+    let total = 0;
+    for (const c of this.lookupBatchChunks()) {
+      keyParts.push(c.keys);
+      valParts.push(c.values);
+      total += c.count;
+    }
+    return { keys: Buffer.concat(keyParts), values: Buffer.concat(valParts), count: total };
+  }
+
+  /**
+   * The map through BPF_MAP_LOOKUP_BATCH, one chunk of at most `chunk` entries at a time (more
+   * only when one hash bucket holds more: the kernel cannot split a bucket, ENOSPC, and the chunk
+   * grows to fit it). Each chunk's `keys`/`values` are fresh buffers holding `count` entries back
+   * to back, laid out as in lookupBatchRaw. Nothing is read before the consumer asks for the next
+   * chunk, so memory stays one chunk whatever the map's size. Like any walk of a live hash map,
+   * entries added or deleted meanwhile may be missed (never seen twice within one bucket).
+   */
+  *lookupBatchChunks(chunk = 8192): Generator<{ keys: Buffer; values: Buffer; count: number }> {
+    if (!Number.isInteger(chunk) || chunk < 1) throw new XlvsError(ErrorCodes.BPF_MAP_OP, `map ${this.name}: lookupBatchChunks: chunk ${chunk} must be a positive integer`);
     const vb = this.valueBytes;
-    let chunk = Math.max(1, Math.min(this.maxEntries, 8192));
+    let size = Math.min(this.maxEntries, chunk);
     // The batch cursor is opaque; hash maps use a u32 bucket index, arrays a key (bpf(2)).
     const tokenSize = Math.max(this.keySize, 8);
     let inTok: Buffer | null = null;
     const outTok = Buffer.alloc(tokenSize);
-    const keyParts: Buffer[] = [];
-    const valParts: Buffer[] = [];
-    let total = 0;
     const opts = batchOpts();
+    const count = Buffer.alloc(4);
     for (;;) {
-      const keys = Buffer.alloc(chunk * this.keySize);
-      const vals = Buffer.alloc(chunk * vb);
-      const count = Buffer.alloc(4);
-      count.writeUInt32LE(chunk);
+      const keys = Buffer.alloc(size * this.keySize);
+      const vals = Buffer.alloc(size * vb);
+      count.writeUInt32LE(size);
       const r = bpf.map_lookup_batch(this.fd, inTok, outTok, keys, vals, count, opts) as number;
       if (r < 0 && r !== -ENOENT) {
-        // A hash bucket larger than `chunk` (ENOSPC): retry the same position with room for it.
-        if (r === -ENOSPC && chunk < this.maxEntries) { chunk = Math.min(this.maxEntries, chunk * 2); continue; }
+        // A hash bucket larger than the chunk (ENOSPC): retry the same position with room for it.
+        if (r === -ENOSPC && size < this.maxEntries) { size = Math.min(this.maxEntries, size * 2); continue; }
         this.batchFail('lookup_batch', r);
       }
       const n = count.readUInt32LE();
-      keyParts.push(keys.subarray(0, n * this.keySize));
-      valParts.push(vals.subarray(0, n * vb));
-      total += n;
-      if (r === -ENOENT) return { keys: Buffer.concat(keyParts), values: Buffer.concat(valParts), count: total };
+      if (n > 0) yield { keys: keys.subarray(0, n * this.keySize), values: vals.subarray(0, n * vb), count: n };
+      if (r === -ENOENT) return;
       inTok = Buffer.from(outTok);
     }
   }

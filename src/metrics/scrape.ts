@@ -82,12 +82,25 @@ export function registerScrapeMetrics(registry: Registry, src: ScrapeSources): v
   fam('xlvs_real_state', 'Health state of the real, one series per state (1 = current).', 'gauge', () =>
     snap().services.flatMap((s) => s.reals.flatMap((r) => STATE_VALUES.map((st) => ({ value: r.state === st ? 1 : 0, labels: { vip: s.key, real: r.key, state: st } })))));
   fam('xlvs_real_active_connections', 'Connection-table entries to the real seen recently (ipvsadm ActiveConn).', 'gauge', perReal((r) => r.activeConns));
+  fam('xlvs_real_inactive_connections', 'Connection-table entries to the real not seen recently (ipvsadm InActConn).', 'gauge', perReal((r) => r.inactiveConns));
+  fam('xlvs_vip_active_connections', 'Connection-table entries of the VIP seen recently.', 'gauge', () =>
+    snap().services.map((s) => ({ value: s.activeConns ?? 0, labels: { vip: s.key } })));
+  fam('xlvs_vip_inactive_connections', 'Connection-table entries of the VIP not seen recently.', 'gauge', () =>
+    snap().services.map((s) => ({ value: s.inactiveConns ?? 0, labels: { vip: s.key } })));
   fam('xlvs_vip_sorry_active', '1 while the VIP sends new flows to its sorry server (quorum lost).', 'gauge', () =>
     snap().services.map((s) => ({ value: s.sorryActive ? 1 : 0, labels: { vip: s.key } })));
 
   fam('xlvs_verdicts_total', 'Packets by data-plane verdict reason, summed over CPUs.', 'counter', () =>
     Object.entries(snap().reasons).filter(([reason]) => reason !== 'unused').map(([reason, v]) => ({ value: Number(v), labels: { reason } })));
-  fam('xlvs_conntrack_entries', 'Entries in the connection table.', 'gauge', () => [{ value: snap().connections, labels: {} }]);
+  fam('xlvs_conntrack_entries', 'Entries in the connection table (latest census).', 'gauge', () => [{ value: snap().connections, labels: {} }]);
+  fam('xlvs_conntrack_census_age_seconds', 'Seconds since the connection census the connection gauges come from finished (absent before the first).', 'gauge', () => {
+    const at = snap().census?.at;
+    return at == null ? [] : [{ value: Math.max(0, (Date.now() - at) / 1000), labels: {} }];
+  });
+  fam('xlvs_conntrack_census_duration_seconds', 'How long that census walked the connection table (in a worker thread).', 'gauge', () => {
+    const ms = snap().census?.walkMs;
+    return ms == null ? [] : [{ value: ms / 1000, labels: {} }];
+  });
 
   fam('xlvs_vrrp_state', 'VRRP state per instance, one series per state (1 = current).', 'gauge', () =>
     snap().vrrp.flatMap((v) => VRRP_STATES.map((st) => ({ value: v.state === st ? 1 : 0, labels: { vrrp_instance: v.name, state: st } }))));

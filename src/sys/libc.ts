@@ -1,6 +1,6 @@
 // libc through koffi, the one binding of it: the few socket calls Node has no API for (raw IP
 // sockets, AF_PACKET), poll and eventfd for waiting on them, and what the BPF loader needs
-// besides libbpf (mount, mmap, sched_setaffinity, vsnprintf). Structs are plain Buffers laid out here, so the
+// besides libbpf (mount, mmap, CPU affinity and thread nice values, vsnprintf). Structs are plain Buffers laid out here, so the
 // FFI surface stays int/pointer only. Constants are Linux x86_64/aarch64 values from the headers
 // named beside them.
 import koffi from 'koffi';
@@ -59,6 +59,9 @@ function bind() {
     ifNametoindex: c.func('unsigned int if_nametoindex(const char *name)'),
     // What the BPF loader needs besides libbpf (src/loader/ffi.ts re-exports these as `c`).
     schedSetaffinity: c.func('int sched_setaffinity(int pid, size_t size, const void *mask)'),
+    schedGetaffinity: c.func('int sched_getaffinity(int pid, size_t size, void *mask)'),
+    gettid: c.func('int gettid(void)'),
+    setpriority: c.func('int setpriority(int which, unsigned int who, int prio)'),
     vsnprintf: c.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
     mount: c.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
     mmap: c.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),

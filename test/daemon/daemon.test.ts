@@ -11,7 +11,7 @@ import { ChildProcess, execFileSync } from 'node:child_process';
 import { Netlab } from '../../src/lab/netns';
 import { run } from '../../src/sys/exec';
 import { BpfMap, BpfProgram } from '../../src/loader';
-import { controlRequest } from '../../src/daemon/control';
+import { controlRequest, controlStream } from '../../src/daemon/control';
 import { reviveSnapshot } from '../../src/cli/commands/control';
 import type { StatusSnapshot } from '../../src/daemon/status';
 import { repoRoot } from '../../src/paths';
@@ -242,7 +242,12 @@ describe('xlvs daemon', needsBpf(), () => {
     const ids = before.services[0].reals.map((r) => [r.key, r.id]);
     const flows = Array.from({ length: 30 }, (_, i) => 44000 + i);
     for (const p of flows) send(prog, p, 'S');
-    const conns0 = (await controlRequest(sock, { cmd: 'conns' })) as { client: string; realId: number }[];
+    const conns = async () => {
+      const rows: { client: string; realId: number }[] = [];
+      await controlStream(sock, { cmd: 'conns' }, (r) => rows.push(r as { client: string; realId: number }));
+      return rows;
+    };
+    const conns0 = await conns();
     const realOf = new Map(conns0.map((c) => [c.client, c.realId]));
     process.kill(daemon!.pid!, 'SIGKILL');
     await new Promise((r) => daemon!.once('exit', r));
@@ -270,17 +275,33 @@ describe('xlvs daemon', needsBpf(), () => {
     const link = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
     assert.equal(link.xdp?.prog?.id ?? link.xdp?.attached?.[0]?.prog?.id, prog.id, JSON.stringify(link.xdp));
     for (const p of flows) send(prog, p, 'A');
-    const conns1 = (await controlRequest(sock, { cmd: 'conns' })) as { client: string; realId: number }[];
+    const conns1 = await conns();
     for (const c of conns1) if (realOf.has(c.client)) assert.equal(c.realId, realOf.get(c.client), `${c.client} kept its real`);
     assert.ok(conns1.filter((c) => realOf.has(c.client)).length >= flows.length);
   });
 
-  test('xlvs list prints the ipvsadm-style table', () => {
+  test('xlvs list prints the ipvsadm-style table', async () => {
     const out = execFileSync('node', [xlvs, 'list', '-n', '--socket', sock], { encoding: 'utf8' });
     assert.match(out, /^TCP  10\.77\.0\.100:80 mh/m);
     assert.match(out, /-> 10\.77\.0\.21:80\s+Route\s+3/);
     const stats = execFileSync('node', [xlvs, 'list', '--stats', '--socket', sock], { encoding: 'utf8' });
     assert.match(stats, /Conns\s+InPkts\s+OutPkts\s+InBytes\s+OutBytes/);
+    // The connection table, streamed and filtered (flows of the tests above are still in it).
+    const conns = execFileSync('node', [xlvs, 'list', '--conns', '--vip', '10.77.0.100:80', '--limit', '3', '--socket', sock], { encoding: 'utf8' });
+    assert.match(conns, /^Pro Idle\s+Source\s+Virtual\s+Destination$/m);
+    assert.equal(conns.trim().split('\n').length, 4, conns);
+    assert.match(conns, /^TCP +\d\d:\d\d +\S+ +10\.77\.0\.100:80 +10\.77\.0\.2\d:80$/m);
+    const json = execFileSync('node', [xlvs, 'list', '--conns', '--json', '--limit', '2', '--socket', sock], { encoding: 'utf8' }).trim().split('\n');
+    assert.equal(json.length, 2);
+    for (const l of json) assert.equal((JSON.parse(l) as { proto: string }).proto, 'tcp');
+    // Connection counts come from the census (a worker walks the table; the restarted daemon ran
+    // one at start, with the flows above in the pinned table).
+    const st = await status();
+    assert.ok(st.census?.at, 'a census has run');
+    assert.ok(st.connections > 0, `${st.connections} connections`);
+    const svc = st.services[0];
+    assert.equal((svc.activeConns ?? 0) + (svc.inactiveConns ?? 0), st.connections, 'one service holds every flow');
+    assert.equal(svc.reals.reduce((a, r) => a + r.activeConns + r.inactiveConns, 0), st.connections, 'its reals add up');
   });
 
   test('xlvs stop --keep-forwarding leaves XDP and pins for the next daemon', async () => {

@@ -16,15 +16,16 @@ function snapshot(): StatusSnapshot {
     director: 'edge-a', interface: 'eth0', xdpMode: 'native', startedAt: 0, adopted: false, configFile: 'x.yaml',
     services: [{
       key: '10.0.0.10:80/tcp', id: 1, vip: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev',
-      persistence: null, onDown: 'expire', sorryActive: false, counters: c(30, 3000, 3),
+      persistence: null, onDown: 'expire', sorryActive: false, counters: c(30, 3000, 3), activeConns: 1, inactiveConns: 2,
       reals: [
         { key: '10.0.1.1:80', id: 1, address: '10.0.1.1', port: 80, weight: 2, effectiveWeight: 2, state: 'up', reason: 'check ok', mac: null, activeConns: 1, inactiveConns: 0, counters: c(20, 2000, 2) },
-        { key: '10.0.1.2:80', id: 2, address: '10.0.1.2', port: 80, weight: 1, effectiveWeight: 1, state: 'down', reason: 'connection refused', mac: null, activeConns: 0, inactiveConns: 0, counters: c(10, 1000, 1) },
+        { key: '10.0.1.2:80', id: 2, address: '10.0.1.2', port: 80, weight: 1, effectiveWeight: 1, state: 'down', reason: 'connection refused', mac: null, activeConns: 0, inactiveConns: 2, counters: c(10, 1000, 1) },
       ],
     }],
     vrrp: [{ name: 'VI_1', vrid: 51, interface: 'eth0', state: 'MASTER', priority: 100, effectivePriority: 100, vips: ['10.0.0.10/24'], since: 0 }],
     reasons: { tx_dr: 30n, not_vip: 7n },
     connections: 3, threads: [],
+    census: { at: Date.now() - 2000, ageMs: 2000, walkMs: 12.5 },
     events: [{ at: Date.now(), kind: 'health', message: '10.0.1.2:80 down: connection refused' }],
   };
 }
@@ -65,6 +66,13 @@ test('serves /metrics with values from the snapshot at scrape time', async () =>
   line('xlvs_health_check_duration_seconds_bucket{le="0.005",vip="10.0.0.10:80/tcp",real="10.0.1.1:80"} 1');
   line('xlvs_build_info{version="9.9.9",node="' + process.version + '"} 1');
   line('# TYPE xlvs_vip_bytes_total counter');
+  line('xlvs_real_inactive_connections{vip="10.0.0.10:80/tcp",real="10.0.1.2:80"} 2');
+  line('xlvs_vip_active_connections{vip="10.0.0.10:80/tcp"} 1');
+  line('xlvs_vip_inactive_connections{vip="10.0.0.10:80/tcp"} 2');
+  line('xlvs_conntrack_entries 3');
+  line('xlvs_conntrack_census_duration_seconds 0.0125');
+  const age = Number(/^xlvs_conntrack_census_age_seconds (\S+)$/m.exec(m.body)?.[1]);
+  assert.ok(age >= 2 && age < 5, `census age ${age}`);
 });
 
 test('promtool check metrics finds nothing to complain about', (t) => {

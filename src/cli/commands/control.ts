@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { controlRequest, defaultSocketPath } from '../../daemon/control';
+import { controlRequest, controlStream, defaultSocketPath } from '../../daemon/control';
+import { CONN_HEADER, formatConnRow, ConnRow } from '../../conns/rows';
 import type { StatusSnapshot } from '../../daemon/status';
 import { computeRates, formatListing } from '../listing';
 import { XlvsError, ErrorCodes } from '../../errors';
@@ -42,25 +43,45 @@ function withSocket(cmd: Command): Command {
   return cmd.option('-s, --socket <path>', 'control socket of the daemon').option('--name <director>', 'director name (socket /run/xlvs/<name>.sock)');
 }
 
+interface ConnOpts { vip?: string; real?: string; client?: string; limit?: string }
+
+/** `xlvs list --conns`: rows are printed as they arrive (the daemon streams the table chunk by chunk). */
+async function listConns(sock: string, o: ConnOpts, json: boolean): Promise<void> {
+  let limit: number | undefined;
+  if (o.limit !== undefined) {
+    if (!/^\d+$/.test(o.limit) || Number(o.limit) < 1) throw new XlvsError(ErrorCodes.USAGE, `--limit: "${o.limit}" is not a positive integer`);
+    limit = Number(o.limit);
+  }
+  if (!json) process.stdout.write(CONN_HEADER);
+  const out: string[] = [];
+  const flush = () => { if (out.length) { process.stdout.write(out.join('')); out.length = 0; } };
+  await controlStream(sock, { cmd: 'conns', vip: o.vip, real: o.real, client: o.client, limit }, (item) => {
+    out.push(json ? `${item as string}\n` : formatConnRow(item as ConnRow));
+    if (out.length >= 4096) flush();
+  }, 30_000, { rawItems: json });
+  flush();
+}
+
 export function register(program: Command): void {
   withSocket(program.command('list').alias('ls'))
     .description('list services and reals like `ipvsadm -L`')
     .option('-n, --numeric', 'numeric output (always numeric; accepted for ipvsadm habits)')
     .option('--stats', 'counters: Conns, InPkts, OutPkts, InBytes, OutBytes')
     .option('--rate', 'rates over --interval: CPS, InPPS, OutPPS, InBPS, OutBPS')
-    .option('--conns', 'the connection table')
+    .option('--conns', 'the connection table, streamed (like ipvsadm -Lnc): pro, idle, source, virtual, destination')
+    .option('--vip <addr[:port]>', 'with --conns: only flows to this VIP (and port)')
+    .option('--real <addr>', 'with --conns: only flows to this real')
+    .option('--client <addr[/prefix]>', 'with --conns: only flows from this client address or prefix')
+    .option('--limit <n>', 'with --conns: at most this many entries')
     .option('--interval <ms>', 'sampling interval for --rate', '1000')
     .option('--json', 'machine-readable output')
-    .action(async (o: SocketOpts & { stats?: boolean; rate?: boolean; conns?: boolean; interval: string; json?: boolean }) => {
+    .action(async (o: SocketOpts & ConnOpts & { stats?: boolean; rate?: boolean; conns?: boolean; interval: string; json?: boolean }) => {
       const sock = resolveSocket(o);
       if (o.conns) {
-        const conns = await controlRequest(sock, { cmd: 'conns' });
-        if (o.json) { process.stdout.write(JSON.stringify(conns, null, 2) + '\n'); return; }
-        const rows = conns as { proto: string; client: string; vip: string; real: string; ageMs?: number }[];
-        process.stdout.write('Pro Client                          Virtual                         Real\n');
-        for (const c of rows) process.stdout.write(`${c.proto.toUpperCase().padEnd(4)}${c.client.padEnd(32)}${c.vip.padEnd(32)}${c.real}\n`);
+        await listConns(sock, o, !!o.json);
         return;
       }
+      if (o.vip || o.real || o.client || o.limit) throw new XlvsError(ErrorCodes.USAGE, '--vip, --real, --client and --limit filter the connection table: use them with --conns');
       const snap = reviveSnapshot(await controlRequest(sock, { cmd: 'status' }));
       if (o.rate) {
         const ms = Number(o.interval);

@@ -11,7 +11,7 @@ import { needsCommand } from '../../lib/env';
 import { labUp, labDown, labStatus, LabState } from '../../../src/lab/site';
 import { LabLayout, LabDirector, LabReal, LAB } from '../../../src/lab/layout';
 import { xlvsArgv } from '../../../src/lab/xlvs-cli';
-import { controlRequest } from '../../../src/daemon/control';
+import { controlRequest, controlStream } from '../../../src/daemon/control';
 import { reviveSnapshot } from '../../../src/cli/commands/control';
 import type { StatusSnapshot, ServiceStatus } from '../../../src/daemon/status';
 
@@ -146,10 +146,11 @@ export class E2eLab {
     return s;
   }
 
-  /** Director `n`'s connection table: client `addr:port` → the real's address. */
+  /** Director `n`'s connection table: client `addr:port` → the real's `addr:port`. */
   async connections(n: 1 | 2): Promise<Map<string, string>> {
-    const rows = await controlRequest(this.dir(n).socket, { cmd: 'conns' }, 5000) as { client: string; real: string }[];
-    return new Map(rows.map((r) => [r.client, r.real]));
+    const rows = new Map<string, string>();
+    await controlStream(this.dir(n).socket, { cmd: 'conns' }, (r) => { const c = r as { client: string; real: string }; rows.set(c.client, c.real); }, 5000);
+    return rows;
   }
 
   real(short: string): LabReal {
