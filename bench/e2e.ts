@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { execFileSync, ChildProcess } from 'node:child_process';
 import { LAB } from '../src/lab/layout';
 import { inNs } from '../src/sys/exec';
-import { controlRequest } from '../src/daemon/control';
+import { controlRequest } from '../src/control/client';
 import { Lab, bringUp, tearDown, masterOf, irqSeconds, processCpuSeconds, daemonPid, startIn, stop, waitFor } from './lib/lab';
 import { RealServer, startHaproxyReals, stopReals, allRealCounts, frontendCounts } from './lib/reals';
 import { runWrk, wrkVersion, WrkResult } from './lib/wrk';

@@ -19,7 +19,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
 import { LAB } from '../src/lab/layout';
 import { inNs, run as sh } from '../src/sys/exec';
-import { controlRequest } from '../src/daemon/control';
+import { controlRequest } from '../src/control/client';
 import * as vrrpBench from './vrrp-failover';
 import { Lab, bringUp, tearDown, masterOf, holdsVips, waitFor, startIn, stop, load } from './lib/lab';
 import { Row, info, renderTable, spreadOf } from './lib/report';

@@ -24,7 +24,7 @@ export const ErrorCodes = {
   APPLY: 'E_APPLY', // reconciler apply failed (previous state kept)
   DAEMON: 'E_DAEMON',
   CONTROL: 'E_CONTROL', // control socket
-  CONTROL_TOO_LARGE: 'E_CONTROL_TOO_LARGE', // a control request longer than the cap (src/daemon/control.ts)
+  CONTROL_TOO_LARGE: 'E_CONTROL_TOO_LARGE', // a control request longer than the cap (src/control/server.ts)
   SYSTEM: 'E_SYSTEM', // a system command (ip, sysctl) failed
   VRRP: 'E_VRRP',
   HEALTH: 'E_HEALTH',
@@ -73,7 +73,7 @@ const ERRNO_NAMES: Record<number, string> = {
 };
 
 /** `errno 22 EINVAL` style text for messages. */
-export function errnoName(errno: number): string {
+function errnoName(errno: number): string {
   const n = Math.abs(errno);
   return `errno ${n}${ERRNO_NAMES[n] ? ' ' + ERRNO_NAMES[n] : ''}`;
 }

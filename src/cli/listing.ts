@@ -1,7 +1,7 @@
 // ipvsadm-style listings of a status snapshot: `xlvs list` prints what `ipvsadm -L` would, so
 // operators read it without a manual. Pure: snapshot in, text out.
-import type { ServiceStatus, StatusSnapshot, TrafficCounters } from '../daemon/status';
-import { hostPort } from '../config/address';
+import type { ServiceStatus, StatusSnapshot, TrafficCounters } from '../common/status';
+import { hostPort } from '../common/address';
 
 export type ListMode = 'plain' | 'stats' | 'rate';
 

@@ -1,6 +1,6 @@
 // Health-check settings: keepalived aliases folded, defaults filled, one real's check resolved.
 import type { CheckModel, CheckType, HttpCheckModel } from './model';
-import { canonicalIp, familyName, parseIp } from './address';
+import { canonicalIp, familyName, parseIp } from '../common/address';
 import { parseDuration } from './duration';
 import { describeMs, MAX_TIMER_MS } from './limits';
 import { argvAt } from './argv';
@@ -65,7 +65,7 @@ export function durationAt(v: unknown, path: readonly PathSeg[], p: Problems, ma
 }
 
 /** Status set "200-299,301": each part a code or range within 100..599 (RFC 9110 §15). */
-export function checkStatus(v: unknown): string | { error: string } {
+function checkStatus(v: unknown): string | { error: string } {
   const text = String(v).replace(/\s+/g, '');
   const parts = text.split(',');
   for (const part of parts) {

@@ -3,13 +3,13 @@
 // replaced). Both are confined to directories meant for run-time state, so a typo or a hostile
 // file cannot make the daemon mount over /etc or unlink /etc/passwd. Pure; the run-time checks
 // (never mount over a directory holding files, never unlink what is not a socket) are in
-// src/loader/bpffs.ts and src/daemon/control.ts.
+// src/loader/bpffs.ts and src/control/server.ts.
 import * as path from 'node:path';
 
 /** Where pin roots may be: the BPF filesystem's usual mount point, or the run-time tmpfs. */
-export const PIN_ROOT_DIRS = ['/sys/fs/bpf', '/run'] as const;
+const PIN_ROOT_DIRS = ['/sys/fs/bpf', '/run'] as const;
 /** Where control sockets may be: the run-time tmpfs (FHS 3.0 §3.15, /run). */
-export const SOCKET_DIRS = ['/run'] as const;
+const SOCKET_DIRS = ['/run'] as const;
 
 const DOTS = 'has a . or .. segment: write the path without them';
 

@@ -19,7 +19,7 @@ export interface ConfigError extends XlvsError {
   file: string;
 }
 
-export function schemaPath(): string {
+function schemaPath(): string {
   return path.join(repoRoot(), 'config', 'topology.schema.json');
 }
 

@@ -3,7 +3,8 @@
 // compressed lower-case, RFC 5952 §4), keepalived aliases are folded into xlvs names.
 // It is plain JSON (no Buffers, no bigints) so it can be printed, diffed and golden-tested.
 
-export type Family = 4 | 6;
+export type { Family } from '../common/address';
+import type { Family } from '../common/address';
 export type Argv = string[];
 
 /** An address with its prefix length: a director address or a VRRP VIP. */

@@ -6,7 +6,7 @@ import type {
 } from './model';
 import {
   Ip, canonicalIp, familyName, formatIp, hostPort, inSubnet, maskToPrefix, maxPrefix, parseIp, prefixToMask,
-} from './address';
+} from '../common/address';
 import { aliased, checkFamilies, durationAt, parseCheck, RawCheck, resolveCheck } from './check';
 import type { PathSeg, Problems } from './problems';
 import { isPrime } from '../maglev/maglev';
@@ -19,12 +19,12 @@ import { lookupUser } from './script-security';
 
 type Raw = Record<string, unknown>;
 
-export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/xlvs';
+const DEFAULT_PIN_ROOT = '/sys/fs/bpf/xlvs';
 /** Maglev §5.3 evaluates 65537-entry tables; prime, and ≫ 100 × reals for ≤ 1% imbalance. */
 export const DEFAULT_TABLE_SIZE = 65537;
 /** ipvsadm(8) -p: "The default persistent timeout is 300 seconds". */
 const DEFAULT_PERSISTENCE_MS = 300_000;
-export const DEFAULT_METRICS = { host: '127.0.0.1', port: 9720 };
+const DEFAULT_METRICS = { host: '127.0.0.1', port: 9720 };
 /** keepalived.conf(5): advert_int 1, priority 100, garp_master_delay 5, garp_master_repeat 5, garp_master_refresh 0 (off), refresh_repeat 1. */
 const VRRP_DEFAULTS = { priority: 100, advertMs: 1000, garpDelayMs: 5000, garpRepeat: 5, garpRefreshMs: 0, garpRefreshRepeat: 1 };
 /** RFC 3768 §5.3.7: v2 Adver Int is 8 bits of seconds. */

@@ -6,7 +6,7 @@ import type { Problem } from './model';
 
 export type PathSeg = string | number;
 
-export function formatPath(path: readonly PathSeg[]): string {
+function formatPath(path: readonly PathSeg[]): string {
   let out = '';
   for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
   return out === '' ? '(root)' : out;
@@ -93,7 +93,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The closest of `candidates` to `word`, if it is close enough to be a typo. */
-export function suggest(word: string, candidates: readonly string[]): string | null {
+function suggest(word: string, candidates: readonly string[]): string | null {
   let best: string | null = null;
   let bestD = Infinity;
   for (const c of candidates) {
@@ -103,7 +103,7 @@ export function suggest(word: string, candidates: readonly string[]): string | n
   return best !== null && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : null;
 }
 
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';

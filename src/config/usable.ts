@@ -1,6 +1,6 @@
 // Addresses that parse but cannot be a VIP, a real or a sorry server: the data plane would
 // match or forward to something that is no single host on the link. Pure.
-import type { Ip } from './address';
+import type { Ip } from '../common/address';
 
 /** Why `ip` cannot be a host address of a service, or null when it can. */
 export function unusableAddress(ip: Ip): string | null {

@@ -46,7 +46,7 @@ export function parseVipFilter(s: string): NonNullable<ConnFilterSpec['vip']> {
 }
 
 /** --client: `ADDR` or `ADDR/PREFIX`. */
-export function parseClientFilter(s: string): NonNullable<ConnFilterSpec['client']> {
+function parseClientFilter(s: string): NonNullable<ConnFilterSpec['client']> {
   const [addr, prefixText, extra] = s.split('/');
   if (extra !== undefined) throw usage(`--client: "${s}" is not ADDR[/PREFIX]`);
   const a = addrOf(addr, '--client');

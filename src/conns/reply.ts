@@ -1,6 +1,6 @@
 // The `conns` control command: checks the filters (bad ones are refused before any walk) and
 // streams the matching entries from the connection-table worker as control-socket items.
-import { StreamReply, ControlRequest } from '../daemon/control';
+import { StreamReply, ControlRequest } from '../control/protocol';
 import { compileConnFilter, ConnFilterRequest } from './filter';
 import type { ConnTable } from './table';
 

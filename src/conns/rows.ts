@@ -2,7 +2,7 @@
 // virtual, destination; we show idle time, having no TCP state to expire by). Built from raw
 // lb_conns keys/values in the worker; the text form is the CLI's.
 import { formatAddr, AF4 } from '../dataplane/addr';
-import { hostPort } from '../config/address';
+import { hostPort } from '../common/address';
 
 export interface ConnRow {
   proto: 'tcp' | 'udp';
@@ -29,7 +29,7 @@ function u64(b: Buffer, at: number): number {
 }
 
 /** The row of the entry at key offset `ko` / value offset `vo` (flow_key / conn_value layouts in filter.ts); `nowNs` as from process.hrtime.bigint(), as a number. */
-export function rowOf(keys: Buffer, ko: number, values: Buffer, vo: number, nowNs: number, realAddr: (id: number) => string | undefined): ConnRow {
+function rowOf(keys: Buffer, ko: number, values: Buffer, vo: number, nowNs: number, realAddr: (id: number) => string | undefined): ConnRow {
   const family = keys[ko + 37];
   const dport = keys.readUInt16BE(ko + 34);
   const realId = values.readUInt32LE(vo);

@@ -24,13 +24,14 @@ import type { TransitionMessage } from '../vrrp/thread-protocol';
 import type { VrrpConfig } from '../vrrp/types';
 import { Director, QuorumChange } from '../director/director';
 import { resolveMacs, interfaceMac } from './neigh';
-import { serveControl, ControlRequest } from './control';
+import { ControlRequest } from '../control/protocol';
+import { serveControl } from '../control/server';
 import { vrrpConfigOf } from './vrrp-config';
 import { buildSnapshot } from './snapshot';
 import { ConnTable } from '../conns/table';
 import { connsReply } from '../conns/reply';
 import { emptyCounts } from '../conns/census';
-import type { DaemonEvent, StatusSnapshot, ThreadStatus } from './status';
+import type { DaemonEvent, StatusSnapshot, ThreadStatus } from '../common/status';
 import { startMetricsServer, MetricsServer } from '../metrics/server';
 import type { EventCounters } from '../metrics/scrape';
 

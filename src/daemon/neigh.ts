@@ -13,7 +13,7 @@ interface RouteEntry { dst: string; gateway?: string; dev?: string }
 const DISCARD_PORT = 9; // RFC 863
 
 /** The on-link address to resolve for `addr`: itself, or the gateway of its route. */
-export function nextHop(addr: string, dev: string): { via: string; dev: string } {
+function nextHop(addr: string, dev: string): { via: string; dev: string } {
   const r = run(['ip', '-j', 'route', 'get', addr], { allowFail: true });
   if (r.status === 0) {
     try {

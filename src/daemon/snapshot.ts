@@ -1,11 +1,11 @@
-// The status snapshot (src/daemon/status.ts) from the daemon's parts: topology, data plane
+// The status snapshot (src/common/status.ts) from the daemon's parts: topology, data plane
 // read-back and counters, health, VRRP. Built on demand (CLI, scrape, status page).
 import type { Topology } from '../config/model';
 import type { Dataplane } from '../dataplane/dataplane';
 import type { ConnCounts } from '../conns/census';
 import type { ServiceVerdict } from '../health/quorum';
 import type { VrrpInstanceStatus } from '../vrrp/thread-protocol';
-import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, ThreadStatus, TrafficCounters, VrrpStatus } from './status';
+import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, ThreadStatus, TrafficCounters, VrrpStatus } from '../common/status';
 
 /** Connection counts come from the census (src/conns): the latest one, never a walk here. */
 export type ConnSummary = ConnCounts;

@@ -1,7 +1,6 @@
 // The VIPs (lb_vips, lb_vip_ids, the lb_vip_filter pre-filter) and the no-accept addresses
 // (lb_no_accept). Filter bits go in before a map entry and come out after it, so the program
 // may look up in vain, never miss.
-import { XlvsError, ErrorCodes } from '../errors';
 import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, vipFilterBit, VipInfo, VipKey } from '../maps/lb';
 import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName } from './spec';
 import { parseAddr } from './addr';

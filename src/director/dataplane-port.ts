@@ -4,7 +4,7 @@ import type { Dataplane } from '../dataplane/dataplane';
 import type { Topology } from '../config/model';
 import type { DataplanePort, RealWithId } from '../reconciler/reconciler';
 import type { DesiredReal, DesiredState, DesiredVip } from '../reconciler/desired';
-import { hostPort } from '../config/address';
+import { hostPort } from '../common/address';
 
 export class DataplanePortAdapter implements DataplanePort {
   constructor(private readonly dp: Dataplane) {}

@@ -3,7 +3,7 @@
 import type { ServiceModel, Topology } from '../config/model';
 import type { ServiceVerdict } from '../health/quorum';
 import { DesiredReal, DesiredService, DesiredState } from '../reconciler/desired';
-import { hostPort } from '../config/address';
+import { hostPort } from '../common/address';
 
 /** Stored for a real whose MAC is not known yet; such a real is kept out of selection. */
 export const NO_MAC = '00:00:00:00:00:00';

@@ -18,7 +18,7 @@ import { DataplanePortAdapter, adoptedState } from './dataplane-port';
 import { desiredService, desiredState, noAcceptAddresses } from './desired-from-model';
 
 /** The highest real id (bpf/include/lb_shared.h LB_MAX_REALS; id 0 = none). */
-export const MAX_REAL_ID = LB.MAX_REALS - 1;
+const MAX_REAL_ID = LB.MAX_REALS - 1;
 
 export interface Desired {
   services: DesiredState;

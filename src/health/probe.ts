@@ -5,8 +5,6 @@ import { CheckResult } from './types';
 
 export interface Verdict { ok: boolean; reason: string; weight?: number }
 
-export class ProbeAbort extends Error {}
-
 /** What a check body tells the shell while it runs. */
 export interface ProbeContext {
   /** The reason to report if the deadline passes now (default "timeout after Nms"), e.g.
@@ -48,7 +46,7 @@ export async function probe(
 }
 
 /** "ECONNREFUSED connect 10.0.0.2:80" style text from a Node error. */
-export function errText(e: unknown): string {
+function errText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err && err.code === 'ECONNREFUSED') return 'connection refused';
   if (err && err.code === 'EHOSTUNREACH') return 'host unreachable';

@@ -12,12 +12,12 @@ import { scriptIdentity } from '../sys/run-as';
 /** misc_dynamic: exit codes from here up carry a weight (code − MISC_DYNAMIC_BASE). */
 export const MISC_DYNAMIC_BASE = 2;
 
-export function scriptVars(spec: ScriptCheck): Record<string, string> {
+function scriptVars(spec: ScriptCheck): Record<string, string> {
   return { address: connectHost(spec), port: String(connectPort(spec)) };
 }
 
 /** The verdict on an exit code, as keepalived's MISC_CHECK reads it. */
-export function exitVerdict(code: number, dynamic: boolean): Verdict {
+function exitVerdict(code: number, dynamic: boolean): Verdict {
   if (code === 0) return { ok: true, reason: 'exit 0' };
   if (!dynamic || code === 1) return { ok: false, reason: `exit ${code}` };
   const weight = code - MISC_DYNAMIC_BASE;

@@ -7,7 +7,7 @@ import type { DirectorOut, ImportResult } from './types';
 export const PLACEHOLDER_INTERFACE = 'eth0';
 
 /** A director name from a hint (keepalived router_id, a file name): [a-z0-9-]{1,32}. */
-export function directorName(hint: string | undefined): string | undefined {
+function directorName(hint: string | undefined): string | undefined {
   if (!hint) return undefined;
   const n = hint.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 32).replace(/-$/, '');
   return n || undefined;

@@ -5,7 +5,7 @@ import { run, inNs } from '../sys/exec';
 import { labUp, labDown, labStatus, formatLabStatus, DEFAULT_PREFIX, LabState } from './site';
 import { LabLayout, LAB } from './layout';
 import { xlvsArgv } from './xlvs-cli';
-import { controlRequest } from '../daemon/control';
+import { controlRequest } from '../control/client';
 
 type Log = (l: string) => void;
 

@@ -61,7 +61,7 @@ function closeServer(srv: net.Server): Promise<void> {
 }
 
 /** Parses the script's argv; throws with the offending flag named. */
-export function parseServerArgs(argv: string[]): ServerOptions {
+function parseServerArgs(argv: string[]): ServerOptions {
   const o: ServerOptions = { name: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

@@ -46,7 +46,7 @@ const quiet: Log = () => undefined;
 
 function stateFile(prefix: string): string { return path.join(LAB.runDir, prefix, 'state.json'); }
 
-export function readLabState(prefix: string): LabState | null {
+function readLabState(prefix: string): LabState | null {
   try {
     return JSON.parse(fs.readFileSync(stateFile(prefix), 'utf8')) as LabState;
   } catch {
@@ -59,7 +59,7 @@ function writeLabState(s: LabState): void {
 }
 
 /** Does this build have the daemon (`xlvs run`)? */
-export function hasRunCommand(): boolean {
+function hasRunCommand(): boolean {
   // Required lazily: the CLI loads this module through commands/lab.ts.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { buildProgram } = require('../cli/main') as typeof import('../cli/main');

@@ -5,7 +5,7 @@ import { XlvsError, ErrorCodes } from '../errors';
 import { c, lastErrno } from './ffi';
 
 /** Mount points of type bpf in this mount namespace (/proc/self/mountinfo, proc(5)). */
-export function bpffsMounts(): string[] {
+function bpffsMounts(): string[] {
   const out: string[] = [];
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [pre, post] = line.split(' - ');
@@ -26,7 +26,7 @@ export function onBpffs(p: string): boolean {
  * directory holds (a pin_root of /etc would hide the host's configuration), so only a missing
  * or empty directory is covered.
  */
-export function mountRefusal(target: string): string | null {
+function mountRefusal(target: string): string | null {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(target);

@@ -52,7 +52,7 @@ function onPrint(level: number, fmt: string, ap: unknown): number {
 }
 
 /** Installs our print callback once (idempotent). libbpf's default prints warnings to stderr. */
-export function ensurePrintHook(): void {
+function ensurePrintHook(): void {
   if (installed) return;
   installed = koffi.register(onPrint, koffi.pointer(PrintFn));
   bpf.set_print(installed);

@@ -400,7 +400,7 @@ function batchOpts(): Buffer {
   return o;
 }
 
-export function resolveType(t: number | string): number {
+function resolveType(t: number | string): number {
   if (typeof t === 'number') return t;
   const v = (MapType as Record<string, number>)[t.toUpperCase()];
   if (v === undefined) throw new XlvsError(ErrorCodes.BPF_MAP_OP, `unknown map type "${t}" (one of ${Object.keys(MapType).join(', ')})`);
@@ -429,13 +429,4 @@ export function mapInfoByFd(fd: number, where: string): MapInfo {
     flags: info.readUInt32LE(20),
     name: nameRaw.toString('utf8', 0, nul < 0 ? 16 : nul),
   };
-}
-
-/** Kernel id of a map fd (bpf_map_info.id). */
-export function mapIdByFd(fd: number): number {
-  const info = Buffer.alloc(96);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(info.length);
-  check(bpf.obj_get_info_by_fd(fd, info, len) as number, ErrorCodes.BPF_MAP_OP, `map fd ${fd}: info`);
-  return info.readUInt32LE(4);
 }

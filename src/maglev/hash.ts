@@ -60,16 +60,10 @@ function mix64Halves(x: U64): U64 {
 }
 
 const toBig = (v: U64): bigint => (BigInt(v.hi) << 32n) | BigInt(v.lo);
-const fromBig = (x: bigint): U64 => ({ hi: Number((x >> 32n) & 0xffffffffn), lo: Number(x & 0xffffffffn) });
 
 /** FNV-1a 64 of `bytes`: xor each octet into the state, then multiply by the prime. */
 export function fnv1a64(bytes: Uint8Array): bigint {
   return toBig(fnv1a64Halves(bytes));
-}
-
-/** SplitMix64 finaliser (Steele et al. 2014): xor-shift-multiply, constants from the paper. */
-export function mix64(x: bigint): bigint {
-  return toBig(mix64Halves(fromBig(x & 0xffffffffffffffffn)));
 }
 
 function placementHalves(domain: number, seed: number, key: Uint8Array): U64 {
@@ -84,15 +78,11 @@ function placementHalves(domain: number, seed: number, key: Uint8Array): U64 {
 }
 
 /**
- * One of the two independent placement hashes: `mix64(fnv1a64(domain ‖ seed_le32 ‖ key))`.
- * `domain` separates the offset hash (0x6f, 'o') from the skip hash (0x73, 's'), so the two
- * are different functions of the same (key, seed).
+ * One of the two independent placement hashes, `mix64(fnv1a64(domain ‖ seed_le32 ‖ key))` (mix64:
+ * the SplitMix64 finaliser), mod m, for 1 <= m < 2^26, without BigInt. `domain` separates the
+ * offset hash (0x6f, 'o') from the skip hash (0x73, 's'), so the two are different functions of
+ * the same (key, seed).
  */
-export function placementHash(domain: number, seed: number, key: Uint8Array): bigint {
-  return toBig(placementHalves(domain, seed, key));
-}
-
-/** placementHash(domain, seed, key) mod m, for 1 <= m < 2^26, without BigInt. */
 export function placementHashMod(domain: number, seed: number, key: Uint8Array, m: number): number {
   const h = placementHalves(domain, seed, key);
   // (hi * 2^32 + lo) mod m, every product below 2^52.

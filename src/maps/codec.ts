@@ -61,7 +61,7 @@ export interface StructCodec<T> {
 
 const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i32: 4, be16: 2, be32: 4 };
 
-export function fieldSize(t: FieldType): number {
+function fieldSize(t: FieldType): number {
   if (typeof t === 'string') {
     if (t in SCALAR_SIZE) return SCALAR_SIZE[t as ScalarType];
     if (t === 'ipv4') return 4;

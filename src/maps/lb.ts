@@ -130,8 +130,6 @@ export const REASONS = [
   'no_accept', 'tx_icmp',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
-export const REASON_CODE = Object.fromEntries(REASONS.map((r, i) => [r, i])) as Record<ReasonName, number>;
-
 export type LbReasonStats = Record<ReasonName, bigint>;
 export const lbReasonStats = defineStruct<LbReasonStats>({
   cName: 'lb_reason_stats', size: 8 * REASONS.length,
@@ -213,4 +211,3 @@ export function vipFilterBit(proto: number, port: number): number {
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
 export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_clock', 'lb_no_accept'] as const;
-export const DECAP_MAPS = ['decap_vips', 'decap_stats'] as const;

@@ -2,7 +2,7 @@
 // registry asks for it (prom-client calls `get()` per scrape), so nothing is copied between
 // scrapes and per-CPU counters are summed only when someone looks.
 import { Registry } from 'prom-client';
-import type { StatusSnapshot } from '../daemon/status';
+import type { StatusSnapshot } from '../common/status';
 
 type Labels = Record<string, string>;
 interface Sample { value: number; labels: Labels }

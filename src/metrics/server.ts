@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import { Histogram, Registry } from 'prom-client';
 import { registerScrapeMetrics, ScrapeSources } from './scrape';
 import { statusPage } from './page';
-import { bigintReplacer } from '../daemon/control';
+import { bigintReplacer } from '../common/json';
 
 export interface MetricsServer {
   registry: Registry;
@@ -14,13 +14,13 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export function parseListen(listen: string): { host: string; port: number } {
+function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen);
   if (!m) throw new Error(`metrics.listen "${listen}" is not host:port`);
   return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
-export function createRegistry(src: ScrapeSources): { registry: Registry; checkDuration: Histogram } {
+function createRegistry(src: ScrapeSources): { registry: Registry; checkDuration: Histogram } {
   const registry = new Registry();
   registerScrapeMetrics(registry, src);
   const checkDuration = new Histogram({

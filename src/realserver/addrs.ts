@@ -20,7 +20,7 @@ export function listAddrs(dev: string): IfAddr[] {
 }
 
 /** Host prefix of a VIP on lo: /32 for IPv4, /128 for IPv6. */
-export function hostCidr(vip: string): string {
+function hostCidr(vip: string): string {
   return `${vip}/${net.isIPv6(vip) ? 128 : 32}`;
 }
 

@@ -21,7 +21,7 @@ export function liveXdp(dev: string, ns: string | null = null): LiveProg[] {
 }
 
 /** BPF programs in `dev`'s tc ingress hook. */
-export function liveTcIngress(dev: string): LiveProg[] {
+function liveTcIngress(dev: string): LiveProg[] {
   const r = run(['tc', '-j', 'filter', 'show', 'dev', dev, 'ingress'], { allowFail: true });
   if (r.status !== 0 || !r.stdout.trim()) return [];
   const res: LiveProg[] = [];

@@ -45,7 +45,7 @@ export const RP_FILTER_LOOSE = 2;
 interface DesiredSysctl { dev: string; key: ConfKey; value: (before: number) => number }
 
 /** The sysctls `up` wants for these options. */
-export function desiredSysctls(dev: string | null, tun: boolean): DesiredSysctl[] {
+function desiredSysctls(dev: string | null, tun: boolean): DesiredSysctl[] {
   const devs = dev ? ['all', dev] : ['all'];
   const res: DesiredSysctl[] = [];
   for (const d of devs) {
@@ -59,7 +59,7 @@ export function desiredSysctls(dev: string | null, tun: boolean): DesiredSysctl[
 }
 
 /** The interface of the IPv4 default route, or null. */
-export function defaultRouteDev(): string | null {
+function defaultRouteDev(): string | null {
   const out = run(['ip', '-j', 'route', 'show', 'default'], { allowFail: true }).stdout;
   try {
     const routes = JSON.parse(out || '[]') as { dev?: string }[];
@@ -74,7 +74,7 @@ function linkExists(dev: string): boolean {
 }
 
 /** Checks every argument before anything is changed; returns the normalised VIP list and device. */
-export function validateUp(o: UpOptions): { vips: string[]; dev: string | null; tun: boolean; decap: DecapMode } {
+function validateUp(o: UpOptions): { vips: string[]; dev: string | null; tun: boolean; decap: DecapMode } {
   if (!o.vips || o.vips.length === 0) throw new XlvsError(ErrorCodes.USAGE, 'realserver up: at least one --vip is required');
   const vips: string[] = [];
   o.vips.forEach((v, i) => {

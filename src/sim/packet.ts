@@ -37,7 +37,7 @@ function fold(acc: number): number {
   return ~acc & 0xffff;
 }
 
-export function macBytes(mac: string): Buffer {
+function macBytes(mac: string): Buffer {
   try {
     return parseMac(mac);
   } catch {

@@ -16,7 +16,6 @@ export const SOL_SOCKET = 1; // <asm-generic/socket.h>
 export const SO_BINDTODEVICE = 25;
 export const IPPROTO_IP = 0; // <netinet/in.h>
 export const IPPROTO_IPV6 = 41;
-export const IP_TOS = 1; // <bits/in.h>
 export const IP_HDRINCL = 3;
 export const IP_MULTICAST_IF = 32;
 export const IP_MULTICAST_TTL = 33;

@@ -9,7 +9,7 @@ import {
 } from './libc';
 
 export const IPPROTO_VRRP = 112; // RFC 5798 §5.1.1.4
-export const IPPROTO_ICMPV6 = 58;
+const IPPROTO_ICMPV6 = 58;
 const VRRP_CSUM_OFFSET = 6; // RFC 5798 §5.2.8: checksum at byte 6 of the VRRP message
 const HOP_LIMIT = 255; // RFC 5798 §5.1.1.3 / RFC 4861 §7.1.2 (NA hop limit 255)
 

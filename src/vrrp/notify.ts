@@ -8,12 +8,12 @@ import type { VrrpState } from './state';
 export const NOTIFY_TIMEOUT_MS = 30_000; // a hung notify script is killed (keepalived script_timeout-like)
 
 /** keepalived.conf(5) state names used in notify arguments. */
-export function keepalivedStateName(s: VrrpState): string {
+function keepalivedStateName(s: VrrpState): string {
   return s === 'INIT' ? 'STOP' : s;
 }
 
 /** `%instance%`, `%state%`, `%priority%` in any argument are replaced (whole-argument or inline). */
-export function expandArgv(argv: string[], vars: { instance: string; state: string; priority: number }): string[] {
+function expandArgv(argv: string[], vars: { instance: string; state: string; priority: number }): string[] {
   return argv.map((a) => a
     .replace(/%instance%/g, vars.instance)
     .replace(/%state%/g, vars.state)

@@ -9,7 +9,7 @@ import { trackedPriority, scriptResult, ScriptFilter, TrackItem } from './state'
 import { scriptIdentity } from '../sys/run-as';
 import { timerMs } from '../config/limits';
 
-export const LINK_POLL_MS = 250; // interface tracking by polling operstate (keepalived uses netlink)
+const LINK_POLL_MS = 250; // interface tracking by polling operstate (keepalived uses netlink)
 
 interface ScriptRun { cfg: VrrpScriptConfig; filter: ScriptFilter; timer: NodeJS.Timeout | null; running: boolean }
 

@@ -75,7 +75,7 @@ function bad(path: string, msg: string): never {
 }
 
 /** `1s`, `100ms`, `2m`, `1h` or a plain number of seconds → ms. */
-export function parseDurationMs(v: unknown, path: string): number {
+function parseDurationMs(v: unknown, path: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
   if (typeof v === 'string') {
     const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());

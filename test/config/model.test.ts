@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadTopology, checkRuntime, validateTopology, type ConfigError } from '../../src/config/load';
-import { canonicalIp, maskToPrefix, parseIp, prefixToMask } from '../../src/config/address';
+import { canonicalIp, maskToPrefix, parseIp, prefixToMask } from '../../src/common/address';
 import { parseDuration } from '../../src/config/duration';
 import { isXlvsError } from '../../src/errors';
 

@@ -14,7 +14,9 @@ import { fillFlows } from '../../bench/lib/fill-flows';
 import { ConnTable } from '../../src/conns/table';
 import { connsReply } from '../../src/conns/reply';
 import type { ConnRow } from '../../src/conns/rows';
-import { serveControl, controlStream, ControlRequest } from '../../src/daemon/control';
+import { ControlRequest } from '../../src/control/protocol';
+import { serveControl } from '../../src/control/server';
+import { controlStream } from '../../src/control/client';
 import { scratch, DIR_MAC, VIP1, VIP2, realAddr } from './fixture';
 
 function serve(sockPath: string, table: ConnTable, reals: () => Array<{ id: number; address: string }>): Promise<Server> {

@@ -8,8 +8,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { serveControl, controlRequest, controlStream, StreamReply, MAX_REQUEST_BYTES, ControlRequest } from '../../src/daemon/control';
-import { LineSplitter } from '../../src/daemon/lines';
+import { StreamReply, MAX_REQUEST_BYTES, ControlRequest } from '../../src/control/protocol';
+import { serveControl } from '../../src/control/server';
+import { controlRequest, controlStream } from '../../src/control/client';
+import { LineSplitter } from '../../src/control/lines';
 
 /** Sends raw pieces (awaiting a turn of the loop between them); resolves with every reply line once the daemon closes or `want` lines came. */
 function exchange(sockPath: string, pieces: Buffer[], want: number): Promise<{ lines: string[]; closed: boolean }> {

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { serveControl, controlRequest } from '../../src/daemon/control';
+import { serveControl } from '../../src/control/server';
+import { controlRequest } from '../../src/control/client';
 import { isXlvsError } from '../../src/errors';
 
 function tmpDir(): string {

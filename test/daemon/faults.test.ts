@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChildProcess } from 'node:child_process';
 import { Netlab } from '../../src/lab/netns';
-import { controlRequest } from '../../src/daemon/control';
+import { controlRequest } from '../../src/control/client';
 import { reviveSnapshot } from '../../src/cli/commands/control';
-import type { StatusSnapshot } from '../../src/daemon/status';
+import type { StatusSnapshot } from '../../src/common/status';
 import { needsBpf } from '../lib/env';
 import { run } from '../../src/sys/exec';
 

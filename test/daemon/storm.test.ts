@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { needsBpf } from '../lib/env';
 import { VrrpLab, Speaker, keepalivedConf, sleep, waitUntil } from '../vrrp/lab';
 import { BpfProgram } from '../../src/loader';
-import { controlStream } from '../../src/daemon/control';
+import { controlStream } from '../../src/control/client';
 import { inNs, run } from '../../src/sys/exec';
 import { repoRoot } from '../../src/paths';
 import { fillFlows } from '../../bench/lib/fill-flows';

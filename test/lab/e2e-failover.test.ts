@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, inNs } from '../../src/sys/exec';
-import { controlRequest } from '../../src/daemon/control';
+import { controlRequest } from '../../src/control/client';
 import { E2eLab, JsonLines, Capture, Frame, startLoad, waitFor, sleep, interfaceMac, e2eGate, assertTrafficOn } from './lib/e2e-lab';
 
 const P = 'e2f';

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { run, inNs } from '../../src/sys/exec';
-import { controlRequest } from '../../src/daemon/control';
+import { controlRequest } from '../../src/control/client';
 import { E2eLab, startLoad, waitFor, sleep, interfaceMac, LoadSummary, e2eGate, assertTrafficOn } from './lib/e2e-lab';
 
 const P = 'e2k';

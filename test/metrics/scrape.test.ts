@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { startMetricsServer, MetricsServer } from '../../src/metrics/server';
-import type { StatusSnapshot } from '../../src/daemon/status';
+import type { StatusSnapshot } from '../../src/common/status';
 import type { EventCounters } from '../../src/metrics/scrape';
 import { inCI } from '../lib/env';
 

@@ -1,7 +1,7 @@
 // A synthetic daemon snapshot and event counters in which every metric family has samples
 // (two reals, one down; a VRRP instance; reasons; reloads; failures), for tests that need the
 // families and their labels as a real scrape shows them.
-import type { StatusSnapshot } from '../../src/daemon/status';
+import type { StatusSnapshot } from '../../src/common/status';
 import type { EventCounters } from '../../src/metrics/scrape';
 
 export function syntheticSnapshot(): StatusSnapshot {

@@ -2,16 +2,17 @@
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { controlRequest, controlStream, defaultSocketPath } from '../../daemon/control';
+import { defaultSocketPath } from '../../control/protocol';
+import { controlRequest, controlStream } from '../../control/client';
 import { CONN_HEADER, formatConnRow, ConnRow } from '../../conns/rows';
-import type { StatusSnapshot } from '../../daemon/status';
+import type { StatusSnapshot } from '../../common/status';
 import { computeRates, formatListing } from '../listing';
 import { XlvsError, ErrorCodes } from '../../errors';
 
 interface SocketOpts { socket?: string; name?: string }
 
 /** The socket to use: --socket, else --name, else the only daemon socket in /run/xlvs. */
-export function resolveSocket(opts: SocketOpts): string {
+function resolveSocket(opts: SocketOpts): string {
   if (opts.socket) return opts.socket;
   if (opts.name) return defaultSocketPath(opts.name);
   const dir = '/run/xlvs';

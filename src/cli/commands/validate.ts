@@ -11,7 +11,7 @@ import { scriptSecurityProblems, topologyCommands } from '../../config/script-se
 export interface ValidateOptions { json?: boolean; normalised?: boolean; runtime?: boolean }
 
 /** Runs the check; returns the exit code and what to print (stdout, stderr). */
-export function runValidate(file: string, o: ValidateOptions): { code: number; out: string; err: string } {
+function runValidate(file: string, o: ValidateOptions): { code: number; out: string; err: string } {
   let topo: Topology;
   let warnings: Problem[];
   try {

@@ -10,7 +10,7 @@ import { VrrpRunner } from '../../vrrp/runner';
 import { consoleLogger } from '../../vrrp/io';
 import { applyScriptSecurity, vrrpCommands } from '../../config/script-security';
 
-export function loadVrrpFile(file: string): VrrpConfig {
+function loadVrrpFile(file: string): VrrpConfig {
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch (e) {
     throw new XlvsError(ErrorCodes.CONFIG_PARSE, `${file}: cannot read (${(e as Error).message})`);

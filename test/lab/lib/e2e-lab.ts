@@ -11,9 +11,9 @@ import { needsCommand } from '../../lib/env';
 import { labUp, labDown, labStatus, LabState } from '../../../src/lab/site';
 import { LabLayout, LabDirector, LabReal, LAB } from '../../../src/lab/layout';
 import { xlvsArgv } from '../../../src/lab/xlvs-cli';
-import { controlRequest, controlStream } from '../../../src/daemon/control';
+import { controlRequest, controlStream } from '../../../src/control/client';
 import { reviveSnapshot } from '../../../src/cli/commands/control';
-import type { StatusSnapshot, ServiceStatus } from '../../../src/daemon/status';
+import type { StatusSnapshot, ServiceStatus } from '../../../src/common/status';
 
 /** Options for the e2e tests: skip (outside CI) with a printed reason when a program is missing. */
 export function e2eGate(...commands: string[]): { skip?: string } {

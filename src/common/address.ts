@@ -1,7 +1,9 @@
-// IP addresses as the config writes them: parse, canonical text (RFC 5952 for IPv6), prefixes,
-// dotted IPv4 masks and subnet membership. Pure; errors are returned as text for the caller
-// to place at a config path.
-import type { Family } from './model';
+// IP addresses as text: parse, canonical text (RFC 5952 for IPv6), prefixes, dotted IPv4 masks,
+// subnet membership and `addr:port` keys. Pure and shared by the config, the Director, the CLI
+// and the connection listings; errors are returned as text for the caller to place.
+
+/** Address family (4 or 6). */
+export type Family = 4 | 6;
 
 export interface Ip {
   family: Family;
