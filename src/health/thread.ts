@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { XlvsError, ErrorCodes } from '../errors';
+import { endWorker } from '../sys/worker';
 import { HealthManager, SyncResult } from './manager';
 import type { CheckerSpec, CheckerStatus, CheckEvent, HealthEvent } from './types';
 import type { FromHealth } from './thread-protocol';
@@ -88,16 +89,9 @@ export class HealthThread extends EventEmitter {
     this.stopping = true;
     const w = this.worker;
     if (!w) return;
-    await new Promise<void>((resolve) => {
-      const done = () => { clearTimeout(timer); resolve(); };
-      const timer = setTimeout(done, STOP_WAIT_MS);
-      w.on('message', (m: FromHealth) => { if (m.type === 'stopped') done(); });
-      w.once('exit', done);
-      w.postMessage({ type: 'stop' });
-    });
     this.worker = null;
     this.health.running = false;
-    await w.terminate();
+    await endWorker(w, STOP_WAIT_MS);
   }
 
   private mirror(s: CheckerStatus | undefined): void {

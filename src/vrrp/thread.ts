@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { XlvsError, ErrorCodes } from '../errors';
+import { endWorker } from '../sys/worker';
 import type { VrrpConfig } from './types';
 import type { FromVrrp, TransitionMessage, VrrpInstanceStatus } from './thread-protocol';
 
@@ -96,16 +97,9 @@ export class VrrpThread extends EventEmitter {
     if (this.restartTimer) { clearTimeout(this.restartTimer); this.restartTimer = null; }
     const w = this.worker;
     if (!w) return;
-    await new Promise<void>((resolve) => {
-      const done = () => { clearTimeout(timer); resolve(); };
-      const timer = setTimeout(done, STOP_WAIT_MS);
-      w.on('message', (m: FromVrrp) => { if (m.type === 'stopped') done(); });
-      w.once('exit', done);
-      w.postMessage({ type: 'stop' });
-    });
     this.worker = null;
     this.health.running = false;
-    await w.terminate();
+    await endWorker(w, STOP_WAIT_MS);
   }
 
   private onMessage(m: FromVrrp): void {
