@@ -33,11 +33,17 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   const vipCounters = new Map(counters.vips.map((v) => [v.key, v]));
   const realCounters = new Map(counters.reals.map((r) => [r.id, r]));
   const mapReals = i.dp.reals.list();
+  const realsByVip = new Map<string, typeof mapReals>();
+  for (const r of mapReals) {
+    const l = realsByVip.get(r.vipKey);
+    if (l) l.push(r);
+    else realsByVip.set(r.vipKey, [r]);
+  }
   const mapVips = new Map(i.dp.vips.list().map((v) => [v.key, v]));
   const services: ServiceStatus[] = i.topo.services.map((svc) => {
     const verdict = i.verdicts(svc.key);
     const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
-    const inMaps = mapReals.filter((r) => r.vipKey === svc.key);
+    const inMaps = realsByVip.get(svc.key) ?? [];
     const reals: RealStatus[] = svc.reals.map((r) => {
       const m = inMaps.find((x) => x.address === r.address && !x.sorry);
       const e = eff.get(r.key);

@@ -175,9 +175,10 @@ export class RealTable {
   list(ref?: VipRef): RealState[] {
     const only = ref === undefined ? undefined : this.ix.vipOf(ref).info.id;
     const out: RealState[] = [];
+    const vipById = new Map([...this.ix.vips.values()].map((v) => [v.info.id, v]));
     for (const [id, r] of [...this.ix.reals.entries()].sort((a, b) => a[0] - b[0])) {
       if (only !== undefined && r.vipId !== only) continue;
-      const vip = this.ix.vipById(r.vipId);
+      const vip = vipById.get(r.vipId);
       out.push({
         id, vipKey: vip ? vip.key : '', address: formatAddr(r.addr, r.family), mac: r.mac,
         nexthopMac: r.nexthopMac === '00:00:00:00:00:00' ? null : r.nexthopMac, weight: r.weight,

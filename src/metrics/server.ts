@@ -2,7 +2,7 @@
 // page). Loopback by default; it listens elsewhere only when the topology says so.
 import * as http from 'node:http';
 import { Histogram, Registry } from 'prom-client';
-import { registerScrapeMetrics, ScrapeSources } from './scrape';
+import { registerScrapeMetrics, renderRegistry, ScrapeSources } from './scrape';
 import { statusPage } from './page';
 import { bigintReplacer } from '../common/json';
 
@@ -44,7 +44,7 @@ export async function startMetricsServer(listen: string, src: ScrapeSources): Pr
       return;
     }
     if (url === '/metrics') {
-      registry.metrics().then(
+      renderRegistry(registry).then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`scrape failed: ${e.message}\n`),
       );
