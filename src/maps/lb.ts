@@ -161,6 +161,8 @@ export const LB = {
   MAX_REALS: 65536,
   /** LB_MAGLEV_MAX: the largest per-VIP Maglev table (prime; the inner map's max_entries). */
   MAGLEV_MAX: 1048573,
+  /** LB_CONN_ENTRIES: lb_conns max_entries, shared by per-CPU LRU lists (BPF_F_NO_COMMON_LRU). */
+  CONN_ENTRIES: 1048576,
   AF_INET: 4,
   AF_INET6: 6,
   METHOD_DR: 1,

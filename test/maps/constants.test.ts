@@ -22,6 +22,7 @@ test('LB.MAX_VIPS, MAX_REALS and MAGLEV_MAX equal lb_shared.h; validation limits
   assert.equal(LB.MAX_VIPS, d.get('LB_MAX_VIPS'));
   assert.equal(LB.MAX_REALS, d.get('LB_MAX_REALS'));
   assert.equal(LB.MAGLEV_MAX, d.get('LB_MAGLEV_MAX'));
+  assert.equal(LB.CONN_ENTRIES, d.get('LB_CONN_ENTRIES'));
   assert.ok(isPrime(LB.MAGLEV_MAX), 'LB_MAGLEV_MAX is prime');
   assert.equal(MAX_SERVICES, LB.MAX_VIPS - 1);
   assert.equal(MAX_REALS, LB.MAX_REALS - 1);
