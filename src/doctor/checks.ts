@@ -90,7 +90,7 @@ export function checkTopology(input: TopologyInput | undefined): CheckResult {
   if (!input.topology) {
     const first = input.problems[0] ?? 'cannot be loaded';
     const more = input.problems.length > 1 ? ` (and ${input.problems.length - 1} more)` : '';
-    return error(n, `${input.file}: ${first}${more}`, `\`xlvs validate ${input.file}\` lists every problem; fix them and run doctor again`);
+    return error(n, `${first.startsWith(input.file) ? '' : `${input.file}: `}${first}${more}`, `\`xlvs validate ${input.file}\` lists every problem; fix them and run doctor again`);
   }
   const t = input.topology;
   const reals = t.services.reduce((k, s) => k + s.reals.length, 0);
