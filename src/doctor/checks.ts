@@ -27,7 +27,7 @@ export interface TopologyInput {
 
 export interface DoctorOptions {
   topology?: TopologyInput;
-  /** Attach xdp_pass in native mode to the interface (never in the root netns). */
+  /** Attach xdp_pass in native mode to the interface (only inside a named network namespace). */
   tryAttach?: boolean;
 }
 

@@ -1,8 +1,8 @@
 // What `xlvs doctor` may look at on a machine, as one injected "system view": file reads, a
 // command runner and a few kernel probes. The checks (checks.ts) take a SystemView and nothing
 // else, so tests feed them fake machines; `realSystem()` is the machine doctor runs on.
-// Everything here reads; the one probe that changes anything (`tryNativeAttach`) refuses in the
-// root network namespace and is only called when the operator asks for it (--try-attach).
+// Everything here reads; the one probe that changes anything (`tryNativeAttach`) runs only inside
+// a named network namespace (`ip netns exec`) and only when the operator asks (--try-attach).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,9 +27,12 @@ export interface KernelProbe {
   possibleCpus(): number;
   /** Ids of the XDP programs attached to `ifname` (read-only query). */
   xdpAttached(ifname: string): Probe<{ native?: number; generic?: number }>;
-  /** True when this process is in the same network namespace as PID 1 (the machine's own). */
-  inRootNetns(): boolean;
-  /** Attach xdp_pass in native mode to `ifname` and detach it again. Never in the root netns. */
+  /**
+   * The `ip netns` name of the network namespace this process runs in (a bind mount under
+   * /run/netns of the same inode), or null: the machine's own namespace, or one doctor cannot name.
+   */
+  namedNetns(): string | null;
+  /** Attach xdp_pass in native mode to `ifname` and detach it again; only in a named namespace. */
   tryNativeAttach(ifname: string): Probe;
 }
 
@@ -67,13 +70,16 @@ function probeError(e: unknown): { ok: false; error: string; errno?: number } {
   return { ok: false, error: (e as Error).message };
 }
 
-function netnsInode(p: string): number | null {
+function nsId(p: string): string | null {
   try {
-    return fs.statSync(p).ino;
+    const st = fs.statSync(p);
+    return `${st.dev}:${st.ino}`;
   } catch {
     return null;
   }
 }
+
+const NETNS_DIR = '/run/netns';
 
 export const realKernel: KernelProbe = {
   release: () => os.release(),
@@ -106,14 +112,17 @@ export const realKernel: KernelProbe = {
       return probeError(e);
     }
   },
-  inRootNetns() {
-    const self = netnsInode('/proc/self/ns/net');
-    const init = netnsInode('/proc/1/ns/net');
-    // Unknown (no /proc/1 access): behave as if in the root namespace, the safe side.
-    return self === null || init === null || self === init;
+  namedNetns() {
+    // Positive identification only (PID 1's namespace may not be readable, e.g. in a container):
+    // a namespace is "not the machine's own" when `ip netns add` made it and we are in it.
+    const self = nsId('/proc/self/ns/net');
+    if (!self) return null;
+    let names: string[] = [];
+    try { names = fs.readdirSync(NETNS_DIR); } catch { return null; }
+    return names.find((n) => nsId(path.join(NETNS_DIR, n)) === self) ?? null;
   },
   tryNativeAttach(ifname) {
-    if (this.inRootNetns()) return { ok: false, error: 'refused: this is the machine\'s own network namespace (run doctor with ip netns exec to try)' };
+    if (this.namedNetns() === null) return { ok: false, error: 'refused: not inside a named network namespace (`ip netns exec NS xlvs doctor --try-attach`); the machine\'s own interfaces are only read' };
     const present = this.xdpAttached(ifname);
     if (!present.ok) return present;
     if (present.value.native !== undefined || present.value.generic !== undefined) {

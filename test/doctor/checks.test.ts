@@ -55,7 +55,7 @@ function view(f: Fake = healthy()): SystemView & { calls: string[] } {
     loadXdp: () => ({ ok: true, value: 'loaded xdp_pass.bpf.o' }),
     possibleCpus: () => 4,
     xdpAttached: () => ({ ok: true, value: {} }),
-    inRootNetns: () => false,
+    namedNetns: () => 'test-ns',
     tryNativeAttach: (ifname) => { calls.push(`attach ${ifname}`); return { ok: true, value: `attached xdp_pass to ${ifname} in native mode and detached it` }; },
     ...f.kernel,
   };

@@ -1,6 +1,6 @@
 // `xlvs doctor [-c TOPOLOGY] [--json] [--try-attach]`: can this machine run xlvs well, and what
 // must the operator fix? Every check reads; only --try-attach changes anything (an XDP attach
-// and detach), and never in the machine's own network namespace. Exit 0 ok, 1 warnings, 2 errors.
+// and detach), only inside a named network namespace (ip netns exec). Exit 0 ok, 1 warnings, 2 errors.
 import { Command } from 'commander';
 import { loadTopologyFile, type ConfigError } from '../../config/load';
 import { formatProblem } from '../../config/problems';
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .description('check this machine for xlvs: BPF/XDP support, driver, MTU, rp_filter, bpffs, firewall, clock, CPUs; exit 0 ok, 1 warnings, 2 errors')
     .option('-c, --config <file>', 'a topology: check its interface, pin_root, TUN services, VRRP and DR reals')
     .option('--json', 'print {checks:[{name,status,finding,fix}]}')
-    .option('--try-attach', 'also attach a pass-through XDP program in native mode to the interface and detach it (only when it has none; refused in the root network namespace)')
+    .option('--try-attach', 'also attach a pass-through XDP program in native mode to the interface and detach it (only when it has none, and only inside `ip netns exec NS`)')
     .action((o: { config?: string; json?: boolean; tryAttach?: boolean }) => {
       const checks = runChecks(realSystem(), { topology: o.config ? loadInput(o.config) : undefined, tryAttach: o.tryAttach });
       process.stdout.write(o.json ? formatJson(checks) : formatText(checks));
