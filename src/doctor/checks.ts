@@ -46,7 +46,7 @@ export const NATIVE_XDP_DRIVERS = new Set([
   'mlxbf_gige', 'octeontx2-nicpf', 'fbnic', 'idpf', 'virtif',
 ]);
 
-/** Clock sources fast enough for per-packet bpf_ktime_get_ns and the daemon's timers. */
+/** Clock sources read in nanoseconds from user space (vDSO) and by the kernel's timestamps. */
 const GOOD_CLOCKS = new Set(['tsc', 'kvm-clock', 'arch_sys_counter', 'hyperv_clocksource_tsc_page', 'xen', 'timebase']);
 
 /** Per-CPU share of lb_conns under which doctor warns. */
@@ -112,7 +112,7 @@ export function checkBtf(v: SystemView): CheckResult {
   const n = 'btf';
   const p = '/sys/kernel/btf/vmlinux';
   if (v.exists(p)) return ok(n, `kernel BTF present at ${p}`);
-  return warning(n, `no kernel BTF at ${p}: bpftool and CO-RE tooling cannot describe this kernel's types`, 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 12 kernels are)');
+  return warning(n, `no kernel BTF at ${p}: xlvs's programs load without it, but bpftool cannot describe this kernel's types and CO-RE tools will not run`, 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 12 kernels are)');
 }
 
 export function checkXdpLoad(v: SystemView): CheckResult {
@@ -309,7 +309,7 @@ export function checkClocksource(v: SystemView): CheckResult {
   if (GOOD_CLOCKS.has(cur)) return ok(n, `clock source ${cur}`);
   const avail = (v.readFile(`${base}/available_clocksource`) ?? '').trim().split(/\s+/).filter(Boolean);
   const better = avail.find((c) => GOOD_CLOCKS.has(c));
-  return warning(n, `clock source ${cur} is slow to read: every packet reads the clock (flow expiry) and so do the VRRP and health timers`,
+  return warning(n, `clock source ${cur} is slow to read: each clock read of the daemon (VRRP and health timers) becomes a system call, and the kernel's packet timestamps cost microseconds (the XDP program itself uses the coarse tick clock)`,
     better ? `\`echo ${better} > ${base}/current_clocksource\`, and clocksource=${better} on the kernel command line` : `available: ${avail.join(' ') || 'none listed'}; on a VM enable kvm-clock or an invariant TSC`);
 }
 
