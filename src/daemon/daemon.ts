@@ -20,6 +20,7 @@ import { HealthThread } from '../health/thread';
 import { checkerSpecs } from '../health/from-config';
 import type { HealthEvent, CheckEvent } from '../health/types';
 import { VrrpThread } from '../vrrp/thread';
+import type { ThreadHealth } from '../sys/worker';
 import type { TransitionMessage } from '../vrrp/thread-protocol';
 import type { VrrpConfig } from '../vrrp/types';
 import { Director, QuorumChange } from '../director/director';
@@ -454,13 +455,12 @@ export class Daemon {
       lastReportAgeMs: 0, restarts: 0,
     };
     this.loopDelay.reset();
-    const out = [main];
-    const hh = this.health.threadHealth();
-    out.push({ name: 'health', running: hh.running, loopDelayMaxMs: hh.loopDelayMaxMs, loopDelayP99Ms: hh.loopDelayP99Ms, lastReportAgeMs: hh.lastStatusAt ? Date.now() - hh.lastStatusAt : -1, restarts: hh.restarts });
-    if (this.vrrp) {
-      const h = this.vrrp.threadHealth();
-      out.push({ name: 'vrrp', running: h.running, loopDelayMaxMs: h.loopDelayMaxMs, loopDelayP99Ms: h.loopDelayP99Ms, lastReportAgeMs: h.lastStatusAt ? Date.now() - h.lastStatusAt : -1, restarts: h.restarts });
-    }
+    const of = (name: string, h: ThreadHealth): ThreadStatus => ({
+      name, running: h.running, loopDelayMaxMs: h.loopDelayMaxMs, loopDelayP99Ms: h.loopDelayP99Ms,
+      lastReportAgeMs: h.lastStatusAt ? Date.now() - h.lastStatusAt : -1, restarts: h.restarts,
+    });
+    const out = [main, of('health', this.health.threadHealth())];
+    if (this.vrrp) out.push(of('vrrp', this.vrrp.threadHealth()));
     return out;
   }
 

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { XlvsError, ErrorCodes } from '../errors';
-import { endWorker } from '../sys/worker';
+import { endWorker, ThreadHealth } from '../sys/worker';
 import { HealthManager, SyncResult } from './manager';
 import type { CheckerSpec, CheckerStatus, CheckEvent, HealthEvent } from './types';
 import type { FromHealth } from './thread-protocol';
@@ -17,14 +17,6 @@ const SYNC_WAIT_MS = 10_000;
 const STOP_WAIT_MS = 5_000;
 const RESTART_DELAY_MS = 1_000;
 
-export interface HealthThreadHealth {
-  lastStatusAt: number;
-  loopDelayMaxMs: number;
-  loopDelayP99Ms: number;
-  restarts: number;
-  running: boolean;
-}
-
 /** Events: 'transition' (HealthEvent), 'check' (CheckEvent), 'crashed' (Error). */
 export class HealthThread extends EventEmitter {
   private worker: Worker | null = null;
@@ -33,7 +25,7 @@ export class HealthThread extends EventEmitter {
   private specs: CheckerSpec[] = [];
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (r: SyncResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private health: HealthThreadHealth = { lastStatusAt: 0, loopDelayMaxMs: 0, loopDelayP99Ms: 0, restarts: 0, running: false };
+  private health: ThreadHealth = { lastStatusAt: 0, loopDelayMaxMs: 0, loopDelayP99Ms: 0, restarts: 0, running: false };
   private stopping = false;
   /** Validates specs exactly as the thread's manager will, before anything is sent. */
   private readonly validator = new HealthManager();
@@ -81,7 +73,7 @@ export class HealthThread extends EventEmitter {
     return [...this.byId.values()];
   }
 
-  threadHealth(): HealthThreadHealth {
+  threadHealth(): ThreadHealth {
     return { ...this.health };
   }
 

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { XlvsError, ErrorCodes } from '../errors';
-import { endWorker } from '../sys/worker';
+import { endWorker, ThreadHealth } from '../sys/worker';
 import type { VrrpConfig } from './types';
 import type { FromVrrp, TransitionMessage, VrrpInstanceStatus } from './thread-protocol';
 
@@ -17,15 +17,6 @@ const STOP_WAIT_MS = 8_000;
 const START_WAIT_MS = 10_000;
 const RESTART_DELAY_MS = 1_000;
 
-export interface VrrpThreadHealth {
-  /** Date.now() of the last status message from the thread (0 before the first). */
-  lastStatusAt: number;
-  loopDelayMaxMs: number;
-  loopDelayP99Ms: number;
-  restarts: number;
-  running: boolean;
-}
-
 /**
  * Events: 'transition' (TransitionMessage), 'advert-received' ({instance}), 'rejected'
  * ({instance, reason}), 'log' ({level, line}), 'crashed' (Error).
@@ -33,7 +24,7 @@ export interface VrrpThreadHealth {
 export class VrrpThread extends EventEmitter {
   private worker: Worker | null = null;
   private latest: VrrpInstanceStatus[] = [];
-  private health: VrrpThreadHealth = { lastStatusAt: 0, loopDelayMaxMs: 0, loopDelayP99Ms: 0, restarts: 0, running: false };
+  private health: ThreadHealth = { lastStatusAt: 0, loopDelayMaxMs: 0, loopDelayP99Ms: 0, restarts: 0, running: false };
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
 
@@ -46,7 +37,7 @@ export class VrrpThread extends EventEmitter {
     return this.latest;
   }
 
-  threadHealth(): VrrpThreadHealth {
+  threadHealth(): ThreadHealth {
     return { ...this.health };
   }
 

@@ -12,6 +12,7 @@ import { reviveSnapshot } from '../../src/cli/commands/control';
 import type { StatusSnapshot } from '../../src/common/status';
 import { needsBpf } from '../lib/env';
 import { run } from '../../src/sys/exec';
+import { testTopology } from './topology';
 
 const NET = '10.238.0';
 const VIP = `${NET}.100`;
@@ -19,25 +20,7 @@ const base = `/run/xlvs-test-faults-${process.pid}`;
 const sock = `${base}/ctl.sock`;
 const cfgFile = `${base}/topology.yaml`;
 
-function topology(extraVrrp = '', extraService = ''): string {
-  return `director:
-  name: faults
-  interface: eth0
-  xdp_mode: generic
-  addresses: [${NET}.1/24]
-  pin_root: ${base}/bpffs
-vrrp:
-  - { name: VI_1, vrid: 71, priority: 150, version: 3, advert_interval: 100ms, vips: [${VIP}/24] }
-${extraVrrp}services:
-  - vip: ${VIP}
-    port: 80
-    method: dr
-    reals:
-      - { address: ${NET}.50, mac: "02:00:00:00:00:50" }
-${extraService}metrics: { enabled: false }
-control: { socket: ${sock} }
-`;
-}
+const topology = (extraVrrp = '', extraServices = ''): string => testTopology({ name: 'faults', net: NET, vrid: 71, base, reals: [50], extraVrrp, extraServices });
 
 describe('daemon fault paths', needsBpf(), () => {
   const lab = new Netlab('dflt');

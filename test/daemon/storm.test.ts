@@ -16,6 +16,7 @@ import { controlStream } from '../../src/control/client';
 import { inNs, run } from '../../src/sys/exec';
 import { repoRoot } from '../../src/paths';
 import { fillFlows } from '../../bench/lib/fill-flows';
+import { testTopology } from './topology';
 
 const NET = '10.80.0';
 const VIP = `${NET}.100`;
@@ -26,27 +27,7 @@ const base = `/run/xlvs-test-storm-${process.pid}`;
 const sock = `${base}/ctl.sock`;
 const pinDir = `${base}/bpffs/storm`;
 
-function topology(): string {
-  return `director:
-  name: storm
-  interface: eth0
-  xdp_mode: generic
-  addresses: [${NET}.1/24]
-  pin_root: ${base}/bpffs
-vrrp:
-  - { name: VI_1, vrid: 81, priority: 150, version: 3, advert_interval: 100ms, vips: [${VIP}/24] }
-services:
-  - vip: ${VIP}
-    port: 80
-    method: dr
-    reals:
-      - { address: ${NET}.50, mac: "02:00:00:00:00:50" }
-      - { address: ${NET}.51, mac: "02:00:00:00:00:51" }
-      - { address: ${NET}.52, mac: "02:00:00:00:00:52" }
-metrics: { listen: 127.0.0.1:${METRICS_PORT} }
-control: { socket: ${sock} }
-`;
-}
+const topology = (): string => testTopology({ name: 'storm', net: NET, vrid: 81, base, reals: [50, 51, 52], metricsPort: METRICS_PORT });
 
 function takeovers(sp: Speaker): number {
   return (sp.log().match(/Entering MASTER STATE/g) ?? []).length;

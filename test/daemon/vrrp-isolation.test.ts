@@ -8,31 +8,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { needsBpf } from '../lib/env';
 import { VrrpLab, Speaker, keepalivedConf, sleep, waitUntil } from '../vrrp/lab';
+import { testTopology } from './topology';
 
 const NET = '10.79.0';
 const VIP = `${NET}.100`;
 const base = `/run/xlvs-test-stall-${process.pid}`;
 const STALL_MS = 5000;
 
-function topology(): string {
-  return `director:
-  name: stall
-  interface: eth0
-  xdp_mode: generic
-  addresses: [${NET}.1/24]
-  pin_root: ${base}/bpffs
-vrrp:
-  - { name: VI_1, vrid: 61, priority: 150, version: 3, advert_interval: 100ms, vips: [${VIP}/24] }
-services:
-  - vip: ${VIP}
-    port: 80
-    method: dr
-    reals:
-      - { address: ${NET}.50, mac: "02:00:00:00:00:50" }
-metrics: { enabled: false }
-control: { socket: ${base}/ctl.sock }
-`;
-}
+const topology = (): string => testTopology({ name: 'stall', net: NET, vrid: 61, base, reals: [50] });
 
 /** Lines of keepalived's log that say it took the VIP. */
 function takeovers(sp: Speaker): number {
