@@ -57,7 +57,7 @@ export class Director {
   /** The reconciler's writes into `dataplane` (benchmarks wrap its methods to time them). */
   readonly port: DataplanePortAdapter;
   private readonly serviceHealth: ServiceHealth;
-  private health: StatusLookup;
+  private readonly health: StatusLookup;
 
   constructor(readonly dataplane: Dataplane, topo: Topology, opts: DirectorOptions = {}) {
     this.topo = topo;
@@ -92,10 +92,6 @@ export class Director {
   /** Sets a verdict directly (simulate: reals given as down); the daemon uses refreshVerdicts(). */
   setVerdict(serviceKey: string, v: ServiceVerdict): void {
     this.verdicts.set(serviceKey, v);
-  }
-
-  setHealthLookup(lookup: StatusLookup): void {
-    this.health = lookup;
   }
 
   /**
@@ -150,14 +146,14 @@ export class Director {
     this.macs.delete(address);
   }
 
-  mac(address: string): string | null {
-    return this.macs.get(address) ?? null;
-  }
-
   knownMacs(): ReadonlyMap<string, string | null> {
     return this.macs;
   }
 
+  /**
+   * VRRP state per instance. Nothing in the desired state depends on it yet; it is here for
+   * the outputs to come (announce routes only while Master, sync flow state to the peer).
+   */
   setVrrpState(instance: string, state: VrrpInstanceState): void {
     this.vrrp.set(instance, state);
   }
@@ -177,11 +173,6 @@ export class Director {
 
   desired(): Desired {
     return { services: desiredState(this.topo, this.verdicts, this.macOf), noAccept: noAcceptAddresses(this.topo) };
-  }
-
-  /** The real id the maps use for a service's real (undefined before it was first applied). */
-  realId(serviceKey: string, realKey: string): number | undefined {
-    return this.reconciler.ids.get(serviceKey, realKey);
   }
 
   /**
