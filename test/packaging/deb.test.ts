@@ -132,7 +132,7 @@ test('systemd-analyze verify finds no problem in xlvs@.service', gate, () => {
     fs.writeFileSync(unitFile, good);
   }
   // and the settings the unit is there for
-  for (const line of ['ExecStart=/usr/bin/xlvs run -c /etc/xlvs/%i.yaml', 'ExecReload=/bin/kill -HUP $MAINPID', 'Restart=on-failure',
+  for (const line of ['Type=notify', 'NotifyAccess=main', 'ExecStart=/usr/bin/xlvs run -c /etc/xlvs/%i.yaml', 'ExecReload=/bin/kill -HUP $MAINPID', 'Restart=on-failure',
     'ProtectSystem=strict', 'ReadWritePaths=/sys/fs/bpf /run/xlvs', 'NoNewPrivileges=yes', 'ProtectHome=yes', 'PrivateTmp=yes']) {
     assert.ok(good.split('\n').includes(line), line);
   }
