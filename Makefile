@@ -17,7 +17,7 @@ BPF_HDR := $(wildcard bpf/include/*.h)
 TEST_BPF_HDR := $(wildcard test/bpf/include/*.h)
 TS_SRC := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 
-.PHONY: all build deps test-deps test demo bench clean
+.PHONY: all build deps test-deps test demo bench deb clean
 all: build
 
 build: deps node_modules/.package-lock.json $(BPF_OBJ) $(TEST_BPF_OBJ) $(BENCH_BPF_OBJ) dist/.stamp
@@ -58,6 +58,10 @@ demo: test-deps build
 bench: build
 	@scripts/ensure-deps bench
 	@node dist/bench/run.js
+
+# The Debian package build/deb/xlvs_<version>_<arch>.deb (scripts/build-deb, packaging/deb/).
+deb: build
+	@scripts/build-deb
 
 clean:
 	rm -rf build dist

@@ -6,12 +6,16 @@
 import koffi from 'koffi';
 import { XlvsError, ErrorCodes } from '../errors';
 
-export const AF_INET = 2; // <bits/socket.h>
+export const AF_UNIX = 1; // <bits/socket.h>
+export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const AF_PACKET = 17;
+export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
 export const SOCK_NONBLOCK = 0o4000; // <bits/socket_type.h>
 export const SOCK_CLOEXEC = 0o2000000;
+export const MSG_DONTWAIT = 0x40; // <bits/socket.h>
+export const MSG_NOSIGNAL = 0x4000;
 export const SOL_SOCKET = 1; // <asm-generic/socket.h>
 export const SO_BINDTODEVICE = 25;
 export const IPPROTO_IP = 0; // <netinet/in.h>
@@ -94,6 +98,20 @@ export function setIntOpt(fd: number, level: number, name: number, value: number
 
 export function setBufOpt(fd: number, level: number, name: number, value: Buffer, what: string): void {
   if (libc().setsockopt(fd, level, name, value, value.length) < 0) sysFail(`setsockopt ${what}`);
+}
+
+/**
+ * struct sockaddr_un and its length for `path`: a file system path, or `@name` for the abstract
+ * namespace (a leading NUL, no terminator). Null when the path does not fit sun_path (108 bytes).
+ */
+export function sockaddrUn(path: string): { addr: Buffer; len: number } | null {
+  const abstract = path.startsWith('@');
+  const name = Buffer.from(abstract ? path.slice(1) : path);
+  if (name.length + 1 > 108) return null;
+  const b = Buffer.alloc(110);
+  b.writeUInt16LE(AF_UNIX, 0);
+  name.copy(b, abstract ? 3 : 2);
+  return { addr: b, len: 2 + 1 + name.length };
 }
 
 /** struct sockaddr_in (16 bytes). */

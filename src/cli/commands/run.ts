@@ -1,6 +1,7 @@
 // `xlvs run -c FILE`: the daemon, in the foreground (systemd runs it as is).
 import { Command } from 'commander';
 import { Daemon } from '../../daemon/daemon';
+import { sdNotify } from '../../sys/sd-notify';
 
 export function register(program: Command): void {
   program.command('run')
@@ -10,8 +11,18 @@ export function register(program: Command): void {
     .action(async (o: { config: string; insecure?: boolean }) => {
       const d = new Daemon({ configFile: o.config, insecure: !!o.insecure });
       d.installProcessHandlers();
+      // Under systemd (Type=notify, xlvs@.service) the unit is started once the first apply is
+      // done and the control socket and metrics listen, and shows as stopping while it detaches.
+      // Taken out of the environment so that scripts and threads do not inherit it.
+      const notifyEnv = { NOTIFY_SOCKET: process.env.NOTIFY_SOCKET };
+      delete process.env.NOTIFY_SOCKET;
+      const notify = (state: string) => {
+        const r = sdNotify(state, notifyEnv);
+        if (r.error) d.log(`[daemon] warning: sd_notify ${state.split('\n')[0]}: ${r.error}`);
+      };
       const stop = (sig: string) => {
         d.log(`[daemon] ${sig}: stopping`);
+        notify('STOPPING=1');
         void d.stop(false).then(() => process.exit(0), (e: Error) => { d.log(`[daemon] stop failed: ${e.message}`); process.exit(1); });
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
@@ -23,6 +34,7 @@ export function register(program: Command): void {
         await d.abort().catch(() => undefined);
         throw e;
       }
+      notify(`READY=1\nSTATUS=forwarding with ${o.config}`);
       await new Promise(() => { /* serve until a signal or `xlvs stop` */ });
     });
 }
