@@ -1,7 +1,7 @@
 // Data-plane cost per packet through BPF_PROG_TEST_RUN (issue 3), printed as ratios to two
 // baseline programs measured in the same run.
 //
-// Method (LAB-NOTES "BPF_PROG_TEST_RUN"):
+// Method (docs/lab-notes.md, "BPF_PROG_TEST_RUN"):
 //  - one packet per call (repeat=1): with repeat the kernel re-runs the program on the buffer it
 //    already rewrote, so a forwarder would see its own output;
 //  - the kernel-reported duration, never a wall clock around the FFI call (one koffi call costs

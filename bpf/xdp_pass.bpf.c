@@ -1,6 +1,6 @@
 /* xdp_pass: returns XDP_PASS for every frame. The lab attaches it to the bridge-side peer of each
  * veth whose other end runs native XDP: on a veth, frames an XDP program sends with XDP_TX are
- * dropped unless the peer end has an XDP program too (LAB-NOTES "XDP on veth"; the kernel's
+ * dropped unless the peer end has an XDP program too (docs/lab-notes.md, "XDP on veth"; the kernel's
  * veth_xdp_xmit needs the peer's XDP rings, which exist only while a program is attached).
  */
 #include <linux/bpf.h>

@@ -11,7 +11,7 @@ export const LAB = {
   clientHosts: [10, 11, 12, 13, 14],
   /** Host number of the router on both segments. */
   routerHost: 1,
-  /** MTU on the director → router → real (TUN) path: ≥ 1500 + 20 (outer IPv4), LAB-NOTES. */
+  /** MTU on the director → router → real (TUN) path: ≥ 1500 + 20 (outer IPv4), docs/lab-notes.md. */
   tunMtu: 1600,
   /** Ports the real servers listen on: HTTP that names itself, TCP echo (keepalived's Redis example). */
   httpPort: 80,

@@ -148,7 +148,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<{ layout: LabLayout; 
 async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
   const n = new Netlab(L.prefix); // creation helpers only; labDown removes by name
   // bpffs for the directors' pins, in the root mount namespace: `ip netns exec` gives each
-  // command a fresh /sys/fs/bpf (LAB-NOTES), but sees mounts made here.
+  // command a fresh /sys/fs/bpf (docs/lab-notes.md), but sees mounts made here.
   fs.mkdirSync(L.pinRoot, { recursive: true });
   run(['mount', '-t', 'bpf', 'bpf', L.pinRoot]);
   fs.mkdirSync(path.join(L.pinRoot, 'xlvs'), { recursive: true });
@@ -163,7 +163,7 @@ async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
 
   n.addVeth(L.ns.client, 'eth0', br, 'c0', { bMaster: 'br0' });
   L.clientAddresses.forEach((a) => n.addAddr(L.ns.client, 'eth0', `${a}/${plen}`));
-  // LAB-NOTES: a veth sender leaves TCP checksums partial and native XDP loses that state.
+  // docs/lab-notes.md: a veth sender leaves TCP checksums partial and native XDP loses that state.
   n.exec(L.ns.client, ['ethtool', '-K', 'eth0', 'tx', 'off']);
 
   for (const d of L.directors) {
@@ -171,7 +171,7 @@ async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
     n.addVeth(d.ns, dev, br, peer, { bMaster: 'br0', mtu: L.tunCidr ? LAB.tunMtu : undefined });
     n.addAddr(d.ns, dev, `${d.address}/${plen}`);
     if (L.tunCidr) n.exec(d.ns, ['ip', 'route', 'add', L.tunCidr, 'via', L.routerLan, 'dev', dev]);
-    // LAB-NOTES: native XDP_TX on a veth needs an XDP program on the peer end.
+    // docs/lab-notes.md: native XDP_TX on a veth needs an XDP program on the peer end.
     state.peerXdp.push({ ns: br, dev: peer, mode: attachPass(br, peer) });
   }
   if (L.tunCidr) {
@@ -224,7 +224,7 @@ async function startDirectors(L: LabLayout, state: LabState, log: Log): Promise<
     // Warm the neighbour table so the data plane finds every real's MAC at once.
     for (const r of L.reals) run(inNs(d.ns, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${r.lanAddress}:${LAB.httpPort}/`]), { allowFail: true });
     const logf = path.join(L.dir, `${d.short}.log`);
-    // `ip netns exec` mounts a fresh bpffs on /sys/fs/bpf (LAB-NOTES); put the lab's persistent one
+    // `ip netns exec` mounts a fresh bpffs on /sys/fs/bpf (docs/lab-notes.md); put the lab's persistent one
     // there instead, so the daemon pins under the default /sys/fs/bpf/xlvs and a restarted daemon
     // finds them. Paths are positional parameters, never interpolated into the script.
     const argv = ['sh', '-c', 'mount --bind "$0" /sys/fs/bpf && exec "$@"', L.pinRoot, ...xlvsArgv(['run', '-c', topo])];

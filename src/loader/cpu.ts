@@ -1,4 +1,4 @@
-// CPU helpers: how many per-CPU slots a map holds, and pinning the calling thread (LAB-NOTES:
+// CPU helpers: how many per-CPU slots a map holds, and pinning the calling thread (docs/lab-notes.md:
 // BPF_PROG_TEST_RUN runs the program on the caller's CPU, so per-CPU state follows the thread).
 import { XlvsError, ErrorCodes } from '../errors';
 import { bpf, c, lastErrno } from './ffi';

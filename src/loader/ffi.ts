@@ -16,7 +16,7 @@ koffi.opaque('bpf_program');
 koffi.opaque('bpf_map');
 koffi.opaque('btf');
 
-/** `int print(enum libbpf_print_level, const char *fmt, va_list ap)`; va_list taken as a pointer (LAB-NOTES). */
+/** `int print(enum libbpf_print_level, const char *fmt, va_list ap)`; va_list taken as a pointer (docs/lab-notes.md). */
 export const PrintFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
 
 const f = (lib: koffi.IKoffiLib, decl: string) => lib.func(decl);

@@ -77,7 +77,7 @@ export class BpfProgram {
   }
 
   /**
-   * BPF_PROG_TEST_RUN (bpf_prog_test_run_opts). Runs on the calling thread's CPU (LAB-NOTES): pin
+   * BPF_PROG_TEST_RUN (bpf_prog_test_run_opts). Runs on the calling thread's CPU (docs/lab-notes.md): pin
    * the thread with pinThreadToCpu() when per-CPU state matters.
    */
   testRun(data: Buffer, opts: TestRunOptions = {}): TestRunResult {

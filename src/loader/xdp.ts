@@ -1,5 +1,5 @@
 // Attaching XDP programs to interfaces: native first, generic only when asked, and detaching
-// both modes (LAB-NOTES: turning off one mode leaves the other attached).
+// both modes (docs/lab-notes.md: turning off one mode leaves the other attached).
 import { XlvsError, ErrorCodes } from '../errors';
 import { bpf } from './ffi';
 import { BpfProgram } from './program';

@@ -1,7 +1,7 @@
 // The TUN decap program on a real server (bpf/decap.bpf.c, program xdp_decap): load it, write the
 // VIPs into its decap_vips map, attach it to the interface the tunnelled packets arrive on.
 //
-// Where it runs: XDP, native when the driver supports it, otherwise generic. LAB-NOTES measured
+// Where it runs: XDP, native when the driver supports it, otherwise generic. docs/lab-notes.md has it measured
 // XDP native, XDP generic and tc ingress all delivering the inner packet; XDP is chosen because
 // the outer header goes before an skb exists (no GRO/GSO of the outer flow, the inner packet then
 // takes the normal path including GRO), it is the same hook and loader path the director uses, and
@@ -9,7 +9,7 @@
 //
 // Nothing is pinned by default: the XDP attachment holds the program and the program its maps, so
 // the setup survives the CLI process. Inside `ip netns exec`, /sys/fs/bpf is a fresh empty mount
-// (LAB-NOTES), so pinning is opt-in, under a bpffs the caller names.
+// (docs/lab-notes.md), so pinning is opt-in, under a bpffs the caller names.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as net from 'node:net';

@@ -1,6 +1,6 @@
 // Waits for raw sockets to become readable without blocking Node's event loop.
 //
-// Decision (LAB-NOTES lists both options as working): the sockets are non-blocking and one
+// Decision (docs/lab-notes.md lists both options as working): the sockets are non-blocking and one
 // `poll()` over all of them runs as a koffi async call on a libuv worker thread; when it
 // returns, the readable sockets are drained with non-blocking `recvfrom` on the main thread.
 // A blocking `recvfrom` per socket as an async call would hold one of libuv's four worker

@@ -5,7 +5,7 @@
 //
 // keepalived differences kept on purpose (keepalived/vrrp/vrrp.c, 2.2.x):
 // - `state MASTER` below priority 255 still starts in Backup and waits the master-down interval
-//   (LAB-NOTES: ≈ 3 × advert_int + skew); only the address owner (255) starts as Master.
+//   (docs/lab-notes.md: ≈ 3 × advert_int + skew); only the address owner (255) starts as Master.
 // - Master receiving a lower-priority advert answers at once with an advert and a gratuitous
 //   ARP burst ("forcing new election"), so a dual-master heals and caches follow the winner.
 // - preempt_delay: a Backup started or seeing a lower-priority Master keeps accepting that

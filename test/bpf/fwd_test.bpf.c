@@ -133,7 +133,7 @@ int xdp_inner(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
-/* Pass-only program: for the peer of a native-mode veth (LAB-NOTES) and attach tests. */
+/* Pass-only program: for the peer of a native-mode veth (docs/lab-notes.md) and attach tests. */
 SEC("xdp")
 int xdp_pass(struct xdp_md *ctx)
 {

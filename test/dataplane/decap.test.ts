@@ -28,7 +28,7 @@ let prog: BpfProgram | undefined;
 let stats: BpfMap | undefined;
 
 if (runnable) {
-  pinThreadToCpu(0); // per-CPU stats follow the calling thread (LAB-NOTES)
+  pinThreadToCpu(0); // per-CPU stats follow the calling thread (docs/lab-notes.md)
   obj = BpfObject.open(bpfObject('decap'));
   obj.load();
   prog = obj.program('xdp_decap');

@@ -1,4 +1,4 @@
-// The director's lb program against a malformed corpus (STYLE.md: "truncate at every header
+// The director's lb program against a malformed corpus (docs/DEVELOPING.md: "truncate at every header
 // boundary and feed it"). Every packet is aimed at a configured VIP that has reals, so a parser
 // that let it through would forward it: each must be passed or dropped — never XDP_TX or
 // XDP_REDIRECT — and counted under exactly its reason, with no VIP/real traffic counted.
@@ -43,7 +43,7 @@ let dp: Dataplane | undefined;
 
 /** Creates the data plane (pinned under PIN_DIR) with the VIPs and their reals. */
 function loadLb(): void {
-  pinThreadToCpu(0); // per-CPU maps follow the calling thread (LAB-NOTES)
+  pinThreadToCpu(0); // per-CPU maps follow the calling thread (docs/lab-notes.md)
   dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
   for (const v of VIPS) {
     dp.vips.upsert({ address: v.address, port: v.port, protocol: v.protocol, method: 'dr', tableSize: TABLE_SIZE });

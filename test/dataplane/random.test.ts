@@ -57,7 +57,7 @@ let dp: Dataplane | undefined;
 
 before(() => {
   if (needsBpf().skip) return;
-  pinThreadToCpu(0); // per-CPU conn table and counters follow the thread (LAB-NOTES)
+  pinThreadToCpu(0); // per-CPU conn table and counters follow the thread (docs/lab-notes.md)
   dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: TUN4, tunSource6: TUN6 });
   for (const v of VIPS) {
     dp.vips.upsert({ address: v.address, port: v.port, protocol: v.protocol, method: v.method, tableSize: TABLE_SIZE });

@@ -189,7 +189,7 @@ describe('health transitions reach the data plane', needsBpf(), () => {
   }
 
   before(async () => {
-    pinThreadToCpu(0); // per-CPU connection table and counters: one CPU for every test run (LAB-NOTES)
+    pinThreadToCpu(0); // per-CPU connection table and counters: one CPU for every test run (docs/lab-notes.md)
     scriptDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-health-dp-'));
     for (const a of SCRIPT_REALS) fs.writeFileSync(path.join(scriptDir, a), '0\n');
     topo = loadTopology(topologyYaml(scriptDir), 'health-dataplane.yaml');

@@ -40,7 +40,7 @@ const lab = new E2eLab(P, G.skip ? undefined : labConfigWithPersistence());
 before(async () => {
   if (G.skip) return;
   await lab.up();
-  // keepalived-style start: Backup first, Master after ≈ 3 adverts + skew (LAB-NOTES: ≈ 3.6 s).
+  // keepalived-style start: Backup first, Master after ≈ 3 adverts + skew (docs/lab-notes.md: ≈ 3.6 s).
   const ms = await lab.waitMaster(lab.dir(1).name, 20_000);
   process.stdout.write(`# ${lab.dir(1).name} became VRRP Master ${ms} ms after lab up\n`);
 });
@@ -56,7 +56,7 @@ for (const [method, vip] of [['DR', DR_VIP], ['TUN', TUN_VIP]] as const) {
     assert.equal(xdp?.attach, 'xdp-native', `the Master forwards with native XDP: ${JSON.stringify(xdp)}`);
     const dirMacs = new Set(L.directors.map((d) => interfaceMac(d.ns, L.interface)));
     const realMacs = new Set(L.reals.flatMap((r) => [interfaceMac(r.ns, 'eth0'), ...(r.tunAddress ? [interfaceMac(r.ns, 'eth1')] : [])]));
-    // LAB-NOTES: tcpdump on a director does not see frames its native XDP transmitted, so the
+    // docs/lab-notes.md: tcpdump on a director does not see frames its native XDP transmitted, so the
     // director capture can only prove a negative; VRRP adverts in the same capture show it works.
     const caps = L.directors.map((d) => new Capture(d.ns, L.interface, `(src host ${vip} and tcp) or ip proto 112`));
     const clientCap = new Capture(L.ns.client, 'eth0', `src host ${vip} and tcp`);

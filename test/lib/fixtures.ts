@@ -1,4 +1,4 @@
-// Packet fixtures as a table (STYLE.md; Katran lib/testing/fixtures): one row per case — input
+// Packet fixtures as a table (docs/DEVELOPING.md; Katran lib/testing/fixtures): one row per case — input
 // packet, expected verdict, expected output and expected counter changes — run through
 // BPF_PROG_TEST_RUN. runFixtureTable() registers one node:test test() per row; checkFixture()
 // runs one row and returns its problems, for loops over large generated corpora.

@@ -1,5 +1,5 @@
 // An independent packet builder for tests: readable chains that produce the exact bytes a test
-// expects, never sharing code with the production encoders (STYLE.md, "expected bytes from an
+// expects, never sharing code with the production encoders (docs/DEVELOPING.md, "expected bytes from an
 // independent builder").
 //
 //   eth({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' })

@@ -38,7 +38,7 @@ function withFwd<T>(fn: (obj: BpfObject) => T, consts: Record<string, number> = 
 const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
 
 before(() => {
-  // BPF_PROG_TEST_RUN runs on the calling CPU (LAB-NOTES); keep per-CPU state on one slot.
+  // BPF_PROG_TEST_RUN runs on the calling CPU (docs/lab-notes.md); keep per-CPU state on one slot.
   if (!needsBpf().skip) pinThreadToCpu(0);
 });
 

@@ -74,7 +74,7 @@ export function layoutProblems(codec: StructCodec<unknown>, s: CStruct): string[
   if (codec.size !== s.size) p.push(`${where}: size is ${s.size} in C, ${codec.size} in TS`);
   const ts = new Map(codec.fields.map((f) => [f.cName ?? f.name, f]));
   for (const m of s.members) {
-    if (m.bitfield) { p.push(`${where}.${m.name}: bitfield (use explicit fields; STYLE.md)`); continue; }
+    if (m.bitfield) { p.push(`${where}.${m.name}: bitfield (use explicit fields; docs/DEVELOPING.md)`); continue; }
     const f = ts.get(m.name);
     if (!f) { p.push(`${where}.${m.name}: C member at offset ${m.offset} (${m.size} bytes) has no TS field`); continue; }
     if (f.offset !== m.offset) p.push(`${where}.${m.name}: offset ${m.offset} in C, ${f.offset} in TS`);
@@ -96,7 +96,7 @@ test('every registered codec matches its struct in the BTF of the built objects'
   for (const codec of codecs) {
     const found = structs.get(codec.cName);
     if (!found) { problems.push(`struct ${codec.cName}: not in the BTF of any of ${objs.map((o) => path.basename(o)).join(', ')}`); continue; }
-    // Every object that carries the struct must agree (one definition, STYLE.md).
+    // Every object that carries the struct must agree (one definition, docs/DEVELOPING.md).
     for (const s of found) problems.push(...layoutProblems(codec, s));
   }
   assert.deepEqual(problems, []);

@@ -125,7 +125,7 @@ describe('status page in headless Chromium against a running director', gate(), 
     lab.addVeth(client, 'eth0', br, 'c0', { bMaster: 'br0' });
     lab.addAddr(dir, 'eth0', `${DIR_ADDR}/24`);
     lab.addAddr(client, 'eth0', `${CLIENT_ADDR}/24`);
-    // The VIP is routed through the director; LAB-NOTES: a veth sender's partial TCP checksums.
+    // The VIP is routed through the director; docs/lab-notes.md: a veth sender's partial TCP checksums.
     lab.exec(client, ['ip', 'route', 'add', `${VIP}/32`, 'via', DIR_ADDR]);
     lab.exec(client, ['ethtool', '-K', 'eth0', 'tx', 'off']);
     for (const [i, r] of REALS.entries()) {

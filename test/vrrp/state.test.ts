@@ -41,7 +41,7 @@ class Sim {
 
 test('timers: skew and master-down interval per RFC 5798 §6.1', () => {
   assert.equal(skewMs(100, 1000), 609); // (256-100)/256 s
-  assert.equal(masterDownMs(100, 1000), 3609); // LAB-NOTES: keepalived ≈ 3.6 s
+  assert.equal(masterDownMs(100, 1000), 3609); // docs/lab-notes.md: keepalived ≈ 3.6 s
   assert.equal(masterDownMs(254, 100), 300);
   assert.equal(masterDownMs(1, 1000), 3996);
 });

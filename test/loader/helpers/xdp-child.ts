@@ -45,7 +45,7 @@ function main(a: Args): Record<string, unknown> {
       out.q4 = queryXdp(a.ifname);
       out.generic = attachXdp(a.ifname, fwd, { mode: 'generic' });
       out.q5 = queryXdp(a.ifname);
-      detachXdp(a.ifname, 'native'); // the wrong mode leaves the generic program (LAB-NOTES)
+      detachXdp(a.ifname, 'native'); // the wrong mode leaves the generic program (docs/lab-notes.md)
       out.q6 = queryXdp(a.ifname);
       detachXdp(a.ifname); // 'all'
       out.q7 = queryXdp(a.ifname);
@@ -61,7 +61,7 @@ function main(a: Args): Record<string, unknown> {
       detachXdp(a.ifname);
       out.after = queryXdp(a.ifname);
     } else if (a.step === 'fallback') {
-      // A bridge has no native XDP (LAB-NOTES): refused, unless generic fallback is allowed.
+      // A bridge has no native XDP (docs/lab-notes.md): refused, unless generic fallback is allowed.
       const warnings: string[] = [];
       setXdpWarningHandler((m) => warnings.push(m));
       out.strict = errCode(() => attachXdp(a.ifname, pass));
