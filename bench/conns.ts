@@ -15,7 +15,6 @@
 // Run: node dist/bench/conns.js [--quick]   (root; make build first)
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -35,6 +34,7 @@ import { summarise, msSince, sleep } from './lib/stats';
 import { syntheticTopology, vipAddress } from './lib/topo';
 import { withScratchDataplaneAsync, directorFor } from './lib/scratch';
 import { fillFlows } from './lib/fill-flows';
+import { countListedItems } from './lib/raw-listing';
 
 const SECTION = 'conns';
 const TARGET_SCRAPE_MS = 1000;
@@ -62,30 +62,6 @@ function get(port: number, p: string): Promise<{ ms: number; body: string }> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => (res.statusCode !== 200 ? reject(new Error(`GET ${p}: HTTP ${res.statusCode}`)) : resolve({ ms: msSince(t0), body: Buffer.concat(chunks).toString() })));
     }).on('error', reject);
-  });
-}
-
-/** A raw client: sends `conns`, counts item lines without parsing them, until the end line. */
-function rawListing(sock: string): Promise<{ ms: number; items: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const c = net.createConnection(sock);
-    let items = 0;
-    let tail = '';
-    c.setEncoding('latin1');
-    c.once('connect', () => c.write(JSON.stringify({ cmd: 'conns' }) + '\n'));
-    c.on('data', (chunk: string) => {
-      const text = tail + chunk;
-      let from = 0;
-      let nl: number;
-      while ((nl = text.indexOf('\n', from)) >= 0) {
-        if (text.startsWith('{"item"', from)) items++;
-        else { c.destroy(); resolve({ ms: msSince(t0), items }); return; }
-        from = nl + 1;
-      }
-      tail = text.slice(from);
-    });
-    c.once('error', reject);
   });
 }
 
@@ -182,7 +158,7 @@ export async function run(opts: ConnsOptions = {}): Promise<{ rows: Row[]; raw: 
 
         const sock = path.join(dir, 'control.sock');
         control = await serveControl(sock, (req: ControlRequest) => connsReply(table, req, dp.reals.list()));
-        const raw = await withGapMeter(() => rawListing(sock));
+        const raw = await withGapMeter(() => countListedItems(sock));
         if (raw.value.items !== inTable) throw new Error(`raw listing: ${raw.value.items} items, ${inTable} in the table`);
         const listing = await withGapMeter(() => cliListing(sock));
         return {

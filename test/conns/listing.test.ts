@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Server } from 'node:net';
 import { needsBpf } from '../lib/env';
 import { fillFlows } from '../../bench/lib/fill-flows';
+import { countListedItems } from '../../bench/lib/raw-listing';
 import { ConnTable } from '../../src/conns/table';
 import { connsReply } from '../../src/conns/reply';
 import type { ConnRow } from '../../src/conns/rows';
@@ -155,25 +156,7 @@ describe('the event loop while a large table is censused and listed', needsBpf()
     const tick = setInterval(() => { const t = performance.now(); maxGap = Math.max(maxGap, t - last); last = t; }, 5);
     try {
       // A raw client: counts item lines without parsing them (the listing's cost is the daemon's).
-      const listed = new Promise<number>((resolve, reject) => {
-        const c = net.createConnection(sockPath);
-        let items = 0;
-        let tail = '';
-        c.setEncoding('utf8');
-        c.once('connect', () => c.write(JSON.stringify({ cmd: 'conns' }) + '\n'));
-        c.on('data', (chunk: string) => {
-          const text = tail + chunk;
-          let from = 0;
-          let nl: number;
-          while ((nl = text.indexOf('\n', from)) >= 0) {
-            if (text.startsWith('{"item"', from)) items++;
-            else { c.destroy(); resolve(items); return; }
-            from = nl + 1;
-          }
-          tail = text.slice(from);
-        });
-        c.once('error', reject);
-      });
+      const listed = countListedItems(sockPath).then((r) => r.items);
       const [counts, items] = await Promise.all([table!.censusNow(), listed, table!.censusNow()]);
       assert.equal(counts.total, FLOWS);
       assert.equal(items, FLOWS);
