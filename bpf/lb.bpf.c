@@ -27,12 +27,12 @@ static __always_inline __u64 lb_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
-/* lb_clock[0]: CLOCK_MONOTONIC in ns as the control plane last wrote it (the daemon, once a
- * second). Connection entries are stamped from it: their last_seen only tells active flows
- * from idle ones (ipvsadm ActiveConn, a 60 s window), so a second's resolution is enough, and
- * an array load costs about nothing where even the coarse clock helper cost 32 of the 125 ns
- * net of an established DR packet (bench/dataplane.ts --compare, same runs). Zero (nobody
- * writes it: tests, simulate) falls back to lb_now(). */
+/* lb_clock[0]: CLOCK_MONOTONIC in whole seconds as the control plane last wrote it (the daemon,
+ * once a second). Connection entries expire by it: a second's resolution is what IPVS's
+ * timeouts need, and an array load costs about nothing where even the coarse clock helper cost
+ * 32 of the 125 ns net of an established DR packet (bench/dataplane.ts --compare, same runs).
+ * Zero (nobody writes it: simulate, most tests) falls back to the kernel's coarse clock; tests of
+ * expiry write it to move time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -40,12 +40,12 @@ struct {
 	__type(value, __u64);
 } lb_clock SEC(".maps");
 
-static __always_inline __u64 flow_clock(void)
+static __always_inline __u32 flow_now(void)
 {
 	__u32 zero = 0;
 	__u64 *t = bpf_map_lookup_elem(&lb_clock, &zero);
 
-	return t && *t ? *t : lb_now();
+	return t && *t ? (__u32)*t : (__u32)(lb_now() / 1000000000ULL);
 }
 
 /* A timestamp is written only when it changed, so a busy flow dirties its entry once per
@@ -285,102 +285,242 @@ static __always_inline int early_filter(const struct cursor *c, int ethertype, i
  * probe: this loop costs nothing while no real is out. */
 #define LB_PICK_PROBES 32
 
-/* The real a new flow gets from the VIP's Maglev table, 0 when none is in selection. The
- * flow hash only here: an established flow never needs it. */
-static __always_inline __u32 maglev_pick(const struct pkt *p, const struct vip_info *v,
-					 const struct lb_config *cfg)
-{
-	__u32 hash = flow_hash(&p->flow, v->hash_fields, cfg->hash_seed);
-	struct real_info *r;
-	__u32 m, id;
-	void *table;
+/* lc and wlc (IPVS's least-connection schedulers, ip_vs_lc.c / ip_vs_wlc.c) look at the first
+ * LB_LC_CANDIDATES reals in selection along the flow's Maglev probe sequence and take the one
+ * with the least overhead (active x 256 + inactive), per weight for wlc. Candidates come in
+ * proportion to weight; ties go to the earlier candidate, so two directors with equal counts
+ * choose alike, and a real holding many connections gets a new flow only when every candidate
+ * is that real. */
+#define LB_LC_CANDIDATES 4
 
-	table = maglev_table(v->id, &m);
+/* The real a new flow of VIP vip_id gets, 0 when none is in selection. maglev, sh, dh: the first
+ * candidate of the probe sequence in selection and not over its upper threshold; lc, wlc: the
+ * least loaded of the first LB_LC_CANDIDATES such candidates. A global function: the verifier
+ * checks it once, not once per caller and path. */
+__attribute__((noinline)) __u32 lb_pick(__u32 vip_id, __u32 hash, __u32 sched)
+{
+	__u64 overhead, best_overhead = 0;
+	__u32 m, id, w, best = 0, best_w = 1;
+	struct real_info *r;
+	void *table;
+	int n = 0;
+
+	table = maglev_table(vip_id, &m);
 	if (!table || !m)
 		return 0;
 	for (int i = 0; i < LB_PICK_PROBES; i++) {
 		id = maglev_slot(table, m, hash);
-		r = real_of(id, v->id);
-		if (r && r->state == LB_REAL_UP)
-			return id;
 		if (!id)
-			return 0;	/* an empty table (no real in selection at build) */
+			return best;	/* an empty table (no real in selection at build) */
+		r = real_of(id, vip_id);
+		if (r && r->state == LB_REAL_UP) {
+			if (sched == LB_SCHED_HASH) {
+				if (!r->upper_threshold || !overloaded(id, r, &overhead))
+					return id;
+			} else if (!overloaded(id, r, &overhead)) {
+				w = sched == LB_SCHED_WLC ? r->weight : 1;
+				if (w && (!best || overhead * best_w < best_overhead * w)) {
+					best = id;
+					best_overhead = overhead;
+					best_w = w;
+				}
+				if (++n >= LB_LC_CANDIDATES)
+					return best;
+			}
+		}
 		hash = maglev_rehash(hash);
 	}
+	return best;
+}
+
+/* lb_select()'s flags: what it needs of the packet besides its flow. */
+#define LB_SF_SYN 0x100		/* a SYN without ACK (a new connection) */
+#define LB_SF_LOOKED 0x200	/* the caller looked the flow up in lb_conns/lb_conns6: none */
+#define LB_SF_EV 0xff		/* the TCP event (LB_EV_*) */
+/* lb_select()'s result: a real id, with LB_SEL_NEW when the flow is new; 0 when the VIP has no
+ * real to offer; negative (-LB_PASS_CONN_EXPIRED) when the packet is not to be forwarded. */
+#define LB_SEL_NEW 0x10000
+#define LB_SEL_ID 0xffff
+
+/* The state a flow's first packet gives its entry: a SYN opens one (SYN_RECV); any other TCP
+ * segment is a connection picked up mid-stream, after a failover or an eviction, and is taken as
+ * ESTABLISHED before its own event applies; UDP has one state. */
+static __always_inline __u8 first_state(__u8 proto, __u32 flags)
+{
+	if (proto != IPPROTO_TCP)
+		return LB_CS_UDP;
+	return tcp_next(flags & LB_SF_SYN ? LB_CS_NONE : LB_CS_ESTABLISHED, flags & LB_SF_EV);
+}
+
+/* Applies a packet to an entry it stays with: state, counts, expiry. */
+static __always_inline void conn_step(struct conn_value *cv, __u8 proto, __u8 ev,
+				      const struct vip_info *v, __u32 now)
+{
+	__u8 st = proto == IPPROTO_TCP ? tcp_next(cv->state, ev) : cv->state;
+	__u32 exp;
+
+	if (st != cv->state) {
+		load_move(cv->real_id, cv->state, st);
+		cv->state = st;
+	}
+	exp = now + cs_timeout(v, st);
+	if (cv->expires != exp)
+		cv->expires = exp;
+}
+
+/* The fast path of a confirmed flow: its entry is live, of this VIP, and its real may keep the
+ * packet (flow_stays; a SYN on a connection the client was closing is a new one). The packet is
+ * applied to the entry and its real returned; NULL sends the packet to lb_select(). */
+static __always_inline struct real_info *conn_stays(struct conn_value *cv, const struct pkt *p,
+						    const struct vip_info *v, __u32 now)
+{
+	struct real_info *r;
+
+	if (cv->vip_id != v->id || cs_expired(cv, now) || (p->syn && cs_closing(cv->state)))
+		return NULL;
+	r = real_of(cv->real_id, v->id);
+	if (!r || !flow_stays(r, v, p->syn))
+		return NULL;
+	conn_step(cv, p->flow.proto, p->tcp_ev, v, now);
+	return r;
+}
+
+/* The persistence template a new flow of this client follows, if any: the confirmed one in
+ * lb_persist, else one an unconfirmed flow of the client left in lb_new. */
+static __always_inline __u32 template_real(const struct persist_key *pk, const struct vip_info *v,
+					   __u64 pnow, __u32 now, struct persist_value **pvp)
+{
+	__u64 timeout = (__u64)v->persist_timeout_ms * NS_PER_MS;
+	struct persist_value *pv;
+	struct conn_value *tv;
+	struct flow_key tk;
+
+	pv = bpf_map_lookup_elem(&lb_persist, pk);
+	if (pv && (__s64)(pnow - pv->last_used_ns) <= (__s64)timeout) {
+		*pvp = pv;
+		return pv->real_id;
+	}
+	template_key_of(&tk, pk);
+	tv = bpf_map_lookup_elem(&lb_new, &tk);
+	if (tv && tv->vip_id == v->id && !cs_expired(tv, now))
+		return tv->real_id;
 	return 0;
 }
 
-struct choice {
-	struct real_info *real;
-	__u32 id;
-	int new_flow;
-};
-
-/* Picks the real for the packet; choice.real is NULL when the VIP has none to offer. */
-static __always_inline void select_real(struct pkt *p, struct vip_info *v,
-					const struct lb_config *cfg, struct conn_value *cv,
-					struct choice *ch)
+/* Everything but the fast path of a confirmed flow (conn_stays), in one global function the
+ * verifier checks once.
+ *
+ * An expired entry is not used: a SYN or a UDP packet on it is scheduled afresh; a TCP segment
+ * other than a SYN goes to the kernel, which resets it, as IPVS does once a connection has
+ * expired (it schedules only SYNs). A SYN on a connection the client was closing (FIN_WAIT,
+ * TIME_WAIT, CLOSE) is a new connection on a reused port, scheduled afresh; so is a flow whose
+ * real may not keep it. Otherwise the flow is looked for in lb_new: a second packet confirms it
+ * (the entry moves to lb_conns, a persistence template to lb_persist); else it is new and
+ * scheduled: its entry, and the template it would create, go to lb_new. */
+__attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, __u32 hash_seed,
+					__u32 flags)
 {
-	__u64 now = flow_clock(), pnow = 0;
-	__u64 timeout = (__u64)v->persist_timeout_ms * NS_PER_MS;
+	__u32 now = flow_now(), id = 0, tid = 0;
 	struct persist_value *pv = NULL, npv = {};
-	struct conn_value ncv = {};
+	struct conn_value ncv = {}, *cv = NULL, *nv;
+	int syn = !!(flags & LB_SF_SYN);
+	__u8 ev = flags & LB_SF_EV;
 	struct persist_key pk;
+	struct flow_key tk;
 	struct real_info *r;
-	__u32 id = 0;
+	__u64 pnow = 0;
+	__u8 st;
 
-	if (timeout) {
+	if (!f || !v)
+		return 0;
+	if (v->persist_timeout_ms) {
 		pnow = lb_now();
-		persist_key_of(&pk, &p->flow, v->id, v->persist_prefix);
-		pv = bpf_map_lookup_elem(&lb_persist, &pk);
-		if (pv && (__s64)(pnow - pv->last_used_ns) > (__s64)timeout)
-			pv = NULL;	/* expired: ignored, replaced below */
+		persist_key_of(&pk, f, v->id, v->persist_prefix);
 	}
 
-	if (cv && cv->vip_id == v->id) {
-		r = real_of(cv->real_id, v->id);
-		if (r && flow_stays(r, v, p->syn)) {
-			touch(&cv->last_seen_ns, now);
-			if (pv && pv->real_id == cv->real_id)
-				touch(&pv->last_used_ns, pnow);
-			ch->real = r;
-			ch->id = cv->real_id;
-			return;
+	if (!(flags & LB_SF_LOOKED))
+		cv = conn_find(f);
+	if (cv) {
+		if (cv->vip_id == v->id && !cs_expired(cv, now)) {
+			if (syn && cs_closing(cv->state))
+				flow_stat(2);
+			load_add(cv->real_id, cv->state, -1);
+		} else if (cv->vip_id == v->id && f->proto == IPPROTO_TCP && !syn) {
+			flow_stat(3);
+			return -LB_PASS_CONN_EXPIRED;
 		}
+		/* An expired entry is already out of the counts (the census). */
+		conn_delete(f);
 	}
 
-	/* Persistence: a client (& mask) keeps its real while the template lives. Like IPVS
-	 * with expire_quiescent_template=0, a draining real keeps its persistent clients. */
-	if (pv) {
-		r = real_of(pv->real_id, v->id);
+	nv = bpf_map_lookup_elem(&lb_new, f);
+	if (nv) {
+		r = nv->vip_id == v->id && !cs_expired(nv, now) ? real_of(nv->real_id, v->id) : NULL;
+		if (r && flow_stays(r, v, syn)) {
+			id = nv->real_id;
+			if (syn) {
+				conn_step(nv, f->proto, ev, v, now);	/* a retransmitted SYN */
+				return id;
+			}
+			/* Confirmed: to the flow table, and its persistence template to lb_persist. */
+			ncv = *nv;
+			conn_step(&ncv, f->proto, ev, v, now);
+			conn_store(f, &ncv);
+			bpf_map_delete_elem(&lb_new, f);
+			flow_stat(1);
+			if (pnow) {
+				pv = bpf_map_lookup_elem(&lb_persist, &pk);
+				if (pv && pv->real_id == id) {
+					touch(&pv->last_used_ns, pnow);
+				} else {
+					npv.real_id = id;
+					npv.last_used_ns = pnow;
+					bpf_map_update_elem(&lb_persist, &pk, &npv, BPF_ANY);
+				}
+			}
+			return id;
+		}
+		if (nv->vip_id == v->id && !cs_expired(nv, now))
+			load_add(nv->real_id, nv->state, -1);
+		bpf_map_delete_elem(&lb_new, f);
+	}
+
+	/* A new flow. Persistence: a client (& mask) keeps its real while the template lives. Like
+	 * IPVS with expire_quiescent_template=0, a draining real keeps its persistent clients. */
+	if (pnow) {
+		tid = template_real(&pk, v, pnow, now, &pv);
+		r = real_of(tid, v->id);
 		if (r && (r->state == LB_REAL_UP || r->state == LB_REAL_DRAIN)) {
-			id = pv->real_id;
-			touch(&pv->last_used_ns, pnow);
+			id = tid;
+			if (pv)
+				touch(&pv->last_used_ns, pnow);
 		}
 	}
 	if (!id)
-		id = maglev_pick(p, v, cfg);
+		id = lb_pick(v->id, flow_hash(f, v->hash_fields, hash_seed), v->sched);
 	if (!id) {
 		id = v->sorry_real;
 		r = real_of(id, v->id);
 		if (!r || r->state == LB_REAL_DOWN)
-			return;
+			return 0;
 	}
-	r = real_of(id, v->id);
-	if (!r)
-		return;
-	if (timeout && !(pv && pv->real_id == id)) {
-		npv.real_id = id;
-		npv.last_used_ns = pnow;
-		bpf_map_update_elem(&lb_persist, &pk, &npv, BPF_ANY);
-	}
+	if (!real_of(id, v->id))
+		return 0;
+	st = first_state(f->proto, flags);
 	ncv.real_id = id;
 	ncv.vip_id = v->id;
-	ncv.last_seen_ns = now;
-	bpf_map_update_elem(&lb_conns, &p->flow, &ncv, BPF_ANY);
-	ch->real = r;
-	ch->id = id;
-	ch->new_flow = 1;
+	ncv.state = st;
+	ncv.expires = now + cs_timeout(v, st);
+	bpf_map_update_elem(&lb_new, f, &ncv, BPF_ANY);
+	load_add(id, st, 1);
+	flow_stat(0);
+	if (pnow && id != tid) {
+		template_key_of(&tk, &pk);
+		ncv.state = LB_CS_TEMPLATE;
+		ncv.expires = now + LB_TMO_SYN_RECV;
+		bpf_map_update_elem(&lb_new, &tk, &ncv, BPF_ANY);
+	}
+	return (id & LB_SEL_ID) | LB_SEL_NEW;
 }
 
 /* TUN: encapsulate toward the real, or answer "too big" when the result would exceed MTU. */
@@ -527,10 +667,13 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 		return LB_PASS_PROTO;
 	if (p->ttl <= 1)
 		return LB_PASS_TTL;
-	cv = bpf_map_lookup_elem(&lb_conns, &q.flow);
+	cv = conn_find(&q.flow);
+	if (!cv)
+		cv = bpf_map_lookup_elem(&lb_new, &q.flow);
 	r = cv && cv->vip_id == v->id ? real_of(cv->real_id, v->id) : NULL;
 	if (!r)
-		r = real_of(maglev_pick(&q, v, cfg), v->id);
+		r = real_of(lb_pick(v->id, flow_hash(&q.flow, v->hash_fields, cfg->hash_seed), v->sched),
+			    v->id);
 	if (!r)
 		return LB_PASS_PROTO;
 	ret = forward(ctx, p, v, r, cfg);
@@ -544,13 +687,13 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	struct lb_config *cfg;
 	struct vip_info *v = NULL;
 	struct conn_value *cv;
-	struct choice ch = {};
+	struct real_info *r;
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	struct ipv6hdr *ip6;
 	struct pkt p;
-	__u32 *bits = NULL;
-	int proto, l4, ret;
+	__u32 *bits = NULL, id;
+	int proto, l4, ret, sel, new_flow = 0;
 
 	proto = parse_eth(&c, &eth);
 	if (proto < 0)
@@ -594,12 +737,12 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	 * one hash lookup, not two. Established DR, kernel loop of 10000 runs per call (hot
 	 * caches): 59 -> 47 ns per run; one run per call (bench/dataplane.ts): 81.8 -> 79.8 net,
 	 * inside the +-10 ns that two identical objects differ by there.
-	 * A SYN (new connection) looks its flow up only after vip_find(), as before: with the
+	 * A SYN (new connection) is looked up only after vip_find(), by lb_select(): with the
 	 * connection lookup first, 150000 SYNs averaged 876 ns per call against 697 (3 runs each,
 	 * interleaved); in this order 748. */
 	cv = NULL;
 	if (!p.syn) {
-		cv = bpf_map_lookup_elem(&lb_conns, &p.flow);
+		cv = conn_find(&p.flow);
 		if (cv)
 			v = vip_of_conn(&p, cv, *bits);
 	}
@@ -607,19 +750,28 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 		v = vip_find(&p, *bits);
 	if (!v)
 		return LB_PASS_NOT_VIP;
-	if (p.syn)
-		cv = bpf_map_lookup_elem(&lb_conns, &p.flow);
 	/* Not forwarded with a TTL that would expire on the next hop: the kernel answers. */
 	if (p.ttl <= 1)
 		return LB_PASS_TTL;
-	select_real(&p, v, cfg, cv, &ch);
-	if (!ch.real)
-		return LB_PASS_NO_REAL;
+	r = cv ? conn_stays(cv, &p, v, flow_now()) : NULL;
+	if (r) {
+		id = cv->real_id;
+	} else {
+		sel = lb_select(&p.flow, v, cfg->hash_seed,
+				p.tcp_ev | (p.syn ? LB_SF_SYN : 0) | (!p.syn && !cv ? LB_SF_LOOKED : 0));
+		if (sel < 0)
+			return LB_PASS_CONN_EXPIRED;	/* its only verdict */
+		id = sel & LB_SEL_ID;
+		new_flow = !!(sel & LB_SEL_NEW);
+		r = real_of(id, v->id);
+		if (!r)
+			return LB_PASS_NO_REAL;
+	}
 
-	ret = forward(ctx, &p, v, ch.real, cfg);
+	ret = forward(ctx, &p, v, r, cfg);
 	if (ret == LB_TX_DR || ret == LB_TX_TUN) {
-		count_traffic(&lb_vip_stats, v->id, p.ip_len, ch.new_flow);
-		count_traffic(&lb_real_stats, ch.id, p.ip_len, ch.new_flow);
+		count_traffic(&lb_vip_stats, v->id, p.ip_len, new_flow);
+		count_traffic(&lb_real_stats, id, p.ip_len, new_flow);
 	}
 	return ret;
 }

@@ -13,7 +13,11 @@
 /* Map sizes. Ids index arrays, so id 0 is reserved as "none" in both spaces. */
 #define LB_MAX_VIPS 1024		/* VIP ids 1..1023 */
 #define LB_MAX_REALS 65536		/* real ids 1..65535: 256 VIPs x 100 reals and room to spare */
-#define LB_CONN_ENTRIES 1048576	/* LRU: the oldest flows go first when full */
+/* Default sizes of the flow tables; the daemon sizes each at load (topology director.conn_table,
+ * director.persistence_table) with bpf_map__set_max_entries. LRU: the oldest go first when full. */
+#define LB_CONN_ENTRIES 1048576	/* lb_conns: confirmed IPv4 flows (96 bytes of kernel memory each) */
+#define LB_CONN6_ENTRIES 262144		/* lb_conns6: confirmed IPv6 flows */
+#define LB_NEW_ENTRIES 131072		/* lb_new: unconfirmed flows, the only table a flood can churn */
 #define LB_PERSIST_ENTRIES 262144
 #define LB_MAGLEV_MAX 1048573		/* largest inner table (prime); default 65537, Maglev §3.4 */
 #define LB_DECAP_VIPS 1024
@@ -73,6 +77,11 @@ struct vip_key {
 };
 _Static_assert(sizeof(struct vip_key) == 20, "vip_key");
 
+/* vip_info.sched: how a new flow's real is chosen among the Maglev table's candidates. */
+#define LB_SCHED_HASH 0		/* the first candidate in selection (maglev, sh, dh) */
+#define LB_SCHED_LC 1		/* the least connections of the first LB_LC_CANDIDATES (ipvsadm lc) */
+#define LB_SCHED_WLC 2		/* the least connections per weight of them (ipvsadm wlc) */
+
 /* vip_info: per-VIP policy written by the control plane. */
 struct vip_info {
 	__u32 id;		/* 1..LB_MAX_VIPS-1: index of maglev_tables, vip_stats */
@@ -83,9 +92,14 @@ struct vip_info {
 	__u8 hash_fields;	/* LB_HASH_* */
 	__u8 on_down;		/* LB_ON_DOWN_* */
 	__u8 persist_prefix;	/* client prefix length kept (ipvsadm -M), 0..32 / 0..128 */
-	__u32 pad;
+	__u8 sched;		/* LB_SCHED_* */
+	__u8 pad[3];
+	__u32 tmo_tcp;		/* s: an ESTABLISHED connection's idle timeout (ipvsadm --set tcp) */
+	__u32 tmo_tcp_fin;	/* s: FIN_WAIT (ipvsadm --set tcpfin) */
+	__u32 tmo_udp;		/* s: a UDP flow's idle timeout (ipvsadm --set udp) */
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct vip_info) == 24, "vip_info");
+_Static_assert(sizeof(struct vip_info) == 40, "vip_info");
 
 /* vip_entry: lb_vip_ids[id], a copy of the VIP's lb_vips key and value by id, so a packet of
  * an established flow finds its VIP from the connection entry's vip_id with an array load
@@ -94,7 +108,7 @@ struct vip_entry {
 	struct vip_key key;
 	struct vip_info info;
 };
-_Static_assert(sizeof(struct vip_entry) == 44, "vip_entry");
+_Static_assert(sizeof(struct vip_entry) == 60, "vip_entry");
 
 /* real_info: indexed by real id. A real belongs to exactly one VIP (vip_id). */
 struct real_info {
@@ -105,9 +119,11 @@ struct real_info {
 	__u8 state;		/* LB_REAL_* */
 	__u16 pad;
 	__u32 vip_id;		/* owner; a flow whose VIP differs is rescheduled */
-	__u32 weight;		/* as configured, for read-back only */
+	__u32 weight;		/* wlc divides by it; the Maglev table is built from it */
+	__u32 upper_threshold;	/* no new flows at >= this many connections; 0 = none (ipvsadm -x) */
+	__u32 lower_threshold;	/* ... until below this many (ipvsadm -y; 3/4 of upper if unset) */
 };
-_Static_assert(sizeof(struct real_info) == 40, "real_info");
+_Static_assert(sizeof(struct real_info) == 48, "real_info");
 
 /* flow_key: a connection (and the Maglev hash input). */
 struct flow_key {
@@ -121,13 +137,74 @@ struct flow_key {
 };
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key");
 
-/* conn_value: the real a flow was given. */
+/* conn4_key: an IPv4 flow in lb_conns, 16 bytes so an entry costs 96 bytes of kernel memory
+ * (the 40-byte flow_key costs 120: 48 of element header and 16 of bucket per entry besides). */
+struct conn4_key {
+	__be32 src;
+	__be32 dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct conn4_key) == 16, "conn4_key");
+
+/* Connection states, IPVS's numbering (ip_vs_proto_tcp.c) for the TCP ones; a director in DR or
+ * TUN mode sees only the client's side, so only NONE, ESTABLISHED, SYN_RECV, FIN_WAIT, TIME_WAIT
+ * and CLOSE occur (IPVS's INPUT-ONLY table). ESTABLISHED counts as active, the rest inactive. */
+#define LB_CS_NONE 0
+#define LB_CS_ESTABLISHED 1
+#define LB_CS_SYN_RECV 3
+#define LB_CS_FIN_WAIT 4
+#define LB_CS_TIME_WAIT 5
+#define LB_CS_CLOSE 6
+#define LB_CS_UDP 11		/* a UDP flow: one state */
+#define LB_CS_TEMPLATE 12	/* lb_new only: a persistence template of an unconfirmed flow */
+
+/* Fixed timeouts of the states ipvsadm --set does not reach (IPVS's defaults), in seconds. */
+#define LB_TMO_NONE 2
+#define LB_TMO_SYN_RECV 60
+#define LB_TMO_TIME_WAIT 120
+#define LB_TMO_CLOSE 10
+
+/* conn_value: the real a flow was given, its state and when it expires. */
 struct conn_value {
 	__u32 real_id;
-	__u32 vip_id;
-	__u64 last_seen_ns;	/* CLOCK_MONOTONIC (tick resolution) of the last packet */
+	__u16 vip_id;
+	__u8 state;		/* LB_CS_* */
+	__u8 pad;
+	__u32 expires;		/* CLOCK_MONOTONIC second after which the entry is not used */
+	__u32 pad2;
 };
 _Static_assert(sizeof(struct conn_value) == 16, "conn_value");
+
+/* lb_real_load[real id]: the real's connections as the data plane counts them, with atomic adds
+ * as entries are created, change state or are deleted. Entries that expire or are evicted
+ * without another packet are not subtracted here: the connection census (src/conns) walks the
+ * tables off the daemon's event loop and writes the difference into lb_real_load_fix, so
+ * active + fix.active is the real's ActiveConn as of the last census plus what changed since. */
+struct real_load {
+	__s64 active;
+	__s64 inactive;
+	__u32 overloaded;	/* upper_threshold reached and not yet below lower_threshold */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct real_load) == 24, "real_load");
+
+struct real_load_fix {
+	__s64 active;
+	__s64 inactive;
+};
+_Static_assert(sizeof(struct real_load_fix) == 16, "real_load_fix");
+
+/* lb_flow_stats: what happened to new flows (per-CPU, one entry). */
+struct lb_flow_stats {
+	__u64 unconfirmed;	/* entries created in lb_new (a SYN, a UDP flow's first packet) */
+	__u64 confirmed;	/* moved to lb_conns/lb_conns6 (handshake ACK, second packet) */
+	__u64 reused;		/* a SYN on a closed or expired entry: scheduled afresh */
+	__u64 expired;		/* a TCP non-SYN on an expired entry: to the kernel */
+};
+_Static_assert(sizeof(struct lb_flow_stats) == 32, "lb_flow_stats");
 
 /* persist_key: {VIP, client address & mask} (ipvsadm -p template). */
 struct persist_key {
@@ -190,7 +267,9 @@ enum lb_reason {
 	LB_TX_ICMP = 18,	/* an ICMP error about one of our flows (fragmentation needed,
 				 * packet too big, unreachable, time exceeded) sent on to the
 				 * flow's real, DR or TUN (IPVS ip_vs_in_icmp) */
-	LB_REASON_MAX = 19,
+	LB_PASS_CONN_EXPIRED = 19,	/* a TCP packet other than a SYN on a connection whose entry
+				 * expired: the kernel answers (a reset), as with IPVS */
+	LB_REASON_MAX = 20,
 };
 
 /* One named field per reason, in code order. */
@@ -214,6 +293,7 @@ struct lb_reason_stats {
 	__u64 not_ours;
 	__u64 no_accept;
 	__u64 tx_icmp;
+	__u64 conn_expired;
 };
 _Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
 

@@ -37,6 +37,13 @@ struct vlan_hdr {
 };
 
 /* What the lb program knows about a packet once it is parsed. */
+/* TCP events of the connection state machine (conntrack.h), in IPVS's order of precedence (RST, SYN, FIN, ACK). */
+#define LB_EV_NONE 0
+#define LB_EV_SYN 1
+#define LB_EV_FIN 2
+#define LB_EV_ACK 3
+#define LB_EV_RST 4
+
 struct pkt {
 	struct flow_key flow;	/* zeroed, then filled: usable as a map key */
 	void *l3;		/* start of the IP header */
@@ -47,6 +54,7 @@ struct pkt {
 	__u8 tos;		/* IPv4 TOS / IPv6 traffic class */
 	__u8 syn;		/* TCP SYN without ACK */
 	__u8 df;		/* IPv4 DF set (always 1 for IPv6) */
+	__u8 tcp_ev;		/* LB_EV_* of a TCP segment, LB_EV_NONE for UDP */
 };
 
 /* Ethernet plus at most one 802.1Q tag. Returns the ethertype (host order). */
@@ -173,6 +181,8 @@ static __always_inline int parse_tcp(struct cursor *c, struct pkt *p)
 	p->flow.sport = t->source;
 	p->flow.dport = t->dest;
 	p->syn = t->syn && !t->ack;
+	/* The state machine's event, IPVS's precedence (tcp_state_idx): RST, SYN, FIN, ACK. */
+	p->tcp_ev = t->rst ? LB_EV_RST : t->syn ? LB_EV_SYN : t->fin ? LB_EV_FIN : t->ack ? LB_EV_ACK : LB_EV_NONE;
 	return 0;
 }
 

@@ -17,6 +17,7 @@ _Static_assert(offsetof(struct lb_reason_stats, internal) == 8 * LB_DROP_INTERNA
 _Static_assert(offsetof(struct lb_reason_stats, not_ours) == 8 * LB_PASS_NOT_OURS, "reason not_ours");
 _Static_assert(offsetof(struct lb_reason_stats, no_accept) == 8 * LB_DROP_NO_ACCEPT, "reason no_accept");
 _Static_assert(offsetof(struct lb_reason_stats, tx_icmp) == 8 * LB_TX_ICMP, "reason tx_icmp");
+_Static_assert(offsetof(struct lb_reason_stats, conn_expired) == 8 * LB_PASS_CONN_EXPIRED, "reason conn_expired");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -21,6 +21,7 @@ import {
   LB, LB_MAPS, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
   flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, vipEntry as vipEntryCodec,
+  conn4Key as conn4KeyCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
 } from '../maps/lb';
 import { DirectorConfig, configOf, formatAddr, AF6 } from './spec';
 import { serviceKey } from './addr';
@@ -47,6 +48,38 @@ export interface CreateOptions extends DirectorConfig {
   xdpMode?: XdpMode;
   /** Seed of the Maglev table builder (default 0; identical on every director). */
   maglevSeed?: number;
+  /** Sizes of the flow tables (topology director.conn_table, director.persistence_table). */
+  tables?: TableSizes;
+}
+
+/** max_entries of the flow tables; each defaults to lb_shared.h's size. */
+export interface TableSizes {
+  /** lb_conns: confirmed IPv4 flows. */
+  conns?: number;
+  /** lb_conns6: confirmed IPv6 flows. */
+  conns6?: number;
+  /** lb_new: unconfirmed flows (a SYN, a UDP flow's first packet): what a flood can churn. */
+  unconfirmed?: number;
+  /** lb_persist: persistence templates. */
+  persist?: number;
+}
+
+const TABLE_MAPS: Record<keyof TableSizes, MapName> = { conns: 'lb_conns', conns6: 'lb_conns6', unconfirmed: 'lb_new', persist: 'lb_persist' };
+export const DEFAULT_TABLES: Required<TableSizes> = {
+  conns: LB.CONN_ENTRIES, conns6: LB.CONN6_ENTRIES, unconfirmed: LB.NEW_ENTRIES, persist: LB.PERSIST_ENTRIES,
+};
+/** Bounds of a table size: the kernel rounds a hash map's buckets up to a power of two. */
+export const MIN_TABLE_ENTRIES = 1024;
+export const MAX_TABLE_ENTRIES = 1 << 28;
+
+function sizeTables(obj: BpfObject, t: TableSizes | undefined): void {
+  for (const k of Object.keys(TABLE_MAPS) as Array<keyof TableSizes>) {
+    const n = t?.[k] ?? DEFAULT_TABLES[k];
+    if (!Number.isInteger(n) || n < MIN_TABLE_ENTRIES || n > MAX_TABLE_ENTRIES) {
+      throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `tables.${k}: ${n} is not an integer ${MIN_TABLE_ENTRIES}..${MAX_TABLE_ENTRIES}`);
+    }
+    obj.setMaxEntries(TABLE_MAPS[k], n);
+  }
 }
 
 /** Codec sizes every map must have (a pinned map of another layout is refused at adopt). */
@@ -55,8 +88,13 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_reals: { key: 4, value: realInfoCodec.size },
   lb_cfg: { key: 4, value: lbConfigCodec.size },
   lb_maglev: { key: 4, value: 4 },
-  lb_conns: { key: flowKeyCodec.size, value: connValueCodec.size },
+  lb_conns: { key: conn4KeyCodec.size, value: connValueCodec.size },
+  lb_conns6: { key: flowKeyCodec.size, value: connValueCodec.size },
+  lb_new: { key: flowKeyCodec.size, value: connValueCodec.size },
   lb_persist: { key: persistKeyCodec.size, value: persistValueCodec.size },
+  lb_real_load: { key: 4, value: realLoadCodec.size },
+  lb_real_load_fix: { key: 4, value: realLoadFixCodec.size },
+  lb_flow_stats: { key: 4, value: lbFlowStatsCodec.size },
   lb_vip_stats: { key: 4, value: lbCounters.size },
   lb_real_stats: { key: 4, value: lbCounters.size },
   lb_reasons: { key: 4, value: lbReasonStats.size },
@@ -101,6 +139,7 @@ export class Dataplane {
     const pinned: string[] = [];
     const madeDir = !fs.existsSync(opts.pinDir);
     try {
+      sizeTables(obj, opts.tables);
       obj.load();
       const prog = obj.program(PROGRAM_NAME);
       const maps = {} as Record<MapName, BpfMap>;
@@ -190,6 +229,7 @@ export class Dataplane {
     const reused: MapName[] = [];
     const created: MapName[] = [];
     try {
+      sizeTables(obj, opts.tables);
       for (const n of LB_MAPS) {
         const pin = path.join(opts.pinDir, n);
         if ((n === 'lb_maglev' && !reuseMaglev) || !fs.existsSync(pin)) { created.push(n); continue; }

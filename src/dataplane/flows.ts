@@ -1,8 +1,12 @@
-// The flow side of the maps: the clock flow entries are stamped with (lb_clock), the connection
-// table (a whole walk, for tests: the daemon counts and lists connections off its main thread,
-// src/conns) and persistence templates.
-import { connValue as connValueCodec, flowKey as flowKeyCodec, persistKey as persistKeyCodec, persistValue as persistValueCodec } from '../maps/lb';
-import { VipRef, formatAddr, AF6 } from './spec';
+// The flow side of the maps: the clock flow entries expire by (lb_clock), the flow tables (a
+// whole walk, for tests: the daemon counts and lists connections off its main thread, src/conns),
+// the per-real connection counts and persistence templates.
+import {
+  CONN_STATES, LB, connValue as connValueCodec, conn4Key as conn4KeyCodec, flowKey as flowKeyCodec,
+  persistKey as persistKeyCodec, persistValue as persistValueCodec, realLoad as realLoadCodec,
+  realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec, LbFlowStats, ConnValue,
+} from '../maps/lb';
+import { VipRef, formatAddr, AF4, AF6 } from './spec';
 import { parseAddr } from './addr';
 import { DataplaneIndex, u32 } from './state';
 
@@ -14,9 +18,21 @@ export interface Connection {
   vipPort: number;
   realId: number;
   vipId: number;
-  /** CLOCK_MONOTONIC of the last packet: lb_clock as the daemon keeps it (Dataplane.flows.startClock, once a second), or the kernel's coarse clock while nobody writes it. */
-  lastSeenNs: bigint;
+  /** IPVS's state name (ESTABLISHED, SYN_RECV, FIN_WAIT, TIME_WAIT, CLOSE, NONE) or UDP. */
+  state: string;
+  /** The CLOCK_MONOTONIC second after which the entry is not used (monotonicSeconds()). */
+  expires: number;
+  /** In lb_conns/lb_conns6 (a second packet seen), else in lb_new. */
+  confirmed: boolean;
 }
+
+/** CLOCK_MONOTONIC in whole seconds: the base of lb_clock and of Connection.expires. */
+export function monotonicSeconds(): number {
+  return Number(process.hrtime.bigint() / 1_000_000_000n);
+}
+
+/** A real's connections as the data plane counts them, with the census's correction applied. */
+export interface RealConns { active: number; inactive: number; overloaded: boolean }
 
 export class Flows {
   private clockTimer: NodeJS.Timeout | null = null;
@@ -24,13 +40,13 @@ export class Flows {
   constructor(private readonly ix: DataplaneIndex) {}
 
   /**
-   * Writes the clock connection entries are stamped with (lb_clock in bpf/lb.bpf.c):
-   * CLOCK_MONOTONIC, the base of Connection.lastSeenNs. The daemon calls it once a second;
-   * until someone does, the program reads the kernel's coarse clock itself, per packet.
+   * Writes the clock flow entries expire by (lb_clock in bpf/lb.bpf.c): CLOCK_MONOTONIC in
+   * whole seconds. The daemon calls it once a second; until someone does, the program reads the
+   * kernel's coarse clock itself, per packet. Tests write it to move time.
    */
-  tickClock(nowNs: bigint = process.hrtime.bigint()): void {
+  tickClock(nowS: number = monotonicSeconds()): void {
     const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(nowNs);
+    b.writeBigUInt64LE(BigInt(nowS));
     this.ix.maps.lb_clock.update(u32(0), b);
   }
 
@@ -48,21 +64,48 @@ export class Flows {
   }
 
   /**
-   * The whole connection table (client → VIP flow → real), one get_next_key + lookup per entry
-   * on the calling thread: seconds for a full table. For tests only; the daemon counts and lists
-   * connections from a worker thread (src/conns), never with this.
+   * Every flow entry of the three tables (client → VIP flow → real, state, expiry), persistence
+   * templates of unconfirmed flows left out; one get_next_key + lookup per entry on the calling
+   * thread: seconds for full tables. For tests only; the daemon counts and lists connections from
+   * a worker thread (src/conns), never with this.
    */
   connections(): Connection[] {
     const out: Connection[] = [];
-    for (const [k, v] of this.ix.maps.lb_conns.entries()) {
-      const f = flowKeyCodec.decode(k);
-      const c = connValueCodec.decode(v);
+    const push = (f: { src: Buffer; dst: Buffer; sport: number; dport: number; proto: number; family: number }, c: ConnValue, confirmed: boolean) => {
+      if (c.state === LB.CS_TEMPLATE) return;
       out.push({
         protocol: f.proto === 17 ? 'udp' : 'tcp', client: formatAddr(f.src, f.family), clientPort: f.sport,
-        vip: formatAddr(f.dst, f.family), vipPort: f.dport, realId: c.realId, vipId: c.vipId, lastSeenNs: c.lastSeenNs,
+        vip: formatAddr(f.dst, f.family), vipPort: f.dport, realId: c.realId, vipId: c.vipId,
+        state: CONN_STATES[c.state] ?? `state-${c.state}`, expires: c.expires, confirmed,
       });
+    };
+    for (const [k, v] of this.ix.maps.lb_conns.entries()) {
+      const f = conn4KeyCodec.decode(k);
+      push({ ...f, src: Buffer.concat([f.src, Buffer.alloc(12)]), dst: Buffer.concat([f.dst, Buffer.alloc(12)]), family: AF4 }, connValueCodec.decode(v), true);
     }
+    for (const [k, v] of this.ix.maps.lb_conns6.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), true);
+    for (const [k, v] of this.ix.maps.lb_new.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), false);
     return out;
+  }
+
+  /** A real's connection counts as the data plane keeps them (lb_real_load + lb_real_load_fix). */
+  realConns(realId: number): RealConns {
+    const l = this.ix.maps.lb_real_load.lookup(u32(realId));
+    const f = this.ix.maps.lb_real_load_fix.lookup(u32(realId));
+    const load = l ? realLoadCodec.decode(l) : { active: 0n, inactive: 0n, overloaded: 0 };
+    const fix = f ? realLoadFixCodec.decode(f) : { active: 0n, inactive: 0n };
+    const clamp = (x: bigint) => (x < 0n ? 0 : Number(x));
+    return { active: clamp(load.active + fix.active), inactive: clamp(load.inactive + fix.inactive), overloaded: load.overloaded !== 0 };
+  }
+
+  /** What happened to new flows, summed over CPUs (lb_flow_stats). */
+  flowStats(): LbFlowStats {
+    const sum: LbFlowStats = { unconfirmed: 0n, confirmed: 0n, reused: 0n, expired: 0n };
+    for (const v of this.ix.maps.lb_flow_stats.lookupPerCpu(u32(0)) ?? []) {
+      const s = lbFlowStatsCodec.decode(v);
+      sum.unconfirmed += s.unconfirmed; sum.confirmed += s.confirmed; sum.reused += s.reused; sum.expired += s.expired;
+    }
+    return sum;
   }
 
   /** The real a persistence template holds for a client (tests, `xlvs` listings), or null. */

@@ -8,8 +8,9 @@ import { Addr, AF4, AF6, parseAddr, parseMacAt, formatAddr, formatMac, serviceKe
 export type Method = 'dr' | 'tun';
 export type OnDown = 'expire' | 'keep';
 export type RealState = 'up' | 'drain' | 'down';
-/** Which fields pick the Maglev slot (src/import/schedulers.ts names). */
-export type Scheduler = 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port';
+/** How a new flow's real is chosen (src/import/schedulers.ts names): the fields that pick the
+ *  Maglev slot, or lc/wlc over the first candidates of the 5-tuple's probe sequence. */
+export type Scheduler = 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port' | 'lc' | 'wlc';
 
 /** Maglev table size when none is given: prime, Maglev §3.4 (Eisenbud et al., NSDI 2016). */
 export const DEFAULT_TABLE_SIZE = 65537;
@@ -26,7 +27,19 @@ const SCHEDULER_FIELDS: Record<Scheduler, number> = {
   'source-hash': LB.HASH_SRC_ADDR, // ipvsadm -s sh
   'dest-hash': LB.HASH_DST_ADDR, // ipvsadm -s dh
   'maglev-source-port': LB.HASH_SRC_ADDR | LB.HASH_SRC_PORT, // sh-port / mh-port
+  'lc': LB.HASH_5TUPLE, // ipvsadm -s lc
+  'wlc': LB.HASH_5TUPLE, // ipvsadm -s wlc
 };
+const SCHEDULER_SCHED: Record<Scheduler, number> = {
+  'maglev': LB.SCHED_HASH, 'source-hash': LB.SCHED_HASH, 'dest-hash': LB.SCHED_HASH, 'maglev-source-port': LB.SCHED_HASH,
+  'lc': LB.SCHED_LC, 'wlc': LB.SCHED_WLC,
+};
+
+/** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp); IPVS's defaults. */
+export interface Timeouts { tcp: number; tcpFin: number; udp: number }
+export const DEFAULT_TIMEOUTS: Timeouts = { tcp: 900, tcpFin: 120, udp: 300 };
+/** The longest timeout: a year, far inside the u32 seconds an entry's expiry is kept in. */
+export const MAX_TIMEOUT_S = 365 * 86400;
 
 export interface VipSpec {
   address: string;
@@ -44,6 +57,8 @@ export interface VipSpec {
   tableSize?: number;
   /** Flows of a real marked down: 'expire' (rescheduled, default) or 'keep'. */
   onDown?: OnDown;
+  /** Idle timeouts in seconds; default DEFAULT_TIMEOUTS. */
+  timeouts?: Timeouts;
 }
 
 /** A VIP by its service key (`10.0.0.1:80/tcp`, `[2001:db8::1]:443/tcp`) or its fields. */
@@ -60,6 +75,10 @@ export interface RealSpec {
   /** 0..65535; 0 = out of new selection (like drain). */
   weight: number;
   state: RealState;
+  /** ipvsadm -x: no new flows at this many connections (active + inactive); 0/absent = none. */
+  upperThreshold?: number;
+  /** ipvsadm -y: ... until below this many; 0/absent = 3/4 of upperThreshold, as IPVS. */
+  lowerThreshold?: number;
 }
 
 export interface DirectorConfig {
@@ -129,11 +148,17 @@ export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<Vi
     persistPrefix: intIn(spec.persistencePrefix ?? maxPrefix, 0, maxPrefix, `${where}.persistencePrefix`),
     tableSize,
     onDown: oneOf(spec.onDown ?? 'expire', ['expire', 'keep'] as const, `${where}.onDown`) === 'keep' ? LB.ON_DOWN_KEEP : LB.ON_DOWN_EXPIRE,
+    sched: SCHEDULER_SCHED[scheduler],
+    tmoTcp: intIn(spec.timeouts?.tcp ?? DEFAULT_TIMEOUTS.tcp, 1, MAX_TIMEOUT_S, `${where}.timeouts.tcp`),
+    tmoTcpFin: intIn(spec.timeouts?.tcpFin ?? DEFAULT_TIMEOUTS.tcpFin, 1, MAX_TIMEOUT_S, `${where}.timeouts.tcpFin`),
+    tmoUdp: intIn(spec.timeouts?.udp ?? DEFAULT_TIMEOUTS.udp, 1, MAX_TIMEOUT_S, `${where}.timeouts.udp`),
   };
 }
 
-export function schedulerName(hashFields: number): string {
-  const e = Object.entries(SCHEDULER_FIELDS).find(([, v]) => v === hashFields);
+export function schedulerName(hashFields: number, sched: number = LB.SCHED_HASH): string {
+  if (sched === LB.SCHED_LC) return 'lc';
+  if (sched === LB.SCHED_WLC) return 'wlc';
+  const e = Object.entries(SCHEDULER_FIELDS).find(([k, v]) => v === hashFields && SCHEDULER_SCHED[k as Scheduler] === LB.SCHED_HASH);
   return e ? e[0] : `hash-fields-0x${hashFields.toString(16)}`;
 }
 
@@ -155,7 +180,13 @@ export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: R
   const state = STATE_NUM[oneOf(r.state, ['up', 'drain', 'down'] as const, `${where}.state`)];
   // A real whose MAC is not known yet may be configured only as down (never selected).
   if (mac === ZERO_MAC && nexthopMac === ZERO_MAC && state !== STATE_NUM.down) throw bad(`${where}.mac`, 'a real needs a MAC to send to (or state down)');
-  return { info: { addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight }, addr };
+  const upperThreshold = intIn(r.upperThreshold ?? 0, 0, 0xffffffff, `${where}.upperThreshold`);
+  let lowerThreshold = intIn(r.lowerThreshold ?? 0, 0, 0xffffffff, `${where}.lowerThreshold`);
+  if (lowerThreshold && !upperThreshold) throw bad(`${where}.lowerThreshold`, 'needs an upperThreshold');
+  if (upperThreshold && lowerThreshold >= upperThreshold) throw bad(`${where}.lowerThreshold`, `${lowerThreshold} is not below upperThreshold ${upperThreshold}`);
+  // IPVS (ip_vs_unbind_dest): without a lower threshold, overload ends below 3/4 of the upper.
+  if (upperThreshold && !lowerThreshold) lowerThreshold = Math.ceil((upperThreshold * 3) / 4);
+  return { info: { addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight, upperThreshold, lowerThreshold }, addr };
 }
 
 /** Is this real part of new selection (in the Maglev table)? */

@@ -41,6 +41,7 @@ export const bpf = {
   map_initial_value: f(libbpf, 'void *bpf_map__initial_value(bpf_map *map, void *psize)'),
   map_set_initial_value: f(libbpf, 'int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)'),
   map_reuse_fd: f(libbpf, 'int bpf_map__reuse_fd(bpf_map *map, int fd)'),
+  map_set_max_entries: f(libbpf, 'int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
   // BTF (btf.h)
   btf_find_by_name_kind: f(libbpf, 'int32_t btf__find_by_name_kind(btf *btf, const char *name, uint32_t kind)'),
   btf_type_by_id: f(libbpf, 'void *btf__type_by_id(btf *btf, uint32_t id)'),

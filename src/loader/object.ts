@@ -115,6 +115,13 @@ export class BpfObject {
     if (r < 0) throw new XlvsError(ErrorCodes.BPF_RODATA, `setConst ${name}: bpf_map__set_initial_value failed`, { errno: -r });
   }
 
+  /** Before load: the map's max_entries (a table sized at run time; reuseMap compares it too). */
+  setMaxEntries(mapName: string, n: number): void {
+    this.live('setMaxEntries', 'opened');
+    const r = bpf.map_set_max_entries(this.findMap(mapName), n) as number;
+    if (r < 0) throw new XlvsError(ErrorCodes.BPF_LOAD, `setMaxEntries ${mapName} ${n}: bpf_map__set_max_entries failed`, { errno: -r });
+  }
+
   /**
    * Before load: use the map pinned at `pinnedPath` instead of creating `mapName` (adopting state
    * after a restart). Type, key, value size and max_entries must match the object's definition.

@@ -8,11 +8,11 @@ import { writeIpv4, formatIpv4, parseIpv6, formatIpv6, parseMac, formatMac } fro
 export { parseIpv4, writeIpv4, formatIpv4, parseIpv6, formatIpv6, parseMac, formatMac } from './addr';
 
 /** Scalar types: host-order (little-endian) unsigned ints, network-order be16/be32. */
-export type ScalarType = 'u8' | 'u16' | 'u32' | 'u64' | 'i32' | 'be16' | 'be32';
+export type ScalarType = 'u8' | 'u16' | 'u32' | 'u64' | 's64' | 'i32' | 'be16' | 'be32';
 
 /**
  * A field's type.
- * - scalars: numbers (u64 as bigint; encode also takes a safe-integer number)
+ * - scalars: numbers (u64 and s64 as bigint; encode also takes a safe-integer number)
  * - 'ipv4': 4 bytes, network order ↔ "192.0.2.1"
  * - 'ipv6': 16 bytes ↔ "2001:db8::1"
  * - { ip16: 'mapped' }: 16 bytes holding either family; IPv4 as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2)
@@ -59,7 +59,7 @@ export interface StructCodec<T> {
   decode(b: Buffer, offset?: number): T;
 }
 
-const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i32: 4, be16: 2, be32: 4 };
+const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, u64: 8, s64: 8, i32: 4, be16: 2, be32: 4 };
 
 function fieldSize(t: FieldType): number {
   if (typeof t === 'string') {
@@ -147,11 +147,16 @@ function fail(where: string, what: string): never {
 }
 
 function writeScalar(where: string, t: ScalarType, x: unknown, b: Buffer, off: number): void {
-  if (t === 'u64') {
+  if (t === 'u64' || t === 's64') {
     let v: bigint;
     if (typeof x === 'bigint') v = x;
     else if (typeof x === 'number' && Number.isSafeInteger(x)) v = BigInt(x);
-    else fail(where, `${String(x)} is not an integer for u64`);
+    else fail(where, `${String(x)} is not an integer for ${t}`);
+    if (t === 's64') {
+      if (v < -(2n ** 63n) || v >= 2n ** 63n) fail(where, `${v} does not fit in s64`);
+      b.writeBigInt64LE(v, off);
+      return;
+    }
     if (v < 0n || v > 0xffffffffffffffffn) fail(where, `${v} does not fit in u64`);
     b.writeBigUInt64LE(v, off);
     return;
@@ -178,6 +183,7 @@ function readScalar(t: ScalarType, b: Buffer, off: number): number | bigint {
     case 'u32': return b.readUInt32LE(off);
     case 'i32': return b.readInt32LE(off);
     case 'u64': return b.readBigUInt64LE(off);
+    case 's64': return b.readBigInt64LE(off);
     case 'be16': return b.readUInt16BE(off);
     case 'be32': return b.readUInt32BE(off);
   }

@@ -18,9 +18,13 @@ export const vipKey = defineStruct<VipKey>({
 export interface VipInfo {
   id: number; sorryReal: number; persistTimeoutMs: number; tableSize: number;
   method: number; hashFields: number; onDown: number; persistPrefix: number;
+  /** LB_SCHED_*. */
+  sched: number;
+  /** Seconds: ESTABLISHED, FIN_WAIT and UDP idle timeouts (ipvsadm --set tcp tcpfin udp). */
+  tmoTcp: number; tmoTcpFin: number; tmoUdp: number;
 }
 export const vipInfo = defineStruct<VipInfo>({
-  cName: 'vip_info', size: 24, fields: [
+  cName: 'vip_info', size: 40, fields: [
     { name: 'id', offset: 0, type: 'u32' },
     { name: 'sorryReal', cName: 'sorry_real', offset: 4, type: 'u32' },
     { name: 'persistTimeoutMs', cName: 'persist_timeout_ms', offset: 8, type: 'u32' },
@@ -29,14 +33,19 @@ export const vipInfo = defineStruct<VipInfo>({
     { name: 'hashFields', cName: 'hash_fields', offset: 17, type: 'u8' },
     { name: 'onDown', cName: 'on_down', offset: 18, type: 'u8' },
     { name: 'persistPrefix', cName: 'persist_prefix', offset: 19, type: 'u8' },
-    { name: 'pad', offset: 20, type: { pad: 4 } },
+    { name: 'sched', offset: 20, type: 'u8' },
+    { name: 'pad', offset: 21, type: { pad: 3 } },
+    { name: 'tmoTcp', cName: 'tmo_tcp', offset: 24, type: 'u32' },
+    { name: 'tmoTcpFin', cName: 'tmo_tcp_fin', offset: 28, type: 'u32' },
+    { name: 'tmoUdp', cName: 'tmo_udp', offset: 32, type: 'u32' },
+    { name: 'pad2', offset: 36, type: { pad: 4 } },
   ],
 });
 
 /** lb_vip_ids[id]: the VIP's lb_vips key and value, by id (the established-flow fast path). */
 export interface VipEntry { key: VipKey; info: VipInfo }
 export const vipEntry = defineStruct<VipEntry>({
-  cName: 'vip_entry', size: 44, fields: [
+  cName: 'vip_entry', size: 60, fields: [
     { name: 'key', offset: 0, type: { struct: vipKey } },
     { name: 'info', offset: 20, type: { struct: vipInfo } },
   ],
@@ -44,9 +53,11 @@ export const vipEntry = defineStruct<VipEntry>({
 
 export interface RealInfo {
   addr: Buffer; mac: string; nexthopMac: string; family: number; state: number; vipId: number; weight: number;
+  /** ipvsadm -x / -y: no new flows at upperThreshold connections until below lowerThreshold; 0 = none. */
+  upperThreshold: number; lowerThreshold: number;
 }
 export const realInfo = defineStruct<RealInfo>({
-  cName: 'real_info', size: 40, fields: [
+  cName: 'real_info', size: 48, fields: [
     { name: 'addr', offset: 0, type: { bytes: 16 } },
     { name: 'mac', offset: 16, type: 'mac' },
     { name: 'nexthopMac', cName: 'nexthop_mac', offset: 22, type: 'mac' },
@@ -55,6 +66,8 @@ export const realInfo = defineStruct<RealInfo>({
     { name: 'pad', offset: 30, type: { pad: 2 } },
     { name: 'vipId', cName: 'vip_id', offset: 32, type: 'u32' },
     { name: 'weight', offset: 36, type: 'u32' },
+    { name: 'upperThreshold', cName: 'upper_threshold', offset: 40, type: 'u32' },
+    { name: 'lowerThreshold', cName: 'lower_threshold', offset: 44, type: 'u32' },
   ],
 });
 
@@ -71,12 +84,62 @@ export const flowKey = defineStruct<FlowKey>({
   ],
 });
 
-export interface ConnValue { realId: number; vipId: number; lastSeenNs: bigint }
+/** lb_conns' key: an IPv4 flow in 16 bytes (addresses are 4-byte fields here). */
+export interface Conn4Key { src: Buffer; dst: Buffer; sport: number; dport: number; proto: number }
+export const conn4Key = defineStruct<Conn4Key>({
+  cName: 'conn4_key', size: 16, fields: [
+    { name: 'src', offset: 0, type: { bytes: 4 } },
+    { name: 'dst', offset: 4, type: { bytes: 4 } },
+    { name: 'sport', offset: 8, type: 'be16' },
+    { name: 'dport', offset: 10, type: 'be16' },
+    { name: 'proto', offset: 12, type: 'u8' },
+    { name: 'pad', offset: 13, type: { pad: 3 } },
+  ],
+});
+
+/** Connection states (LB_CS_*): IPVS's numbers and names for TCP. */
+export const CONN_STATES: Record<number, string> = {
+  0: 'NONE', 1: 'ESTABLISHED', 3: 'SYN_RECV', 4: 'FIN_WAIT', 5: 'TIME_WAIT', 6: 'CLOSE', 11: 'UDP', 12: 'TEMPLATE',
+};
+
+export interface ConnValue { realId: number; vipId: number; state: number; expires: number }
 export const connValue = defineStruct<ConnValue>({
   cName: 'conn_value', size: 16, fields: [
     { name: 'realId', cName: 'real_id', offset: 0, type: 'u32' },
-    { name: 'vipId', cName: 'vip_id', offset: 4, type: 'u32' },
-    { name: 'lastSeenNs', cName: 'last_seen_ns', offset: 8, type: 'u64' },
+    { name: 'vipId', cName: 'vip_id', offset: 4, type: 'u16' },
+    { name: 'state', offset: 6, type: 'u8' },
+    { name: 'pad', offset: 7, type: { pad: 1 } },
+    { name: 'expires', offset: 8, type: 'u32' },
+    { name: 'pad2', offset: 12, type: { pad: 4 } },
+  ],
+});
+
+/** lb_real_load[real id]: the data plane's counts (atomic adds); fix: the census's correction. */
+export interface RealLoad { active: bigint; inactive: bigint; overloaded: number }
+export const realLoad = defineStruct<RealLoad>({
+  cName: 'real_load', size: 24, fields: [
+    { name: 'active', offset: 0, type: 's64' },
+    { name: 'inactive', offset: 8, type: 's64' },
+    { name: 'overloaded', offset: 16, type: 'u32' },
+    { name: 'pad', offset: 20, type: { pad: 4 } },
+  ],
+});
+
+export interface RealLoadFix { active: bigint; inactive: bigint }
+export const realLoadFix = defineStruct<RealLoadFix>({
+  cName: 'real_load_fix', size: 16, fields: [
+    { name: 'active', offset: 0, type: 's64' },
+    { name: 'inactive', offset: 8, type: 's64' },
+  ],
+});
+
+export interface LbFlowStats { unconfirmed: bigint; confirmed: bigint; reused: bigint; expired: bigint }
+export const lbFlowStats = defineStruct<LbFlowStats>({
+  cName: 'lb_flow_stats', size: 32, fields: [
+    { name: 'unconfirmed', offset: 0, type: 'u64' },
+    { name: 'confirmed', offset: 8, type: 'u64' },
+    { name: 'reused', offset: 16, type: 'u64' },
+    { name: 'expired', offset: 24, type: 'u64' },
   ],
 });
 
@@ -127,7 +190,7 @@ export const lbCounters = defineStruct<LbCounters>({
 export const REASONS = [
   'unused', 'tx_dr', 'tx_tun', 'not_ip', 'not_vip', 'proto', 'malformed', 'fragment', 'ip_options',
   'ipv6_ext', 'ttl', 'no_real', 'tx_too_big', 'drop_too_big', 'config', 'internal', 'not_ours',
-  'no_accept', 'tx_icmp',
+  'no_accept', 'tx_icmp', 'conn_expired',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
 export type LbReasonStats = Record<ReasonName, bigint>;
@@ -161,8 +224,23 @@ export const LB = {
   MAX_REALS: 65536,
   /** LB_MAGLEV_MAX: the largest per-VIP Maglev table (prime; the inner map's max_entries). */
   MAGLEV_MAX: 1048573,
-  /** LB_CONN_ENTRIES: lb_conns max_entries, shared by per-CPU LRU lists (BPF_F_NO_COMMON_LRU). */
+  /** Default max_entries of the flow tables (LB_CONN_ENTRIES …), each shared by per-CPU LRU
+   *  lists (BPF_F_NO_COMMON_LRU); the daemon sizes them from the topology. */
   CONN_ENTRIES: 1048576,
+  CONN6_ENTRIES: 262144,
+  NEW_ENTRIES: 131072,
+  PERSIST_ENTRIES: 262144,
+  SCHED_HASH: 0,
+  SCHED_LC: 1,
+  SCHED_WLC: 2,
+  CS_NONE: 0,
+  CS_ESTABLISHED: 1,
+  CS_SYN_RECV: 3,
+  CS_FIN_WAIT: 4,
+  CS_TIME_WAIT: 5,
+  CS_CLOSE: 6,
+  CS_UDP: 11,
+  CS_TEMPLATE: 12,
   AF_INET: 4,
   AF_INET6: 6,
   METHOD_DR: 1,
@@ -212,4 +290,4 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_persist', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_clock', 'lb_no_accept'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_clock', 'lb_no_accept'] as const;
