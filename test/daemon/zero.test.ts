@@ -13,11 +13,10 @@ import { xlvsArgv } from '../../src/lab/xlvs-cli';
 import { BpfProgram } from '../../src/loader';
 import { controlRequest } from '../../src/control/client';
 import { reviveSnapshot } from '../../src/cli/commands/control';
-import { run } from '../../src/sys/exec';
 import { needsBpf } from '../lib/env';
 import { eth } from '../lib/packet';
 import { waitFor } from '../lab/lib/e2e-lab';
-import { testTopology } from './topology';
+import { testTopology, topologyLab } from './topology';
 
 const NET = '10.239.0';
 const VIP = `${NET}.100`;
@@ -85,15 +84,8 @@ describe('xlvs zero', needsBpf(), () => {
   }
 
   before(async () => {
-    // The bpffs is mounted in the test's mount namespace, so the test sees the daemon's pins.
-    fs.mkdirSync(`${base}/bpffs`, { recursive: true });
-    run(['mount', '-t', 'bpf', 'bpf', `${base}/bpffs`]);
-    ns = lab.addNs('d');
-    const peer = lab.addNs('p');
-    lab.addVeth(ns, 'eth0', peer, 'eth0');
+    ns = topologyLab(lab, { base, net: NET }).ns;
     lab.exec(ns, ['ip', 'link', 'set', 'eth0', 'address', DIR_MAC]); // the frames' destination
-    lab.addAddr(ns, 'eth0', `${NET}.1/24`);
-    lab.addAddr(peer, 'eth0', `${NET}.2/24`);
     fs.writeFileSync(cfgFile, topology(true));
     daemon = lab.spawn(ns, xlvsArgv(['run', '-c', cfgFile]));
     daemon.stdout?.on('data', (d) => { log += d; });
@@ -113,8 +105,6 @@ describe('xlvs zero', needsBpf(), () => {
       if (daemon.exitCode === null) process.kill(daemon.pid!, 'SIGKILL');
     }
     await lab.cleanup();
-    run(['umount', `${base}/bpffs`], { allowFail: true });
-    fs.rmSync(base, { recursive: true, force: true });
   });
 
   test('zero SERVICE zeroes that service and its reals, not the other; later traffic shows; /metrics keeps counting', async () => {
