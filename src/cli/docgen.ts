@@ -64,6 +64,17 @@ function roffOptions(cmd: Command): string[] {
   return lines;
 }
 
+/** The command's arguments that have a description, in italics, with their default. */
+function roffArguments(cmd: Command): string[] {
+  const lines: string[] = [];
+  for (const a of cmd.registeredArguments) {
+    if (!a.description) continue;
+    const d = a.defaultValue !== undefined ? `${a.description} (default: ${String(a.defaultValue)})` : a.description;
+    lines.push('.TP', `\\fI${roff(a.name())}\\fR`, roff(d));
+  }
+  return lines;
+}
+
 export interface ManOptions { date?: string }
 
 /** xlvs(8) in man(7) roff. */
@@ -104,6 +115,8 @@ export function manPage(program: Command, opts: ManOptions = {}): string {
     if (n.cmd.commands.length) {
       L.push('.PP', roff(`Subcommands: ${n.cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => c.name()).join(', ')}.`));
     }
+    const a = roffArguments(n.cmd);
+    if (a.length) L.push('.PP', 'Arguments:', ...a);
     const o = roffOptions(n.cmd);
     if (o.length) L.push('.PP', 'Options:', ...o);
   }
@@ -117,7 +130,7 @@ export function manPage(program: Command, opts: ManOptions = {}): string {
     '.TP', '.I /etc/xlvs/NAME.yaml',
     'the topology of the unit \\fBxlvs@NAME.service\\fR.',
     '.TP', '.I /run/xlvs/NAME.sock',
-    'the control socket of the daemon of director NAME (\\fBxlvs list\\fR, \\fBreload\\fR, \\fBstop\\fR).',
+    'the control socket of the daemon of director NAME (\\fBxlvs list\\fR, \\fBzero\\fR, \\fBreload\\fR, \\fBstop\\fR).',
     '.TP', '.I /sys/fs/bpf/xlvs/NAME',
     'the pinned programs and maps (\\fBpin_root\\fR/NAME; pin_root defaults to /sys/fs/bpf/xlvs).',
     '.TP', '.I /usr/lib/xlvs/config/topology.schema.json',

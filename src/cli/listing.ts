@@ -70,7 +70,10 @@ export function formatListing(snap: StatusSnapshot, mode: ListMode, rates?: Map<
   return out.join('\n') + '\n';
 }
 
-/** Rates from two snapshots `dtMs` apart (counter deltas). */
+/**
+ * Rates from two snapshots `dtMs` apart (counter deltas). A counter that went down between them
+ * (`xlvs zero`, or the entry was removed and added again) gives 0, never a negative rate.
+ */
 export function computeRates(a: StatusSnapshot, b: StatusSnapshot, dtMs: number): Map<string, Rates> {
   const rates = new Map<string, Rates>();
   const secs = Math.max(dtMs, 1) / 1000;
@@ -79,14 +82,11 @@ export function computeRates(a: StatusSnapshot, b: StatusSnapshot, dtMs: number)
     prev.set(s.key, s.counters);
     for (const r of s.reals) prev.set(`${s.key}|${r.key}`, r.counters);
   }
+  const rate = (now: bigint, before: bigint) => (now > before ? Number(now - before) / secs : 0);
   const put = (key: string, c: TrafficCounters) => {
     const p = prev.get(key);
     if (!p) return;
-    rates.set(key, {
-      cps: Number(c.newFlows - p.newFlows) / secs,
-      inpps: Number(c.packets - p.packets) / secs,
-      inbps: Number(c.bytes - p.bytes) / secs,
-    });
+    rates.set(key, { cps: rate(c.newFlows, p.newFlows), inpps: rate(c.packets, p.packets), inbps: rate(c.bytes, p.bytes) });
   };
   for (const s of b.services) {
     put(s.key, s.counters);

@@ -28,6 +28,8 @@ export interface RealStatus {
   inactiveConns: number;
   counters: TrafficCounters;
   lastCheckMs?: number;
+  /** Over the control socket: when `xlvs zero` last zeroed it (ms since the epoch); `counters` are then counts since that moment. */
+  zeroedAt?: number;
 }
 
 export interface ServiceStatus {
@@ -47,6 +49,8 @@ export interface ServiceStatus {
   activeConns?: number;
   inactiveConns?: number;
   counters: TrafficCounters;
+  /** Over the control socket: when `xlvs zero` last zeroed it (ms since the epoch); `counters` are then counts since that moment. */
+  zeroedAt?: number;
 }
 
 export interface VrrpStatus {

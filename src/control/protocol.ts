@@ -16,6 +16,20 @@
 import { bigintReplacer } from '../common/json';
 
 export interface ControlRequest { cmd: string; [k: string]: unknown }
+/**
+ * `{"cmd":"zero"}` or `{"cmd":"zero","service":"10.0.0.1:80/tcp"}` (`xlvs zero`, ipvsadm -Z):
+ * from now on the counters `status` reports for the service and its reals (for every service
+ * without `service`) count from zero. The BPF maps and /metrics are untouched
+ * (src/daemon/zero.ts). Answered with a ZeroResult; an unknown service is E_USAGE, nothing zeroed.
+ */
+export interface ZeroRequest extends ControlRequest { cmd: 'zero'; service?: string }
+export interface ZeroResult {
+  /** Service keys zeroed. */
+  zeroed: string[];
+  /** When (ms since the epoch). */
+  at: number;
+}
+
 export type ControlReply = { ok: true; result?: unknown; end?: true } | { ok: false; error: string; code?: string };
 
 /** A reply of many lines: `lines` yields pre-serialised `{"item":…}\n` lines (UTF-8), `summary` the end line's result. */

@@ -29,6 +29,7 @@ import { ControlRequest } from '../control/protocol';
 import { serveControl } from '../control/server';
 import { vrrpConfigOf } from './vrrp-config';
 import { buildSnapshot } from './snapshot';
+import { CounterBaselines } from './zero';
 import { ConnTable } from '../conns/table';
 import { connsReply } from '../conns/reply';
 import { emptyCounts } from '../conns/census';
@@ -72,6 +73,8 @@ export class Daemon {
   private healthFailures = new Map<string, EventCounters['healthFailures'][number]>();
   /** Connection counts and listings, from a worker thread: the event loop never walks lb_conns. */
   private conns: ConnTable | null = null;
+  /** `xlvs zero`: what `status` subtracts from the counters (in memory; the maps are never written for it). */
+  private readonly zero = new CounterBaselines();
   private xdpMode = 'none';
   private adopted = false;
   /** The pinned program of the data plane this daemon took over: attach() may replace it. */
@@ -214,6 +217,7 @@ export class Daemon {
   private applyNow(why: string, only?: ReadonlySet<string>): string[] {
     const before = only ? [] : this.director.noAcceptInForce();
     const { summary } = this.director.apply(only);
+    this.zero.retain(this.dp.vips.list().map((v) => v.id), this.dp.reals.list().map((r) => r.id));
     for (const s of summary) this.event('apply', `${s} (${why})`);
     if (!only) {
       const after = this.director.noAcceptInForce();
@@ -435,7 +439,12 @@ export class Daemon {
 
   private async handle(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
-      case 'status': return this.snapshot();
+      case 'status': return this.zero.apply(this.snapshot());
+      case 'zero': {
+        const r = this.zero.zero(this.snapshot(), req.service);
+        this.event('daemon', `zeroed the listed counters of ${req.service === undefined ? 'every service' : r.zeroed.join(', ')} (metrics keep the raw totals)`);
+        return r;
+      }
       case 'conns':
         if (!this.conns) throw new XlvsError(ErrorCodes.CONTROL, 'conns: the data plane is not up yet');
         return connsReply(this.conns, req, this.dp.reals.list());
@@ -444,7 +453,7 @@ export class Daemon {
         setImmediate(() => void this.stop(!!req.keepForwarding).then(() => process.exit(0)));
         return { stopping: true };
       default:
-        throw new XlvsError(ErrorCodes.CONTROL, `unknown command "${req.cmd}" (status, conns, reload, stop)`);
+        throw new XlvsError(ErrorCodes.CONTROL, `unknown command "${req.cmd}" (status, conns, zero, reload, stop)`);
     }
   }
 

@@ -11,8 +11,7 @@ import { controlRequest } from '../../src/control/client';
 import { reviveSnapshot } from '../../src/cli/commands/control';
 import type { StatusSnapshot } from '../../src/common/status';
 import { needsBpf } from '../lib/env';
-import { run } from '../../src/sys/exec';
-import { testTopology } from './topology';
+import { testTopology, topologyLab } from './topology';
 
 const NET = '10.238.0';
 const VIP = `${NET}.100`;
@@ -44,15 +43,8 @@ describe('daemon fault paths', needsBpf(), () => {
   }
 
   before(async () => {
-    // The bpffs is mounted here, in the test's mount namespace, so the test sees the daemon's pins
-    // (`ip netns exec` gives the daemon a mount namespace of its own).
-    fs.mkdirSync(`${base}/bpffs`, { recursive: true });
-    run(['mount', '-t', 'bpf', 'bpf', `${base}/bpffs`]);
-    ns = lab.addNs('d');
-    const peer = lab.addNs('p');
-    lab.addVeth(ns, 'eth0', peer, 'eth0');
-    lab.addAddr(ns, 'eth0', `${NET}.1/24`);
-    lab.addAddr(peer, 'eth0', `${NET}.2/24`);
+    const { ns: d, peer } = topologyLab(lab, { base, net: NET });
+    ns = d;
     // An interface with no address: a VRRP instance there passes validation but cannot start
     // (no source address for its adverts).
     lab.addVeth(ns, 'eth1', peer, 'eth1');
@@ -67,8 +59,6 @@ describe('daemon fault paths', needsBpf(), () => {
       await gone;
     }
     await lab.cleanup();
-    run(['umount', `${base}/bpffs`], { allowFail: true });
-    fs.rmSync(base, { recursive: true, force: true });
   });
 
   test('an uncaught exception and an unhandled rejection are logged; the daemon keeps answering', async () => {

@@ -1,6 +1,10 @@
 // The topology the daemon fault and load tests run: one director on the namespace's eth0
 // (generic XDP), one VRRPv3 instance at 100 ms adverts holding the VIP, one DR service on port 80
 // with reals of fixed MACs, pins and the control socket under the test's own /run directory.
+import * as fs from 'node:fs';
+import type { Netlab } from '../../src/lab/netns';
+import { run } from '../../src/sys/exec';
+
 export interface TestTopology {
   name: string;
   /** First three octets of the lab network, e.g. '10.80.0'. */
@@ -36,4 +40,25 @@ ${reals}
 ${o.extraServices ?? ''}metrics: ${o.metricsPort ? `{ listen: 127.0.0.1:${o.metricsPort} }` : '{ enabled: false }'}
 control: { socket: ${o.base}/ctl.sock }
 `;
+}
+
+/**
+ * The namespaces a TestTopology runs in: `d` (the director, NET.1 on eth0) and `p` (its peer,
+ * NET.2) on one veth, and BASE/bpffs mounted here, in the test's mount namespace, so the test
+ * sees the daemon's pins (`ip netns exec` gives the daemon a mount namespace of its own). The
+ * lab's cleanup unmounts it and removes BASE, after the lab's processes are gone.
+ */
+export function topologyLab(lab: Netlab, o: Pick<TestTopology, 'base' | 'net'>): { ns: string; peer: string } {
+  fs.mkdirSync(`${o.base}/bpffs`, { recursive: true });
+  run(['mount', '-t', 'bpf', 'bpf', `${o.base}/bpffs`]);
+  lab.onCleanup(() => {
+    run(['umount', `${o.base}/bpffs`], { allowFail: true });
+    fs.rmSync(o.base, { recursive: true, force: true });
+  });
+  const ns = lab.addNs('d');
+  const peer = lab.addNs('p');
+  lab.addVeth(ns, 'eth0', peer, 'eth0');
+  lab.addAddr(ns, 'eth0', `${o.net}.1/24`);
+  lab.addAddr(peer, 'eth0', `${o.net}.2/24`);
+  return { ns, peer };
 }

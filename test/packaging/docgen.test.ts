@@ -29,6 +29,9 @@ test('the man page names every command and option and renders without warnings',
     for (const o of cmd.options) {
       assert.ok(man.includes(o.long!.replace(/-/g, '\\-')), `${p.join(' ')} ${o.long}`);
     }
+    for (const a of cmd.registeredArguments) {
+      if (a.description) assert.ok(man.includes(`.TP\n\\fI${a.name()}\\fR\n`), `${p.join(' ')} argument ${a.name()}`);
+    }
   }
   if (!has('groff')) return;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-man-'));
@@ -40,6 +43,8 @@ test('the man page names every command and option and renders without warnings',
     const text = spawnSync('groff', ['-man', '-Tascii', path.join(dir, 'xlvs.8')], { encoding: 'utf8' }).stdout.replace(/.\x08/g, '');
     assert.match(text, /xlvs import keepalived <file>/);
     assert.match(text, /--keep-forwarding/);
+    assert.match(text, /xlvs zero \[service\]\s+zero the counters/);
+    assert.match(text, /service\s+service key, e\.g\. 10\.0\.0\.1:80\/tcp/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,8 +1,8 @@
-// Commands that talk to a running daemon over its control socket: list, reload, stop, status.
+// Commands that talk to a running daemon over its control socket: list, zero, reload, stop.
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultSocketPath } from '../../control/protocol';
+import { defaultSocketPath, ZeroRequest, ZeroResult } from '../../control/protocol';
 import { controlRequest, controlStream } from '../../control/client';
 import { CONN_HEADER, formatConnRow, ConnRow } from '../../conns/rows';
 import type { StatusSnapshot } from '../../common/status';
@@ -95,6 +95,15 @@ export function register(program: Command): void {
       }
       if (o.json) { process.stdout.write(JSON.stringify(snap, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n'); return; }
       process.stdout.write(formatListing(snap, o.stats ? 'stats' : 'plain'));
+    });
+
+  withSocket(program.command('zero'))
+    .description('zero the counters `xlvs list --stats` shows, of one service and its reals or of all (like `ipvsadm -Z`); /metrics keeps its totals')
+    .argument('[service]', 'service key, e.g. 10.0.0.1:80/tcp or [2001:db8::1]:53/udp (default: every service)')
+    .action(async (service: string | undefined, o: SocketOpts) => {
+      const req: ZeroRequest = service === undefined ? { cmd: 'zero' } : { cmd: 'zero', service };
+      const res = (await controlRequest(resolveSocket(o), req)) as ZeroResult;
+      process.stdout.write(res.zeroed.length ? res.zeroed.map((s) => `  zeroed ${s}\n`).join('') : '  no services\n');
     });
 
   withSocket(program.command('reload'))
