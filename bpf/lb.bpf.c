@@ -442,8 +442,15 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 		cv = conn_find(f);
 	if (cv) {
 		if (cv->vip_id == v->id && !cs_expired(cv, now)) {
-			if (syn && cs_closing(cv->state))
+			if (syn && cs_closing(cv->state)) {
 				flow_stat(2);
+			} else {
+				r = real_of(cv->real_id, v->id);
+				if (r && flow_stays(r, v, syn)) {
+					conn_step(cv, f->proto, ev, v, now);	/* a SYN on a live flow */
+					return cv->real_id;
+				}
+			}
 			load_add(cv->real_id, cv->state, -1);
 		} else if (cv->vip_id == v->id && f->proto == IPPROTO_TCP && !syn) {
 			flow_stat(3);
@@ -476,6 +483,8 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 					npv.real_id = id;
 					npv.last_used_ns = pnow;
 					bpf_map_update_elem(&lb_persist, &pk, &npv, BPF_ANY);
+					template_key_of(&tk, &pk);
+					bpf_map_delete_elem(&lb_new, &tk);	/* now confirmed */
 				}
 			}
 			return id;
@@ -517,7 +526,9 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 	if (pnow && id != tid) {
 		template_key_of(&tk, &pk);
 		ncv.state = LB_CS_TEMPLATE;
-		ncv.expires = now + LB_TMO_SYN_RECV;
+		/* Lives as long as the handshake may take, or the persistence timeout if shorter. */
+		ncv.expires = now + (v->persist_timeout_ms < LB_TMO_SYN_RECV * 1000 ?
+				     (v->persist_timeout_ms + 999) / 1000 : LB_TMO_SYN_RECV);
 		bpf_map_update_elem(&lb_new, &tk, &ncv, BPF_ANY);
 	}
 	return (id & LB_SEL_ID) | LB_SEL_NEW;

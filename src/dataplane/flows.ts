@@ -98,6 +98,14 @@ export class Flows {
     return { active: clamp(load.active + fix.active), inactive: clamp(load.inactive + fix.inactive), overloaded: load.overloaded !== 0 };
   }
 
+  /**
+   * Sets a real's correction (lb_real_load_fix): what the census writes from its worker
+   * (src/conns) so the data plane's counts match the live entries. For tests.
+   */
+  setConnsFix(realId: number, fix: { active: number; inactive: number }): void {
+    this.ix.maps.lb_real_load_fix.update(u32(realId), realLoadFixCodec.encode({ active: BigInt(fix.active), inactive: BigInt(fix.inactive) }));
+  }
+
   /** What happened to new flows, summed over CPUs (lb_flow_stats). */
   flowStats(): LbFlowStats {
     const sum: LbFlowStats = { unconfirmed: 0n, confirmed: 0n, reused: 0n, expired: 0n };
