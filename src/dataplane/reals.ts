@@ -18,6 +18,9 @@ export interface RealState {
   weight: number;
   state: 'up' | 'drain' | 'down';
   sorry: boolean;
+  /** Connection thresholds (ipvsadm -x / -y) as written: the lower one filled in when unset. */
+  upperThreshold: number;
+  lowerThreshold: number;
 }
 
 interface PendingSwap { vipId: number; inner: BpfMap; commit(): void; rollback(): void }
@@ -183,6 +186,7 @@ export class RealTable {
         id, vipKey: vip ? vip.key : '', address: formatAddr(r.addr, r.family), mac: r.mac,
         nexthopMac: r.nexthopMac === '00:00:00:00:00:00' ? null : r.nexthopMac, weight: r.weight,
         state: stateName(r.state) as 'up' | 'drain' | 'down', sorry: vip ? vip.info.sorryReal === id : false,
+        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
       });
     }
     return out;

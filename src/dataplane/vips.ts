@@ -2,7 +2,7 @@
 // (lb_no_accept). Filter bits go in before a map entry and come out after it, so the program
 // may look up in vain, never miss.
 import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, vipFilterBit, VipInfo, VipKey } from '../maps/lb';
-import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName } from './spec';
+import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts } from './spec';
 import { parseAddr } from './addr';
 import { DataplaneIndex, VipRec, dataplaneState, u32 } from './state';
 import { RealTable, zeroStats } from './reals';
@@ -21,6 +21,8 @@ export interface VipState {
   onDown: 'expire' | 'keep';
   /** Real id of the sorry real, 0 = none. */
   sorryReal: number;
+  /** Idle timeouts in seconds. */
+  timeouts: Timeouts;
 }
 
 export class VipTable {
@@ -123,9 +125,10 @@ export class VipTable {
     const i = v.info;
     return {
       key: v.key, id: i.id, address: v.resolved.address.text, port: v.resolved.port, protocol: v.resolved.protocol,
-      method: i.method === LB.METHOD_TUN ? 'tun' : 'dr', scheduler: schedulerName(i.hashFields),
+      method: i.method === LB.METHOD_TUN ? 'tun' : 'dr', scheduler: schedulerName(i.hashFields, i.sched),
       persistenceTimeoutMs: i.persistTimeoutMs, persistencePrefix: i.persistPrefix, tableSize: i.tableSize,
       onDown: i.onDown === LB.ON_DOWN_KEEP ? 'keep' : 'expire', sorryReal: i.sorryReal,
+      timeouts: { tcp: i.tmoTcp, tcpFin: i.tmoTcpFin, udp: i.tmoUdp },
     };
   }
 
