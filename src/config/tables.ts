@@ -37,6 +37,6 @@ export function tableMemoryProblem(sizes: TableSizes, memTotal: number | null): 
   const costs = tableCosts(sizes);
   const total = totalBytes(costs);
   if (total <= memTotal / 2) return null;
-  const parts = costs.map((c) => `${c.field} ${c.entries} × ${c.bytesPerEntry.toFixed(0)} B = ${mib(c.bytes)}`).join(', ');
+  const parts = costs.map((c) => `${c.field} ${c.entries} × ${Number.isInteger(c.bytesPerEntry) ? c.bytesPerEntry : c.bytesPerEntry.toFixed(1)} B = ${mib(c.bytes)}`).join(', ');
   return `the connection and persistence tables need ${mib(total)} of kernel memory (${parts}), more than half of this machine's ${mib(memTotal)} (MemTotal); make them smaller`;
 }

@@ -38,6 +38,8 @@ export interface TableSizes {
 
 export interface TableCost {
   name: TableName;
+  /** What the table holds, for people. */
+  label: string;
   /** Where the size is set in a topology. */
   field: string;
   entries: number;
@@ -63,20 +65,35 @@ export function hashMapBytes(entries: number, keySize: number, valueSize: number
 
 /** Each sized table: entries, bytes per entry, bytes. */
 export function tableCosts(sizes: TableSizes): TableCost[] {
-  const rows: [TableName, string, number][] = [
-    ['conn4', 'director.conn_table.size', sizes.connTable.size],
-    ['conn6', 'director.conn_table.ipv6_size', sizes.connTable.ipv6Size],
-    ['unconfirmed', 'director.conn_table.unconfirmed_size', sizes.connTable.unconfirmedSize],
-    ['persistence', 'director.persistence_table.size', sizes.persistenceTable.size],
+  const rows: [TableName, string, string, number][] = [
+    ['conn4', 'IPv4 connections', 'director.conn_table.size', sizes.connTable.size],
+    ['conn6', 'IPv6 connections', 'director.conn_table.ipv6_size', sizes.connTable.ipv6Size],
+    ['unconfirmed', 'unconfirmed flows', 'director.conn_table.unconfirmed_size', sizes.connTable.unconfirmedSize],
+    ['persistence', 'persistence', 'director.persistence_table.size', sizes.persistenceTable.size],
   ];
-  return rows.map(([name, field, entries]) => {
+  return rows.map(([name, label, field, entries]) => {
     const bytes = hashMapBytes(entries, TABLE_LAYOUT[name].key, TABLE_LAYOUT[name].value);
-    return { name, field, entries, bytesPerEntry: bytes / entries, bytes };
+    return { name, label, field, entries, bytesPerEntry: bytes / entries, bytes };
   });
 }
 
 export function totalBytes(costs: readonly TableCost[]): number {
   return costs.reduce((n, c) => n + c.bytes, 0);
+}
+
+/** The costs as a short table for a terminal: table, entries, bytes per entry, MiB, and the total. */
+export function formatTableCosts(costs: readonly TableCost[]): string {
+  const rows = [
+    ['table', 'entries', 'bytes/entry', 'MiB'],
+    ...costs.map((c) => [c.label, String(c.entries), perEntry(c.bytesPerEntry), (c.bytes / 1048576).toFixed(1)]),
+    ['total', '', '', (totalBytes(costs) / 1048576).toFixed(1)],
+  ];
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  ').trimEnd() + '\n').join('');
+}
+
+function perEntry(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }
 
 /** `96.0 MiB`-style text. */
