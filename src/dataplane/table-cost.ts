@@ -11,6 +11,7 @@
 // With BPF_F_NO_COMMON_LRU the kernel rounds max_entries up to a multiple of the possible CPUs,
 // which adds at most one element per CPU; left out too.
 // Checked against real maps by test/dataplane/table-cost.test.ts.
+import type { DirectorModel } from '../config/model';
 
 /** sizeof(struct bucket). */
 export const HTAB_BUCKET_BYTES = 16;
@@ -30,11 +31,8 @@ export const TABLE_LAYOUT = {
 
 export type TableName = keyof typeof TABLE_LAYOUT;
 
-/** The sizes a topology asks for (DirectorModel.connTable / persistenceTable). */
-export interface TableSizes {
-  connTable: { size: number; ipv6Size: number; unconfirmedSize: number };
-  persistenceTable: { size: number };
-}
+/** The sizes a topology asks for. */
+export type TableSizes = Pick<DirectorModel, 'connTable' | 'persistenceTable'>;
 
 export interface TableCost {
   name: TableName;
