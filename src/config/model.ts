@@ -26,6 +26,21 @@ export interface DirectorModel {
   pinRoot: string;
   /** `<pinRoot>/<name>`: where this director's programs and maps are pinned. */
   pinDir: string;
+  /** Connection tables' entries (`director.conn_table`): IPv4 and IPv6 flows, and the flows not
+   *  yet confirmed (handshake incomplete or one packet seen: the only table a SYN flood churns). */
+  connTable: { size: number; ipv6Size: number; unconfirmedSize: number };
+  /** Persistence table's entries (`director.persistence_table.size`). */
+  persistenceTable: { size: number };
+}
+
+/** Idle timeouts of a connection entry in whole seconds (ipvsadm --set tcp tcpfin udp). */
+export interface TimeoutsModel {
+  /** An established TCP flow. */
+  tcp: number;
+  /** A TCP flow after its FIN (or RST). */
+  tcpFin: number;
+  /** A UDP flow. */
+  udp: number;
 }
 
 export interface VrrpNotifyModel {
@@ -123,6 +138,11 @@ export interface RealModel {
   family: Family;
   port: number;
   weight: number;
+  /** ipvsadm -x / keepalived uthreshold: at or above this many connections (active + inactive)
+   *  the real takes no new flows until it falls below `lowerThreshold`. 0 = none. */
+  upperThreshold: number;
+  /** ipvsadm -y / keepalived lthreshold; 0 = none (then below 3/4 of the upper, as IPVS). */
+  lowerThreshold: number;
   /** keepalived inhibit_on_failure: a failed check drains the real (weight 0, established flows
    *  continue) instead of taking it down. The real's own setting, else the service's, else false. */
   inhibitOnFailure: boolean;
@@ -142,6 +162,11 @@ export interface PersistenceModel {
   netmask: string;
 }
 
+/** Hash schedulers pick a real by Maglev table; lc/wlc (IPVS least-connection, weighted
+ *  least-connection) by the reals' connection counts. */
+export const SCHEDULERS = ['maglev', 'source-hash', 'dest-hash', 'maglev-source-port', 'lc', 'wlc'] as const;
+export type Scheduler = (typeof SCHEDULERS)[number];
+
 export interface ServiceModel {
   /** `<vip>:<port>/<protocol>` (IPv6 in brackets). */
   key: string;
@@ -151,9 +176,11 @@ export interface ServiceModel {
   port: number;
   protocol: 'tcp' | 'udp';
   method: 'dr' | 'tun';
-  scheduler: 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port';
+  scheduler: Scheduler;
   /** null = no persistence (no `persistence`, or timeout 0). */
   persistence: PersistenceModel | null;
+  /** The service's `timeouts` over the top-level ones, field by field, over IPVS's defaults. */
+  timeouts: TimeoutsModel;
   tableSize: number;
   onDown: 'expire' | 'keep';
   quorum: { min: number; hysteresis: number; up: Argv | null; down: Argv | null };
@@ -173,6 +200,8 @@ export interface Topology {
   vrrpScripts: VrrpScriptModel[];
   vrrpSyncGroups: VrrpSyncGroupModel[];
   services: ServiceModel[];
+  /** The top-level `timeouts` over IPVS's defaults (each service's own are in ServiceModel). */
+  timeouts: TimeoutsModel;
   metrics: MetricsModel;
   control: { socket: string };
   /** keepalived script_user: every command runs as this user (uid/gid from /etc/passwd); null = root. */

@@ -2,12 +2,14 @@
 // (nothing thrown midway), every default filled, aliases folded, addresses canonical.
 import type {
   DirectorModel, Family, PrefixedAddress, RealModel, ServiceModel, Topology, VrrpInstanceModel,
-  VrrpScriptModel, VrrpSyncGroupModel, PersistenceModel, MetricsModel,
+  VrrpScriptModel, VrrpSyncGroupModel, PersistenceModel, MetricsModel, TimeoutsModel,
 } from './model';
 import {
   Ip, canonicalIp, familyName, formatIp, hostPort, inSubnet, maskToPrefix, maxPrefix, parseIp, prefixToMask,
 } from '../common/address';
 import { aliased, checkFamilies, durationAt, parseCheck, RawCheck, resolveCheck } from './check';
+import { parseDuration } from './duration';
+import { DEFAULT_TABLES, DEFAULT_TIMEOUTS, MAX_TIMEOUT_S, memTotalBytes, tableMemoryProblem } from './tables';
 import type { PathSeg, Problems } from './problems';
 import { isPrime } from '../maglev/maglev';
 import { argvAt } from './argv';
@@ -89,7 +91,8 @@ export function normalise(raw: Raw, p: Problems): Topology | null {
   if (noAccept.size > LB.MAX_VIPS) {
     p.add(['vrrp'], `${noAccept.size} addresses of instances with accept: false, but the data plane's no-accept map holds at most ${LB.MAX_VIPS} (LB_MAX_VIPS)`);
   }
-  const services = normServices((raw.services as Raw[]) ?? [], director, p);
+  const timeouts = normTimeouts(raw.timeouts as Raw | undefined, DEFAULT_TIMEOUTS, ['timeouts'], p);
+  const services = normServices((raw.services as Raw[]) ?? [], director, timeouts, p);
   const metrics = normMetrics((raw.metrics as Raw) ?? {}, p);
   const control = { socket: ((raw.control as Raw | undefined)?.socket as string) ?? `/run/xlvs/${director.name}.sock` };
   const sockWhy = socketProblem(control.socket);
@@ -97,7 +100,7 @@ export function normalise(raw: Raw, p: Problems): Topology | null {
   const scriptUser = (raw.script_user as string | undefined) ?? null;
   if (scriptUser !== null && !lookupUser(scriptUser)) p.add(['script_user'], `no user "${scriptUser}" in /etc/passwd: commands could not run as it`);
   if (p.length > before) return null;
-  return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, metrics, control, scriptUser };
+  return { director, vrrp, vrrpScripts: scripts, vrrpSyncGroups: groups, services, timeouts, metrics, control, scriptUser };
 }
 
 function normDirector(d: Raw, p: Problems): DirectorModel {
@@ -128,6 +131,19 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
   const pinRoot = ((d.pin_root as string) ?? DEFAULT_PIN_ROOT).replace(/\/+$/, '');
   const pinWhy = pinRootProblem(pinRoot);
   if (pinWhy) p.add([...at, 'pin_root'], pinWhy);
+  const ct = (d.conn_table as Raw | undefined) ?? {};
+  const pt = (d.persistence_table as Raw | undefined) ?? {};
+  const tables = {
+    connTable: {
+      size: (ct.size as number) ?? DEFAULT_TABLES.connTable.size,
+      ipv6Size: (ct.ipv6_size as number) ?? DEFAULT_TABLES.connTable.ipv6Size,
+      unconfirmedSize: (ct.unconfirmed_size as number) ?? DEFAULT_TABLES.connTable.unconfirmedSize,
+    },
+    persistenceTable: { size: (pt.size as number) ?? DEFAULT_TABLES.persistenceTable.size },
+  };
+  // The kernel preallocates these tables when the programs load: refuse what it could not hold.
+  const memWhy = tableMemoryProblem(tables, memTotalBytes());
+  if (memWhy) p.add([...at, 'conn_table'], memWhy, { key: true, at: d.conn_table !== undefined ? undefined : d.persistence_table !== undefined ? [...at, 'persistence_table'] : at });
   return {
     name: d.name as string,
     interface: d.interface as string,
@@ -137,7 +153,28 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
     tunSource6: tun6,
     pinRoot,
     pinDir: `${pinRoot}/${d.name as string}`,
+    ...tables,
   };
+}
+
+const TIMEOUT_FIELDS = [['tcp', 'tcp'], ['tcp_fin', 'tcpFin'], ['udp', 'udp']] as const;
+
+/** `timeouts` (top level or a service's) over `base`, field by field; whole seconds. */
+function normTimeouts(raw: Raw | undefined, base: TimeoutsModel, at: PathSeg[], p: Problems): TimeoutsModel {
+  const out = { ...base };
+  for (const [field, key] of TIMEOUT_FIELDS) {
+    const v = raw?.[field];
+    if (v === undefined || v === null) continue;
+    const path = [...at, field];
+    const d = parseDuration(v);
+    const text = typeof v === 'string' ? v.trim() : `${String(v)}s`;
+    if ('error' in d) p.add(path, d.error);
+    else if (d.ms % 1000 !== 0) p.add(path, `${text} is not a whole number of seconds: connection timeouts count seconds, as ipvsadm --set does`);
+    else if (d.ms < 1000) p.add(path, `${text}: a connection timeout must be at least 1s`);
+    else if (d.ms / 1000 > MAX_TIMEOUT_S) p.add(path, `${text} is above ${MAX_TIMEOUT_S}s (365 days), the longest connection timeout`);
+    else out[key] = d.ms / 1000;
+  }
+  return out;
 }
 
 function normScripts(list: Raw[], p: Problems): VrrpScriptModel[] {
@@ -339,7 +376,7 @@ function normPersistence(raw: Raw | undefined, family: Family, at: PathSeg[], p:
   return { timeoutMs, prefix, netmask: prefixToMask(family, prefix) };
 }
 
-function normServices(list: Raw[], director: DirectorModel, p: Problems): ServiceModel[] {
+function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsModel, p: Problems): ServiceModel[] {
   const keys = new Map<string, number>();
   const names = new Map<string, number>();
   const dirNets = director.addresses.map((a) => ({ ip: parseIp(a.address)!, prefix: a.prefix }));
@@ -399,12 +436,15 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
       }
       const check = resolveCheck(svcCheck, ownCheck, { address: a.text, port: rport });
       checkFamilies(check, a.ip.family, [...rat, 'check'], p);
+      const { upper, lower } = thresholds(r, rat, p);
       reals.push({
         key: hostPort(a.text, rport),
         address: a.text,
         family: a.ip.family,
         port: rport,
         weight: (r.weight as number) ?? 1,
+        upperThreshold: upper,
+        lowerThreshold: lower,
         // keepalived.conf(5): inhibit_on_failure on a virtual_server applies to its reals; a
         // real_server's own inhibit_on_failure <BOOL> overrides it.
         inhibitOnFailure: (r.inhibit_on_failure as boolean | undefined) ?? (s.inhibit_on_failure as boolean | undefined) ?? false,
@@ -439,7 +479,9 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
     out.push({
       key, name, vip, family, port, protocol, method,
       scheduler: (s.scheduler as ServiceModel['scheduler']) ?? 'maglev',
-      persistence, tableSize,
+      persistence,
+      timeouts: normTimeouts(s.timeouts as Raw | undefined, timeouts, [...at, 'timeouts'], p),
+      tableSize,
       onDown: (s.on_down as 'expire' | 'keep') ?? 'expire',
       quorum, sorryServer, reals,
     });
@@ -452,6 +494,24 @@ function normServices(list: Raw[], director: DirectorModel, p: Problems): Servic
     p.add(['services'], `${realIds} reals over all services (a sorry server counts as one), but the data plane holds at most ${MAX_REALS} (one real id each: LB_MAX_REALS ${LB.MAX_REALS} less id 0)`);
   }
   return out;
+}
+
+/**
+ * A real's connection thresholds (ipvsadm -x/-y, keepalived uthreshold/lthreshold); 0 = none.
+ * IPVS: at or above the upper one the real gets no new flows until it falls below the lower one
+ * (3/4 of the upper when the lower is 0), so a lower one needs an upper one above it.
+ */
+function thresholds(r: Raw, at: PathSeg[], p: Problems): { upper: number; lower: number } {
+  const upper = (aliased(r, at, 'upper_threshold', 'uthreshold', p) as number | undefined) ?? 0;
+  const lower = (aliased(r, at, 'lower_threshold', 'lthreshold', p) as number | undefined) ?? 0;
+  const lowerKey = r.lower_threshold !== undefined ? 'lower_threshold' : 'lthreshold';
+  const upperKey = r.uthreshold !== undefined && r.upper_threshold === undefined ? 'uthreshold' : 'upper_threshold';
+  if (lower > 0 && upper === 0) {
+    p.add([...at, lowerKey], `${lower} without ${upperKey}: the lower threshold only says when a real that reached its upper one takes new flows again`);
+  } else if (lower > 0 && lower >= upper) {
+    p.add([...at, lowerKey], `${lower} is not below ${upperKey} ${upper}: the real must fall below the lower threshold after reaching the upper one`);
+  }
+  return { upper, lower };
 }
 
 /** `a` unless it is an address no service can use as `what` (a problem is added then). */

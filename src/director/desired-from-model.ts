@@ -19,13 +19,19 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
     if (!mac) state = 'down';
     // Quorum lost: the sorry server takes every new flow; established flows drain.
     if (verdict?.sorry && svc.sorryServer && state === 'up') state = 'drain';
-    return { key: r.key, address: r.address, port: r.port, weight: e ? e.weight : r.weight, state, mac: mac ?? NO_MAC };
+    return {
+      key: r.key, address: r.address, port: r.port, weight: e ? e.weight : r.weight, state, mac: mac ?? NO_MAC,
+      upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
+    };
   });
   let sorry: DesiredReal | null = null;
   if (verdict?.sorry && svc.sorryServer) {
     const s = svc.sorryServer;
     const mac = macOf(s.address);
-    sorry = { key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac ? 'up' : 'down', mac: mac ?? NO_MAC };
+    sorry = {
+      key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac ? 'up' : 'down', mac: mac ?? NO_MAC,
+      upperThreshold: 0, lowerThreshold: 0,
+    };
   }
   return {
     vip: {
@@ -39,6 +45,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       persistencePrefix: svc.persistence?.prefix ?? (svc.family === 4 ? 32 : 128),
       tableSize: svc.tableSize,
       onDown: svc.onDown,
+      timeouts: { ...svc.timeouts },
     },
     reals,
     sorry,

@@ -55,7 +55,7 @@ const ORDER: [string, string[]][] = [
   ['vip', ['name', 'vip', 'port', 'protocol', 'method', 'scheduler', 'persistence', 'table_size', 'on_down', 'inhibit_on_failure', 'quorum', 'sorry_server', 'check', 'reals']],
   ['command', ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight']],
   ['type', ['type', 'secret', 'interval', 'timeout', 'rise', 'fall', 'delay_before_retry', 'warmup', 'alpha', 'port', 'connect_ip', 'bindto', 'http', 'udp', 'script']],
-  ['address', ['address', 'port', 'weight', 'inhibit_on_failure', 'mac', 'check', 'notify_up', 'notify_down']],
+  ['address', ['address', 'port', 'weight', 'upper_threshold', 'lower_threshold', 'inhibit_on_failure', 'mac', 'check', 'notify_up', 'notify_down']],
   ['path', ['method', 'path', 'host', 'status', 'digest', 'regex', 'sni']],
   ['xdp_mode', ['name', 'interface', 'xdp_mode', 'addresses']],
 ];

@@ -1,11 +1,14 @@
 // `ipvsadm -S` / `ipvsadm-save [-n]` output → topology. The save format is one ipvsadm command
 // per line (ipvsadm(8) "-S, --save"): `-A` adds a virtual service, `-a` a real server to it.
+// The save leaves out the connection timeouts; a `--set TCP TCPFIN UDP` line (as written to
+// set them) or the line `ipvsadm -L --timeout` prints is read as well.
 import * as net from 'node:net';
 import { ErrorCodes, XlvsError } from '../errors';
 import { buildDirector } from './director';
 import { mapScheduler, unmappedSchedulerFlags } from './schedulers';
 import { servicePort } from './services';
-import type { ImportNote, ImportResult, RealOut, ServiceOut } from './types';
+import { thresholdsOut, timeoutsOut, type IpvsTimeouts } from './limits';
+import type { ImportNote, ImportResult, RealOut, ServiceOut, TopologyOut } from './types';
 
 export interface IpvsadmOptions {
   /** Name for messages (file path or "-"). */
@@ -69,6 +72,7 @@ export function importIpvsadm(text: string, opts: IpvsadmOptions = {}): ImportRe
   const services = new Map<string, ServiceState>();
   const order: ServiceState[] = [];
   const lines = text.split('\n');
+  let timeouts: { t: IpvsTimeouts; where: string } | undefined;
 
   const fail = (n: number, msg: string): never => {
     throw new XlvsError(ErrorCodes.IMPORT_PARSE, `${file}:${n}: ${msg}`);
@@ -79,10 +83,24 @@ export function importIpvsadm(text: string, opts: IpvsadmOptions = {}): ImportRe
     const where = `${file}:${n}`;
     const line = lines[ln].replace(/#.*$/, '').trim();
     if (!line) continue;
+    // `ipvsadm -L --timeout`: the values in force.
+    const shown = /^Timeout \(tcp tcpfin udp\):\s+(\d+)\s+(\d+)\s+(\d+)$/.exec(line);
+    if (shown) {
+      timeouts = { t: { tcp: Number(shown[1]), tcpfin: Number(shown[2]), udp: Number(shown[3]) }, where };
+      continue;
+    }
     const words = line.split(/\s+/);
     if (words[0] === 'ipvsadm') words.shift();
     const cmd = words.shift();
     if (cmd === '-C' || cmd === '--clear') continue;
+    if (cmd === '--set') {
+      // ipvsadm(8): "--set tcp tcpfin udp ... A value of 0 means that the current parameter
+      // value is not changed."
+      if (words.length !== 3 || !words.every((w) => /^\d{1,10}$/.test(w))) fail(n, `--set needs three whole numbers of seconds (tcp tcpfin udp), got '${words.join(' ')}'`);
+      const [tcp, tcpfin, udp] = words.map(Number);
+      timeouts = { t: { tcp: tcp || timeouts?.t.tcp || 0, tcpfin: tcpfin || timeouts?.t.tcpfin || 0, udp: udp || timeouts?.t.udp || 0 }, where };
+      continue;
+    }
     if (cmd !== '-A' && cmd !== '--add-service' && cmd !== '-a' && cmd !== '--add-server') {
       fail(n, `expected -A or -a (an ipvsadm -S line), got '${cmd}'`);
     }
@@ -150,7 +168,13 @@ export function importIpvsadm(text: string, opts: IpvsadmOptions = {}): ImportRe
     }
     out.push(st.out);
   }
-  const topology = { director: buildDirector({ nameHint: opts.name, iface: opts.iface }, todo), services: out };
+  const topology: TopologyOut = { director: buildDirector({ nameHint: opts.name, iface: opts.iface }, todo) };
+  if (timeouts) {
+    const where = timeouts.where;
+    const t = timeoutsOut(timeouts.t, (message) => notes.push({ where, message }), '--set');
+    if (t) topology.timeouts = t;
+  }
+  topology.services = out;
   return { topology, notes, todo };
 }
 
@@ -230,9 +254,12 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   if (!/^\d+$/.test(wText)) fail(`weight '${wText}' is not a whole number`);
   const real: RealOut = { address, weight: Number(wText) };
   if (port !== svc.port) real.port = port;
-  for (const [o, what] of [['-x', 'upper connection threshold'], ['-y', 'lower connection threshold']] as const) {
-    if (opt.has(o) && opt.get(o) !== '0') notes.push({ where, message: `real ${realText}: ${what} ${o} ${opt.get(o)} not mapped (xlvs keeps no per-real connection counts)` });
-  }
+  const [upper, lower] = (['-x', '-y'] as const).map((o) => {
+    const v = opt.get(o) ?? '0';
+    if (!/^\d{1,10}$/.test(v) || Number(v) > 0xffff_ffff) fail(`${o} '${v}' is not a connection count (0..4294967295)`);
+    return Number(v);
+  });
+  thresholdsOut(real, upper, lower, (message) => notes.push({ where, message: `real ${realText}: ${message}` }), { upper: '-x', lower: '-y' });
   return real;
 }
 

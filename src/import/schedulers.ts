@@ -1,6 +1,6 @@
-// IPVS schedulers (ipvsadm(8) "-s, --scheduler") mapped to what xlvs runs. xlvs forwards with a
-// consistent hash in XDP and keeps no per-real connection counts, so every scheduler that
-// balances on live state becomes weighted Maglev; hashing schedulers keep their hash key.
+// IPVS schedulers (ipvsadm(8) "-s, --scheduler") mapped to what xlvs runs. lc and wlc run as
+// themselves (least-connection on the reals' connection counts); the other schedulers that
+// balance on live state or take turns become weighted Maglev; hashing schedulers keep their key.
 import type { ServiceOut } from './types';
 
 export interface SchedulerMapping {
@@ -14,8 +14,8 @@ const MAGLEV = 'Maglev by consistent hash of the flow, weights kept';
 const TABLE: Record<string, SchedulerMapping> = {
   rr: { scheduler: 'maglev', differs: `rr takes reals in turn; ${MAGLEV} (equal weights)` },
   wrr: { scheduler: 'maglev', differs: `wrr takes reals in weighted turn; ${MAGLEV}` },
-  lc: { scheduler: 'maglev', differs: `lc balances by active connections; ${MAGLEV}` },
-  wlc: { scheduler: 'maglev', differs: `wlc balances by active connections; ${MAGLEV}` },
+  lc: { scheduler: 'lc' },
+  wlc: { scheduler: 'wlc' },
   lblc: { scheduler: 'maglev', differs: `lblc keeps a destination on its least-loaded real; ${MAGLEV}` },
   lblcr: { scheduler: 'maglev', differs: `lblcr keeps a destination on a set of least-loaded reals; ${MAGLEV}` },
   sed: { scheduler: 'maglev', differs: `sed picks the shortest expected delay from connection counts; ${MAGLEV}` },

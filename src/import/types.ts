@@ -1,6 +1,8 @@
 // The plain topology object importers produce, in the shape of docs/topology.md. Only the
 // fields importers can fill are typed here; config/ owns the schema and the normalised model.
 
+import type { Scheduler } from '../config/model';
+
 export type Duration = string;
 export type Argv = string[];
 
@@ -63,6 +65,8 @@ export interface RealOut {
   address: string;
   port?: number;
   weight?: number;
+  upper_threshold?: number;
+  lower_threshold?: number;
   inhibit_on_failure?: boolean;
   check?: CheckOut;
   notify_up?: Argv;
@@ -75,7 +79,7 @@ export interface ServiceOut {
   port: number;
   protocol: 'tcp' | 'udp';
   method: 'dr' | 'tun';
-  scheduler: 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port';
+  scheduler: Scheduler;
   persistence?: { timeout: Duration; netmask?: string };
   on_down?: 'expire' | 'keep';
   inhibit_on_failure?: boolean;
@@ -85,8 +89,11 @@ export interface ServiceOut {
   reals: RealOut[];
 }
 
+export interface TimeoutsOut { tcp?: Duration; tcp_fin?: Duration; udp?: Duration }
+
 export interface TopologyOut {
   director: DirectorOut;
+  timeouts?: TimeoutsOut;
   vrrp?: VrrpOut[];
   vrrp_scripts?: VrrpScriptOut[];
   vrrp_sync_groups?: { name: string; instances: string[] }[];

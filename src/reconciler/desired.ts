@@ -17,6 +17,8 @@ export interface DesiredVip {
   persistencePrefix: number;
   tableSize: number;
   onDown: 'expire' | 'keep';
+  /** Idle timeouts of the service's connection entries, whole seconds (ipvsadm --set). */
+  timeouts: { tcp: number; tcpFin: number; udp: number };
 }
 
 export interface DesiredReal {
@@ -27,6 +29,10 @@ export interface DesiredReal {
   weight: number;
   state: RealState;
   mac: string | null;
+  /** Connections (active + inactive) at which the real takes no new flows; 0 = none (ipvsadm -x). */
+  upperThreshold: number;
+  /** Below this it takes new flows again; 0 = 3/4 of the upper (ipvsadm -y). */
+  lowerThreshold: number;
 }
 
 export interface DesiredService {
@@ -42,14 +48,15 @@ export type DesiredState = Map<string, DesiredService>;
 export function sameVip(a: DesiredVip, b: DesiredVip): boolean {
   return a.key === b.key && a.address === b.address && a.port === b.port && a.protocol === b.protocol &&
     a.method === b.method && a.scheduler === b.scheduler && a.persistenceTimeoutMs === b.persistenceTimeoutMs &&
-    a.persistencePrefix === b.persistencePrefix && a.tableSize === b.tableSize && a.onDown === b.onDown;
+    a.persistencePrefix === b.persistencePrefix && a.tableSize === b.tableSize && a.onDown === b.onDown &&
+    a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp;
 }
 
 function realSig(r: DesiredReal | null): string {
-  return r ? `${r.key}|${r.weight}|${r.state}|${r.mac ?? ''}` : '-';
+  return r ? `${r.key}|${r.weight}|${r.state}|${r.mac ?? ''}|${r.upperThreshold}|${r.lowerThreshold}` : '-';
 }
 
-/** True when the reals (set, weights, states, MACs) or the sorry server differ. */
+/** True when the reals (set, weights, states, MACs, thresholds) and the sorry server are the same. */
 export function sameReals(a: DesiredService, b: DesiredService): boolean {
   if (a.reals.length !== b.reals.length || realSig(a.sorry) !== realSig(b.sorry)) return false;
   const sa = a.reals.map(realSig).sort();

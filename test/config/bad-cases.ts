@@ -890,6 +890,89 @@ control: { socket: /run }
       "vrrp: 1025 addresses of instances with accept: false, but the data plane's no-accept map holds at most 1024 (LB_MAX_VIPS) (line 6:3)",
     ],
   },
+  {
+    name: "connection timeouts: sub-second, zero, above 365 days, not a duration",
+    yaml: `timeouts: { tcp: 1500ms, tcp_fin: 0s, udp: 2 min }
+services:
+  - vip: 10.0.0.100
+    port: 80
+    timeouts: { tcp: 8761h, udp: 0.5 }
+    reals: []
+`,
+    problems: [
+      "timeouts.tcp: 1500ms is not a whole number of seconds: connection timeouts count seconds, as ipvsadm --set does (line 5:18)",
+      "timeouts.tcp_fin: 0s: a connection timeout must be at least 1s (line 5:35)",
+      "timeouts.udp: \"2 min\" is not a duration (write e.g. 500ms, 2s, 1m30s, 1h, or a number of seconds) (line 5:44)",
+      "services[0].timeouts.tcp: 8761h is above 31536000s (365 days), the longest connection timeout (line 9:22)",
+      "services[0].timeouts.udp: 0.5s is not a whole number of seconds: connection timeouts count seconds, as ipvsadm --set does (line 9:34)",
+    ],
+  },
+  {
+    name: "a typo in timeouts",
+    yaml: `timeouts: { tcp: 900s, tcp_fn: 60s }
+`,
+    problems: [
+      "timeouts.tcp_fn: unknown field (did you mean \"tcp_fin\"?) (line 5:24)",
+    ],
+  },
+  {
+    name: "an unknown scheduler close to wlc",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    scheduler: wcl
+    reals: []
+`,
+    problems: [
+      "services[0].scheduler: \"wcl\" is not one of maglev, source-hash, dest-hash, maglev-source-port, lc, wlc (did you mean \"wlc\"?) (line 8:16)",
+    ],
+  },
+  {
+    name: "thresholds: both spellings, lower without upper, lower not below upper",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    reals:
+      - { address: 10.0.0.11, upper_threshold: 500, uthreshold: 500 }
+      - { address: 10.0.0.12, lower_threshold: 300 }
+      - { address: 10.0.0.13, uthreshold: 300, lthreshold: 300 }
+      - { address: 10.0.0.15, upper_threshold: 100, lower_threshold: 0 }
+`,
+    problems: [
+      "services[0].reals[0].uthreshold: both upper_threshold and its keepalived alias uthreshold are set; keep one (line 9:53)",
+      "services[0].reals[1].lower_threshold: 300 without upper_threshold: the lower threshold only says when a real that reached its upper one takes new flows again (line 10:48)",
+      "services[0].reals[2].lthreshold: 300 is not below uthreshold 300: the real must fall below the lower threshold after reaching the upper one (line 11:60)",
+    ],
+  },
+  {
+    name: "table sizes below 1024, above 268435456, not whole",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  conn_table: { size: 1000, ipv6_size: 268435457, unconfirmed_size: 2048.5 }
+  persistence_table: { size: 0, max: 5 }
+`,
+    problems: [
+      "director.conn_table.size: 1000 is below 1024 (line 4:23)",
+      "director.conn_table.ipv6_size: 268435457 is above 268435456 (line 4:40)",
+      "director.conn_table.unconfirmed_size: expected a whole number, got 2048.5 (line 4:69)",
+      "director.persistence_table.size: 0 is below 1024 (line 5:30)",
+      "director.persistence_table.max: unknown field (line 5:33)",
+    ],
+  },
+  {
+    name: "a threshold above 32 bits",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    reals:
+      - { address: 10.0.0.14, upper_threshold: 4294967296 }
+`,
+    problems: [
+      "services[0].reals[0].upper_threshold: 4294967296 is above 4294967295 (line 9:48)",
+    ],
+  },
 ];
 
 /**

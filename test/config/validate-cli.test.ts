@@ -10,6 +10,15 @@ import { repoRoot } from '../../src/paths';
 // The compiled main.js next to this test's output tree (dist or dist-NAME).
 const mainJs = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
+/** What the default table sizes cost, as validate prints it after the ok line. */
+const DEFAULT_TABLES = 'kernel memory of the tables:\n'
+  + 'table              entries  bytes/entry    MiB\n'
+  + 'IPv4 connections   1048576           96   96.0\n'
+  + 'IPv6 connections    262144          120   30.0\n'
+  + 'unconfirmed flows   131072          120   15.0\n'
+  + 'persistence         262144          104   26.0\n'
+  + 'total                                    167.0\n';
+
 function xlvs(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).main(["node", "xlvs", ...process.argv.slice(2)])', mainJs, ...args], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -19,7 +28,7 @@ test('validate: ok line with counts for a good file', () => {
   const f = path.join(repoRoot(), 'config', 'examples', 'master-master.yaml');
   const r = xlvs('validate', f);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, `${f}: ok (2 services, 4 reals, 2 VRRP instances)\n`);
+  assert.equal(r.stdout, `${f}: ok (2 services, 4 reals, 2 VRRP instances)\n` + DEFAULT_TABLES);
 });
 
 test('validate: every problem and exit 1 for a bad file; --json lists them; --normalised prints the model', () => {
@@ -54,7 +63,7 @@ test('validate: a warning is printed to stderr and in --json, and the file stays
     fs.writeFileSync(f, 'director: { name: d, interface: eth0 }\nvrrp:\n  - { name: VI_1, vrid: 9, auth: { type: pass, secret: abcdefghij }, vips: [10.0.0.1] }\n');
     const r = xlvs('validate', f);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `${f}: ok (0 services, 0 reals, 1 VRRP instance)\n`);
+    assert.equal(r.stdout, `${f}: ok (0 services, 0 reals, 1 VRRP instance)\n` + DEFAULT_TABLES);
     assert.equal(r.stderr, `${f}: warning: vrrp[0].auth.secret: is 10 characters; VRRPv2 carries 8 (RFC 2338 §5.3.6), so only "abcdefgh" is sent, as keepalived truncates it (line 3:56)\n`);
     const j = xlvs('validate', f, '--json');
     assert.equal(j.status, 0, j.stderr);
@@ -80,4 +89,26 @@ test('validate --runtime: what xlvs run would refuse as insecure is a problem of
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('validate: the tables\' kernel memory, as set in the file, in the text and in --json', () => {
+  const f = path.join(repoRoot(), 'config', 'examples', 'connection-limits.yaml');
+  const r = xlvs('validate', f);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${f}: ok (2 services, 4 reals, 0 VRRP instances)\n`
+    + 'kernel memory of the tables:\n'
+    + 'table              entries  bytes/entry   MiB\n'
+    + 'IPv4 connections    524288           96  48.0\n'
+    + 'IPv6 connections     65536          120   7.5\n'
+    + 'unconfirmed flows    65536          120   7.5\n'
+    + 'persistence         131072          104  13.0\n'
+    + 'total                                    76.0\n');
+  const j = JSON.parse(xlvs('validate', f, '--json').stdout);
+  assert.deepEqual(j.tables.map((t: { field: string; entries: number; bytesPerEntry: number; bytes: number }) => [t.field, t.entries, t.bytesPerEntry, t.bytes]), [
+    ['director.conn_table.size', 524288, 96, 524288 * 96],
+    ['director.conn_table.ipv6_size', 65536, 120, 65536 * 120],
+    ['director.conn_table.unconfirmed_size', 65536, 120, 65536 * 120],
+    ['director.persistence_table.size', 131072, 104, 131072 * 104],
+  ]);
+  assert.equal(j.tablesBytes, 76 * 1048576);
 });

@@ -104,3 +104,10 @@ services:
   assert.deepEqual(desired(web).reals.map((r) => [r.state, r.weight]), [['up', 1], ['up', 1], ['up', 3]]);
   m.stop();
 });
+
+test('desired state: the service\'s timeouts on the VIP; the sorry server has no thresholds', () => {
+  const d = desiredService(svc, verdict([['down', 0], ['down', 0], ['down', 0]], true), mac);
+  assert.deepEqual(d.vip.timeouts, { tcp: 900, tcpFin: 120, udp: 300 });
+  assert.deepEqual(d.reals.map((r) => [r.upperThreshold, r.lowerThreshold]), [[0, 0], [0, 0], [0, 0]]);
+  assert.deepEqual([d.sorry?.upperThreshold, d.sorry?.lowerThreshold], [0, 0]);
+});

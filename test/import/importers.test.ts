@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { repoRoot } from '../../src/paths';
-import { importIpvsadm, importKeepalived, splitCommand, mapScheduler } from '../../src/import';
+import { emitTopology, importIpvsadm, importKeepalived, splitCommand, mapScheduler } from '../../src/import';
+import { loadTopology } from '../../src/config/load';
 import { tokenizeText } from '../../src/import/keepalived/lexer';
 import { parseTokens } from '../../src/import/keepalived/parser';
 import { expandBraces } from '../../src/import/keepalived/glob';
@@ -115,8 +116,9 @@ test('ipvsadm -S: wlc DR with weights, persistence, sh-port, TUN, IPv6', () => {
   const { topology: t, notes } = importIpvsadm(fs.readFileSync(path.join(FIX, 'ipvsadm-wlc-dr.txt'), 'utf8'), { file: 'x' });
   const s = t.services!;
   assert.deepEqual(s[0].reals.map((r) => [r.address, r.weight]), [['192.168.81.51', 3], ['192.168.81.52', 2], ['192.168.81.53', 0]]);
-  assert.equal(s[0].scheduler, 'maglev');
-  assert.ok(notes.some((n) => n.where === 'x:1' && /wlc balances by active connections/.test(n.message)));
+  assert.equal(s[0].scheduler, 'wlc');
+  assert.ok(!notes.some((n) => n.where === 'x:1'), 'wlc is mapped as it is: no note');
+  assert.deepEqual([s[2].reals[0].upper_threshold, s[2].reals[0].lower_threshold], [1000, 800]);
   assert.deepEqual(s[1].persistence, { timeout: '300s', netmask: '255.255.255.0' });
   assert.deepEqual([s[2].protocol, s[2].method, s[2].scheduler], ['udp', 'tun', 'maglev-source-port']);
   assert.deepEqual([s[3].vip, s[3].reals[0].address], ['2001:db8::10', '2001:db8::51']);
@@ -152,6 +154,56 @@ test('bad inputs: errors name file:line and what is wrong', () => {
     'bad-ipvsadm.txt:2: real server for 10.0.0.2:80 (tcp) before its service (-A) line');
   assert.equal(parseErr(() => importIpvsadm('-A -t 10.0.0.1:80 -s nope\n', { file: 'i' })), "i:1: unknown scheduler 'nope'");
   assert.equal(parseErr(() => importIpvsadm('-X -t 10.0.0.1:80\n', { file: 'i' })), "i:1: expected -A or -a (an ipvsadm -S line), got '-X'");
+  assert.equal(parseErr(() => importIpvsadm('--set 900 120\n', { file: 'i' })), "i:1: --set needs three whole numbers of seconds (tcp tcpfin udp), got '900 120'");
+  assert.equal(parseErr(() => importIpvsadm('-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.2 -x many\n', { file: 'i' })), "i:2: -x 'many' is not a connection count (0..4294967295)");
+  assert.equal(parseErr(() => importIpvsadm('-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.2 -y 4294967296\n', { file: 'i' })), "i:2: -y '4294967296' is not a connection count (0..4294967295)");
+});
+
+test('ipvsadm: wlc with persistence and -x/-y thresholds, the --set timeouts (0 = unchanged)', () => {
+  const { topology: t, notes } = importIpvsadm([
+    '-A -t 10.20.0.10:80 -s wlc -p 600',
+    '-a -t 10.20.0.10:80 -r 10.20.0.11:80 -g -w 1 -x 500 -y 300',
+    '--set 900 0 0',
+    '--set 0 90 0',
+  ].join('\n'), { file: 'i' });
+  const s = t.services![0];
+  assert.deepEqual([s.scheduler, s.persistence], ['wlc', { timeout: '600s' }]);
+  assert.deepEqual(s.reals[0], { address: '10.20.0.11', weight: 1, upper_threshold: 500, lower_threshold: 300 });
+  assert.deepEqual(t.timeouts, { tcp: '900s', tcp_fin: '90s' }, 'udp left at 0 is unchanged: the default');
+  assert.deepEqual(notes, []);
+  // What `ipvsadm -L --timeout` prints is read too, and a timeout beyond 365 days is noted.
+  const shown = importIpvsadm('Timeout (tcp tcpfin udp): 900 120 31536001\n', { file: 'l' });
+  assert.deepEqual(shown.topology.timeouts, { tcp: '900s', tcp_fin: '120s' });
+  assert.deepEqual(shown.notes, [{ where: 'l:1', message: "--set udp 31536001s is above xlvs's longest connection timeout (31536000s, 365 days); not mapped, the default applies" }]);
+  assert.equal(importIpvsadm('--set 0 0 0\n', { file: 'z' }).topology.timeouts, undefined);
+  loadTopology(emitTopology(shown, { source: 'l' }));
+});
+
+test('keepalived: lb_algo wlc/lc, uthreshold/lthreshold, global_defs lvs_timeouts; all validate', () => {
+  const res = kc('lvs-limits.conf');
+  const t = res.topology;
+  assert.deepEqual(t.timeouts, { tcp: '7200s', tcp_fin: '60s', udp: '300s' });
+  assert.deepEqual(t.services!.map((s) => s.scheduler), ['wlc', 'lc']);
+  assert.deepEqual(t.services![0].reals.map((r) => [r.upper_threshold, r.lower_threshold]), [[500, 300], [200, undefined]]);
+  assert.deepEqual(t.services![1].reals.map((r) => [r.upper_threshold, r.lower_threshold]), [[undefined, undefined]]);
+  assert.ok(res.notes.some((n) => n.where === 'lvs-limits.conf:38' && /lthreshold 10 without uthreshold has no effect in IPVS/.test(n.message)));
+  const topo = loadTopology(emitTopology(res, { source: 'lvs-limits.conf' }));
+  assert.deepEqual(topo.timeouts, { tcp: 7200, tcpFin: 60, udp: 300 });
+  assert.deepEqual(topo.services[0].reals.map((r) => [r.upperThreshold, r.lowerThreshold]), [[500, 300], [200, 0]]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-import-'));
+  try {
+    const f = path.join(dir, 'k.conf');
+    fs.writeFileSync(f, 'global_defs {\n  lvs_timeouts tcp 900 tcpfin\n}\n');
+    assert.equal(parseErr(() => importKeepalived(f, { displayName: 'k.conf' })), "k.conf:2: lvs_timeouts: expected pairs of tcp|tcpfin|udp and seconds, got 'tcp 900 tcpfin'");
+    fs.writeFileSync(f, 'global_defs {\n  lvs_timeouts tcp 900 sctp 5\n}\n');
+    assert.equal(parseErr(() => importKeepalived(f, { displayName: 'k.conf' })), "k.conf:2: lvs_timeouts: 'sctp' is not tcp, tcpfin or udp");
+    fs.writeFileSync(f, 'virtual_server 10.0.0.1 80 {\n lb_kind DR\n protocol TCP\n real_server 10.0.0.2 80 {\n  uthreshold 100\n  lthreshold 100\n }\n}\n');
+    const eq = importKeepalived(f, { displayName: 'k.conf' });
+    assert.deepEqual(eq.topology.services![0].reals[0], { address: '10.0.0.2', weight: 1, upper_threshold: 100, lower_threshold: 99 });
+    assert.ok(eq.notes.some((n) => n.where === 'k.conf:6' && n.message.endsWith('lthreshold 100 is not below uthreshold 100: IPVS lets the real take new flows again once it is below 100; mapped as lower_threshold 99')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('bad keepalived values and references are errors with file:line', () => {
@@ -199,7 +251,8 @@ test('commands split like keepalived; shell syntax wrapped in /bin/sh -c', () =>
 });
 
 test('scheduler table: every IPVS scheduler maps, and only the documented ones are exact', () => {
-  for (const s of ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sed', 'nq', 'fo', 'ovf']) {
+  for (const s of ['lc', 'wlc']) assert.deepEqual(mapScheduler(s), { scheduler: s }, s);
+  for (const s of ['rr', 'wrr', 'lblc', 'lblcr', 'sed', 'nq', 'fo', 'ovf']) {
     const m = mapScheduler(s)!;
     assert.equal(m.scheduler, 'maglev', s);
     assert.match(m.differs!, new RegExp(`^${s} .*weights kept`), s);

@@ -1,5 +1,6 @@
 // `xlvs validate FILE`: check a topology without touching the machine's data plane.
-// Prints "FILE: ok (N services, M reals, K VRRP instances)" or every problem; exit 1 on error.
+// Prints "FILE: ok (N services, M reals, K VRRP instances)" and what the connection and
+// persistence tables will cost in kernel memory, or every problem; exit 1 on error.
 // Warnings (valid, but probably not what was meant) go to stderr and never change the exit code.
 import { Command } from 'commander';
 import { loadTopologyFileWithWarnings, checkRuntime, type ConfigError } from '../../config/load';
@@ -7,6 +8,7 @@ import { formatProblem } from '../../config/problems';
 import { isXlvsError } from '../../errors';
 import type { Problem, Topology } from '../../config/model';
 import { scriptSecurityProblems, topologyCommands } from '../../config/script-security';
+import { formatTableCosts, tableCosts, totalBytes } from '../../dataplane/table-cost';
 
 export interface ValidateOptions { json?: boolean; normalised?: boolean; runtime?: boolean }
 
@@ -28,9 +30,13 @@ function runValidate(file: string, o: ValidateOptions): { code: number; out: str
   const code = runtime.length ? 1 : 0;
   const warned = warnings.map((p) => `${file}: warning: ${formatProblem(p)}\n`).join('');
   if (o.normalised) return { code, out: JSON.stringify(topo, null, 2) + '\n', err: warned + runtime.map((p) => `  ${formatProblem(p)}\n`).join('') };
-  if (o.json) return { code, out: JSON.stringify({ file, ok: code === 0, services: topo.services.length, reals, vrrpInstances: topo.vrrp.length, problems: runtime, warnings }, null, 2) + '\n', err: '' };
+  const tables = tableCosts(topo.director);
+  if (o.json) {
+    const body = { file, ok: code === 0, services: topo.services.length, reals, vrrpInstances: topo.vrrp.length, tables, tablesBytes: totalBytes(tables), problems: runtime, warnings };
+    return { code, out: JSON.stringify(body, null, 2) + '\n', err: '' };
+  }
   if (runtime.length) return { code, out: '', err: warned + `${file}: valid, but not on this machine:\n` + runtime.map((p) => `  ${formatProblem(p)}\n`).join('') };
-  return { code: 0, out: `${file}: ok (${summary})\n`, err: warned };
+  return { code: 0, out: `${file}: ok (${summary})\nkernel memory of the tables:\n${formatTableCosts(tables)}`, err: warned };
 }
 
 /** What `xlvs run` would refuse as insecure (script security), as problems of this machine. */

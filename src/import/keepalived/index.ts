@@ -6,6 +6,8 @@ import { mapGroup, mapVirtualServer, type GroupEntry } from './lvs';
 import { parseConfFile } from './parser';
 import type { LexOptions } from './lexer';
 import { mapInstance, mapScript, mapSyncGroup, type VrrpGlobals } from './vrrp';
+import { timeoutsOut, type IpvsTimeouts } from '../limits';
+import type { Stmt } from './parser';
 
 export interface KeepalivedOptions extends LexOptions {
   /** Director name (overrides global_defs router_id). */
@@ -21,7 +23,19 @@ const KNOWN_UNMAPPED = new Set(['static_ipaddress', 'static_routes', 'static_rul
   'static_track_group', 'net_namespace', 'net_namespace_ipvs', 'namespace_with_ipsets', 'instance', 'use_pid_dir',
   'linkbeat_use_polling', 'child_wait_time', 'local_address_group']);
 // global_defs keywords with a mapping; the rest are reported in one note.
-const GLOBAL_MAPPED = new Set(['router_id', 'vrrp_version', 'lvs_id', 'vrrp_strict']);
+const GLOBAL_MAPPED = new Set(['router_id', 'vrrp_version', 'lvs_id', 'vrrp_strict', 'lvs_timeouts']);
+
+/** global_defs `lvs_timeouts [tcp N] [tcpfin N] [udp N]` (keepalived.conf(5)), seconds. */
+function lvsTimeouts(ctx: MapContext, st: Stmt): IpvsTimeouts {
+  const t: IpvsTimeouts = { tcp: 0, tcpfin: 0, udp: 0 };
+  if (!st.args.length || st.args.length % 2) ctx.fail(st, `lvs_timeouts: expected pairs of tcp|tcpfin|udp and seconds, got '${st.args.join(' ')}'`);
+  for (let i = 0; i < st.args.length; i += 2) {
+    const k = st.args[i].toLowerCase();
+    if (k !== 'tcp' && k !== 'tcpfin' && k !== 'udp') ctx.fail(st, `lvs_timeouts: '${st.args[i]}' is not tcp, tcpfin or udp`);
+    t[k as keyof IpvsTimeouts] = ctx.int(st, 0, 2 ** 31 - 1, i + 1);
+  }
+  return t;
+}
 
 export function importKeepalived(file: string, opts: KeepalivedOptions = {}): ImportResult {
   const parsed = parseConfFile(file, opts);
@@ -30,6 +44,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
   for (const e of parsed.skippedDirectories) ctx.notes.push({ where: `${e.file}:${e.line}`, message: `include ${e.pattern}: directory ${e.dir} skipped (keepalived skips directories a wildcard matches)` });
 
   let routerId: string | undefined;
+  let timeouts: { st: Stmt; t: IpvsTimeouts } | undefined;
   const g: VrrpGlobals = {};
   const vrrp: VrrpOut[] = [];
   const scripts: VrrpScriptOut[] = [];
@@ -44,6 +59,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
     for (const c of st.children ?? ctx.fail(st, "'global_defs' must be followed by a '{ … }' block")) {
       if (c.key === 'router_id' || c.key === 'lvs_id') routerId = ctx.arg(c);
       else if (c.key === 'vrrp_version') g.version = ctx.int(c, 2, 3) as 2 | 3;
+      else if (c.key === 'lvs_timeouts') timeouts = { st: c, t: lvsTimeouts(ctx, c) };
       else if (c.key === 'vrrp_strict') {
         g.strict = true;
         ctx.note(c, 'vrrp_strict: instances default to no_accept (accept: false), which xlvs enforces in the data plane; its other checks are not mapped');
@@ -107,6 +123,10 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
     if (t) t.message += ` — unicast_src_ip ${unicastSrc} is one of them`;
   }
   const topology: TopologyOut = { director };
+  if (timeouts) {
+    const t = timeoutsOut(timeouts.t, (message) => ctx.note(timeouts!.st, message), 'lvs_timeouts');
+    if (t) topology.timeouts = t;
+  }
   if (vrrp.length) topology.vrrp = vrrp;
   if (scripts.length) topology.vrrp_scripts = scripts;
   if (syncGroups.length) topology.vrrp_sync_groups = syncGroups;

@@ -3,6 +3,7 @@
 import * as net from 'node:net';
 import { secondsToDuration } from '../durations';
 import { mapScheduler, unmappedSchedulerFlags } from '../schedulers';
+import { thresholdsOut } from '../limits';
 import type { CheckOut, RealOut, ServiceOut } from '../types';
 import { childrenOf, type MapContext } from './context';
 import type { Stmt } from './parser';
@@ -226,6 +227,8 @@ function mapReal(ctx: MapContext, st: Stmt, vsInh: Inherited, vs: { vip: string;
   const real: RealOut = { address, weight: 1 }; // keepalived.conf(5): "weight ... default: 1"
   const ignored: Stmt[] = [];
   const checkers: Stmt[] = [];
+  let upper: Stmt | undefined;
+  let lower: Stmt | undefined;
   for (const c of st.children ?? []) {
     if (readInherited(ctx, c, inh)) continue;
     if (c.children) {
@@ -241,9 +244,8 @@ function mapReal(ctx: MapContext, st: Stmt, vsInh: Inherited, vs: { vip: string;
         if (rm !== vsMethod) ctx.note(c, `${label}: lvs_method ${rm} differs from the virtual server's ${vsMethod}; xlvs has one method per service, ${vsMethod} kept`);
         break;
       }
-      case 'uthreshold': case 'lthreshold':
-        ctx.note(c, `${label}: ${c.key} ${c.args[0] ?? ''} not mapped (xlvs keeps no per-real connection counts)`);
-        break;
+      case 'uthreshold': upper = c; break;
+      case 'lthreshold': lower = c; break;
       default: ignored.push(c);
     }
   }
@@ -251,6 +253,10 @@ function mapReal(ctx: MapContext, st: Stmt, vsInh: Inherited, vs: { vip: string;
     ctx.note(st, `${label}: real port ${port} differs from the virtual port ${vs.port}; DR and TUN cannot rewrite ports, the real must listen on ${vs.port}`);
   }
   if (port !== vs.port) real.port = port;
+  // keepalived.conf(5) real_server: "uthreshold <INTEGER>" / "lthreshold <INTEGER>", IPVS's -x / -y.
+  const u = upper ? ctx.int(upper, 0, 0xffff_ffff) : 0;
+  const l = lower ? ctx.int(lower, 0, 0xffff_ffff) : 0;
+  thresholdsOut(real, u, l, (message) => ctx.note(lower ?? st, `${label}: ${message}`), { upper: 'uthreshold', lower: 'lthreshold' });
   // real_server inhibit_on_failure <BOOL> overrides the virtual server's.
   if (!!inh.inhibit !== !!vsInh.inhibit) real.inhibit_on_failure = !!inh.inhibit;
   ctx.ignored(label, st, ignored);

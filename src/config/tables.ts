@@ -1,0 +1,42 @@
+// The sized tables (director.conn_table, director.persistence_table) and the connection
+// timeouts: defaults, bounds, and the memory check that keeps `xlvs validate` equal to what the
+// kernel can allocate.
+import * as fs from 'node:fs';
+import { mib, tableCosts, totalBytes, type TableSizes } from '../dataplane/table-cost';
+
+/** Default entries: IPv4 connections, IPv6 connections, unconfirmed flows, persistence. */
+export const DEFAULT_TABLES: TableSizes = {
+  connTable: { size: 1_048_576, ipv6Size: 262_144, unconfirmedSize: 131_072 },
+  persistenceTable: { size: 262_144 },
+};
+
+/** IPVS's defaults (ip_vs_proto_tcp.c tcp_timeouts ESTABLISHED 15 min, FIN_WAIT 2 min;
+ *  ip_vs_proto_udp.c udp_timeouts NORMAL 5 min), in seconds. */
+export const DEFAULT_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 } as const;
+/** A timeout is whole seconds, 1 s .. 365 days. */
+export const MAX_TIMEOUT_S = 31_536_000;
+
+/** MemTotal from /proc/meminfo in bytes; null when it cannot be read (not Linux). */
+export function memTotalBytes(file = '/proc/meminfo'): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^MemTotal:\s+(\d+)\s+kB$/m.exec(text);
+  return m ? Number(m[1]) * 1024 : null;
+}
+
+/**
+ * Why these tables cannot be allocated here (their memory exceeds half of `memTotal`), or null.
+ * Half: the tables are preallocated in kernel memory the rest of the machine then cannot use.
+ */
+export function tableMemoryProblem(sizes: TableSizes, memTotal: number | null): string | null {
+  if (memTotal === null) return null;
+  const costs = tableCosts(sizes);
+  const total = totalBytes(costs);
+  if (total <= memTotal / 2) return null;
+  const parts = costs.map((c) => `${c.field} ${c.entries} × ${Number.isInteger(c.bytesPerEntry) ? c.bytesPerEntry : c.bytesPerEntry.toFixed(1)} B = ${mib(c.bytes)}`).join(', ');
+  return `the connection and persistence tables need ${mib(total)} of kernel memory (${parts}), more than half of this machine's ${mib(memTotal)} (MemTotal); make them smaller`;
+}
