@@ -144,30 +144,37 @@ export const REAL_LOAD_FIX_SIZE = 16;
  */
 export function fixesFor(exact: ReadonlyMap<number, ConnPair>, load: Buffer, fix: Buffer, ids: number): { keys: Buffer; values: Buffer; count: number } {
   const keys: number[] = [];
-  const vals: Array<[bigint, bigint]> = [];
+  const vals: number[] = [];
   for (let id = 1; id < ids; id++) {
     const lo = id * REAL_LOAD_SIZE;
     const fo = id * REAL_LOAD_FIX_SIZE;
     const e = exact.get(id);
-    // Most of the 65,536 ids are unused: skip them without a BigInt.
+    // Most of the 65,536 ids are unused: skip them at once.
     if (!e && (load.readInt32LE(lo) | load.readInt32LE(lo + 4) | load.readInt32LE(lo + 8) | load.readInt32LE(lo + 12) |
       fix.readInt32LE(fo) | fix.readInt32LE(fo + 4) | fix.readInt32LE(fo + 8) | fix.readInt32LE(fo + 12)) === 0) continue;
-    const la = load.readBigInt64LE(lo);
-    const li = load.readBigInt64LE(lo + 8);
-    const fa = fix.readBigInt64LE(fo);
-    const fi = fix.readBigInt64LE(fo + 8);
-    const wa = BigInt(e?.[0] ?? 0) - la;
-    const wi = BigInt(e?.[1] ?? 0) - li;
-    if (wa === fa && wi === fi) continue;
+    const wa = (e?.[0] ?? 0) - s64(load, lo);
+    const wi = (e?.[1] ?? 0) - s64(load, lo + 8);
+    if (wa === s64(fix, fo) && wi === s64(fix, fo + 8)) continue;
     keys.push(id);
-    vals.push([wa, wi]);
+    vals.push(wa, wi);
   }
   const kb = Buffer.alloc(keys.length * 4);
   const vb = Buffer.alloc(keys.length * REAL_LOAD_FIX_SIZE);
   keys.forEach((id, i) => {
     kb.writeUInt32LE(id, i * 4);
-    vb.writeBigInt64LE(vals[i][0], i * REAL_LOAD_FIX_SIZE);
-    vb.writeBigInt64LE(vals[i][1], i * REAL_LOAD_FIX_SIZE + 8);
+    putS64(vb, i * REAL_LOAD_FIX_SIZE, vals[2 * i]);
+    putS64(vb, i * REAL_LOAD_FIX_SIZE + 8, vals[2 * i + 1]);
   });
   return { keys: kb, values: vb, count: keys.length };
+}
+
+/** An s64 as a number, without a BigInt (counts are far below 2^53). */
+function s64(b: Buffer, at: number): number {
+  return b.readInt32LE(at + 4) * 4294967296 + b.readUInt32LE(at);
+}
+
+function putS64(b: Buffer, at: number, x: number): void {
+  const hi = Math.floor(x / 4294967296);
+  b.writeInt32LE(hi, at + 4);
+  b.writeUInt32LE(x - hi * 4294967296, at);
 }
