@@ -1,16 +1,20 @@
-// Fills a connection table with distinct TCP flows by running one SYN per flow through an lb
-// program with BPF_PROG_TEST_RUN: the program itself schedules each flow and writes its
-// lb_conns entry, exactly as for traffic from the NIC. For tests and benchmarks, and for a storm
-// against a running daemon (open its pinned program, PINDIR/xdp_lb, with BpfProgram.openPinned).
+// Fills the flow tables with distinct TCP flows by running each flow's packets through an lb
+// program with BPF_PROG_TEST_RUN: the program itself schedules each flow and writes its entry,
+// exactly as for traffic from the NIC. For tests and benchmarks, and for a storm against a
+// running daemon (open its pinned program, PINDIR/xdp_lb, with BpfProgram.openPinned).
 //
-// Flow n comes from srcBase + floor(n / 64512) (IPv4, carried into the higher octets) and source
-// port 1024 + n mod 64512, to vip:vipPort. One frame is rewritten in place between calls (source
-// address, port, IPv4 checksum): no allocation per flow.
+// A flow is confirmed only by its second packet (bpf/include/conntrack.h), so by default each
+// flow is a SYN then the handshake's ACK: an ESTABLISHED entry in lb_conns (IPv4) or lb_conns6
+// (IPv6). `stage: 'syn'` sends the SYN only: a SYN_RECV entry in lb_new, as a SYN flood leaves.
 //
-// lb_conns keeps one LRU list per CPU (BPF_F_NO_COMMON_LRU, bpf/include/conntrack.h) holding
-// about max_entries / CPUs entries before it evicts, and BPF_PROG_TEST_RUN runs on the calling
-// thread's CPU. So the flows are split evenly over `cpus` (default: every CPU this thread may
-// use) and the thread is pinned to one CPU for each share; its affinity is restored afterwards.
+// Flow n comes from srcBase + floor(n / 64512) (carried into the higher bytes of the address)
+// and source port 1024 + n mod 64512, to vip:vipPort. Two frames are rewritten in place between
+// calls (source address, port, IPv4 checksum): no allocation per flow.
+//
+// Each table keeps one LRU list per CPU (BPF_F_NO_COMMON_LRU) holding about max_entries / CPUs
+// entries before it evicts, and BPF_PROG_TEST_RUN runs on the calling thread's CPU. So the flows
+// are split evenly over `cpus` (default: every CPU this thread may use) and the thread is pinned
+// to one CPU for each share; its affinity is restored afterwards.
 import { BpfProgram, pinThreadToCpu, setThreadCpus, threadCpus } from '../../src/loader';
 import { eth, internetChecksum } from '../../test/lib/packet';
 import * as net from 'node:net';
@@ -20,13 +24,15 @@ export interface FillOptions {
   prog: BpfProgram;
   /** The director's MAC: frames to another MAC are answered not_ours (XDP_PASS). */
   dirMac: string;
-  /** A configured IPv4 VIP with a TCP service on vipPort and at least one real up. */
+  /** A configured VIP (IPv4 or IPv6) with a TCP service on vipPort and at least one real up. */
   vip: string;
   vipPort: number;
   /** Distinct flows to send. */
   count: number;
-  /** First client address (IPv4); default 100.64.0.0. Flows use srcBase .. srcBase + count/64512. */
+  /** First client address, of the VIP's family; default 100.64.0.0 / 2001:db8:64::. Flows use srcBase .. srcBase + count/64512. */
   srcBase?: string;
+  /** 'established' (default): SYN then ACK, a confirmed ESTABLISHED entry; 'syn': the SYN only, an unconfirmed SYN_RECV entry in lb_new. */
+  stage?: 'established' | 'syn';
   /** CPUs to spread the fill over, one share each (default: all this thread may run on). */
   cpus?: number[];
   /** Source MAC of the frames (default 02:00:00:00:00:01). */
@@ -49,29 +55,41 @@ function bad(msg: string): Error {
   return new Error(`fillFlows: ${msg}`);
 }
 
-/** Sends `count` SYNs of distinct flows; throws (naming the flow and verdict) unless every one is forwarded. */
+/** Sends `count` distinct flows; throws (naming the flow and verdict) unless every packet is forwarded. */
 export function fillFlows(o: FillOptions): FillResult {
   if (!o || !(o.prog instanceof BpfProgram)) throw bad('prog: a BpfProgram is required');
-  if (!net.isIPv4(o.vip)) throw bad(`vip "${o.vip}": an IPv4 address is required`);
+  const v6 = net.isIPv6(o.vip);
+  if (!v6 && !net.isIPv4(o.vip)) throw bad(`vip "${o.vip}": an IPv4 or IPv6 address is required`);
   if (!Number.isInteger(o.vipPort) || o.vipPort < 1 || o.vipPort > 65535) throw bad(`vipPort ${o.vipPort}: 1..65535`);
   if (!Number.isInteger(o.count) || o.count < 0) throw bad(`count ${o.count}: a non-negative integer`);
-  const srcBase = o.srcBase ?? '100.64.0.0';
-  if (!net.isIPv4(srcBase)) throw bad(`srcBase "${srcBase}": an IPv4 address is required`);
-  const base = srcBase.split('.').reduce((a, x) => a * 256 + Number(x), 0);
+  const stage = o.stage ?? 'established';
+  if (stage !== 'established' && stage !== 'syn') throw bad(`stage "${String(stage)}": established or syn`);
+  const srcBase = o.srcBase ?? (v6 ? '2001:db8:64::' : '100.64.0.0');
+  if (v6 ? !net.isIPv6(srcBase) : !net.isIPv4(srcBase)) throw bad(`srcBase "${srcBase}": an ${v6 ? 'IPv6' : 'IPv4'} address is required, as the VIP`);
   const hosts = Math.ceil(o.count / PORTS);
-  if (base + hosts > 0xffffffff) throw bad(`srcBase ${srcBase} + ${hosts} addresses runs past 255.255.255.255`);
 
-  const frame = eth({ src: o.srcMac ?? '02:00:00:00:00:01', dst: o.dirMac })
-    .ipv4({ src: srcBase, dst: o.vip, ttl: 64, df: true })
-    .tcp({ sport: 1024, dport: o.vipPort, flags: 'S', seq: 1 })
-    .build();
-  const set = (n: number): Buffer => {
-    frame.writeUInt32BE((base + Math.floor(n / PORTS)) >>> 0, ETH + 12);
-    frame.writeUInt16BE(1024 + (n % PORTS), ETH + 20);
-    frame.writeUInt16BE(0, ETH + 10);
-    frame.writeUInt16BE(internetChecksum(frame.subarray(ETH, ETH + 20)), ETH + 10);
+  const build = (flags: string): Buffer => {
+    const e = eth({ src: o.srcMac ?? '02:00:00:00:00:01', dst: o.dirMac });
+    return (v6 ? e.ipv6({ src: srcBase, dst: o.vip }) : e.ipv4({ src: srcBase, dst: o.vip, ttl: 64, df: true }))
+      .tcp({ sport: 1024, dport: o.vipPort, flags, seq: 1, ack: flags === 'A' ? 1 : 0 })
+      .build();
+  };
+  const frames = stage === 'syn' ? [build('S')] : [build('S'), build('A')];
+  // The source address's last 32 bits carry the host number (IPv4: the whole address).
+  const srcAt = ETH + (v6 ? 8 + 12 : 12);
+  const portAt = ETH + (v6 ? 40 : 20);
+  const base = frames[0].readUInt32BE(srcAt);
+  if (base + hosts > 0xffffffff) throw bad(`srcBase ${srcBase} + ${hosts} addresses runs past the end of its last 32 bits`);
+  const set = (frame: Buffer, n: number): Buffer => {
+    frame.writeUInt32BE((base + Math.floor(n / PORTS)) >>> 0, srcAt);
+    frame.writeUInt16BE(1024 + (n % PORTS), portAt);
+    if (!v6) {
+      frame.writeUInt16BE(0, ETH + 10);
+      frame.writeUInt16BE(internetChecksum(frame.subarray(ETH, ETH + 20)), ETH + 10);
+    }
     return frame;
   };
+  const frame = frames[0];
 
   const before = threadCpus();
   const cpus = o.cpus ?? before;
@@ -85,10 +103,12 @@ export function fillFlows(o: FillOptions): FillResult {
       const to = Math.min(o.count, from + per);
       pinThreadToCpu(cpu);
       for (let n = from; n < to; n++) {
-        const r = o.prog.testRun(set(n), { dataOutSize: frame.length + 64 });
-        if (r.retval !== XDP_TX) {
-          throw bad(`flow ${n} (${frame.subarray(ETH + 12, ETH + 16).join('.')}:${1024 + (n % PORTS)} → ${o.vip}:${o.vipPort}) got ${VERDICTS[r.retval] ?? r.retval}, ` +
-            'not XDP_TX: is dirMac the director\'s MAC, and vip:vipPort a TCP service with a real up?');
+        for (const f of frames) {
+          const r = o.prog.testRun(set(f, n), { dataOutSize: frame.length + 64 });
+          if (r.retval !== XDP_TX) {
+            throw bad(`flow ${n} (host ${base + Math.floor(n / PORTS)} of ${srcBase}, port ${1024 + (n % PORTS)} → ${o.vip}:${o.vipPort}, ${f === frames[0] ? 'SYN' : 'ACK'}) got ${VERDICTS[r.retval] ?? r.retval}, ` +
+              'not XDP_TX: is dirMac the director\'s MAC, and vip:vipPort a TCP service with a real up?');
+          }
         }
       }
       perCpu.push({ cpu, flows: Math.max(0, to - from) });

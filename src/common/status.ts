@@ -24,6 +24,7 @@ export interface RealStatus {
   /** Why it is in that state (health reason, "admin drain", …). */
   reason: string;
   mac: string | null;
+  /** ipvsadm's ActiveConn / InActConn: the real's ESTABLISHED / other live entries, as the data plane counts them (lb_real_load, corrected by the census). */
   activeConns: number;
   inactiveConns: number;
   counters: TrafficCounters;
@@ -45,7 +46,7 @@ export interface ServiceStatus {
   onDown: 'expire' | 'keep';
   sorryActive: boolean;
   reals: RealStatus[];
-  /** Connection-table entries of the VIP seen recently / not (from the latest census; absent from older daemons). */
+  /** The sums of its reals' ActiveConn / InActConn (absent from older daemons). */
   activeConns?: number;
   inactiveConns?: number;
   counters: TrafficCounters;
@@ -93,8 +94,12 @@ export interface StatusSnapshot {
   services: ServiceStatus[];
   vrrp: VrrpStatus[];
   reasons: Record<string, bigint>;
-  /** Entries in the connection table (latest census). */
+  /** Connections in the flow tables (latest census): live entries, expired ones and persistence templates left out. */
   connections: number;
+  /** The same by table (confirmed: lb_conns + lb_conns6; unconfirmed: lb_new), and the expired entries still held (absent from older daemons). */
+  connTables?: { confirmed: number; unconfirmed: number; expired: number };
+  /** What happened to new flows since the data plane was loaded (lb_flow_stats, summed over CPUs; absent from older daemons). */
+  flows?: { unconfirmed: number; confirmed: number; reused: number; expired: number };
   /** The census the connection counts come from: when it finished (ms since the epoch), its age when this snapshot was built, how long it walked; null before the first. */
   census?: { at: number | null; ageMs: number | null; walkMs: number | null };
   events: DaemonEvent[];

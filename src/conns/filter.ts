@@ -1,12 +1,15 @@
 // Filters of a connection listing (`xlvs list --conns`): --vip ADDR[:PORT], --real ADDR,
-// --client ADDR[/PREFIX], --limit N. Parsed on the daemon's main thread (bad input fails before
-// any walk, with the option named), compiled into a plain spec that crosses to the worker, and
-// matched there against raw lb_conns keys and values.
+// --client ADDR[/PREFIX], --state NAME[,NAME…], --limit N. Parsed on the daemon's main thread
+// (bad input fails before any walk, with the option named), compiled into a plain spec that
+// crosses to the worker, and matched there against the raw keys and values of each flow table
+// (src/conns/tables.ts gives their layouts).
 import { XlvsError, ErrorCodes } from '../errors';
 import { parseAddr, AF6 } from '../dataplane/addr';
+import { CONN_STATES, LB } from '../maps/lb';
+import { KeyLayout, V_REAL, V_STATE, familyOf } from './tables';
 
 /** What a client may ask for (the control request's fields). */
-export interface ConnFilterRequest { vip?: unknown; real?: unknown; client?: unknown; limit?: unknown }
+export interface ConnFilterRequest { vip?: unknown; real?: unknown; client?: unknown; state?: unknown; limit?: unknown }
 
 /** The compiled filter, structured-clone safe. Addresses as stored: 16 bytes, family 4 or 6. */
 export interface ConnFilterSpec {
@@ -14,7 +17,22 @@ export interface ConnFilterSpec {
   client?: { bytes: Uint8Array; family: number; prefix: number };
   /** Real ids whose address is the --real address (empty: that address has no real: no match). */
   realIds?: number[];
+  /** LB_CS_* values (--state). */
+  states?: number[];
   limit?: number;
+}
+
+/** The state names --state takes: IPVS's (ipvsadm -Lnc's column) and UDP; not templates. */
+export const STATE_NAMES: ReadonlyMap<string, number> = new Map(
+  Object.entries(CONN_STATES).filter(([n]) => Number(n) !== LB.CS_TEMPLATE).map(([n, name]) => [name, Number(n)]));
+
+/** --state: one name or several, comma-separated, any case (`established`, `SYN_RECV,FIN_WAIT`). */
+function parseStateFilter(s: string): number[] {
+  return s.split(',').map((x) => {
+    const n = STATE_NAMES.get(x.trim().toUpperCase());
+    if (n === undefined) throw usage(`--state: "${x}" is not a state (${[...STATE_NAMES.keys()].join(', ')})`);
+    return n;
+  });
 }
 
 function usage(msg: string): XlvsError {
@@ -72,6 +90,10 @@ export function compileConnFilter(req: ConnFilterRequest, reals: Array<{ id: num
     const a = addrOf(str(req.real, '--real'), '--real');
     spec.realIds = reals.filter((r) => r.address === a.text).map((r) => r.id);
   }
+  if (req.state !== undefined && req.state !== null) {
+    if (typeof req.state !== 'string' || req.state === '') throw usage(`--state: expected a state name, got ${JSON.stringify(req.state)}`);
+    spec.states = parseStateFilter(req.state);
+  }
   if (req.limit !== undefined && req.limit !== null) {
     const n = typeof req.limit === 'string' && /^\d+$/.test(req.limit) ? Number(req.limit) : req.limit;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw usage(`--limit: expected a positive integer, got ${JSON.stringify(req.limit)}`);
@@ -80,38 +102,42 @@ export function compileConnFilter(req: ConnFilterRequest, reals: Array<{ id: num
   return spec;
 }
 
-/**
- * struct flow_key (bpf/include/lb_shared.h): src[16]@0 dst[16]@16 sport@32 dport@34 (network
- * order) proto@36 family@37; 40 bytes. struct conn_value: real_id@0 (u32 LE).
- */
-export const FLOW_KEY_SIZE = 40;
-export const CONN_VALUE_SIZE = 16;
+/** A matcher over the entry at key offset `ko` (laid out as `l`) / value offset `vo`. */
+export type ConnMatcher = (keys: Buffer, ko: number, values: Buffer, vo: number) => boolean;
 
-/** A matcher over the entry at key offset `ko` / value offset `vo`. */
-export function matcherOf(spec: ConnFilterSpec): (keys: Buffer, ko: number, values: Buffer, vo: number) => boolean {
-  const tests: Array<(keys: Buffer, ko: number, values: Buffer, vo: number) => boolean> = [];
+/** The matcher of `spec` for one table's key layout. */
+export function matcherOf(spec: ConnFilterSpec, l: KeyLayout): ConnMatcher {
+  const tests: ConnMatcher[] = [];
+  const n = l.addrLen;
   if (spec.vip) {
     const { family, port, proto } = spec.vip;
     const bytes = Buffer.from(spec.vip.bytes);
-    const n = family === AF6 ? 16 : 4;
-    tests.push((k, ko) => k[ko + 37] === family && k.compare(bytes, 0, n, ko + 16, ko + 16 + n) === 0 &&
-      (port === null || k.readUInt16BE(ko + 34) === port) && (proto === null || k[ko + 36] === proto));
+    const len = family === AF6 ? 16 : 4;
+    if (len > n) return () => false; // an IPv6 VIP in the IPv4 table
+    tests.push((k, ko) => familyOf(l, k, ko) === family && k.compare(bytes, 0, len, ko + l.dst, ko + l.dst + len) === 0 &&
+      (port === null || k.readUInt16BE(ko + l.dport) === port) && (proto === null || k[ko + l.proto] === proto));
   }
   if (spec.client) {
     const { family, prefix } = spec.client;
     const bytes = Buffer.from(spec.client.bytes);
+    if ((family === AF6 ? 16 : 4) > n) return () => false;
     const whole = prefix >> 3;
     const rest = prefix & 7;
     const mask = (0xff << (8 - rest)) & 0xff;
+    const src = l.src;
     tests.push((k, ko) => {
-      if (k[ko + 37] !== family) return false;
-      if (whole > 0 && k.compare(bytes, 0, whole, ko, ko + whole) !== 0) return false;
-      return rest === 0 || (k[ko + whole] & mask) === (bytes[whole] & mask);
+      if (familyOf(l, k, ko) !== family) return false;
+      if (whole > 0 && k.compare(bytes, 0, whole, ko + src, ko + src + whole) !== 0) return false;
+      return rest === 0 || (k[ko + src + whole] & mask) === (bytes[whole] & mask);
     });
   }
   if (spec.realIds) {
     const ids = new Set(spec.realIds);
-    tests.push((_k, _ko, v, vo) => ids.has(v.readUInt32LE(vo)));
+    tests.push((_k, _ko, v, vo) => ids.has(v.readUInt32LE(vo + V_REAL)));
+  }
+  if (spec.states) {
+    const states = new Set(spec.states);
+    tests.push((_k, _ko, v, vo) => states.has(v[vo + V_STATE]));
   }
   if (tests.length === 0) return () => true;
   return (k, ko, v, vo) => tests.every((t) => t(k, ko, v, vo));

@@ -4,12 +4,11 @@ import type { CensusResult } from './census';
 import type { ConnFilterSpec } from './filter';
 
 export interface WorkerData {
-  /** The pinned lb_conns map (reopened for every walk: a restarted daemon may re-pin it). */
-  mapPath: string;
+  /** The data plane's pinDir: lb_conns, lb_conns6, lb_new, lb_clock, lb_real_load(_fix) are
+   *  pinned there (reopened for every walk: a restarted daemon may re-pin them). */
+  pinDir: string;
   /** Entries per BPF_MAP_LOOKUP_BATCH call. */
   chunk: number;
-  /** Active window of the census, in ns (decimal text). */
-  activeWindowNs: string;
   /** Nice value of the worker thread (default in ConnTable: 19). */
   nice?: number;
 }

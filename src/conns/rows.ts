@@ -1,13 +1,20 @@
-// One connection-table entry as a listing shows it (ipvsadm -Lnc: pro, expire, source,
-// virtual, destination; we show idle time, having no TCP state to expire by). Built from raw
-// lb_conns keys/values in the worker; the text form is the CLI's.
+// One flow-table entry as a listing shows it (ipvsadm -Lnc: pro, expire, state, source,
+// virtual, destination; and whether the flow is confirmed, i.e. in lb_conns/lb_conns6 rather
+// than lb_new). Built from raw keys/values (src/conns/tables.ts) in the worker; the text form
+// is the CLI's.
 import { formatAddr, AF4 } from '../dataplane/addr';
 import { hostPort } from '../common/address';
+import { CONN_STATES } from '../maps/lb';
+import { KeyLayout, V_EXPIRES, V_REAL, V_STATE, V_VIP, familyOf } from './tables';
 
 export interface ConnRow {
   proto: 'tcp' | 'udp';
-  /** Since the flow's last packet (resolution: the daemon's clock tick, 1 s). */
-  idleMs: number;
+  /** IPVS's state name (ESTABLISHED, SYN_RECV, FIN_WAIT, TIME_WAIT, CLOSE, NONE) or UDP. */
+  state: string;
+  /** Seconds until the entry expires (the data plane's clock, 1 s resolution). */
+  expiresIn: number;
+  /** A second packet of the flow was seen (lb_conns / lb_conns6); false: lb_new. */
+  confirmed: boolean;
   /** `address:port` (IPv6 in brackets). */
   client: string;
   vip: string;
@@ -17,53 +24,53 @@ export interface ConnRow {
   vipId: number;
 }
 
-/** `address:port` of the 16-byte address at `at` (IPv4 written directly: the listing's hot path). */
+/** `address:port` of the address at `at` (IPv4 written directly: the listing's hot path). */
 function endpoint(keys: Buffer, at: number, family: number, port: number): string {
   if (family === AF4) return `${keys[at]}.${keys[at + 1]}.${keys[at + 2]}.${keys[at + 3]}:${port}`;
   return hostPort(formatAddr(keys.subarray(at, at + 16), family), port);
 }
 
-/** A u64 (CLOCK_MONOTONIC ns) as a double: exact to a few ns for years of uptime, plenty for idle milliseconds, and no BigInt per row. */
-function u64(b: Buffer, at: number): number {
-  return b.readUInt32LE(at + 4) * 4294967296 + b.readUInt32LE(at);
-}
-
-/** The row of the entry at key offset `ko` / value offset `vo` (flow_key / conn_value layouts in filter.ts); `nowNs` as from process.hrtime.bigint(), as a number. */
-function rowOf(keys: Buffer, ko: number, values: Buffer, vo: number, nowNs: number, realAddr: (id: number) => string | undefined): ConnRow {
-  const family = keys[ko + 37];
-  const dport = keys.readUInt16BE(ko + 34);
-  const realId = values.readUInt32LE(vo);
-  const idle = nowNs - u64(values, vo + 8);
+/** The row of the entry at key offset `ko` (layout `l`) / value offset `vo`, at data-plane second `now`. */
+function rowOf(l: KeyLayout, confirmed: boolean, keys: Buffer, ko: number, values: Buffer, vo: number, now: number, realAddr: (id: number) => string | undefined): ConnRow {
+  const family = familyOf(l, keys, ko);
+  const dport = keys.readUInt16BE(ko + l.dport);
+  const realId = values.readUInt32LE(vo + V_REAL);
+  const st = values[vo + V_STATE];
+  const left = (values.readUInt32LE(vo + V_EXPIRES) - now) | 0;
   const addr = realAddr(realId);
   return {
-    proto: keys[ko + 36] === 17 ? 'udp' : 'tcp',
-    idleMs: idle > 0 ? Math.floor(idle / 1e6) : 0,
-    client: endpoint(keys, ko, family, keys.readUInt16BE(ko + 32)),
-    vip: endpoint(keys, ko + 16, family, dport),
+    proto: keys[ko + l.proto] === 17 ? 'udp' : 'tcp',
+    state: CONN_STATES[st] ?? `STATE_${st}`,
+    expiresIn: left > 0 ? left : 0,
+    confirmed,
+    client: endpoint(keys, ko + l.src, family, keys.readUInt16BE(ko + l.sport)),
+    vip: endpoint(keys, ko + l.dst, family, dport),
     real: addr === undefined ? `#${realId}` : hostPort(addr, dport),
     realId,
-    vipId: values.readUInt32LE(vo + 4),
+    vipId: values.readUInt16LE(vo + V_VIP),
   };
 }
 
 /**
  * rowOf as the JSON text of a control-socket item line (`{"item":{…}}\n`): every field is a
- * number or an address/port text that needs no escaping, so no JSON.stringify per row.
+ * number, a boolean, a state name or an address/port text that needs no escaping, so no
+ * JSON.stringify per row.
  */
-export function rowLine(keys: Buffer, ko: number, values: Buffer, vo: number, nowNs: number, realAddr: (id: number) => string | undefined): string {
-  const r = rowOf(keys, ko, values, vo, nowNs, realAddr);
-  return `{"item":{"proto":"${r.proto}","idleMs":${r.idleMs},"client":"${r.client}","vip":"${r.vip}","real":"${r.real}","realId":${r.realId},"vipId":${r.vipId}}}\n`;
+export function rowLine(l: KeyLayout, confirmed: boolean, keys: Buffer, ko: number, values: Buffer, vo: number, now: number, realAddr: (id: number) => string | undefined): string {
+  const r = rowOf(l, confirmed, keys, ko, values, vo, now, realAddr);
+  return `{"item":{"proto":"${r.proto}","state":"${r.state}","expiresIn":${r.expiresIn},"confirmed":${r.confirmed},"client":"${r.client}","vip":"${r.vip}","real":"${r.real}","realId":${r.realId},"vipId":${r.vipId}}}\n`;
 }
 
-/** mm:ss (hh:mm:ss past an hour), as ipvsadm prints its expire column. */
-export function formatIdle(ms: number): string {
-  const s = Math.floor(ms / 1000);
+/** mm:ss (h:mm:ss past an hour), as ipvsadm prints its expire column. */
+export function formatExpire(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
   const two = (n: number) => String(n).padStart(2, '0');
   return s >= 3600 ? `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${two(Math.floor(s / 60))}:${two(s % 60)}`;
 }
 
-export const CONN_HEADER = 'Pro Idle     Source                                        Virtual                                       Destination\n';
+/** ipvsadm -Lnc's columns, then whether the flow is confirmed (a second packet seen). */
+export const CONN_HEADER = 'Pro Expire  State       Source                                        Virtual                                       Destination                                   Confirmed\n';
 
 export function formatConnRow(r: ConnRow): string {
-  return `${r.proto.toUpperCase().padEnd(4)}${formatIdle(r.idleMs).padEnd(9)}${r.client.padEnd(46)}${r.vip.padEnd(46)}${r.real}\n`;
+  return `${r.proto.toUpperCase().padEnd(4)}${formatExpire(r.expiresIn).padEnd(8)}${r.state.padEnd(12)}${r.client.padEnd(46)}${r.vip.padEnd(46)}${r.real.padEnd(46)}${r.confirmed ? 'yes' : 'no'}\n`;
 }

@@ -6,18 +6,17 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { XlvsError, ErrorCodes } from '../errors';
-import { ACTIVE_WINDOW_NS, CensusResult, ConnCensus, ConnCounts, countsOf, emptyCounts } from './census';
+import { CensusResult, ConnCensus, ConnCounts, countsOf, emptyCounts } from './census';
 import type { ConnFilterSpec } from './filter';
 import type { FromWorker, ListSummary, ToWorker, WorkerData } from './protocol';
 
 export interface ConnTableOptions {
-  /** Directory holding the pinned lb_conns (the data plane's pinDir). */
+  /** The data plane's pinDir: the flow tables and lb_real_load(_fix) are pinned there. */
   pinDir: string;
   /** Pause between the end of one census and the start of the next; 0 = no periodic census. Default 5000. */
   intervalMs?: number;
   /** Entries per batch read. Default 8192. */
   chunk?: number;
-  activeWindowNs?: bigint;
   /** Nice value of the worker thread; default 19 (walks yield the CPU to the event loop). */
   nice?: number;
   /** Told when a census fails after one that did not (the previous counts stay, their age grows). */
@@ -55,8 +54,7 @@ export class ConnTable implements ConnCensus {
   private spawn(): Worker {
     if (this.worker) return this.worker;
     const data: WorkerData = {
-      mapPath: path.join(this.opts.pinDir, 'lb_conns'), chunk: this.opts.chunk ?? 8192,
-      activeWindowNs: String(this.opts.activeWindowNs ?? ACTIVE_WINDOW_NS), nice: this.opts.nice ?? 19,
+      pinDir: this.opts.pinDir, chunk: this.opts.chunk ?? 8192, nice: this.opts.nice ?? 19,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: data });
     w.unref();

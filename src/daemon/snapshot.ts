@@ -7,7 +7,11 @@ import type { ServiceVerdict } from '../health/quorum';
 import type { VrrpInstanceStatus } from '../vrrp/thread-protocol';
 import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, ThreadStatus, TrafficCounters, VrrpStatus } from '../common/status';
 
-/** Connection counts come from the census (src/conns): the latest one, never a walk here. */
+/**
+ * Table-wide connection counts come from the census (src/conns): the latest one, never a walk
+ * here. Per-real ActiveConn/InActConn are the data plane's own counts (lb_real_load + the
+ * census's correction, Flows.realConnsUpTo), read when the snapshot is built.
+ */
 export type ConnSummary = ConnCounts;
 
 export interface SnapshotInputs {
@@ -40,6 +44,8 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     else realsByVip.set(r.vipKey, [r]);
   }
   const mapVips = new Map(i.dp.vips.list().map((v) => [v.key, v]));
+  const realConns = i.dp.flows.realConnsUpTo(mapReals.reduce((m, r) => Math.max(m, r.id), 0));
+  const flowStats = i.dp.flows.flowStats();
   const services: ServiceStatus[] = i.topo.services.map((svc) => {
     const verdict = i.verdicts(svc.key);
     const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
@@ -49,7 +55,9 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
       const e = eff.get(r.key);
       const h = i.health(svc.key, r.key);
       const c = m ? realCounters.get(m.id) : undefined;
-      const [act, inact] = (m && i.conns.byReal.get(m.id)) || [0, 0];
+      const rc = m ? realConns.get(m.id) : undefined;
+      const act = rc?.active ?? 0;
+      const inact = rc?.inactive ?? 0;
       const mac = r.mac ?? i.macs.get(r.address) ?? null;
       return {
         key: r.key, id: m?.id ?? 0, address: r.address, port: r.port, weight: r.weight,
@@ -64,7 +72,14 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     const vc = vipCounters.get(svc.key);
     const sorryId = mapVips.get(svc.key)?.sorryReal ?? 0;
     const vipId = mapVips.get(svc.key)?.id ?? 0;
-    const [vAct, vInact] = (vipId && i.conns.byVip.get(vipId)) || [0, 0];
+    // The service's connections: those of every real the data plane holds for it (sorry server and
+    // reals being removed included), as `ipvsadm -L` would sum its destinations.
+    let vAct = 0;
+    let vInact = 0;
+    for (const r of inMaps) {
+      const rc = realConns.get(r.id);
+      if (rc) { vAct += rc.active; vInact += rc.inactive; }
+    }
     return {
       key: svc.key, id: vipId, vip: svc.vip, port: svc.port, protocol: svc.protocol,
       method: svc.method, scheduler: svc.scheduler,
@@ -81,6 +96,8 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     director: i.topo.director.name, interface: i.topo.director.interface, xdpMode: i.xdpMode,
     startedAt: i.startedAt, adopted: i.adopted, configFile: i.configFile, services, vrrp,
     reasons: counters.reasons as Record<string, bigint>, connections: i.conns.total,
+    connTables: { confirmed: i.conns.confirmed, unconfirmed: i.conns.unconfirmed, expired: i.conns.expired },
+    flows: { unconfirmed: Number(flowStats.unconfirmed), confirmed: Number(flowStats.confirmed), reused: Number(flowStats.reused), expired: Number(flowStats.expired) },
     census: { at: i.conns.at, ageMs: i.conns.at === null ? null : Math.max(0, Date.now() - i.conns.at), walkMs: i.conns.walkMs }, events: [...i.events],
     threads: i.threads ?? [],
   };

@@ -131,4 +131,34 @@ export class Flows {
     const p = persistValueCodec.decode(raw);
     return { realId: p.realId, lastUsedNs: p.lastUsedNs };
   }
+
+  /**
+   * realConns() for every real id up to `maxId`, from two batch reads of lb_real_load and
+   * lb_real_load_fix (the arrays up to the chunk holding maxId): the status snapshot's
+   * ActiveConn/InActConn without two lookups per real. Ids with no connections are left out.
+   */
+  realConnsUpTo(maxId: number): Map<number, RealConns> {
+    const out = new Map<number, RealConns>();
+    if (maxId < 1) return out;
+    const chunk = Math.min(maxId + 1, 8192);
+    const read = (m: { lookupBatchChunks(chunk: number): Generator<{ values: Buffer; count: number }> }, size: number): Buffer => {
+      const parts: Buffer[] = [];
+      let n = 0;
+      for (const c of m.lookupBatchChunks(chunk)) {
+        parts.push(c.values);
+        n += c.count;
+        if (n > maxId) break;
+      }
+      return Buffer.concat(parts).subarray(0, Math.min(n, maxId + 1) * size);
+    };
+    const load = read(this.ix.maps.lb_real_load, 24);
+    const fix = read(this.ix.maps.lb_real_load_fix, 16);
+    const clamp = (x: bigint) => (x < 0n ? 0 : Number(x));
+    for (let id = 1; id * 24 < load.length && id * 16 < fix.length; id++) {
+      const a = clamp(load.readBigInt64LE(id * 24) + fix.readBigInt64LE(id * 16));
+      const i = clamp(load.readBigInt64LE(id * 24 + 8) + fix.readBigInt64LE(id * 16 + 8));
+      if (a || i) out.set(id, { active: a, inactive: i, overloaded: load.readUInt32LE(id * 24 + 16) !== 0 });
+    }
+    return out;
+  }
 }

@@ -125,6 +125,11 @@ export const realLoad = defineStruct<RealLoad>({
   ],
 });
 
+/**
+ * lb_real_load_fix[real id]: the census's correction (src/conns/census.ts, fixesFor), written only
+ * by the connection-table worker after each walk, so that load + fix is the walk's live count;
+ * nothing else writes it (the data plane only reads it).
+ */
 export interface RealLoadFix { active: bigint; inactive: bigint }
 export const realLoadFix = defineStruct<RealLoadFix>({
   cName: 'real_load_fix', size: 16, fields: [

@@ -182,18 +182,35 @@ export function registerScrapeMetrics(registry: Registry, src: ScrapeSources): v
     }
     return out;
   });
-  fam('xlvs_real_active_connections', 'Connection-table entries to the real seen recently (ipvsadm ActiveConn).', 'gauge', perReal((r) => r.activeConns));
-  fam('xlvs_real_inactive_connections', 'Connection-table entries to the real not seen recently (ipvsadm InActConn).', 'gauge', perReal((r) => r.inactiveConns));
-  fam('xlvs_vip_active_connections', 'Connection-table entries of the VIP seen recently.', 'gauge', () =>
+  fam('xlvs_real_active_connections', 'The real\'s ESTABLISHED connections (ipvsadm ActiveConn), as the data plane counts them for lc/wlc and thresholds (corrected by the census every 5 s).', 'gauge', perReal((r) => r.activeConns));
+  fam('xlvs_real_inactive_connections', 'The real\'s connections in any other live state: SYN_RECV, FIN_WAIT, TIME_WAIT, CLOSE, UDP (ipvsadm InActConn).', 'gauge', perReal((r) => r.inactiveConns));
+  fam('xlvs_vip_active_connections', 'ESTABLISHED connections of the VIP: the sum of its reals\' ActiveConn.', 'gauge', () =>
     snap().services.map((s) => ({ value: s.activeConns ?? 0, labels: { vip: s.key } })));
-  fam('xlvs_vip_inactive_connections', 'Connection-table entries of the VIP not seen recently.', 'gauge', () =>
+  fam('xlvs_vip_inactive_connections', 'Other live connections of the VIP: the sum of its reals\' InActConn.', 'gauge', () =>
     snap().services.map((s) => ({ value: s.inactiveConns ?? 0, labels: { vip: s.key } })));
   fam('xlvs_vip_sorry_active', '1 while the VIP sends new flows to its sorry server (quorum lost).', 'gauge', () =>
     snap().services.map((s) => ({ value: s.sorryActive ? 1 : 0, labels: { vip: s.key } })));
 
   fam('xlvs_verdicts_total', 'Packets by data-plane verdict reason, summed over CPUs.', 'counter', () =>
     Object.entries(snap().reasons).filter(([reason]) => reason !== 'unused').map(([reason, v]) => ({ value: Number(v), labels: { reason } })));
-  fam('xlvs_conntrack_entries', 'Entries in the connection table (latest census).', 'gauge', () => [{ value: snap().connections, labels: {} }]);
+  fam('xlvs_conntrack_entries', 'Connections in the flow tables (latest census; expired entries and persistence templates left out), by table: confirmed (lb_conns, lb_conns6) and unconfirmed (lb_new: SYNs not yet ACKed, first UDP packets).', 'gauge', () => {
+    const sn = snap();
+    const t = sn.connTables;
+    return t ? [{ value: t.confirmed, labels: { table: 'confirmed' } }, { value: t.unconfirmed, labels: { table: 'unconfirmed' } }]
+      : [{ value: sn.connections, labels: { table: 'confirmed' } }];
+  });
+  fam('xlvs_conntrack_expired_entries', 'Entries past their expiry still in the flow tables (latest census): not connections, but they take room until reused or evicted.', 'gauge', () => {
+    const t = snap().connTables;
+    return t ? [{ value: t.expired, labels: {} }] : [];
+  });
+  const flows = (pick: (f: NonNullable<StatusSnapshot['flows']>) => number) => () => {
+    const f = snap().flows;
+    return f ? [{ value: pick(f), labels: {} }] : [];
+  };
+  fam('xlvs_flows_unconfirmed_total', 'New flows entered in the unconfirmed table (lb_new): a SYN, a UDP flow\'s first packet, a mid-stream pickup. A SYN flood shows as this growing while xlvs_flows_confirmed_total does not.', 'counter', flows((f) => f.unconfirmed));
+  fam('xlvs_flows_confirmed_total', 'Flows confirmed by a second packet (the handshake\'s ACK) and moved to lb_conns / lb_conns6; a flood cannot evict these.', 'counter', flows((f) => f.confirmed));
+  fam('xlvs_flows_reused_total', 'SYNs on a connection the client was closing (FIN_WAIT, TIME_WAIT, CLOSE): a new connection on a reused port, scheduled afresh.', 'counter', flows((f) => f.reused));
+  fam('xlvs_flows_expired_total', 'Non-SYN TCP segments on an expired connection, passed to the kernel (which resets them; verdict reason conn_expired), as IPVS does.', 'counter', flows((f) => f.expired));
   fam('xlvs_conntrack_census_age_seconds', 'Seconds since the connection census the connection gauges come from finished (absent before the first).', 'gauge', () => {
     const at = snap().census?.at;
     return at == null ? [] : [{ value: Math.max(0, (Date.now() - at) / 1000), labels: {} }];

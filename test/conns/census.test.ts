@@ -1,59 +1,99 @@
-// The census (src/conns) counts a known fill: 20,000 flows to three reals through the real lb
-// program, a quarter of them stamped two minutes ago (inactive), compared per real and per VIP
-// with the test-only walk (Dataplane.connections()) and with the fill's own numbers.
+// The census (src/conns) against flows filled through the real lb program: confirmed IPv4
+// (lb_conns) and IPv6 (lb_conns6) ESTABLISHED flows, unconfirmed SYN_RECV ones (lb_new) and
+// flows filled with the clock far back, expired by now. Its counts are compared per real and per
+// VIP with the test-only walk (Flows.connections()) and the fill's own numbers; then the data
+// plane's per-real counts (lb_real_load + the census's lb_real_load_fix, Flows.realConns) are
+// checked to equal the live counts after a census, as the clock moves entries past expiry and
+// when a full table evicts entries.
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { needsBpf } from '../lib/env';
 import { fillFlows } from '../../bench/lib/fill-flows';
 import { ConnTable } from '../../src/conns/table';
-import { ACTIVE_WINDOW_NS } from '../../src/conns/census';
-import { scratch, DIR_MAC, VIP1, VIP2 } from './fixture';
+import { monotonicSeconds } from '../../src/dataplane/flows';
+import type { Dataplane } from '../../src/dataplane/dataplane';
+import { scratch, DIR_MAC, VIP1, VIP2, VIP6 } from './fixture';
+
+/** Live entries per real by the get_next_key walk: [active, inactive], as IPVS counts them. */
+function liveByReal(dp: Dataplane, now: number): Map<number, [number, number]> {
+  const want = new Map<number, [number, number]>();
+  for (const x of dp.flows.connections()) {
+    if (now > x.expires) continue;
+    const e = want.get(x.realId) ?? [0, 0];
+    e[x.state === 'ESTABLISHED' ? 0 : 1]++;
+    want.set(x.realId, e);
+  }
+  return want;
+}
+
+const sorted = <V>(m: Map<number, V>) => new Map([...m].sort((a, b) => a[0] - b[0]));
+
+/** The data plane's counts (load + fix) of reals 1..5, as the census's shape. */
+function dataplaneCounts(dp: Dataplane): Map<number, [number, number]> {
+  const out = new Map<number, [number, number]>();
+  for (let id = 1; id <= 5; id++) {
+    const c = dp.flows.realConns(id);
+    if (c.active || c.inactive) out.set(id, [c.active, c.inactive]);
+  }
+  return out;
+}
 
 describe('connection census', needsBpf(), () => {
   let s: ReturnType<typeof scratch> | null = null;
   let table: ConnTable | null = null;
-  const old = 5000;
+  const old = 5000; // ESTABLISHED (900 s) with the clock 1000 s back: expired now
   const fresh = 15_000;
+  const syn = 3000;
   const other = 2000;
-  let now = 0n;
+  const v6 = 1000;
+  let now = 0;
+  let rawActiveBefore = 0;
 
   before(() => {
     s = scratch('census');
-    now = process.hrtime.bigint();
-    s.dp.flows.tickClock(Number(now / 1_000_000_000n) - 120); // flows stamped two minutes ago: inactive
+    now = monotonicSeconds();
+    s.dp.flows.tickClock(now - 1000);
     fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: old, srcBase: '100.64.0.0', cpus: [0] });
-    s.dp.flows.tickClock(Number(now / 1_000_000_000n));
+    s.dp.flows.tickClock(now);
     fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: fresh, srcBase: '100.65.0.0', cpus: [0] });
+    fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: syn, srcBase: '100.68.0.0', cpus: [0], stage: 'syn' });
     fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP2, vipPort: 443, count: other, srcBase: '100.66.0.0', cpus: [0] });
+    fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP6, vipPort: 80, count: v6, cpus: [0] });
+    for (const id of [1, 2, 3]) rawActiveBefore += s.dp.flows.realConns(id).active;
   });
   after(async () => {
     await table?.close();
     s?.destroy();
   });
 
-  test('per-real and per-VIP counts match the fill', async () => {
+  test('per-real and per-VIP counts of live entries, by state, over the three tables', async () => {
     table = new ConnTable({ pinDir: s!.pinDir, intervalMs: 0, chunk: 1000 });
     assert.equal(table.latest().at, null, 'no census before the first walk');
     const c = await table.censusNow();
-    assert.equal(c.total, old + fresh + other);
+    assert.equal(c.total, fresh + syn + other + v6);
+    assert.equal(c.confirmed, fresh + other + v6);
+    assert.equal(c.unconfirmed, syn);
+    assert.equal(c.expired, old);
 
     // Independent count: the get_next_key walk and the codecs, classified the same way.
-    const want = new Map<number, [number, number]>();
-    for (const x of s!.dp.flows.connections()) {
-      const e = want.get(x.realId) ?? [0, 0];
-      e[x.state === "ESTABLISHED" ? 0 : 1]++;
-      want.set(x.realId, e);
-    }
-    assert.deepEqual(new Map([...c.byReal].sort((a, b) => a[0] - b[0])), new Map([...want].sort((a, b) => a[0] - b[0])));
+    assert.deepEqual(sorted(c.byReal), sorted(liveByReal(s!.dp, now)));
     for (const id of [1, 2, 3]) assert.ok((c.byReal.get(id)?.[0] ?? 0) > 2000, `real ${id} got ${c.byReal.get(id)} of ${fresh} fresh flows`);
     assert.deepEqual(c.byReal.get(4), [other, 0]);
-    const vip1 = s!.dp.vips.list().find((v) => v.address === VIP1)!.id;
-    const vip2 = s!.dp.vips.list().find((v) => v.address === VIP2)!.id;
-    assert.deepEqual(c.byVip.get(vip1), [fresh, old]);
-    assert.deepEqual(c.byVip.get(vip2), [other, 0]);
+    assert.deepEqual(c.byReal.get(5), [v6, 0]);
+    const id = (a: string) => s!.dp.vips.list().find((v) => v.address === a)!.id;
+    assert.deepEqual(c.byVip.get(id(VIP1)), [fresh, syn]);
+    assert.deepEqual(c.byVip.get(id(VIP2)), [other, 0]);
+    assert.deepEqual(c.byVip.get(id(VIP6)), [v6, 0]);
     assert.ok(c.at !== null && Date.now() - c.at < 10_000);
     assert.ok(c.walkMs !== null && c.walkMs >= 0);
+  });
+
+  test('after the census the data plane counts what the census counted: the expired flows are gone from lb_real_load + fix', () => {
+    assert.equal(rawActiveBefore, old + fresh, 'before any census the data plane still counted the expired flows');
+    assert.deepEqual(dataplaneCounts(s!.dp), sorted(liveByReal(s!.dp, now)));
+    const snap = s!.dp.flows.realConnsUpTo(5);
+    for (let rid = 1; rid <= 5; rid++) assert.deepEqual(snap.get(rid), s!.dp.flows.realConns(rid), `realConnsUpTo, real ${rid}`);
   });
 
   test('the walking thread runs at nice 19, the main thread is untouched', () => {
@@ -73,6 +113,58 @@ describe('connection census', needsBpf(), () => {
     while (table.latest().total === first.total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(table.latest().total, first.total + 100);
     assert.ok(table.latest().at! > first.at!);
+    await table.close();
+    table = new ConnTable({ pinDir: s!.pinDir, intervalMs: 0 });
+  });
+
+  test('the clock past SYN_RECV\'s 60 s: the unconfirmed flows leave InActConn at the next census', async () => {
+    const before = dataplaneCounts(s!.dp);
+    s!.dp.flows.tickClock(now + 61);
+    assert.deepEqual(dataplaneCounts(s!.dp), before, 'no packet, no change in the data plane\'s counts');
+    const c = await table!.censusNow();
+    assert.equal(c.unconfirmed, 0);
+    const after = dataplaneCounts(s!.dp);
+    assert.deepEqual(after, sorted(liveByReal(s!.dp, now + 61)));
+    for (const rid of [1, 2, 3]) {
+      assert.equal(after.get(rid)![1], 0, `real ${rid}: no inactive left`);
+      assert.equal(after.get(rid)![0], before.get(rid)![0], `real ${rid}: its ESTABLISHED flows stay`);
+    }
+  });
+
+  test('everything expired: all counts 0; a flow reusing an expired entry counts once, without a census', async () => {
+    s!.dp.flows.tickClock(now + 2000);
+    const c = await table!.censusNow();
+    assert.equal(c.total, 0);
+    assert.equal(c.expired, s!.dp.flows.connections().length);
+    assert.deepEqual(dataplaneCounts(s!.dp), new Map());
+    // The same clients as the expired VIP2 flows: the data plane replaces each expired entry
+    // (not subtracting it again: the census already did) with a new one.
+    fillFlows({ prog: s!.dp.program, dirMac: DIR_MAC, vip: VIP2, vipPort: 443, count: 10, srcBase: '100.66.0.0', cpus: [0] });
+    assert.deepEqual(s!.dp.flows.realConns(4), { active: 10, inactive: 0, overloaded: false });
+    await table!.censusNow();
+    assert.deepEqual(s!.dp.flows.realConns(4), { active: 10, inactive: 0, overloaded: false });
+  });
+});
+
+describe('connection census of a table that evicts', needsBpf(), () => {
+  test('entries the LRU evicted leave the data plane\'s counts at the next census', async () => {
+    const s = scratch('evict', { conns: 1024 });
+    const table = new ConnTable({ pinDir: s.pinDir, intervalMs: 0 });
+    try {
+      s.dp.flows.tickClock(monotonicSeconds());
+      const n = 6000;
+      fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: n, cpus: [0] });
+      const live = s.dp.flows.connections().length;
+      assert.ok(live < n / 2, `${live} of ${n} flows left in a 1024-entry lb_conns`);
+      const raw = [1, 2, 3].reduce((a, id) => a + s.dp.flows.realConns(id).active, 0);
+      assert.equal(raw, n, 'before the census the data plane counts every flow it confirmed');
+      const c = await table.censusNow();
+      assert.equal(c.total, live);
+      assert.deepEqual(dataplaneCounts(s.dp), sorted(liveByReal(s.dp, monotonicSeconds())));
+    } finally {
+      await table.close();
+      s.destroy();
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 // `xlvs list --conns` end to end below the CLI: the control socket's streamed reply from the
 // connection-table worker, with each filter and the limit, against flows filled through the real
-// lb program, checked against the test-only walk (Dataplane.connections()). Then the main
-// thread's event loop stays responsive while a 200,000-entry table is censused and listed.
+// lb program (confirmed IPv4 flows in lb_conns, unconfirmed IPv6 SYNs in lb_new), checked against
+// the test-only walk (Flows.connections()). Then the main thread's event loop stays responsive
+// while a 200,000-entry table is censused and listed.
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +12,8 @@ import * as path from 'node:path';
 import type { Server } from 'node:net';
 import { needsBpf } from '../lib/env';
 import { fillFlows } from '../../bench/lib/fill-flows';
+import { monotonicSeconds } from '../../src/dataplane/flows';
+import { hostPort } from '../../src/common/address';
 import { countListedItems } from '../../bench/lib/raw-listing';
 import { ConnTable } from '../../src/conns/table';
 import { connsReply } from '../../src/conns/reply';
@@ -18,7 +21,7 @@ import type { ConnRow } from '../../src/conns/rows';
 import { ControlRequest } from '../../src/control/protocol';
 import { serveControl } from '../../src/control/server';
 import { controlStream } from '../../src/control/client';
-import { scratch, DIR_MAC, VIP1, VIP2, realAddr } from './fixture';
+import { scratch, DIR_MAC, VIP1, VIP2, VIP6, realAddr } from './fixture';
 
 function serve(sockPath: string, table: ConnTable, reals: () => Array<{ id: number; address: string }>): Promise<Server> {
   return serveControl(sockPath, (req: ControlRequest) => {
@@ -39,6 +42,9 @@ describe('connection listing, streamed', needsBpf(), () => {
   let server: Server | null = null;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-test-conns-'));
   const sockPath = path.join(dir, 'control.sock');
+  const V4 = 4000;
+  const SYNS = 500;
+  const ALL = V4 + SYNS;
 
   before(async () => {
     s = scratch('listing');
@@ -46,6 +52,7 @@ describe('connection listing, streamed', needsBpf(), () => {
     fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: 2000, srcBase: '100.64.0.0', cpus: [0] });
     fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: 1000, srcBase: '100.64.1.0', cpus: [0] });
     fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP2, vipPort: 443, count: 1000, srcBase: '198.18.0.0', cpus: [0] });
+    fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP6, vipPort: 80, count: SYNS, cpus: [0], stage: 'syn' });
     table = new ConnTable({ pinDir: s.pinDir, intervalMs: 0, chunk: 512 });
     server = await serve(sockPath, table, () => s!.dp.reals.list());
   });
@@ -57,20 +64,48 @@ describe('connection listing, streamed', needsBpf(), () => {
   });
 
   const key = (r: { client: string; vip: string }) => `${r.client}>${r.vip}`;
-  const walk = () => s!.dp.flows.connections().map((c) => ({ ...c, client: `${c.client}:${c.clientPort}`, vip: `${c.vip}:${c.vipPort}` }));
+  const walk = () => s!.dp.flows.connections().map((c) => ({ ...c, client: hostPort(c.client, c.clientPort), vip: hostPort(c.vip, c.vipPort) }));
 
   test('everything, rows as the table holds them', async () => {
     const { rows, summary } = await list(sockPath);
-    assert.equal(rows.length, 4000);
-    assert.deepEqual(summary, { scanned: 4000, matched: 4000, truncated: false });
+    assert.equal(rows.length, ALL);
+    assert.deepEqual(summary, { scanned: ALL, matched: ALL, truncated: false });
     const want = new Map(walk().map((c) => [key(c), c]));
     assert.deepEqual(new Set(rows.map(key)), new Set(want.keys()));
     for (const r of rows) {
       const c = want.get(key(r))!;
       assert.equal(r.proto, 'tcp');
       assert.equal(r.realId, c.realId);
-      assert.equal(r.real, `${realAddr(c.realId)}:${c.vipPort}`);
-      assert.ok(r.idleMs >= 0 && r.idleMs < 60_000, `idle ${r.idleMs}`);
+      assert.equal(r.state, c.state);
+      assert.equal(r.confirmed, c.confirmed);
+      assert.equal(r.real, c.vip.includes('[') ? `[${realAddr(c.realId)}]:${c.vipPort}` : `${realAddr(c.realId)}:${c.vipPort}`);
+      // ESTABLISHED: the VIP's tcp timeout (900 s); SYN_RECV: 60 s; the clock was written at the fill.
+      const tmo = r.state === 'ESTABLISHED' ? 900 : 60;
+      assert.ok(r.expiresIn <= tmo && r.expiresIn >= tmo - 5, `${r.state} expires in ${r.expiresIn} s`);
+    }
+    assert.equal(rows.filter((r) => r.state === 'ESTABLISHED' && r.confirmed).length, V4);
+    assert.equal(rows.filter((r) => r.state === 'SYN_RECV' && !r.confirmed && r.vip === `[${VIP6}]:80`).length, SYNS);
+  });
+
+  test('--state, and IPv6 unconfirmed flows by --vip and --client', async () => {
+    assert.equal((await list(sockPath, { state: 'SYN_RECV' })).rows.length, SYNS);
+    assert.equal((await list(sockPath, { state: 'established' })).rows.length, V4);
+    assert.equal((await list(sockPath, { state: 'ESTABLISHED', vip: VIP2 })).rows.length, 1000);
+    assert.equal((await list(sockPath, { state: 'TIME_WAIT' })).rows.length, 0);
+    assert.equal((await list(sockPath, { vip: `[${VIP6}]:80` })).rows.length, SYNS);
+    assert.equal((await list(sockPath, { client: '2001:db8:64::/64' })).rows.length, SYNS);
+    assert.equal((await list(sockPath, { client: '2001:db8:64::' })).rows.length, SYNS, 'one client address, one source port per flow');
+    assert.equal((await list(sockPath, { client: '2001:db8:64::1' })).rows.length, 0);
+  });
+
+  test('expired entries are not listed', async () => {
+    s!.dp.flows.tickClock(monotonicSeconds() + 120); // past SYN_RECV's 60 s, not ESTABLISHED's 900
+    try {
+      const { rows, summary } = await list(sockPath);
+      assert.equal(rows.length, V4);
+      assert.equal(summary.scanned, ALL);
+    } finally {
+      s!.dp.flows.tickClock(monotonicSeconds());
     }
   });
 
@@ -96,18 +131,18 @@ describe('connection listing, streamed', needsBpf(), () => {
     assert.equal((await list(sockPath, { client: '100.64.0.0/24' })).rows.length, 2000);
     assert.equal((await list(sockPath, { client: '100.64.0.0/16' })).rows.length, 3000);
     assert.equal((await list(sockPath, { client: '100.64.0.0/23', vip: VIP2 })).rows.length, 0);
-    assert.equal((await list(sockPath, { client: '0.0.0.0/0' })).rows.length, 4000);
+    assert.equal((await list(sockPath, { client: '0.0.0.0/0' })).rows.length, V4, 'IPv4 clients only');
   });
 
   test('--limit stops the walk', async () => {
     const { rows, summary } = await list(sockPath, { limit: 10 });
     assert.equal(rows.length, 10);
     assert.equal(summary.truncated, true);
-    assert.ok(summary.scanned < 4000, `scanned ${summary.scanned}`);
+    assert.ok(summary.scanned < ALL, `scanned ${summary.scanned}`);
     const v = await list(sockPath, { limit: 5, vip: VIP2, real: realAddr(4) });
     assert.equal(v.rows.length, 5);
     assert.ok(v.rows.every((r) => r.vip === `${VIP2}:443`));
-    assert.equal((await list(sockPath, { limit: 5000 })).summary.truncated, false);
+    assert.equal((await list(sockPath, { limit: ALL + 1 })).summary.truncated, false);
   });
 
   test('bad filters are refused with the option named', async () => {
@@ -124,7 +159,7 @@ describe('connection listing, streamed', needsBpf(), () => {
       c.once('data', () => { c.destroy(); resolve(); });
       c.once('error', reject);
     });
-    assert.equal((await list(sockPath)).rows.length, 4000);
+    assert.equal((await list(sockPath)).rows.length, ALL);
   });
 });
 

@@ -288,14 +288,21 @@ describe('xlvs daemon', needsBpf(), () => {
     assert.match(stats, /Conns\s+InPkts\s+OutPkts\s+InBytes\s+OutBytes/);
     // The connection table, streamed and filtered (flows of the tests above are still in it).
     const conns = execFileSync('node', [xlvs, 'list', '--conns', '--vip', '10.77.0.100:80', '--limit', '3', '--socket', sock], { encoding: 'utf8' });
-    assert.match(conns, /^Pro Idle\s+Source\s+Virtual\s+Destination$/m);
+    assert.match(conns, /^Pro Expire\s+State\s+Source\s+Virtual\s+Destination\s+Confirmed$/m);
     assert.equal(conns.trim().split('\n').length, 4, conns);
-    assert.match(conns, /^TCP +\d\d:\d\d +\S+ +10\.77\.0\.100:80 +10\.77\.0\.2\d:80$/m);
+    assert.match(conns, /^TCP +\d\d:\d\d +[A-Z_]+ +\S+ +10\.77\.0\.100:80 +10\.77\.0\.2\d:80 +(yes|no)$/m);
     const json = execFileSync('node', [xlvs, 'list', '--conns', '--json', '--limit', '2', '--socket', sock], { encoding: 'utf8' }).trim().split('\n');
     assert.equal(json.length, 2);
-    for (const l of json) assert.equal((JSON.parse(l) as { proto: string }).proto, 'tcp');
-    // Connection counts come from the census (a worker walks the table; the restarted daemon ran
-    // one at start, with the flows above in the pinned table).
+    for (const l of json) {
+      const row = JSON.parse(l) as { proto: string; state: string; expiresIn: number; confirmed: boolean };
+      assert.equal(row.proto, 'tcp');
+      assert.match(row.state, /^[A-Z_]+$/);
+      assert.ok(Number.isInteger(row.expiresIn) && row.expiresIn >= 0, l);
+      assert.equal(typeof row.confirmed, 'boolean');
+    }
+    // The table's count comes from the census (a worker walks the tables; the restarted daemon ran
+    // one at start, with the flows above in the pinned tables); ActiveConn/InActConn from the data
+    // plane's per-real counts, which that census corrected: they agree.
     const st = await status();
     assert.ok(st.census?.at, 'a census has run');
     assert.ok(st.connections > 0, `${st.connections} connections`);

@@ -25,6 +25,8 @@ function snapshot(): StatusSnapshot {
     vrrp: [{ name: 'VI_1', vrid: 51, interface: 'eth0', state: 'MASTER', priority: 100, effectivePriority: 100, vips: ['10.0.0.10/24'], since: 0 }],
     reasons: { tx_dr: 30n, not_vip: 7n },
     connections: 3, threads: [],
+    connTables: { confirmed: 2, unconfirmed: 1, expired: 4 },
+    flows: { unconfirmed: 9, confirmed: 5, reused: 1, expired: 2 },
     census: { at: Date.now() - 2000, ageMs: 2000, walkMs: 12.5 },
     events: [{ at: Date.now(), kind: 'health', message: '10.0.1.2:80 down: connection refused' }],
   };
@@ -69,7 +71,13 @@ test('serves /metrics with values from the snapshot at scrape time', async () =>
   line('xlvs_real_inactive_connections{vip="10.0.0.10:80/tcp",real="10.0.1.2:80"} 2');
   line('xlvs_vip_active_connections{vip="10.0.0.10:80/tcp"} 1');
   line('xlvs_vip_inactive_connections{vip="10.0.0.10:80/tcp"} 2');
-  line('xlvs_conntrack_entries 3');
+  line('xlvs_conntrack_entries{table="confirmed"} 2');
+  line('xlvs_conntrack_entries{table="unconfirmed"} 1');
+  line('xlvs_conntrack_expired_entries 4');
+  line('xlvs_flows_unconfirmed_total 9');
+  line('xlvs_flows_confirmed_total 5');
+  line('xlvs_flows_reused_total 1');
+  line('xlvs_flows_expired_total 2');
   line('xlvs_conntrack_census_duration_seconds 0.0125');
   const age = Number(/^xlvs_conntrack_census_age_seconds (\S+)$/m.exec(m.body)?.[1]);
   assert.ok(age >= 2 && age < 5, `census age ${age}`);

@@ -19,6 +19,8 @@ export function syntheticSnapshot(): StatusSnapshot {
     vrrp: [{ name: 'VI_1', vrid: 51, interface: 'eth0', state: 'MASTER', priority: 100, effectivePriority: 100, vips: ['10.0.0.10/24'], since: 0 }],
     reasons: { tx_dr: 30n, not_vip: 7n },
     connections: 3,
+    connTables: { confirmed: 2, unconfirmed: 1, expired: 4 },
+    flows: { unconfirmed: 9, confirmed: 5, reused: 1, expired: 2 },
     census: { at: Date.now() - 2000, ageMs: 2000, walkMs: 12.5 },
     threads: [
       { name: 'main', running: true, loopDelayMaxMs: 12, loopDelayP99Ms: 3, lastReportAgeMs: 0, restarts: 0 },

@@ -44,7 +44,7 @@ function withSocket(cmd: Command): Command {
   return cmd.option('-s, --socket <path>', 'control socket of the daemon').option('--name <director>', 'director name (socket /run/xlvs/<name>.sock)');
 }
 
-interface ConnOpts { vip?: string; real?: string; client?: string; limit?: string }
+interface ConnOpts { vip?: string; real?: string; client?: string; state?: string; limit?: string }
 
 /** `xlvs list --conns`: rows are printed as they arrive (the daemon streams the table chunk by chunk). */
 async function listConns(sock: string, o: ConnOpts, json: boolean): Promise<void> {
@@ -56,7 +56,7 @@ async function listConns(sock: string, o: ConnOpts, json: boolean): Promise<void
   if (!json) process.stdout.write(CONN_HEADER);
   const out: string[] = [];
   const flush = () => { if (out.length) { process.stdout.write(out.join('')); out.length = 0; } };
-  await controlStream(sock, { cmd: 'conns', vip: o.vip, real: o.real, client: o.client, limit }, (item) => {
+  await controlStream(sock, { cmd: 'conns', vip: o.vip, real: o.real, client: o.client, state: o.state, limit }, (item) => {
     out.push(json ? `${item as string}\n` : formatConnRow(item as ConnRow));
     if (out.length >= 4096) flush();
   }, 30_000, { rawItems: json });
@@ -69,10 +69,11 @@ export function register(program: Command): void {
     .option('-n, --numeric', 'numeric output (always numeric; accepted for ipvsadm habits)')
     .option('--stats', 'counters: Conns, InPkts, OutPkts, InBytes, OutBytes')
     .option('--rate', 'rates over --interval: CPS, InPPS, OutPPS, InBPS, OutBPS')
-    .option('--conns', 'the connection table, streamed (like ipvsadm -Lnc): pro, idle, source, virtual, destination')
+    .option('--conns', 'the connection table, streamed (like ipvsadm -Lnc): pro, expire, state, source, virtual, destination, confirmed')
     .option('--vip <addr[:port]>', 'with --conns: only flows to this VIP (and port)')
     .option('--real <addr>', 'with --conns: only flows to this real')
     .option('--client <addr[/prefix]>', 'with --conns: only flows from this client address or prefix')
+    .option('--state <name[,name]>', 'with --conns: only connections in these states (ESTABLISHED, SYN_RECV, FIN_WAIT, TIME_WAIT, CLOSE, NONE, UDP)')
     .option('--limit <n>', 'with --conns: at most this many entries')
     .option('--interval <ms>', 'sampling interval for --rate', '1000')
     .option('--json', 'machine-readable output')
@@ -82,7 +83,7 @@ export function register(program: Command): void {
         await listConns(sock, o, !!o.json);
         return;
       }
-      if (o.vip || o.real || o.client || o.limit) throw new XlvsError(ErrorCodes.USAGE, '--vip, --real, --client and --limit filter the connection table: use them with --conns');
+      if (o.vip || o.real || o.client || o.state || o.limit) throw new XlvsError(ErrorCodes.USAGE, '--vip, --real, --client, --state and --limit filter the connection table: use them with --conns');
       const snap = reviveSnapshot(await controlRequest(sock, { cmd: 'status' }));
       if (o.rate) {
         const ms = Number(o.interval);

@@ -1,0 +1,64 @@
+// The three flow tables of the data plane (bpf/include/conntrack.h) as the connection-table
+// worker reads them: raw keys and values from BPF_MAP_LOOKUP_BATCH, no codec per entry.
+//  - lb_conns: confirmed IPv4 flows, struct conn4_key (16 bytes): src@0 dst@4 (4 bytes each),
+//    sport@8 dport@10 (network order), proto@12;
+//  - lb_conns6: confirmed IPv6 flows, struct flow_key (40 bytes): src[16]@0 dst[16]@16, sport@32
+//    dport@34, proto@36, family@37;
+//  - lb_new: unconfirmed flows of both families (flow_key), and the persistence templates of
+//    unconfirmed flows (state LB_CS_TEMPLATE, proto 0): not connections, skipped everywhere.
+// The value is struct conn_value (16 bytes) in all three: real_id@0 (u32), vip_id@4 (u16),
+// state@6 (u8, LB_CS_*), expires@8 (u32, the CLOCK_MONOTONIC second after which it is unused).
+import { AF4 } from '../dataplane/addr';
+import { LB } from '../maps/lb';
+
+export interface KeyLayout {
+  size: number;
+  /** Bytes of each address in the key: 4 (conn4_key) or 16 (flow_key). */
+  addrLen: number;
+  src: number;
+  dst: number;
+  sport: number;
+  dport: number;
+  proto: number;
+  /** Offset of the family byte, or null when the table holds one family (conn4_key: IPv4). */
+  family: number | null;
+}
+
+export const CONN4_KEY: KeyLayout = { size: 16, addrLen: 4, src: 0, dst: 4, sport: 8, dport: 10, proto: 12, family: null };
+export const FLOW_KEY: KeyLayout = { size: 40, addrLen: 16, src: 0, dst: 16, sport: 32, dport: 34, proto: 36, family: 37 };
+
+export const CONN_VALUE_SIZE = 16;
+export const V_REAL = 0;
+export const V_VIP = 4;
+export const V_STATE = 6;
+export const V_EXPIRES = 8;
+
+export interface FlowTable { map: 'lb_conns' | 'lb_conns6' | 'lb_new'; key: KeyLayout; confirmed: boolean }
+
+/** In walk order: lb_conns first (a data plane without it is no data plane at all). */
+export const FLOW_TABLES: readonly FlowTable[] = [
+  { map: 'lb_conns', key: CONN4_KEY, confirmed: true },
+  { map: 'lb_conns6', key: FLOW_KEY, confirmed: true },
+  { map: 'lb_new', key: FLOW_KEY, confirmed: false },
+];
+
+export const CS_ESTABLISHED = LB.CS_ESTABLISHED;
+export const CS_TEMPLATE = LB.CS_TEMPLATE;
+
+/** The key's family (LB_AF_*). */
+export function familyOf(l: KeyLayout, keys: Buffer, ko: number): number {
+  return l.family === null ? AF4 : keys[ko + l.family];
+}
+
+/**
+ * Whether an entry that expires at `expires` is expired at second `now`: as the data plane's
+ * cs_expired(), (s32)(now - expires) > 0, so a wrap of the u32 second is harmless.
+ */
+export function isExpired(expires: number, now: number): boolean {
+  return ((now - expires) | 0) > 0;
+}
+
+/** The entry at value offset `vo` is a connection at second `now`: not a template, not expired. */
+export function liveConn(values: Buffer, vo: number, now: number): boolean {
+  return values[vo + V_STATE] !== CS_TEMPLATE && !isExpired(values.readUInt32LE(vo + V_EXPIRES), now);
+}
