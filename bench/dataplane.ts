@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { BpfObject, BpfProgram, pinThreadToCpu, possibleCpus } from '../src/loader';
-import { Dataplane, TableSizes } from '../src/dataplane/dataplane';
+import { Dataplane, FlowTableSizes } from '../src/dataplane/dataplane';
 import { repoRoot } from '../src/paths';
 import { eth, internetChecksum } from '../test/lib/packet';
 
@@ -145,9 +145,9 @@ function median(xs: number[]): number {
 }
 
 /** Flow tables of the small data plane: filled to capacity before the cases run (fillTables). */
-const SMALL_TABLES: TableSizes = { conns: 262_144, unconfirmed: 131_072 };
+const SMALL_TABLES: FlowTableSizes = { conns: 262_144, unconfirmed: 131_072 };
 
-function withDataplane<T>(tag: string, object: string | undefined, fn: (dp: Dataplane) => T, tables?: TableSizes): T {
+function withDataplane<T>(tag: string, object: string | undefined, fn: (dp: Dataplane) => T, tables?: FlowTableSizes): T {
   const pinDir = `/sys/fs/bpf/xlvs-bench-${tag}-${process.pid}`;
   const dp = Dataplane.create({ pinDir, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1', tables });
   dp.flows.tickClock(); // as the daemon does every second: flows are stamped from lb_clock

@@ -3,18 +3,17 @@
 // kernel can allocate.
 import * as fs from 'node:fs';
 import { mib, tableCosts, totalBytes, type TableSizes } from '../dataplane/table-cost';
+import { LB } from '../maps/lb';
 
-/** Default entries: IPv4 connections, IPv6 connections, unconfirmed flows, persistence. */
+/** Default entries: IPv4 connections, IPv6 connections, unconfirmed flows, persistence
+ *  (lb_shared.h's sizes). */
 export const DEFAULT_TABLES: TableSizes = {
-  connTable: { size: 1_048_576, ipv6Size: 262_144, unconfirmedSize: 131_072 },
-  persistenceTable: { size: 262_144 },
+  connTable: { size: LB.CONN_ENTRIES, ipv6Size: LB.CONN6_ENTRIES, unconfirmedSize: LB.NEW_ENTRIES },
+  persistenceTable: { size: LB.PERSIST_ENTRIES },
 };
 
-/** IPVS's defaults (ip_vs_proto_tcp.c tcp_timeouts ESTABLISHED 15 min, FIN_WAIT 2 min;
- *  ip_vs_proto_udp.c udp_timeouts NORMAL 5 min), in seconds. */
-export const DEFAULT_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 } as const;
-/** A timeout is whole seconds, 1 s .. 365 days. */
-export const MAX_TIMEOUT_S = 31_536_000;
+/** IPVS's default timeouts, and the longest, in seconds (src/dataplane/spec.ts). */
+export { DEFAULT_TIMEOUTS, MAX_TIMEOUT_S } from '../dataplane/spec';
 
 /** MemTotal from /proc/meminfo in bytes; null when it cannot be read (not Linux). */
 export function memTotalBytes(file = '/proc/meminfo'): number | null {

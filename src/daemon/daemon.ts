@@ -12,7 +12,7 @@ import { applyScriptSecurity, topologyCommands } from '../config/script-security
 import type { Topology } from '../config/model';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as path from 'node:path';
-import { Dataplane, PROGRAM_NAME } from '../dataplane/dataplane';
+import { Dataplane, PROGRAM_NAME, flowTablesOf } from '../dataplane/dataplane';
 import { LB_MAPS } from '../maps/lb';
 import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes } from '../errors';
@@ -122,7 +122,7 @@ export class Daemon {
 
     const mac = interfaceMac(d.interface);
     if (!mac) throw new XlvsError(ErrorCodes.CONFIG_INVALID, `director.interface: ${d.interface} has no MAC address`);
-    const dirCfg = { mac, tunSource4: d.tunSource4 ?? undefined, tunSource6: d.tunSource6 ?? undefined, mtu: interfaceMtu(d.interface) };
+    const dirCfg = { mac, tunSource4: d.tunSource4 ?? undefined, tunSource6: d.tunSource6 ?? undefined, mtu: interfaceMtu(d.interface), tables: flowTablesOf(d) };
     const progPin = path.join(d.pinDir, PROGRAM_NAME);
     if ([PROGRAM_NAME, ...LB_MAPS].some((n) => fs.existsSync(path.join(d.pinDir, n)))) {
       // Restarted (after a crash, or `xlvs stop --keep-forwarding` and an upgrade), or a
@@ -358,6 +358,10 @@ export class Daemon {
       const d = this.topo.director;
       if (next.director.name !== d.name || next.director.interface !== d.interface || next.director.pinDir !== d.pinDir) {
         throw new XlvsError(ErrorCodes.CONFIG_INVALID, 'director.name, director.interface and director.pin_root cannot change on reload: restart the daemon');
+      }
+      if (JSON.stringify(flowTablesOf(next.director)) !== JSON.stringify(flowTablesOf(d))) {
+        throw new XlvsError(ErrorCodes.CONFIG_INVALID, 'director.conn_table and director.persistence_table cannot change on reload: restart the daemon ' +
+          '(a resized table is created empty: its flows are forgotten)');
       }
       applyScriptSecurity(this.opts.configFile, topologyCommands(next), next.scriptUser, { insecure: this.opts.insecure, warn: (m) => this.log(`[reload] warning: ${m}`) });
     } catch (e) {

@@ -49,11 +49,11 @@ export interface CreateOptions extends DirectorConfig {
   /** Seed of the Maglev table builder (default 0; identical on every director). */
   maglevSeed?: number;
   /** Sizes of the flow tables (topology director.conn_table, director.persistence_table). */
-  tables?: TableSizes;
+  tables?: FlowTableSizes;
 }
 
 /** max_entries of the flow tables; each defaults to lb_shared.h's size. */
-export interface TableSizes {
+export interface FlowTableSizes {
   /** lb_conns: confirmed IPv4 flows. */
   conns?: number;
   /** lb_conns6: confirmed IPv6 flows. */
@@ -64,17 +64,22 @@ export interface TableSizes {
   persist?: number;
 }
 
-const TABLE_MAPS: Record<keyof TableSizes, MapName> = { conns: 'lb_conns', conns6: 'lb_conns6', unconfirmed: 'lb_new', persist: 'lb_persist' };
-export const DEFAULT_TABLES: Required<TableSizes> = {
+const TABLE_MAPS: Record<keyof FlowTableSizes, MapName> = { conns: 'lb_conns', conns6: 'lb_conns6', unconfirmed: 'lb_new', persist: 'lb_persist' };
+export const DEFAULT_FLOW_TABLES: Required<FlowTableSizes> = {
   conns: LB.CONN_ENTRIES, conns6: LB.CONN6_ENTRIES, unconfirmed: LB.NEW_ENTRIES, persist: LB.PERSIST_ENTRIES,
 };
 /** Bounds of a table size: the kernel rounds a hash map's buckets up to a power of two. */
 export const MIN_TABLE_ENTRIES = 1024;
 export const MAX_TABLE_ENTRIES = 1 << 28;
 
-function sizeTables(obj: BpfObject, t: TableSizes | undefined): void {
-  for (const k of Object.keys(TABLE_MAPS) as Array<keyof TableSizes>) {
-    const n = t?.[k] ?? DEFAULT_TABLES[k];
+/** The flow tables a topology's director.conn_table and director.persistence_table ask for. */
+export function flowTablesOf(d: { connTable: { size: number; ipv6Size: number; unconfirmedSize: number }; persistenceTable: { size: number } }): FlowTableSizes {
+  return { conns: d.connTable.size, conns6: d.connTable.ipv6Size, unconfirmed: d.connTable.unconfirmedSize, persist: d.persistenceTable.size };
+}
+
+function sizeTables(obj: BpfObject, t: FlowTableSizes | undefined): void {
+  for (const k of Object.keys(TABLE_MAPS) as Array<keyof FlowTableSizes>) {
+    const n = t?.[k] ?? DEFAULT_FLOW_TABLES[k];
     if (!Number.isInteger(n) || n < MIN_TABLE_ENTRIES || n > MAX_TABLE_ENTRIES) {
       throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `tables.${k}: ${n} is not an integer ${MIN_TABLE_ENTRIES}..${MAX_TABLE_ENTRIES}`);
     }

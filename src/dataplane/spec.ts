@@ -35,9 +35,11 @@ const SCHEDULER_SCHED: Record<Scheduler, number> = {
   'lc': LB.SCHED_LC, 'wlc': LB.SCHED_WLC,
 };
 
-/** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp); IPVS's defaults. */
+/** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp). */
 export interface Timeouts { tcp: number; tcpFin: number; udp: number }
-export const DEFAULT_TIMEOUTS: Timeouts = { tcp: 900, tcpFin: 120, udp: 300 };
+/** IPVS's defaults (ip_vs_proto_tcp.c tcp_timeouts ESTABLISHED 15 min, FIN_WAIT 2 min;
+ *  ip_vs_proto_udp.c udp_timeouts NORMAL 5 min). */
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = { tcp: 900, tcpFin: 120, udp: 300 };
 /** The longest timeout: a year, far inside the u32 seconds an entry's expiry is kept in. */
 export const MAX_TIMEOUT_S = 365 * 86400;
 

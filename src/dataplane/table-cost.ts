@@ -12,6 +12,7 @@
 // which adds at most one element per CPU; left out too.
 // Checked against real maps by test/dataplane/table-cost.test.ts.
 import type { DirectorModel } from '../config/model';
+import { conn4Key, connValue, flowKey, persistKey, persistValue } from '../maps/lb';
 
 /** sizeof(struct bucket). */
 export const HTAB_BUCKET_BYTES = 16;
@@ -19,14 +20,14 @@ export const HTAB_BUCKET_BYTES = 16;
 export const HTAB_ELEM_BYTES = 48;
 
 /**
- * Key and value sizes of each sized table. These mirror the structs in bpf/include/ (flow keys
- * of the IPv4 and IPv6 connection tables, the unconfirmed-flow table, the persistence table).
+ * Key and value sizes of each sized table, from the codecs of the structs in bpf/include/
+ * (checked against the objects' BTF by test/maps): lb_conns, lb_conns6, lb_new, lb_persist.
  */
 export const TABLE_LAYOUT = {
-  conn4: { key: 16, value: 16 },
-  conn6: { key: 40, value: 16 },
-  unconfirmed: { key: 40, value: 16 },
-  persistence: { key: 24, value: 16 },
+  conn4: { key: conn4Key.size, value: connValue.size },
+  conn6: { key: flowKey.size, value: connValue.size },
+  unconfirmed: { key: flowKey.size, value: connValue.size },
+  persistence: { key: persistKey.size, value: persistValue.size },
 } as const;
 
 export type TableName = keyof typeof TABLE_LAYOUT;

@@ -5,7 +5,6 @@ import type { Topology } from '../config/model';
 import type { DataplanePort, RealWithId } from '../reconciler/reconciler';
 import type { DesiredReal, DesiredState, DesiredVip } from '../reconciler/desired';
 import { hostPort } from '../common/address';
-import { DEFAULT_TIMEOUTS } from '../config/tables';
 
 export class DataplanePortAdapter implements DataplanePort {
   constructor(private readonly dp: Dataplane) {}
@@ -14,6 +13,7 @@ export class DataplanePortAdapter implements DataplanePort {
     this.dp.vips.upsert({
       address: v.address, port: v.port, protocol: v.protocol, method: v.method, scheduler: v.scheduler,
       persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
+      timeouts: v.timeouts,
     });
   }
 
@@ -34,7 +34,10 @@ export class DataplanePortAdapter implements DataplanePort {
   }
 
   setReals(v: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void {
-    const spec = (r: RealWithId) => ({ id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state });
+    const spec = (r: RealWithId) => ({
+      id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state,
+      upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
+    });
     this.dp.reals.set(v.key, reals.map(spec), sorry ? spec(sorry) : null);
   }
 }
@@ -60,12 +63,9 @@ export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredSta
     let sorry: DesiredReal | null = null;
     for (const r of reals.filter((x) => x.vipKey === v.key)) {
       const k = keyOf(r.address);
-      // Thresholds and timeouts are not read back from the maps yet: the topology's values stand
-      // in (as if unchanged), so adopting never rewrites a real or VIP for them alone.
-      const cr = svc?.reals.find((x) => x.address === r.address);
       const d: DesiredReal = {
         key: k.key, address: r.address, port: k.port, weight: r.weight, state: r.state, mac: r.mac,
-        upperThreshold: cr?.upperThreshold ?? 0, lowerThreshold: cr?.lowerThreshold ?? 0,
+        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
       };
       realIds.push({ service: v.key, real: k.key, id: r.id });
       if (r.sorry) sorry = d;
@@ -75,7 +75,7 @@ export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredSta
       vip: {
         key: v.key, address: v.address, port: v.port, protocol: v.protocol, method: v.method, scheduler: v.scheduler,
         persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
-        timeouts: { ...(svc?.timeouts ?? DEFAULT_TIMEOUTS) },
+        timeouts: v.timeouts,
       },
       reals: mine,
       sorry,

@@ -10,6 +10,12 @@ export const NO_MAC = '00:00:00:00:00:00';
 
 export type MacLookup = (address: string) => string | null;
 
+/** IPVS (ip_vs_unbind_dest): without a lower threshold, overload ends below 3/4 of the upper.
+ *  Made explicit here so the maps hold what the desired state says. */
+export function effectiveLowerThreshold(upper: number, lower: number): number {
+  return upper && !lower ? Math.ceil((upper * 3) / 4) : lower;
+}
+
 export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup): DesiredService {
   const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
   const reals: DesiredReal[] = svc.reals.map((r) => {
@@ -21,7 +27,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
     if (verdict?.sorry && svc.sorryServer && state === 'up') state = 'drain';
     return {
       key: r.key, address: r.address, port: r.port, weight: e ? e.weight : r.weight, state, mac: mac ?? NO_MAC,
-      upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
+      upperThreshold: r.upperThreshold, lowerThreshold: effectiveLowerThreshold(r.upperThreshold, r.lowerThreshold),
     };
   });
   let sorry: DesiredReal | null = null;

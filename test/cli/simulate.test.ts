@@ -13,9 +13,10 @@ import { eth } from '../lib/packet';
 const xlvs = path.join(repoRoot(), 'bin', 'xlvs.js');
 const topo = path.join(repoRoot(), 'config', 'examples', 'dr-tcp-master.yaml');
 
-function sim(...args: string[]): { verdict: string; reason: string; real: string | null; output: string; outputHex: string } {
-  return JSON.parse(execFileSync('node', [xlvs, 'simulate', '-c', topo, '--json', ...args], { encoding: 'utf8' }));
+function simWith(file: string, ...args: string[]): { verdict: string; reason: string; real: string | null; output: string; outputHex: string } {
+  return JSON.parse(execFileSync('node', [xlvs, 'simulate', '-c', file, '--json', ...args], { encoding: 'utf8' }));
 }
+const sim = (...args: string[]) => simWith(topo, ...args);
 
 test('a SYN to the VIP is forwarded by DR to one of its reals', needsBpf(), () => {
   const r = sim('--client', '198.51.100.7:40000', '--vip', '192.168.81.229:6379/tcp');
@@ -40,6 +41,18 @@ test('not a VIP, and no real left: passed to the kernel with the reason', needsB
   assert.deepEqual([r.verdict, r.reason, r.real], ['XDP_PASS', 'not_vip', null]);
   const n = sim('--client', '198.51.100.7:40000', '--vip', '192.168.81.229:6379/tcp', '--down', '192.168.81.51', '192.168.81.234');
   assert.deepEqual([n.verdict, n.reason], ['XDP_PASS', 'no_real']);
+});
+
+test('a wlc service (with thresholds and timeouts) and an lc one forward; --down moves a flow', needsBpf(), () => {
+  const limits = path.join(repoRoot(), 'config', 'examples', 'connection-limits.yaml');
+  const w = simWith(limits, '--client', '203.0.113.5:40000', '--vip', '10.20.0.10:80/tcp');
+  assert.equal(w.verdict, 'XDP_TX');
+  assert.ok(w.real === '10.20.1.1:80' || w.real === '10.20.1.2:80', String(w.real));
+  const other = simWith(limits, '--client', '203.0.113.5:40000', '--vip', '10.20.0.10:80/tcp', '--down', w.real!.split(':')[0]);
+  assert.deepEqual([other.verdict, other.real === w.real], ['XDP_TX', false]);
+  const l = simWith(limits, '--client', '203.0.113.5:40000', '--vip', '10.20.0.11:53/udp');
+  assert.equal(l.verdict, 'XDP_TX');
+  assert.ok(l.real === '10.20.1.3:53' || l.real === '10.20.1.4:53', String(l.real));
 });
 
 test('bad flow arguments name what is wrong', () => {

@@ -2,7 +2,7 @@
 // the second and 5 on the IPv6 one, pinned under a directory unique to the test file and process;
 // flows are filled with real packets through the lb program (bench/lib/fill-flows.ts).
 import * as fs from 'node:fs';
-import { Dataplane, TableSizes } from '../../src/dataplane/dataplane';
+import { Dataplane, FlowTableSizes } from '../../src/dataplane/dataplane';
 import { ensureBpffs } from '../../src/loader';
 
 export const DIR_MAC = '02:00:00:00:00:01';
@@ -14,7 +14,7 @@ export const KEY2 = `${VIP2}:443/tcp`;
 export const KEY6 = `[${VIP6}]:80/tcp`;
 export const realAddr = (id: number) => (id === 5 ? '2001:db8:3::5' : `10.3.0.${id}`);
 
-export function scratch(name: string, tables?: TableSizes): { dp: Dataplane; pinDir: string; destroy(): void } {
+export function scratch(name: string, tables?: FlowTableSizes): { dp: Dataplane; pinDir: string; destroy(): void } {
   ensureBpffs('/sys/fs/bpf');
   const pinDir = `/sys/fs/bpf/xlvs-test-conns-${name}-${process.pid}`;
   const dp = Dataplane.create({ pinDir, mac: DIR_MAC, tunSource4: '198.51.100.1', mtu: 1500, tables });

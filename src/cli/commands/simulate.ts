@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import * as fs from 'node:fs';
 import { loadTopologyFile } from '../../config/load';
 import type { Topology } from '../../config/model';
-import { Dataplane } from '../../dataplane/dataplane';
+import { Dataplane, MIN_TABLE_ENTRIES } from '../../dataplane/dataplane';
 import { ensureBpffs, pinThreadToCpu } from '../../loader';
 import { Director } from '../../director/director';
 import { interfaceMac } from '../../daemon/neigh';
@@ -48,8 +48,11 @@ export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string
   }
   ensureBpffs('/sys/fs/bpf');
   const pinDir = `/sys/fs/bpf/xlvs-sim-${process.pid}`;
+  // One packet needs no big flow tables: the smallest the data plane takes.
+  const small = MIN_TABLE_ENTRIES;
   const dp = Dataplane.create({
     pinDir, mac: dirMac, tunSource4: topo.director.tunSource4 ?? undefined, tunSource6: topo.director.tunSource6 ?? undefined,
+    tables: { conns: small, conns6: small, unconfirmed: small, persist: small },
   });
   try {
     pinThreadToCpu(0);
