@@ -15,6 +15,15 @@ static __always_inline __u16 csum_fold32(__u32 sum)
 	return (__u16)~sum;
 }
 
+/* Fold a 64-bit sum of 32-bit words (RFC 1071 §2(C), "parallel summation") into 16 bits and
+ * complement it. At most 2^32 words' worth of carries, folded twice at each width. */
+static __always_inline __u16 csum_fold64(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return csum_fold32(sum);
+}
+
 /* Sum of `words` 16-bit words at p (caller has checked bounds; words is a constant). */
 static __always_inline __u32 csum_words(const void *p, int words)
 {

@@ -46,15 +46,47 @@ struct icmp_frag {
 	__be16 mtu;
 };
 
+/* MACs are read and written as three 16-bit words: every MAC we touch sits at an even offset
+ * (the frame's, and the map fields asserted below), so each copy is 3 loads and 3 stores
+ * instead of 6 + 6 byte moves, and stays aligned even where the verifier enforces alignment
+ * (packet data at NET_IP_ALIGN = 2). */
+_Static_assert(__builtin_offsetof(struct real_info, mac) % 2 == 0, "real_info.mac");
+_Static_assert(__builtin_offsetof(struct real_info, nexthop_mac) % 2 == 0, "real_info.nexthop_mac");
+_Static_assert(__builtin_offsetof(struct lb_config, mac) % 2 == 0, "lb_config.mac");
+
+struct mac_words {
+	__u16 w[3];
+};
+
+static __always_inline struct mac_words mac_load(const __u8 *m)
+{
+	const __u16 *w = (const __u16 *)m;
+	struct mac_words r = { { w[0], w[1], w[2] } };
+
+	return r;
+}
+
+static __always_inline void mac_store(__u8 *dst, struct mac_words m)
+{
+	__u16 *w = (__u16 *)dst;
+
+	w[0] = m.w[0];
+	w[1] = m.w[1];
+	w[2] = m.w[2];
+}
+
 static __always_inline int mac_is_zero(const __u8 *m)
 {
-	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
+	const __u16 *w = (const __u16 *)m;
+
+	return !(w[0] | w[1] | w[2]);
 }
 
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {
-	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) |
-		 (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5]));
+	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
+
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]));
 }
 
 static __always_inline int addr6_is_zero(const __u8 *a)
@@ -105,43 +137,76 @@ static __always_inline int push_room(struct xdp_md *ctx, int l2, int room)
 	return 0;
 }
 
-static __always_inline void tun_eth(void *data, const struct real_info *r,
-				    const struct lb_config *cfg, int l2, __u16 proto)
+/* Write a whole L2 header at data, `room` bytes in front of the frame's own: destination
+ * `dst`, our MAC as source, the frame's VLAN tag (l2 == 18) kept, ethertype `proto`. Only the
+ * tag is read from the old header, before anything is written (the new header after it may
+ * cover it); the rest is written outright instead of moved and then overwritten. The caller
+ * has checked data + room + l2 against the end. */
+static __always_inline void eth_push(void *data, int l2, int room, struct mac_words dst,
+				     const struct lb_config *cfg, __u16 proto)
 {
 	struct ethhdr *eth = data;
 
-	__builtin_memcpy(eth->h_dest, mac_is_zero(r->nexthop_mac) ? r->mac : r->nexthop_mac,
-			 ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+	if (l2 == 18) {
+		const __u16 *old = data + room + 12;	/* TPID, TCI */
+		__u16 tpid = old[0], tci = old[1];
+		__u16 *tag = data + 12;
+
+		tag[0] = tpid;
+		tag[1] = tci;
+	}
+	mac_store(eth->h_dest, dst);
+	mac_store(eth->h_source, mac_load(cfg->mac));
 	set_l3_proto(data, l2, proto);
+}
+
+/* TUN's outer destination MAC: the next hop's if set, else the real's. */
+static __always_inline struct mac_words tun_dst_mac(const struct real_info *r)
+{
+	struct mac_words nh = mac_load(r->nexthop_mac);
+
+	if (nh.w[0] | nh.w[1] | nh.w[2])
+		return nh;
+	return mac_load(r->mac);
+}
+
+/* A 20-byte IPv4 header (no options, id 0, TTL 64) with its checksum, built in registers and
+ * written as five 32-bit words: the checksum (RFC 1071) is summed over the words as they
+ * are stored, never read back from the packet. Words are in network order (bpf_htonl folds
+ * on constants, one byte swap otherwise). `ip` is 4-byte aligned relative to l2. */
+static __always_inline void ipv4_hdr_write(struct iphdr *ip, __u8 tos, __u16 tot_len, int df,
+					   __u8 proto, __be32 saddr, __be32 daddr)
+{
+	__be32 *w = (__be32 *)ip;
+	__be32 w0 = bpf_htonl(0x45000000 | (__u32)tos << 16 | tot_len);
+	__be32 w1 = df ? bpf_htonl(IP_DF) : 0;		/* id 0, DF or nothing */
+	__be32 w2 = bpf_htonl((__u32)OUTER_TTL << 24 | (__u32)proto << 16);	/* checksum 0 */
+
+	w[0] = w0;
+	w[1] = w1;
+	w[2] = w2;
+	w[3] = saddr;
+	w[4] = daddr;
+	ip->check = csum_fold64((__u64)w0 + w1 + w2 + saddr + daddr);
 }
 
 /* TUN toward an IPv4 real: outer IPv4, protocol 4 (inner IPv4) or 41 (inner IPv6). */
 static __always_inline int tun_push4(struct xdp_md *ctx, int l2, const struct pkt *p,
 				     const struct real_info *r, const struct lb_config *cfg)
 {
-	struct iphdr *o;
+	const int room = sizeof(struct iphdr);
 	void *data;
 
-	if (push_room(ctx, l2, sizeof(struct iphdr)))
+	if (bpf_xdp_adjust_head(ctx, -room))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
-	o = data + l2;
-	if ((void *)(o + 1) > (void *)(long)ctx->data_end)
+	if (data + l2 + room > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	tun_eth(data, r, cfg, l2, ETH_P_IP);
-	o->version = 4;
-	o->ihl = 5;
-	o->tos = p->tos;
-	o->tot_len = bpf_htons(p->ip_len + sizeof(struct iphdr));
-	o->id = 0;
+	eth_push(data, l2, room, tun_dst_mac(r), cfg, ETH_P_IP);
 	/* Outer DF copies the inner one (inner IPv6 never fragments on the way: DF). */
-	o->frag_off = p->df ? bpf_htons(IP_DF) : 0;
-	o->ttl = OUTER_TTL;
-	o->protocol = p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
-	o->saddr = cfg->tun_src4;
-	__builtin_memcpy(&o->daddr, r->addr, 4);
-	ipv4_set_csum(o);
+	ipv4_hdr_write(data + l2, p->tos, p->ip_len + room, p->df,
+		       p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_,
+		       cfg->tun_src4, *(const __be32 *)r->addr);
 	return LB_TX_TUN;
 }
 
@@ -149,26 +214,26 @@ static __always_inline int tun_push4(struct xdp_md *ctx, int l2, const struct pk
 static __always_inline int tun_push6(struct xdp_md *ctx, int l2, const struct pkt *p,
 				     const struct real_info *r, const struct lb_config *cfg)
 {
+	const int room = sizeof(struct ipv6hdr);
 	struct ipv6hdr *o;
+	__be32 *w;
 	void *data;
 
-	if (push_room(ctx, l2, sizeof(struct ipv6hdr)))
+	if (bpf_xdp_adjust_head(ctx, -room))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
-	o = data + l2;
-	if ((void *)(o + 1) > (void *)(long)ctx->data_end)
+	if (data + l2 + room > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	tun_eth(data, r, cfg, l2, ETH_P_IPV6);
-	o->version = 6;
-	o->priority = p->tos >> 4;
-	/* Traffic class copied from the inner packet; flow label 0 (RFC 2473 §6.5 leaves it to
-	 * the entry point; RFC 6438 ECMP entropy from the flow hash would go here if a path needs it). */
-	o->flow_lbl[0] = (p->tos & 0xf) << 4;
-	o->flow_lbl[1] = 0;
-	o->flow_lbl[2] = 0;
-	o->payload_len = bpf_htons(p->ip_len);
-	o->nexthdr = p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
-	o->hop_limit = OUTER_TTL;
+	eth_push(data, l2, room, tun_dst_mac(r), cfg, ETH_P_IPV6);
+	o = data + l2;
+	w = (__be32 *)o;
+	/* Version 6, traffic class copied from the inner packet, flow label 0 (RFC 2473 §6.5
+	 * leaves it to the entry point; RFC 6438 ECMP entropy from the flow hash would go here
+	 * if a path needs it); then payload length, next header, hop limit. */
+	w[0] = bpf_htonl(0x60000000 | (__u32)p->tos << 20);
+	w[1] = bpf_htonl((__u32)p->ip_len << 16 |
+			 (p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_) << 8 |
+			 OUTER_TTL);
 	__builtin_memcpy(&o->saddr, cfg->tun_src6, 16);
 	__builtin_memcpy(&o->daddr, r->addr, 16);
 	return LB_TX_TUN;
