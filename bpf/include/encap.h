@@ -46,33 +46,18 @@ struct icmp_frag {
 	__be16 mtu;
 };
 
-/* MACs are read and written as three 16-bit words: every MAC we touch sits at an even offset
- * (the frame's, and the map fields asserted below), so each copy is 3 loads and 3 stores
- * instead of 6 + 6 byte moves, and stays aligned even where the verifier enforces alignment
- * (packet data at NET_IP_ALIGN = 2). */
-_Static_assert(__builtin_offsetof(struct real_info, mac) % 2 == 0, "real_info.mac");
-_Static_assert(__builtin_offsetof(struct real_info, nexthop_mac) % 2 == 0, "real_info.nexthop_mac");
-_Static_assert(__builtin_offsetof(struct lb_config, mac) % 2 == 0, "lb_config.mac");
+/* Headers are built as numbers in network order ("numerals", as the RFCs draw them) and
+ * stored as the widest words that fit, each through one byte swap (bpf_cpu_to_be64 /
+ * bpf_htonl): an Ethernet header is one 64-bit, one 32-bit and one 16-bit store, an IPv4
+ * header two 64-bit stores and one 32-bit. Nothing is read back from the packet. The words
+ * land at offsets the packet's alignment does not guarantee; the verifier allows that on
+ * targets with efficient unaligned access (x86-64, arm64: what xlvs is built for), where it
+ * costs nothing. */
 
-struct mac_words {
-	__u16 w[3];
-};
-
-static __always_inline struct mac_words mac_load(const __u8 *m)
+/* A MAC as a 48-bit number: two bytes, then four. */
+static __always_inline __u64 mac48_load(const __u8 *m)
 {
-	const __u16 *w = (const __u16 *)m;
-	struct mac_words r = { { w[0], w[1], w[2] } };
-
-	return r;
-}
-
-static __always_inline void mac_store(__u8 *dst, struct mac_words m)
-{
-	__u16 *w = (__u16 *)dst;
-
-	w[0] = m.w[0];
-	w[1] = m.w[1];
-	w[2] = m.w[2];
+	return (__u64)bpf_ntohs(*(const __u16 *)m) << 32 | bpf_ntohl(*(const __u32 *)(m + 2));
 }
 
 static __always_inline int mac_is_zero(const __u8 *m)
@@ -96,13 +81,11 @@ static __always_inline int addr6_is_zero(const __u8 *a)
 	return !(w[0] | w[1] | w[2] | w[3]);
 }
 
-/* Set the ethertype of the frame (the VLAN's inner type when tagged). */
+/* Set the ethertype of the frame (the VLAN's inner type when tagged): the last two bytes of
+ * the L2 header, one 16-bit store (struct ethhdr is packed, so its field is written bytewise). */
 static __always_inline void set_l3_proto(void *data, int l2, __u16 proto)
 {
-	if (l2 == 18)
-		((struct vlan_hdr *)(data + 14))->proto = bpf_htons(proto);
-	else
-		((struct ethhdr *)data)->h_proto = bpf_htons(proto);
+	*(__be16 *)(data + l2 - 2) = bpf_htons(proto);
 }
 
 /* DR: the frame goes unchanged to the real's MAC, from ours. */
@@ -119,75 +102,67 @@ static __always_inline int dr_rewrite(struct xdp_md *ctx, const struct real_info
 	return LB_TX_DR;
 }
 
-/* Grow the head by `room` bytes and move the L2 header (l2 bytes) to the new front. */
-static __always_inline int push_room(struct xdp_md *ctx, int l2, int room)
-{
-	void *data, *end;
-
-	if (bpf_xdp_adjust_head(ctx, -room))
-		return -1;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	if (data + room + l2 > end)
-		return -1;
-	if (l2 == 18)
-		__builtin_memmove(data, data + room, 18);
-	else
-		__builtin_memmove(data, data + room, 14);
-	return 0;
-}
-
 /* Write a whole L2 header at data, `room` bytes in front of the frame's own: destination
- * `dst`, our MAC as source, the frame's VLAN tag (l2 == 18) kept, ethertype `proto`. Only the
- * tag is read from the old header, before anything is written (the new header after it may
- * cover it); the rest is written outright instead of moved and then overwritten. The caller
- * has checked data + room + l2 against the end. */
-static __always_inline void eth_push(void *data, int l2, int room, struct mac_words dst,
+ * `dst` (mac48_load), our MAC as source, the frame's VLAN tag (l2 == 18) kept, ethertype
+ * `proto`. Only the tag is read from the old header, before anything is written (the header
+ * that follows the new L2 header may cover it); nothing is moved only to be overwritten.
+ * The caller has checked data + room + l2 against the end. */
+static __always_inline void eth_push(void *data, int l2, int room, __u64 dst,
 				     const struct lb_config *cfg, __u16 proto)
 {
-	struct ethhdr *eth = data;
+	__u64 src = mac48_load(cfg->mac);
 
 	if (l2 == 18) {
-		const __u16 *old = data + room + 12;	/* TPID, TCI */
-		__u16 tpid = old[0], tci = old[1];
-		__u16 *tag = data + 12;
+		__u32 tag = *(const __u32 *)(data + room + 12);	/* TPID, TCI: copied as is */
 
-		tag[0] = tpid;
-		tag[1] = tci;
+		*(__u32 *)(data + 12) = tag;
 	}
-	mac_store(eth->h_dest, dst);
-	mac_store(eth->h_source, mac_load(cfg->mac));
+	*(__be64 *)data = bpf_cpu_to_be64(dst << 16 | src >> 32);
+	*(__be32 *)(data + 8) = bpf_htonl((__u32)src);
 	set_l3_proto(data, l2, proto);
 }
 
 /* TUN's outer destination MAC: the next hop's if set, else the real's. */
-static __always_inline struct mac_words tun_dst_mac(const struct real_info *r)
+static __always_inline __u64 tun_dst_mac(const struct real_info *r)
 {
-	struct mac_words nh = mac_load(r->nexthop_mac);
+	__u64 nh = mac48_load(r->nexthop_mac);
 
-	if (nh.w[0] | nh.w[1] | nh.w[2])
-		return nh;
-	return mac_load(r->mac);
+	return nh ? nh : mac48_load(r->mac);
 }
 
-/* A 20-byte IPv4 header (no options, id 0, TTL 64) with its checksum, built in registers and
- * written as five 32-bit words: the checksum (RFC 1071) is summed over the words as they
- * are stored, never read back from the packet. Words are in network order (bpf_htonl folds
- * on constants, one byte swap otherwise). `ip` is 4-byte aligned relative to l2. */
+/* A 20-byte IPv4 header (no options, id 0, TTL 64) with its checksum (RFC 1071), summed over
+ * the words as built, never read back from the packet. */
 static __always_inline void ipv4_hdr_write(struct iphdr *ip, __u8 tos, __u16 tot_len, int df,
 					   __u8 proto, __be32 saddr, __be32 daddr)
 {
-	__be32 *w = (__be32 *)ip;
-	__be32 w0 = bpf_htonl(0x45000000 | (__u32)tos << 16 | tot_len);
-	__be32 w1 = df ? bpf_htonl(IP_DF) : 0;		/* id 0, DF or nothing */
-	__be32 w2 = bpf_htonl((__u32)OUTER_TTL << 24 | (__u32)proto << 16);	/* checksum 0 */
+	/* version 4, IHL 5, TOS, total length | id 0, flags and fragment offset 0 */
+	__u64 w01 = (__u64)(0x4500 | tos) << 48 | (__u64)tot_len << 32 | (df ? IP_DF : 0);
+	/* TTL, protocol, checksum (0 while summing) */
+	__u32 w2 = (__u32)OUTER_TTL << 24 | (__u32)proto << 16;
+	__u32 sa = bpf_ntohl(saddr), da = bpf_ntohl(daddr);
+	__u16 check = csum_fold64((w01 >> 32) + (__u32)w01 + w2 + sa + da);
+	__be64 *q = (__be64 *)ip;
 
-	w[0] = w0;
-	w[1] = w1;
-	w[2] = w2;
-	w[3] = saddr;
-	w[4] = daddr;
-	ip->check = csum_fold64((__u64)w0 + w1 + w2 + saddr + daddr);
+	q[0] = bpf_cpu_to_be64(w01);
+	q[1] = bpf_cpu_to_be64((__u64)(w2 | check) << 32 | sa);
+	ip->daddr = daddr;
+}
+
+/* A 40-byte IPv6 header: traffic class `tc`, flow label 0, hop limit 64. The addresses are
+ * copied as two 64-bit words each. */
+static __always_inline void ipv6_hdr_write(struct ipv6hdr *ip6, __u8 tc, __u16 payload_len,
+					   __u8 nexthdr, const __u8 *saddr, const __u8 *daddr)
+{
+	__u64 *q = (__u64 *)ip6;
+	const __u64 *s = (const __u64 *)saddr, *d = (const __u64 *)daddr;
+
+	/* version 6, traffic class, flow label | payload length, next header, hop limit */
+	q[0] = bpf_cpu_to_be64((__u64)(0x60000000 | (__u32)tc << 20) << 32 |
+			       (__u32)payload_len << 16 | (__u32)nexthdr << 8 | OUTER_TTL);
+	q[1] = s[0];
+	q[2] = s[1];
+	q[3] = d[0];
+	q[4] = d[1];
 }
 
 /* TUN toward an IPv4 real: outer IPv4, protocol 4 (inner IPv4) or 41 (inner IPv6). */
@@ -210,13 +185,13 @@ static __always_inline int tun_push4(struct xdp_md *ctx, int l2, const struct pk
 	return LB_TX_TUN;
 }
 
-/* TUN toward an IPv6 real: outer IPv6, next header 4 (inner IPv4) or 41 (inner IPv6). */
+/* TUN toward an IPv6 real: outer IPv6, next header 4 (inner IPv4) or 41 (inner IPv6). Traffic
+ * class copied from the inner packet; flow label 0 (RFC 2473 §6.5 leaves it to the entry
+ * point; RFC 6438 ECMP entropy from the flow hash would go here if a path needs it). */
 static __always_inline int tun_push6(struct xdp_md *ctx, int l2, const struct pkt *p,
 				     const struct real_info *r, const struct lb_config *cfg)
 {
 	const int room = sizeof(struct ipv6hdr);
-	struct ipv6hdr *o;
-	__be32 *w;
 	void *data;
 
 	if (bpf_xdp_adjust_head(ctx, -room))
@@ -225,25 +200,18 @@ static __always_inline int tun_push6(struct xdp_md *ctx, int l2, const struct pk
 	if (data + l2 + room > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
 	eth_push(data, l2, room, tun_dst_mac(r), cfg, ETH_P_IPV6);
-	o = data + l2;
-	w = (__be32 *)o;
-	/* Version 6, traffic class copied from the inner packet, flow label 0 (RFC 2473 §6.5
-	 * leaves it to the entry point; RFC 6438 ECMP entropy from the flow hash would go here
-	 * if a path needs it); then payload length, next header, hop limit. */
-	w[0] = bpf_htonl(0x60000000 | (__u32)p->tos << 20);
-	w[1] = bpf_htonl((__u32)p->ip_len << 16 |
-			 (p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_) << 8 |
-			 OUTER_TTL);
-	__builtin_memcpy(&o->saddr, cfg->tun_src6, 16);
-	__builtin_memcpy(&o->daddr, r->addr, 16);
+	ipv6_hdr_write(data + l2, p->tos, p->ip_len,
+		       p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_,
+		       cfg->tun_src6, r->addr);
 	return LB_TX_TUN;
 }
 
-/* Cut the frame to l2 + `keep` bytes, then make `room` bytes of headroom after the L2
- * header. The first `keep` bytes of the IP packet end up at l2 + room. Saves the client's
- * MAC (the frame's source) in `client_mac` first. */
+/* Cut the frame to l2 + `keep` bytes, then grow the head by `room` bytes: the first `keep`
+ * bytes of the IP packet end up at l2 + room, with the old L2 header in front of them (the
+ * caller writes the new one at data with eth_push). Reads the client's MAC (the frame's
+ * source) into `client` first. */
 static __always_inline int icmp_reshape(struct xdp_md *ctx, int l2, int keep, int room,
-					__u8 *client_mac)
+					__u64 *client)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -252,23 +220,13 @@ static __always_inline int icmp_reshape(struct xdp_md *ctx, int l2, int keep, in
 
 	if ((void *)(eth + 1) > end)
 		return -1;
-	__builtin_memcpy(client_mac, eth->h_source, ETH_ALEN);
+	*client = mac48_load(eth->h_source);
 	len = end - data;
 	if (len < l2 + keep)
 		return -1;
 	if (bpf_xdp_adjust_tail(ctx, l2 + keep - len))
 		return -1;
-	return push_room(ctx, l2, room);
-}
-
-static __always_inline void icmp_eth(void *data, int l2, const __u8 *client_mac,
-				     const struct lb_config *cfg, __u16 proto)
-{
-	struct ethhdr *eth = data;
-
-	__builtin_memcpy(eth->h_dest, client_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
-	set_l3_proto(data, l2, proto);
+	return bpf_xdp_adjust_head(ctx, -room) ? -1 : 0;
 }
 
 /* ICMP type 3 code 4 to an IPv4 client, RFC 792 + RFC 1191 §4 (next-hop MTU). */
@@ -277,33 +235,22 @@ static __always_inline int too_big4(struct xdp_md *ctx, int l2, const struct pkt
 {
 	const int quote = sizeof(struct iphdr) + ICMP_QUOTE;
 	const int room = sizeof(struct iphdr) + sizeof(struct icmp_frag);
-	__u8 client_mac[ETH_ALEN];
 	struct icmp_frag *icmp;
 	struct iphdr *ip;
+	__u64 client;
 	void *data;
 
-	if (icmp_reshape(ctx, l2, quote, room, client_mac))
+	if (icmp_reshape(ctx, l2, quote, room, &client))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
 	ip = data + l2;
 	icmp = (void *)(ip + 1);
 	if ((void *)(icmp + 1) + quote > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	icmp_eth(data, l2, client_mac, cfg, ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tos = ICMP_TOS;
-	ip->tot_len = bpf_htons(room + quote);
-	ip->id = 0;
-	ip->frag_off = 0;
-	ip->ttl = OUTER_TTL;
-	ip->protocol = IPPROTO_ICMP;
-	if (cfg->tun_src4)
-		ip->saddr = cfg->tun_src4;
-	else
-		__builtin_memcpy(&ip->saddr, p->flow.dst, 4);
-	__builtin_memcpy(&ip->daddr, p->flow.src, 4);
-	ipv4_set_csum(ip);
+	eth_push(data, l2, room, client, cfg, ETH_P_IP);
+	ipv4_hdr_write(ip, ICMP_TOS, room + quote, 0, IPPROTO_ICMP,
+		       cfg->tun_src4 ? cfg->tun_src4 : *(const __be32 *)p->flow.dst,
+		       *(const __be32 *)p->flow.src);
 	icmp->type = ICMP_DEST_UNREACH_;
 	icmp->code = ICMP_FRAG_NEEDED_;
 	icmp->unused = 0;
@@ -319,33 +266,22 @@ static __always_inline int too_big6(struct xdp_md *ctx, int l2, const struct pkt
 {
 	const int quote = sizeof(struct ipv6hdr) + ICMP_QUOTE;
 	const int room = sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr);
-	__u8 client_mac[ETH_ALEN];
 	struct icmp6hdr *icmp;
 	struct ipv6hdr *ip6;
+	__u64 client;
 	__u32 sum;
 	void *data;
 
-	if (icmp_reshape(ctx, l2, quote, room, client_mac))
+	if (icmp_reshape(ctx, l2, quote, room, &client))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
 	ip6 = data + l2;
 	icmp = (void *)(ip6 + 1);
 	if ((void *)(icmp + 1) + quote > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	icmp_eth(data, l2, client_mac, cfg, ETH_P_IPV6);
-	ip6->version = 6;
-	ip6->priority = 0;
-	ip6->flow_lbl[0] = 0;
-	ip6->flow_lbl[1] = 0;
-	ip6->flow_lbl[2] = 0;
-	ip6->payload_len = bpf_htons(sizeof(*icmp) + quote);
-	ip6->nexthdr = IPPROTO_ICMPV6;
-	ip6->hop_limit = OUTER_TTL;
-	if (!addr6_is_zero(cfg->tun_src6))
-		__builtin_memcpy(&ip6->saddr, cfg->tun_src6, 16);
-	else
-		__builtin_memcpy(&ip6->saddr, p->flow.dst, 16);
-	__builtin_memcpy(&ip6->daddr, p->flow.src, 16);
+	eth_push(data, l2, room, client, cfg, ETH_P_IPV6);
+	ipv6_hdr_write(ip6, 0, sizeof(*icmp) + quote, IPPROTO_ICMPV6,
+		       addr6_is_zero(cfg->tun_src6) ? p->flow.dst : cfg->tun_src6, p->flow.src);
 	icmp->icmp6_type = ICMPV6_PKT_TOOBIG;
 	icmp->icmp6_code = 0;
 	icmp->icmp6_mtu = bpf_htonl(mtu);
