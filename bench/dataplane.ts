@@ -65,6 +65,9 @@ export interface CaseResult {
   vsMacSwap: number;
   /** Verdict every call returned (checked: a case that does not forward is not measured). */
   verdict: string;
+  /** --compare variants: median over runs of (this case − the same case of the measured object in
+   * the same run). Pairs each run with itself, so drift that hits a whole run cancels. */
+  pairedNs?: number;
 }
 
 export interface BenchResult {
@@ -302,6 +305,11 @@ export function run(opts: BenchOptions = {}): BenchResult {
       };
     };
     const cases = [...small.cases.map((c, i) => result(c, small.samples[i])), ...(cycled ? [result(cycled.c, cycled.samples)] : [])];
+    small.cases.forEach((c, i) => {
+      const m = /^(.*) \[[^\]]+\]$/.exec(c.name);
+      const j = m ? small.cases.findIndex((o) => o.name === m[1]) : -1;
+      if (j >= 0) cases[i].pairedNs = median(small.samples[i].map((x, k) => x - small.samples[j][k]));
+    });
     const dr = cases.find((c) => c.name === 'established DR');
     const nv = cases.find((c) => c.name === 'non-VIP');
     const tun = cases.find((c) => c.name === 'established TUN');
@@ -325,11 +333,14 @@ function printResult(r: BenchResult): void {
   const f = (n: number, width = 7) => n.toFixed(1).padStart(width);
   const spread = (c: CaseResult) => `${c.minNs.toFixed(1)}–${c.maxNs.toFixed(1)}`.padStart(13);
   console.log(`data plane per packet, BPF_PROG_TEST_RUN repeat=1, kernel ns per call; ${r.runs} runs × ${r.calls} calls (cycled: ≥ ${Math.ceil(r.flows / r.runs)}), one CPU`);
-  console.log(`${'case'.padEnd(w)}   median        min–max      net   ×PASS  ×MACSWAP`);
+  const paired = r.cases.some((c) => c.pairedNs !== undefined);
+  console.log(`${'case'.padEnd(w)}   median        min–max      net   ×PASS  ×MACSWAP${paired ? '   paired' : ''}`);
   for (const c of r.cases) {
-    console.log(`${c.name.padEnd(w)}  ${f(c.medianNs)}  ${spread(c)}  ${f(c.netNs)}  ${c.vsPass.toFixed(2).padStart(6)}  ${c.vsMacSwap.toFixed(2).padStart(8)}`);
+    const p = c.pairedNs === undefined ? '' : `  ${(c.pairedNs >= 0 ? '+' : '') + c.pairedNs.toFixed(1)}`.padStart(9);
+    console.log(`${c.name.padEnd(w)}  ${f(c.medianNs)}  ${spread(c)}  ${f(c.netNs)}  ${c.vsPass.toFixed(2).padStart(6)}  ${c.vsMacSwap.toFixed(2).padStart(8)}${p}`);
   }
   console.log(`net = median over runs of (case − XDP_PASS in the same run): the program's own cost per packet`);
+  if (paired) console.log(`paired = median over runs of (--compare variant − the same case of the measured object in the same run)`);
   if (!Number.isNaN(r.cycledMissRate)) console.log(`cycled flows that missed the connection table: ${(r.cycledMissRate * 100).toFixed(2)}%`);
   for (const t of r.targets) console.log(`target ${t.name}: ${t.ratio.toFixed(2)}× (≤ ${t.target}×) ${t.met ? 'met' : 'NOT met'}`);
 }
