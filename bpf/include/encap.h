@@ -88,17 +88,24 @@ static __always_inline void set_l3_proto(void *data, int l2, __u16 proto)
 	*(__be16 *)(data + l2 - 2) = bpf_htons(proto);
 }
 
+/* The two MACs of the frame at data: destination `dst` (mac48_load), our MAC as source. */
+static __always_inline void eth_set_macs(void *data, __u64 dst, const struct lb_config *cfg)
+{
+	__u64 src = mac48_load(cfg->mac);
+
+	*(__be64 *)data = bpf_cpu_to_be64(dst << 16 | src >> 32);
+	*(__be32 *)(data + 8) = bpf_htonl((__u32)src);
+}
+
 /* DR: the frame goes unchanged to the real's MAC, from ours. */
 static __always_inline int dr_rewrite(struct xdp_md *ctx, const struct real_info *r,
 				      const struct lb_config *cfg)
 {
 	void *data = (void *)(long)ctx->data;
-	struct ethhdr *eth = data;
 
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+	if (data + sizeof(struct ethhdr) > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	__builtin_memcpy(eth->h_dest, r->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+	eth_set_macs(data, mac48_load(r->mac), cfg);
 	return LB_TX_DR;
 }
 
@@ -110,15 +117,12 @@ static __always_inline int dr_rewrite(struct xdp_md *ctx, const struct real_info
 static __always_inline void eth_push(void *data, int l2, int room, __u64 dst,
 				     const struct lb_config *cfg, __u16 proto)
 {
-	__u64 src = mac48_load(cfg->mac);
-
 	if (l2 == 18) {
 		__u32 tag = *(const __u32 *)(data + room + 12);	/* TPID, TCI: copied as is */
 
 		*(__u32 *)(data + 12) = tag;
 	}
-	*(__be64 *)data = bpf_cpu_to_be64(dst << 16 | src >> 32);
-	*(__be32 *)(data + 8) = bpf_htonl((__u32)src);
+	eth_set_macs(data, dst, cfg);
 	set_l3_proto(data, l2, proto);
 }
 
