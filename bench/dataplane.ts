@@ -85,16 +85,19 @@ const XDP_TX = 3;
 const DIR_MAC = '02:00:00:00:00:fe';
 const CLIENT_MAC = '02:00:00:00:00:01';
 
-/** The baseline programs live in bench/bpf; compiled here when missing or stale (no Makefile rule yet). */
-function benchObject(name: string): string {
+/** The baseline programs live in bench/bpf; compiled here when missing or stale (no Makefile rule yet).
+ * `includes` are searched before bpf/include (a directory with another version of a header, to
+ * compare it); such a build goes to its own `out` name and is always recompiled. */
+export function benchObject(name: string, includes: string[] = [], outName = name): string {
   const root = repoRoot();
   const src = path.join(root, 'bench', 'bpf', `${name}.bpf.c`);
-  const out = path.join(root, 'build', 'bench-bpf', `${name}.bpf.o`);
-  const stale = !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
+  const out = path.join(root, 'build', 'bench-bpf', `${outName}.bpf.o`);
+  const stale = includes.length > 0 || !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
   if (stale) {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     const multiarch = (() => { try { return execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim(); } catch { return `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`; } })();
     execFileSync('clang', ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-Wno-unused-function',
+      ...includes.flatMap((d) => ['-I', d]),
       '-I', path.join(root, 'bpf', 'include'), '-I', `/usr/include/${multiarch}`, '-c', src, '-o', out], { stdio: 'inherit' });
   }
   return out;
