@@ -49,7 +49,7 @@ struct icmp_frag {
 /* Headers are built as numbers in network order ("numerals", as the RFCs draw them) and
  * stored as the widest words that fit, each through one byte swap (bpf_cpu_to_be64 /
  * bpf_htonl): an Ethernet header is one 64-bit, one 32-bit and one 16-bit store, an IPv4
- * header two 64-bit stores and one 32-bit. Nothing is read back from the packet. The words
+ * header two 64-bit stores and one 32-bit. Nothing written is read back. The words
  * land at offsets the packet's alignment does not guarantee; the verifier allows that on
  * targets with efficient unaligned access (x86-64, arm64: what xlvs is built for), where it
  * costs nothing. */
@@ -58,13 +58,6 @@ struct icmp_frag {
 static __always_inline __u64 mac48_load(const __u8 *m)
 {
 	return (__u64)bpf_ntohs(*(const __u16 *)m) << 32 | bpf_ntohl(*(const __u32 *)(m + 2));
-}
-
-static __always_inline int mac_is_zero(const __u8 *m)
-{
-	const __u16 *w = (const __u16 *)m;
-
-	return !(w[0] | w[1] | w[2]);
 }
 
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
@@ -153,20 +146,26 @@ static __always_inline void ipv4_hdr_write(struct iphdr *ip, __u8 tos, __u16 tot
 }
 
 /* A 40-byte IPv6 header: traffic class `tc`, flow label 0, hop limit 64. The addresses are
- * copied as two 64-bit words each. */
+ * copied as 32-bit words: one may be on the stack (the parsed flow, for too-big replies),
+ * where the verifier always enforces alignment, and 4 bytes is what struct flow_key's
+ * addresses are sure to have. */
 static __always_inline void ipv6_hdr_write(struct ipv6hdr *ip6, __u8 tc, __u16 payload_len,
 					   __u8 nexthdr, const __u8 *saddr, const __u8 *daddr)
 {
-	__u64 *q = (__u64 *)ip6;
-	const __u64 *s = (const __u64 *)saddr, *d = (const __u64 *)daddr;
+	const __u32 *s = (const __u32 *)saddr, *d = (const __u32 *)daddr;
+	__u32 *a = (__u32 *)&ip6->saddr;
 
 	/* version 6, traffic class, flow label | payload length, next header, hop limit */
-	q[0] = bpf_cpu_to_be64((__u64)(0x60000000 | (__u32)tc << 20) << 32 |
-			       (__u32)payload_len << 16 | (__u32)nexthdr << 8 | OUTER_TTL);
-	q[1] = s[0];
-	q[2] = s[1];
-	q[3] = d[0];
-	q[4] = d[1];
+	*(__be64 *)ip6 = bpf_cpu_to_be64((__u64)(0x60000000 | (__u32)tc << 20) << 32 |
+					 (__u32)payload_len << 16 | (__u32)nexthdr << 8 | OUTER_TTL);
+	a[0] = s[0];
+	a[1] = s[1];
+	a[2] = s[2];
+	a[3] = s[3];
+	a[4] = d[0];
+	a[5] = d[1];
+	a[6] = d[2];
+	a[7] = d[3];
 }
 
 /* TUN toward an IPv4 real: outer IPv4, protocol 4 (inner IPv4) or 41 (inner IPv6). */
