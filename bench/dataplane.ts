@@ -18,7 +18,10 @@
 // XDP_PASS — all per call, where the same test-run overhead is on each side.
 //
 // Run: node dist/bench/dataplane.js [--quick] [--object other-lb.bpf.o] [--compare a.bpf.o,b.bpf.o] [--no-cycled] [--repeat N]
+//                                    [--cases TUN,DR] [--runs N] [--calls N]
 //      (root; make build first). --compare measures more objects in the same runs, interleaved.
+//      --cases keeps only the lb cases whose name contains one of the words (the two baselines
+//      always run): fewer cases, more runs in the same minutes, for comparing one path.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -44,6 +47,8 @@ export interface BenchOptions {
   repeat?: number;
   /** Skip the cycled-flows case (it fills a 1M-entry table: slow). */
   noCycled?: boolean;
+  /** Keep only the lb cases whose name contains one of these (baselines always run). */
+  cases?: string[];
   /** Print the table (default true when run from the command line). */
   print?: boolean;
 }
@@ -61,6 +66,9 @@ export interface CaseResult {
   vsMacSwap: number;
   /** Verdict every call returned (checked: a case that does not forward is not measured). */
   verdict: string;
+  /** --compare variants: median over runs of (this case − the same case of the measured object in
+   * the same run). Pairs each run with itself, so drift that hits a whole run cancels. */
+  pairedNs?: number;
 }
 
 export interface BenchResult {
@@ -78,16 +86,19 @@ const XDP_TX = 3;
 const DIR_MAC = '02:00:00:00:00:fe';
 const CLIENT_MAC = '02:00:00:00:00:01';
 
-/** The baseline programs live in bench/bpf; compiled here when missing or stale (no Makefile rule yet). */
-function benchObject(name: string): string {
+/** The baseline programs live in bench/bpf; compiled here when missing or stale (no Makefile rule yet).
+ * `includes` are searched before bpf/include (a directory with another version of a header, to
+ * compare it); such a build goes to its own `out` name and is always recompiled. */
+export function benchObject(name: string, includes: string[] = [], outName = name): string {
   const root = repoRoot();
   const src = path.join(root, 'bench', 'bpf', `${name}.bpf.c`);
-  const out = path.join(root, 'build', 'bench-bpf', `${name}.bpf.o`);
-  const stale = !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
+  const out = path.join(root, 'build', 'bench-bpf', `${outName}.bpf.o`);
+  const stale = includes.length > 0 || !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
   if (stale) {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     const multiarch = (() => { try { return execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim(); } catch { return `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`; } })();
     execFileSync('clang', ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-Wno-unused-function',
+      ...includes.flatMap((d) => ['-I', d]),
       '-I', path.join(root, 'bpf', 'include'), '-I', `/usr/include/${multiarch}`, '-c', src, '-o', out], { stdio: 'inherit' });
   }
   return out;
@@ -244,6 +255,7 @@ export function run(opts: BenchOptions = {}): BenchResult {
           vdp.flows.tickClock();
         });
         const plain = Buffer.from(eth({ src: CLIENT_MAC, dst: DIR_MAC }).ipv4({ src: '100.64.0.0', dst: '10.0.0.10' }).tcp({ sport: 1, dport: 80 }).payload(Buffer.alloc(18)).build());
+        const keep = (c: Case) => !opts.cases || opts.cases.some((w) => c.name.includes(w));
         const cases: Case[] = [
           { name: 'XDP_PASS baseline', prog: () => passProg, frame: () => plain, verdict: XDP_PASS },
           { name: 'MAC swap + XDP_TX baseline', prog: () => swapProg, frame: () => plain, verdict: XDP_TX },
@@ -251,8 +263,8 @@ export function run(opts: BenchOptions = {}): BenchResult {
             { name: `XDP_PASS baseline, repeat ${repeat}`, prog: () => passProg, frame: () => plain, verdict: XDP_PASS, repeat },
             { name: `MAC swap + XDP_TX baseline, repeat ${repeat}`, prog: () => swapProg, frame: () => plain, verdict: XDP_TX, repeat },
           ] : []),
-          ...lbCases(dp, ''),
-          ...variants.flatMap((v) => lbCases(v.dp, ` [${path.basename(v.object)}]`)),
+          ...lbCases(dp, '').filter(keep),
+          ...variants.flatMap((v) => lbCases(v.dp, ` [${path.basename(v.object)}]`).filter(keep)),
         ];
         // testRun copies the frame into the kernel, so shared buffers are never rewritten in place.
         // With --compare, the variant's cases run in the same rounds, interleaved with the build's.
@@ -318,15 +330,20 @@ export function run(opts: BenchOptions = {}): BenchResult {
       };
     };
     const cases = [...small.cases.map((c, i) => result(c, small.samples[i])), ...(cycled ? [result(cycled.c, cycled.samples)] : [])];
-    const dr = cases.find((c) => c.name === 'established DR')!;
-    const tun = cases.find((c) => c.name === 'established TUN')!;
-    const syn = cases.find((c) => c.name === 'new flow (SYN), tables full')!;
-    const nv = cases.find((c) => c.name === 'non-VIP')!;
+    small.cases.forEach((c, i) => {
+      const m = /^(.*) \[[^\]]+\]$/.exec(c.name);
+      const j = m ? small.cases.findIndex((o) => o.name === m[1]) : -1;
+      if (j >= 0) cases[i].pairedNs = median(small.samples[i].map((x, k) => x - small.samples[j][k]));
+    });
+    const dr = cases.find((c) => c.name === 'established DR');
+    const tun = cases.find((c) => c.name === 'established TUN');
+    const syn = cases.find((c) => c.name === 'new flow (SYN), tables full');
+    const nv = cases.find((c) => c.name === 'non-VIP');
     const targets = [
-      { name: 'established DR vs MAC swap', ratio: dr.vsMacSwap, target: 2.0, met: dr.vsMacSwap <= 2.0 },
-      { name: 'established TUN vs XDP_PASS', ratio: tun.vsPass, target: 1.96, met: tun.vsPass <= 1.96 },
-      { name: 'new flow vs XDP_PASS', ratio: syn.vsPass, target: 9.8, met: syn.vsPass <= 9.8 },
-      { name: 'non-VIP vs XDP_PASS', ratio: nv.vsPass, target: 1.2, met: nv.vsPass <= 1.2 },
+      ...(dr ? [{ name: 'established DR vs MAC swap', ratio: dr.vsMacSwap, target: 2.0, met: dr.vsMacSwap <= 2.0 }] : []),
+      ...(tun ? [{ name: 'established TUN vs XDP_PASS', ratio: tun.vsPass, target: 1.96, met: tun.vsPass <= 1.96 }] : []),
+      ...(syn ? [{ name: 'new flow vs XDP_PASS', ratio: syn.vsPass, target: 9.8, met: syn.vsPass <= 9.8 }] : []),
+      ...(nv ? [{ name: 'non-VIP vs XDP_PASS', ratio: nv.vsPass, target: 1.2, met: nv.vsPass <= 1.2 }] : []),
     ];
     const res: BenchResult = { runs, calls, flows, cases, cycledMissRate: cycled ? cycled.missRate : NaN, targets };
     if (print) printResult(res);
@@ -342,11 +359,14 @@ function printResult(r: BenchResult): void {
   const f = (n: number, width = 7) => n.toFixed(1).padStart(width);
   const spread = (c: CaseResult) => `${c.minNs.toFixed(1)}–${c.maxNs.toFixed(1)}`.padStart(13);
   console.log(`data plane per packet, BPF_PROG_TEST_RUN repeat=1, kernel ns per call; ${r.runs} runs × ${r.calls} calls (cycled: ≥ ${Math.ceil(r.flows / r.runs)}), one CPU`);
-  console.log(`${'case'.padEnd(w)}   median        min–max      net   ×PASS  ×MACSWAP`);
+  const paired = r.cases.some((c) => c.pairedNs !== undefined);
+  console.log(`${'case'.padEnd(w)}   median        min–max      net   ×PASS  ×MACSWAP${paired ? '   paired' : ''}`);
   for (const c of r.cases) {
-    console.log(`${c.name.padEnd(w)}  ${f(c.medianNs)}  ${spread(c)}  ${f(c.netNs)}  ${c.vsPass.toFixed(2).padStart(6)}  ${c.vsMacSwap.toFixed(2).padStart(8)}`);
+    const p = c.pairedNs === undefined ? '' : `  ${(c.pairedNs >= 0 ? '+' : '') + c.pairedNs.toFixed(1)}`.padStart(9);
+    console.log(`${c.name.padEnd(w)}  ${f(c.medianNs)}  ${spread(c)}  ${f(c.netNs)}  ${c.vsPass.toFixed(2).padStart(6)}  ${c.vsMacSwap.toFixed(2).padStart(8)}${p}`);
   }
   console.log(`net = median over runs of (case − XDP_PASS in the same run): the program's own cost per packet`);
+  if (paired) console.log(`paired = median over runs of (--compare variant − the same case of the measured object in the same run)`);
   if (!Number.isNaN(r.cycledMissRate)) console.log(`cycled flows that missed the connection table: ${(r.cycledMissRate * 100).toFixed(2)}%`);
   for (const t of r.targets) console.log(`target ${t.name}: ${t.ratio.toFixed(2)}× (≤ ${t.target}×) ${t.met ? 'met' : 'NOT met'}`);
 }
@@ -361,5 +381,11 @@ if (require.main === module) {
   const rep = argv.indexOf('--repeat');
   const repeat = rep >= 0 ? Number(argv[rep + 1]) : undefined;
   const quick = argv.includes('--quick');
-  run(quick ? { runs: 3, calls: 5000, flows: 100_000, object, compare, noCycled, repeat, print: true } : { object, compare, noCycled, repeat, print: true });
+  const num = (flag: string) => { const k = argv.indexOf(flag); return k >= 0 ? Number(argv[k + 1]) : undefined; };
+  const cs = argv.indexOf('--cases');
+  const cases = cs >= 0 ? argv[cs + 1].split(',') : undefined;
+  const base: BenchOptions = quick ? { runs: 3, calls: 5000, flows: 100_000 } : {};
+  const runs = num('--runs') ?? base.runs;
+  const calls = num('--calls') ?? base.calls;
+  run({ ...base, runs, calls, object, compare, noCycled, repeat, cases, print: true });
 }

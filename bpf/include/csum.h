@@ -1,11 +1,10 @@
-/* Internet checksum helpers (RFC 1071): folding, IPv4 header checksum, and sums over small
- * fixed-size regions for the ICMP messages built in encap.h.
+/* Internet checksum helpers (RFC 1071): folding, and sums over small fixed-size regions for
+ * the ICMP messages built in encap.h.
  */
 #ifndef XLVS_CSUM_H
 #define XLVS_CSUM_H
 
 #include <linux/types.h>
-#include <linux/ip.h>
 
 /* Fold a 32-bit accumulator into 16 bits and complement it. */
 static __always_inline __u16 csum_fold32(__u32 sum)
@@ -13,6 +12,15 @@ static __always_inline __u16 csum_fold32(__u32 sum)
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return (__u16)~sum;
+}
+
+/* Fold a 64-bit sum of 32-bit words (RFC 1071 §2(C), "parallel summation") into 16 bits and
+ * complement it. Two folds at each width absorb every carry of a sum of up to 2^32 words. */
+static __always_inline __u16 csum_fold64(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return csum_fold32(sum);
 }
 
 /* Sum of `words` 16-bit words at p (caller has checked bounds; words is a constant). */
@@ -25,13 +33,6 @@ static __always_inline __u32 csum_words(const void *p, int words)
 	for (int i = 0; i < words; i++)
 		sum += w[i];
 	return sum;
-}
-
-/* Fill in the checksum of a 20-byte IPv4 header built by us. */
-static __always_inline void ipv4_set_csum(struct iphdr *ip)
-{
-	ip->check = 0;
-	ip->check = csum_fold32(csum_words(ip, 10));
 }
 
 #endif

@@ -46,15 +46,25 @@ struct icmp_frag {
 	__be16 mtu;
 };
 
-static __always_inline int mac_is_zero(const __u8 *m)
+/* Headers are built as numbers in network order ("numerals", as the RFCs draw them) and
+ * stored as the widest words that fit, each through one byte swap (bpf_cpu_to_be64 /
+ * bpf_htonl): an Ethernet header is one 64-bit, one 32-bit and one 16-bit store, an IPv4
+ * header two 64-bit stores and one 32-bit. Nothing written is read back. The words
+ * land at offsets the packet's alignment does not guarantee; the verifier allows that on
+ * targets with efficient unaligned access (x86-64, arm64: what xlvs is built for), where it
+ * costs nothing. */
+
+/* A MAC as a 48-bit number: two bytes, then four. */
+static __always_inline __u64 mac48_load(const __u8 *m)
 {
-	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
+	return (__u64)bpf_ntohs(*(const __u16 *)m) << 32 | bpf_ntohl(*(const __u32 *)(m + 2));
 }
 
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {
-	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) |
-		 (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5]));
+	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
+
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]));
 }
 
 static __always_inline int addr6_is_zero(const __u8 *a)
@@ -64,13 +74,20 @@ static __always_inline int addr6_is_zero(const __u8 *a)
 	return !(w[0] | w[1] | w[2] | w[3]);
 }
 
-/* Set the ethertype of the frame (the VLAN's inner type when tagged). */
+/* Set the ethertype of the frame (the VLAN's inner type when tagged): the last two bytes of
+ * the L2 header, one 16-bit store (struct ethhdr is packed, so its field is written bytewise). */
 static __always_inline void set_l3_proto(void *data, int l2, __u16 proto)
 {
-	if (l2 == 18)
-		((struct vlan_hdr *)(data + 14))->proto = bpf_htons(proto);
-	else
-		((struct ethhdr *)data)->h_proto = bpf_htons(proto);
+	*(__be16 *)(data + l2 - 2) = bpf_htons(proto);
+}
+
+/* The two MACs of the frame at data: destination `dst` (mac48_load), our MAC as source. */
+static __always_inline void eth_set_macs(void *data, __u64 dst, const struct lb_config *cfg)
+{
+	__u64 src = mac48_load(cfg->mac);
+
+	*(__be64 *)data = bpf_cpu_to_be64(dst << 16 | src >> 32);
+	*(__be32 *)(data + 8) = bpf_htonl((__u32)src);
 }
 
 /* DR: the frame goes unchanged to the real's MAC, from ours. */
@@ -78,107 +95,126 @@ static __always_inline int dr_rewrite(struct xdp_md *ctx, const struct real_info
 				      const struct lb_config *cfg)
 {
 	void *data = (void *)(long)ctx->data;
-	struct ethhdr *eth = data;
 
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+	if (data + sizeof(struct ethhdr) > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	__builtin_memcpy(eth->h_dest, r->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+	eth_set_macs(data, mac48_load(r->mac), cfg);
 	return LB_TX_DR;
 }
 
-/* Grow the head by `room` bytes and move the L2 header (l2 bytes) to the new front. */
-static __always_inline int push_room(struct xdp_md *ctx, int l2, int room)
+/* Write a whole L2 header at data, `room` bytes in front of the frame's own: destination
+ * `dst` (mac48_load), our MAC as source, the frame's VLAN tag (l2 == 18) kept, ethertype
+ * `proto`. Only the tag is read from the old header, before anything is written (the header
+ * that follows the new L2 header may cover it); nothing is moved only to be overwritten.
+ * The caller has checked data + room + l2 against the end. */
+static __always_inline void eth_push(void *data, int l2, int room, __u64 dst,
+				     const struct lb_config *cfg, __u16 proto)
 {
-	void *data, *end;
+	if (l2 == 18) {
+		__u32 tag = *(const __u32 *)(data + room + 12);	/* TPID, TCI: copied as is */
 
-	if (bpf_xdp_adjust_head(ctx, -room))
-		return -1;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	if (data + room + l2 > end)
-		return -1;
-	if (l2 == 18)
-		__builtin_memmove(data, data + room, 18);
-	else
-		__builtin_memmove(data, data + room, 14);
-	return 0;
+		*(__u32 *)(data + 12) = tag;
+	}
+	eth_set_macs(data, dst, cfg);
+	set_l3_proto(data, l2, proto);
 }
 
-static __always_inline void tun_eth(void *data, const struct real_info *r,
-				    const struct lb_config *cfg, int l2, __u16 proto)
+/* TUN's outer destination MAC: the next hop's if set, else the real's. */
+static __always_inline __u64 tun_dst_mac(const struct real_info *r)
 {
-	struct ethhdr *eth = data;
+	__u64 nh = mac48_load(r->nexthop_mac);
 
-	__builtin_memcpy(eth->h_dest, mac_is_zero(r->nexthop_mac) ? r->mac : r->nexthop_mac,
-			 ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
-	set_l3_proto(data, l2, proto);
+	return nh ? nh : mac48_load(r->mac);
+}
+
+/* A 20-byte IPv4 header (no options, id 0, TTL 64) with its checksum (RFC 1071), summed over
+ * the words as built, never read back from the packet. */
+static __always_inline void ipv4_hdr_write(struct iphdr *ip, __u8 tos, __u16 tot_len, int df,
+					   __u8 proto, __be32 saddr, __be32 daddr)
+{
+	/* version 4, IHL 5, TOS, total length | id 0, flags and fragment offset 0 */
+	__u64 w01 = (__u64)(0x4500 | tos) << 48 | (__u64)tot_len << 32 | (df ? IP_DF : 0);
+	/* TTL, protocol, checksum (0 while summing) */
+	__u32 w2 = (__u32)OUTER_TTL << 24 | (__u32)proto << 16;
+	__u32 sa = bpf_ntohl(saddr), da = bpf_ntohl(daddr);
+	__u16 check = csum_fold64((w01 >> 32) + (__u32)w01 + w2 + sa + da);
+	__be64 *q = (__be64 *)ip;
+
+	q[0] = bpf_cpu_to_be64(w01);
+	q[1] = bpf_cpu_to_be64((__u64)(w2 | check) << 32 | sa);
+	ip->daddr = daddr;
+}
+
+/* A 40-byte IPv6 header: traffic class `tc`, flow label 0, hop limit 64. The addresses are
+ * copied as 32-bit words: one may be on the stack (the parsed flow, for too-big replies),
+ * where the verifier always enforces alignment, and 4 bytes is what struct flow_key's
+ * addresses are sure to have. */
+static __always_inline void ipv6_hdr_write(struct ipv6hdr *ip6, __u8 tc, __u16 payload_len,
+					   __u8 nexthdr, const __u8 *saddr, const __u8 *daddr)
+{
+	const __u32 *s = (const __u32 *)saddr, *d = (const __u32 *)daddr;
+	__u32 *a = (__u32 *)&ip6->saddr;
+
+	/* version 6, traffic class, flow label | payload length, next header, hop limit */
+	*(__be64 *)ip6 = bpf_cpu_to_be64((__u64)(0x60000000 | (__u32)tc << 20) << 32 |
+					 (__u32)payload_len << 16 | (__u32)nexthdr << 8 | OUTER_TTL);
+	a[0] = s[0];
+	a[1] = s[1];
+	a[2] = s[2];
+	a[3] = s[3];
+	a[4] = d[0];
+	a[5] = d[1];
+	a[6] = d[2];
+	a[7] = d[3];
 }
 
 /* TUN toward an IPv4 real: outer IPv4, protocol 4 (inner IPv4) or 41 (inner IPv6). */
 static __always_inline int tun_push4(struct xdp_md *ctx, int l2, const struct pkt *p,
 				     const struct real_info *r, const struct lb_config *cfg)
 {
-	struct iphdr *o;
+	const int room = sizeof(struct iphdr);
 	void *data;
 
-	if (push_room(ctx, l2, sizeof(struct iphdr)))
+	if (bpf_xdp_adjust_head(ctx, -room))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
-	o = data + l2;
-	if ((void *)(o + 1) > (void *)(long)ctx->data_end)
+	if (data + l2 + room > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	tun_eth(data, r, cfg, l2, ETH_P_IP);
-	o->version = 4;
-	o->ihl = 5;
-	o->tos = p->tos;
-	o->tot_len = bpf_htons(p->ip_len + sizeof(struct iphdr));
-	o->id = 0;
+	eth_push(data, l2, room, tun_dst_mac(r), cfg, ETH_P_IP);
 	/* Outer DF copies the inner one (inner IPv6 never fragments on the way: DF). */
-	o->frag_off = p->df ? bpf_htons(IP_DF) : 0;
-	o->ttl = OUTER_TTL;
-	o->protocol = p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
-	o->saddr = cfg->tun_src4;
-	__builtin_memcpy(&o->daddr, r->addr, 4);
-	ipv4_set_csum(o);
+	ipv4_hdr_write(data + l2, p->tos, p->ip_len + room, p->df,
+		       p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_,
+		       cfg->tun_src4, *(const __be32 *)r->addr);
 	return LB_TX_TUN;
 }
 
-/* TUN toward an IPv6 real: outer IPv6, next header 4 (inner IPv4) or 41 (inner IPv6). */
+/* TUN toward an IPv6 real: outer IPv6, next header 4 (inner IPv4) or 41 (inner IPv6). Traffic
+ * class copied from the inner packet; flow label 0 (RFC 2473 §6.5 leaves it to the entry
+ * point; RFC 6438 ECMP entropy from the flow hash would go here if a path needs it). */
 static __always_inline int tun_push6(struct xdp_md *ctx, int l2, const struct pkt *p,
 				     const struct real_info *r, const struct lb_config *cfg)
 {
-	struct ipv6hdr *o;
+	const int room = sizeof(struct ipv6hdr);
 	void *data;
 
-	if (push_room(ctx, l2, sizeof(struct ipv6hdr)))
+	if (bpf_xdp_adjust_head(ctx, -room))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
-	o = data + l2;
-	if ((void *)(o + 1) > (void *)(long)ctx->data_end)
+	if (data + l2 + room > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	tun_eth(data, r, cfg, l2, ETH_P_IPV6);
-	o->version = 6;
-	o->priority = p->tos >> 4;
-	/* Traffic class copied from the inner packet; flow label 0 (RFC 2473 §6.5 leaves it to
-	 * the entry point; RFC 6438 ECMP entropy from the flow hash would go here if a path needs it). */
-	o->flow_lbl[0] = (p->tos & 0xf) << 4;
-	o->flow_lbl[1] = 0;
-	o->flow_lbl[2] = 0;
-	o->payload_len = bpf_htons(p->ip_len);
-	o->nexthdr = p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
-	o->hop_limit = OUTER_TTL;
-	__builtin_memcpy(&o->saddr, cfg->tun_src6, 16);
-	__builtin_memcpy(&o->daddr, r->addr, 16);
+	eth_push(data, l2, room, tun_dst_mac(r), cfg, ETH_P_IPV6);
+	ipv6_hdr_write(data + l2, p->tos, p->ip_len,
+		       p->flow.family == LB_AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_,
+		       cfg->tun_src6, r->addr);
 	return LB_TX_TUN;
 }
 
-/* Cut the frame to l2 + `keep` bytes, then make `room` bytes of headroom after the L2
- * header. The first `keep` bytes of the IP packet end up at l2 + room. Saves the client's
- * MAC (the frame's source) in `client_mac` first. */
+/* Cut the frame to l2 + `keep` bytes, then grow the head by `room` bytes: the first `keep`
+ * bytes of the IP packet end up at l2 + room, with the old L2 header in front of them (the
+ * caller writes the new one at data with eth_push). Reads the client's MAC (the frame's
+ * source) into `client` first. */
 static __always_inline int icmp_reshape(struct xdp_md *ctx, int l2, int keep, int room,
-					__u8 *client_mac)
+					__u64 *client)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -187,23 +223,13 @@ static __always_inline int icmp_reshape(struct xdp_md *ctx, int l2, int keep, in
 
 	if ((void *)(eth + 1) > end)
 		return -1;
-	__builtin_memcpy(client_mac, eth->h_source, ETH_ALEN);
+	*client = mac48_load(eth->h_source);
 	len = end - data;
 	if (len < l2 + keep)
 		return -1;
 	if (bpf_xdp_adjust_tail(ctx, l2 + keep - len))
 		return -1;
-	return push_room(ctx, l2, room);
-}
-
-static __always_inline void icmp_eth(void *data, int l2, const __u8 *client_mac,
-				     const struct lb_config *cfg, __u16 proto)
-{
-	struct ethhdr *eth = data;
-
-	__builtin_memcpy(eth->h_dest, client_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
-	set_l3_proto(data, l2, proto);
+	return bpf_xdp_adjust_head(ctx, -room) ? -1 : 0;
 }
 
 /* ICMP type 3 code 4 to an IPv4 client, RFC 792 + RFC 1191 §4 (next-hop MTU). */
@@ -212,33 +238,22 @@ static __always_inline int too_big4(struct xdp_md *ctx, int l2, const struct pkt
 {
 	const int quote = sizeof(struct iphdr) + ICMP_QUOTE;
 	const int room = sizeof(struct iphdr) + sizeof(struct icmp_frag);
-	__u8 client_mac[ETH_ALEN];
 	struct icmp_frag *icmp;
 	struct iphdr *ip;
+	__u64 client;
 	void *data;
 
-	if (icmp_reshape(ctx, l2, quote, room, client_mac))
+	if (icmp_reshape(ctx, l2, quote, room, &client))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
 	ip = data + l2;
 	icmp = (void *)(ip + 1);
 	if ((void *)(icmp + 1) + quote > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	icmp_eth(data, l2, client_mac, cfg, ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tos = ICMP_TOS;
-	ip->tot_len = bpf_htons(room + quote);
-	ip->id = 0;
-	ip->frag_off = 0;
-	ip->ttl = OUTER_TTL;
-	ip->protocol = IPPROTO_ICMP;
-	if (cfg->tun_src4)
-		ip->saddr = cfg->tun_src4;
-	else
-		__builtin_memcpy(&ip->saddr, p->flow.dst, 4);
-	__builtin_memcpy(&ip->daddr, p->flow.src, 4);
-	ipv4_set_csum(ip);
+	eth_push(data, l2, room, client, cfg, ETH_P_IP);
+	ipv4_hdr_write(ip, ICMP_TOS, room + quote, 0, IPPROTO_ICMP,
+		       cfg->tun_src4 ? cfg->tun_src4 : *(const __be32 *)p->flow.dst,
+		       *(const __be32 *)p->flow.src);
 	icmp->type = ICMP_DEST_UNREACH_;
 	icmp->code = ICMP_FRAG_NEEDED_;
 	icmp->unused = 0;
@@ -254,33 +269,22 @@ static __always_inline int too_big6(struct xdp_md *ctx, int l2, const struct pkt
 {
 	const int quote = sizeof(struct ipv6hdr) + ICMP_QUOTE;
 	const int room = sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr);
-	__u8 client_mac[ETH_ALEN];
 	struct icmp6hdr *icmp;
 	struct ipv6hdr *ip6;
+	__u64 client;
 	__u32 sum;
 	void *data;
 
-	if (icmp_reshape(ctx, l2, quote, room, client_mac))
+	if (icmp_reshape(ctx, l2, quote, room, &client))
 		return LB_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
 	ip6 = data + l2;
 	icmp = (void *)(ip6 + 1);
 	if ((void *)(icmp + 1) + quote > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
-	icmp_eth(data, l2, client_mac, cfg, ETH_P_IPV6);
-	ip6->version = 6;
-	ip6->priority = 0;
-	ip6->flow_lbl[0] = 0;
-	ip6->flow_lbl[1] = 0;
-	ip6->flow_lbl[2] = 0;
-	ip6->payload_len = bpf_htons(sizeof(*icmp) + quote);
-	ip6->nexthdr = IPPROTO_ICMPV6;
-	ip6->hop_limit = OUTER_TTL;
-	if (!addr6_is_zero(cfg->tun_src6))
-		__builtin_memcpy(&ip6->saddr, cfg->tun_src6, 16);
-	else
-		__builtin_memcpy(&ip6->saddr, p->flow.dst, 16);
-	__builtin_memcpy(&ip6->daddr, p->flow.src, 16);
+	eth_push(data, l2, room, client, cfg, ETH_P_IPV6);
+	ipv6_hdr_write(ip6, 0, sizeof(*icmp) + quote, IPPROTO_ICMPV6,
+		       addr6_is_zero(cfg->tun_src6) ? p->flow.dst : cfg->tun_src6, p->flow.src);
 	icmp->icmp6_type = ICMPV6_PKT_TOOBIG;
 	icmp->icmp6_code = 0;
 	icmp->icmp6_mtu = bpf_htonl(mtu);
