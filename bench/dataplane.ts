@@ -161,7 +161,7 @@ const SMALL_TABLES: FlowTableSizes = { conns: 262_144, unconfirmed: 131_072 };
 function withDataplane<T>(tag: string, object: string | undefined, fn: (dp: Dataplane) => T, tables?: FlowTableSizes): T {
   const pinDir = `/sys/fs/bpf/xlvs-bench-${tag}-${process.pid}`;
   const dp = Dataplane.create({ pinDir, object, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1', tables });
-  dp.flows.tickClock(); // as the daemon does every second: flows are stamped from lb_clock
+  dp.flows.tickClock(); // as the daemon does every second: flows expire by the flow clock
   try {
     return fn(dp);
   } finally {

@@ -27,25 +27,15 @@ static __always_inline __u64 lb_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
-/* lb_clock[0]: CLOCK_MONOTONIC in whole seconds as the control plane last wrote it (the daemon,
- * once a second). Connection entries expire by it: a second's resolution is what IPVS's
- * timeouts need, and an array load costs about nothing where even the coarse clock helper cost
- * 32 of the 125 ns net of an established DR packet (bench/dataplane.ts --compare, same runs).
- * Zero (nobody writes it: simulate, most tests) falls back to the kernel's coarse clock; tests of
- * expiry write it to move time. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lb_clock SEC(".maps");
-
-static __always_inline __u32 flow_now(void)
+/* The second connection entries expire by: lb_config.now_s, CLOCK_MONOTONIC in whole seconds
+ * as the daemon writes it every second. A second's resolution is what IPVS's timeouts need, and
+ * the field shares the config's cache line, read for every packet anyway: with the clock in a map
+ * of its own, an established DR packet cost 11-30 ns more (one more cold cache line per call,
+ * bench/dataplane.ts). Zero (nobody writes it: simulate, most tests) falls back to the kernel's
+ * coarse clock; tests of expiry write it to move time. */
+static __always_inline __u32 flow_now(const struct lb_config *cfg)
 {
-	__u32 zero = 0;
-	__u64 *t = bpf_map_lookup_elem(&lb_clock, &zero);
-
-	return t && *t ? (__u32)*t : (__u32)(lb_now() / 1000000000ULL);
+	return cfg->now_s ? cfg->now_s : (__u32)(lb_now() / 1000000000ULL);
 }
 
 /* A timestamp is written only when it changed, so a busy flow dirties its entry once per
@@ -63,8 +53,11 @@ struct {
 	__type(value, struct vip_info);
 } lb_vips SEC(".maps");
 
+/* lb_reals and lb_vip_ids are BPF_F_MMAPABLE for where that puts their values: page-aligned, so
+ * each 64-byte entry is one cache line (an array's values otherwise start 16 bytes into one). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, LB_MAX_REALS);
 	__type(key, __u32);
 	__type(value, struct real_info);
@@ -79,6 +72,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, LB_MAX_VIPS);
 	__type(key, __u32);
 	__type(value, struct vip_entry);
@@ -418,9 +412,9 @@ static __always_inline __u32 template_real(const struct persist_key *pk, const s
  * (the entry moves to lb_conns, a persistence template to lb_persist); else it is new and
  * scheduled: its entry, and the template it would create, go to lb_new. */
 __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, __u32 hash_seed,
-					__u32 flags)
+					__u32 flags, __u32 now)
 {
-	__u32 now = flow_now(), id = 0, tid = 0;
+	__u32 id = 0, tid = 0;
 	struct persist_value *pv = NULL, npv = {};
 	struct conn_value ncv = {}, *cv = NULL, *nv;
 	int syn = !!(flags & LB_SF_SYN);
@@ -703,7 +697,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	struct iphdr *ip;
 	struct ipv6hdr *ip6;
 	struct pkt p;
-	__u32 *bits = NULL, id;
+	__u32 *bits = NULL, id, now;
 	int proto, l4, ret, sel, new_flow = 0;
 
 	proto = parse_eth(&c, &eth);
@@ -764,12 +758,13 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	/* Not forwarded with a TTL that would expire on the next hop: the kernel answers. */
 	if (p.ttl <= 1)
 		return LB_PASS_TTL;
-	r = cv ? conn_stays(cv, &p, v, flow_now()) : NULL;
+	now = flow_now(cfg);
+	r = cv ? conn_stays(cv, &p, v, now) : NULL;
 	if (r) {
 		id = cv->real_id;
 	} else {
 		sel = lb_select(&p.flow, v, cfg->hash_seed,
-				p.tcp_ev | (p.syn ? LB_SF_SYN : 0) | (!p.syn && !cv ? LB_SF_LOOKED : 0));
+				p.tcp_ev | (p.syn ? LB_SF_SYN : 0) | (!p.syn && !cv ? LB_SF_LOOKED : 0), now);
 		if (sel < 0)
 			return LB_PASS_CONN_EXPIRED;	/* its only verdict */
 		id = sel & LB_SEL_ID;

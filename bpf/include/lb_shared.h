@@ -107,8 +107,9 @@ _Static_assert(sizeof(struct vip_info) == 40, "vip_info");
 struct vip_entry {
 	struct vip_key key;
 	struct vip_info info;
+	__u32 pad;		/* one 64-byte cache line per entry (lb_vip_ids is page-aligned) */
 };
-_Static_assert(sizeof(struct vip_entry) == 60, "vip_entry");
+_Static_assert(sizeof(struct vip_entry) == 64, "vip_entry");
 
 /* real_info: indexed by real id. A real belongs to exactly one VIP (vip_id). */
 struct real_info {
@@ -122,8 +123,9 @@ struct real_info {
 	__u32 weight;		/* wlc divides by it; the Maglev table is built from it */
 	__u32 upper_threshold;	/* no new flows at >= this many connections; 0 = none (ipvsadm -x) */
 	__u32 lower_threshold;	/* ... until below this many (ipvsadm -y; 3/4 of upper if unset) */
+	__u8 pad2[16];		/* one 64-byte cache line per entry (lb_reals is page-aligned) */
 };
-_Static_assert(sizeof(struct real_info) == 48, "real_info");
+_Static_assert(sizeof(struct real_info) == 64, "real_info");
 
 /* flow_key: a connection (and the Maglev hash input). */
 struct flow_key {
@@ -230,8 +232,10 @@ struct lb_config {
 	__u8 tun_src6[16];	/* outer IPv6 source for TUN, ICMPv6 source; :: = unset */
 	__u32 mtu;		/* L3 MTU toward reals; encapsulated packets above it are too big */
 	__u32 hash_seed;	/* identical on every director so all pick the same real */
+	__u32 now_s;		/* CLOCK_MONOTONIC in whole seconds, written by the daemon every
+				 * second: the clock connection entries expire by; 0 = unset */
 };
-_Static_assert(sizeof(struct lb_config) == 36, "lb_config");
+_Static_assert(sizeof(struct lb_config) == 40, "lb_config");
 
 /* Traffic per VIP and per real (per-CPU arrays indexed by id; summed by the reader). */
 struct lb_counters {

@@ -77,7 +77,7 @@ export class Tally {
   readonly real = new Map<number, ConnPair>();
   private readonly vip = new Map<number, ConnPair>();
 
-  /** `now`: the data plane's clock (lb_clock, CLOCK_MONOTONIC seconds) when the walk started. */
+  /** `now`: the data plane's clock (lb_config.now_s, CLOCK_MONOTONIC seconds) when the walk started. */
   constructor(private readonly now: number) {}
 
   /** Adds `count` conn_value entries laid out back to back in `values`, of a confirmed table or lb_new. */

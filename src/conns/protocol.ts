@@ -4,7 +4,7 @@ import type { CensusResult } from './census';
 import type { ConnFilterSpec } from './filter';
 
 export interface WorkerData {
-  /** The data plane's pinDir: lb_conns, lb_conns6, lb_new, lb_clock, lb_real_load(_fix) are
+  /** The data plane's pinDir: lb_conns, lb_conns6, lb_new, lb_cfg (the clock), lb_real_load(_fix) are
    *  pinned there (reopened for every walk: a restarted daemon may re-pin them). */
   pinDir: string;
   /** Entries per BPF_MAP_LOOKUP_BATCH call. */

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BpfMap, setThreadNice } from '../loader';
 import { monotonicSeconds } from '../dataplane/flows';
+import { lbConfig } from '../maps/lb';
 import { Tally, fixesFor, REAL_LOAD_SIZE, REAL_LOAD_FIX_SIZE } from './census';
 import { matcherOf, ConnMatcher } from './filter';
 import { rowLine } from './rows';
@@ -35,12 +36,12 @@ function errorFields(e: unknown): { message: string; code?: string } {
   return { message: err?.message ?? String(e), code: typeof err?.code === 'string' ? err.code : undefined };
 }
 
-/** The second entries expire by, as the data plane reads it (lb_clock; while nobody writes it, the kernel's monotonic clock). */
+/** The second entries expire by, as the data plane reads it (lb_config.now_s; while nobody writes it, the kernel's monotonic clock). */
 function dataplaneNow(): number {
-  const m = pinned('lb_clock');
+  const m = pinned('lb_cfg');
   try {
     const v = m.lookup(Buffer.alloc(4));
-    const t = v ? Number(v.readBigUInt64LE(0) & 0xffffffffn) : 0;
+    const t = v ? lbConfig.decode(v).nowS : 0;
     return t !== 0 ? t : monotonicSeconds() >>> 0;
   } finally {
     m.close();

@@ -105,7 +105,6 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_reasons: { key: 4, value: lbReasonStats.size },
   lb_vip_filter: { key: 4, value: 4 },
   lb_vip_ids: { key: 4, value: vipEntryCodec.size },
-  lb_clock: { key: 4, value: 8 },
   lb_no_accept: { key: vipKeyCodec.size, value: 4 },
 };
 
@@ -282,9 +281,11 @@ export class Dataplane {
     return this.ix.config();
   }
 
-  /** Replaces the director config (MAC, TUN sources, MTU, hash seed) in one map write. */
+  /** Replaces the director config (MAC, TUN sources, MTU, hash seed) in one map write; the flow
+   *  clock it shares the entry with is kept. */
   configure(c: DirectorConfig): void {
-    const enc = lbConfigCodec.encode(configOf(c));
+    const cur = this.ix.maps.lb_cfg.lookup(u32(0));
+    const enc = lbConfigCodec.encode({ ...configOf(c), nowS: cur ? lbConfigCodec.decode(cur).nowS : 0 });
     this.checkTunSources(c, [...this.ix.vips.values()]);
     this.ix.maps.lb_cfg.update(u32(0), enc);
   }

@@ -1,10 +1,10 @@
-// The flow side of the maps: the clock flow entries expire by (lb_clock), the flow tables (a
+// The flow side of the maps: the clock flow entries expire by (lb_config.now_s), the flow tables (a
 // whole walk, for tests: the daemon counts and lists connections off its main thread, src/conns),
 // the per-real connection counts and persistence templates.
 import {
   CONN_STATES, LB, connValue as connValueCodec, conn4Key as conn4KeyCodec, flowKey as flowKeyCodec,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, realLoad as realLoadCodec,
-  realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec, LbFlowStats, ConnValue,
+  realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec, LbFlowStats, ConnValue, lbConfig as lbConfigCodec,
 } from '../maps/lb';
 import { VipRef, formatAddr, AF4, AF6 } from './spec';
 import { parseAddr } from './addr';
@@ -26,7 +26,7 @@ export interface Connection {
   confirmed: boolean;
 }
 
-/** CLOCK_MONOTONIC in whole seconds: the base of lb_clock and of Connection.expires. */
+/** CLOCK_MONOTONIC in whole seconds: the base of the flow clock and of Connection.expires. */
 export function monotonicSeconds(): number {
   return Number(process.hrtime.bigint() / 1_000_000_000n);
 }
@@ -40,17 +40,20 @@ export class Flows {
   constructor(private readonly ix: DataplaneIndex) {}
 
   /**
-   * Writes the clock flow entries expire by (lb_clock in bpf/lb.bpf.c): CLOCK_MONOTONIC in
-   * whole seconds. The daemon calls it once a second; until someone does, the program reads the
-   * kernel's coarse clock itself, per packet. Tests write it to move time.
+   * Writes the clock flow entries expire by (lb_config.now_s, bpf/lb.bpf.c): CLOCK_MONOTONIC in
+   * whole seconds, in the config's entry (read, then written back whole: the config is written
+   * from the same thread only). The daemon calls it once a second; until someone does, the
+   * program reads the kernel's coarse clock itself, per packet. Tests write it to move time.
    */
   tickClock(nowS: number = monotonicSeconds()): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(nowS));
-    this.ix.maps.lb_clock.update(u32(0), b);
+    const cur = this.ix.maps.lb_cfg.lookup(u32(0));
+    if (!cur) return;
+    const c = lbConfigCodec.decode(cur);
+    c.nowS = nowS >>> 0;
+    this.ix.maps.lb_cfg.update(u32(0), lbConfigCodec.encode(c));
   }
 
-  /** Keeps lb_clock current: a tick now and every `everyMs` until stopClock() or close(). */
+  /** Keeps the flow clock current: a tick now and every `everyMs` until stopClock() or close(). */
   startClock(everyMs: number): void {
     this.stopClock();
     this.tickClock();

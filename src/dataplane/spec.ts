@@ -216,6 +216,7 @@ export function configOf(c: DirectorConfig): LbConfig {
     mac, tunSrc4, tunSrc6,
     mtu: intIn(c.mtu ?? DEFAULT_MTU, MIN_MTU, 65535, 'config.mtu'),
     hashSeed: intIn(c.hashSeed ?? 0, 0, 0xffffffff, 'config.hashSeed'),
+    nowS: 0, // the flow clock is the Dataplane's own (Flows.tickClock), not configuration
   };
 }
 

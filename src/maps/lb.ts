@@ -45,9 +45,10 @@ export const vipInfo = defineStruct<VipInfo>({
 /** lb_vip_ids[id]: the VIP's lb_vips key and value, by id (the established-flow fast path). */
 export interface VipEntry { key: VipKey; info: VipInfo }
 export const vipEntry = defineStruct<VipEntry>({
-  cName: 'vip_entry', size: 60, fields: [
+  cName: 'vip_entry', size: 64, fields: [
     { name: 'key', offset: 0, type: { struct: vipKey } },
     { name: 'info', offset: 20, type: { struct: vipInfo } },
+    { name: 'pad', offset: 60, type: { pad: 4 } },
   ],
 });
 
@@ -57,7 +58,7 @@ export interface RealInfo {
   upperThreshold: number; lowerThreshold: number;
 }
 export const realInfo = defineStruct<RealInfo>({
-  cName: 'real_info', size: 48, fields: [
+  cName: 'real_info', size: 64, fields: [
     { name: 'addr', offset: 0, type: { bytes: 16 } },
     { name: 'mac', offset: 16, type: 'mac' },
     { name: 'nexthopMac', cName: 'nexthop_mac', offset: 22, type: 'mac' },
@@ -68,6 +69,7 @@ export const realInfo = defineStruct<RealInfo>({
     { name: 'weight', offset: 36, type: 'u32' },
     { name: 'upperThreshold', cName: 'upper_threshold', offset: 40, type: 'u32' },
     { name: 'lowerThreshold', cName: 'lower_threshold', offset: 44, type: 'u32' },
+    { name: 'pad2', offset: 48, type: { pad: 16 } },
   ],
 });
 
@@ -167,15 +169,20 @@ export const persistValue = defineStruct<PersistValue>({
   ],
 });
 
-export interface LbConfig { mac: string; tunSrc4: Buffer; tunSrc6: Buffer; mtu: number; hashSeed: number }
+export interface LbConfig {
+  mac: string; tunSrc4: Buffer; tunSrc6: Buffer; mtu: number; hashSeed: number;
+  /** CLOCK_MONOTONIC in whole seconds (the flow clock, Flows.tickClock); 0 = unset. */
+  nowS: number;
+}
 export const lbConfig = defineStruct<LbConfig>({
-  cName: 'lb_config', size: 36, fields: [
+  cName: 'lb_config', size: 40, fields: [
     { name: 'mac', offset: 0, type: 'mac' },
     { name: 'pad0', offset: 6, type: { pad: 2 } },
     { name: 'tunSrc4', cName: 'tun_src4', offset: 8, type: { bytes: 4 } },
     { name: 'tunSrc6', cName: 'tun_src6', offset: 12, type: { bytes: 16 } },
     { name: 'mtu', offset: 28, type: 'u32' },
     { name: 'hashSeed', cName: 'hash_seed', offset: 32, type: 'u32' },
+    { name: 'nowS', cName: 'now_s', offset: 36, type: 'u32' },
   ],
 });
 
@@ -295,4 +302,4 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_clock', 'lb_no_accept'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept'] as const;

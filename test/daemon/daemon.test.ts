@@ -253,8 +253,8 @@ describe('xlvs daemon', needsBpf(), () => {
     await new Promise((r) => daemon!.once('exit', r));
     // Forwarding goes on without the daemon.
     assert.equal(send(prog, 44000, 'A').verdict, 3);
-    // Pins as an older build would leave them: no lb_clock, an lb_reasons of another layout.
-    fs.unlinkSync(path.join(pinDir, 'lb_clock'));
+    // Pins as an older build would leave them: no lb_flow_stats, an lb_reasons of another layout.
+    fs.unlinkSync(path.join(pinDir, 'lb_flow_stats'));
     fs.unlinkSync(path.join(pinDir, 'lb_reasons'));
     const odd = BpfMap.create({ type: 'PERCPU_ARRAY', name: 'lb_reasons', keySize: 4, valueSize: 8 * 17, maxEntries: 1 });
     odd.pin(path.join(pinDir, 'lb_reasons'));
@@ -266,7 +266,7 @@ describe('xlvs daemon', needsBpf(), () => {
       return s.adopted && s.services[0].reals.every((r) => r.state === 'up') ? s : undefined;
     });
     assert.deepEqual(s.services[0].reals.map((r) => [r.key, r.id]), ids, 'real ids kept');
-    assert.match(daemonLog, /took over the pinned data plane .*new: lb_maglev, lb_reasons, lb_clock\)/);
+    assert.match(daemonLog, /took over the pinned data plane .*new: lb_maglev, lb_flow_stats, lb_reasons\)/);
     assert.match(daemonLog, new RegExp(`replaced XDP program ${oldId} with \\d+`));
     // The interface now runs the program pinned by the new daemon, not the old one.
     prog.close();

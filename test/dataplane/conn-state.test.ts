@@ -1,5 +1,5 @@
 // Connection state and expiry (IPVS's input-only TCP states, `ipvsadm --set tcp tcpfin udp`):
-// real packets through BPF_PROG_TEST_RUN, time moved by writing lb_clock. A flow is confirmed
+// real packets through BPF_PROG_TEST_RUN, time moved by writing the flow clock (Flows.tickClock). A flow is confirmed
 // (lb_conns) by its second packet; a SYN on a connection the client closed, and any packet after
 // expiry but a TCP non-SYN, is scheduled afresh; a TCP non-SYN on an expired entry goes to the
 // kernel. "Afresh" shows as a different real: the flow's Maglev choice changes under it when a

@@ -1,6 +1,6 @@
 // A health check's verdict takes a real out of new selection with one lb_reals write
 // (Dataplane.reals.takeOutOfSelection), before the Maglev table is rebuilt: the lb program probes past
-// slots whose real is not up. Also the flow clock (lb_clock) connection entries are stamped with.
+// slots whose real is not up. Also the flow clock (lb_config.now_s) connection entries expire by.
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { eth } from '../lib/packet';
@@ -78,7 +78,7 @@ describe('lb: reals out of selection before the table is rebuilt', h.ctx.testOpt
     assert.equal(h.dp().reals.list(KEY).find((r) => r.id === 1)!.state, 'up');
   });
 
-  test('connection entries expire by lb_clock once it is written, else by the kernel clock', () => {
+  test('connection entries expire by the flow clock once it is written, else by the kernel clock', () => {
     h.dp().reals.set(KEY, [real(1), real(2)]);
     const before = monotonicSeconds();
     send(50_000, 'S');
