@@ -775,10 +775,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	}
 
 	ret = forward(ctx, &p, v, r, cfg);
-	if (ret == LB_TX_DR || ret == LB_TX_TUN) {
-		count_traffic(&lb_vip_stats, v->id, p.ip_len, new_flow);
+	/* Per real only: a VIP's traffic is the sum of its reals' (src/dataplane/stats.ts), which
+	 * saves a per-CPU cache line per packet (lb_vip_stats holds what reals that left carried). */
+	if (ret == LB_TX_DR || ret == LB_TX_TUN)
 		count_traffic(&lb_real_stats, id, p.ip_len, new_flow);
-	}
 	return ret;
 }
 

@@ -19,6 +19,9 @@ _Static_assert(offsetof(struct lb_reason_stats, no_accept) == 8 * LB_DROP_NO_ACC
 _Static_assert(offsetof(struct lb_reason_stats, tx_icmp) == 8 * LB_TX_ICMP, "reason tx_icmp");
 _Static_assert(offsetof(struct lb_reason_stats, conn_expired) == 8 * LB_PASS_CONN_EXPIRED, "reason conn_expired");
 
+/* lb_vip_stats is written by the control plane only: the traffic of reals that left the VIP,
+ * folded in when each left, so the VIP's counters (this plus its reals') never go down. The
+ * program counts per real alone: one per-CPU cache line less per packet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LB_MAX_VIPS);

@@ -5,7 +5,7 @@
 import { XlvsError, ErrorCodes } from '../errors';
 import { BpfMap, possibleCpus } from '../loader';
 import { buildMaglevTable } from '../maglev/maglev';
-import { LB, realInfo as realInfoCodec, RealInfo } from '../maps/lb';
+import { LB, realInfo as realInfoCodec, RealInfo, lbCounters } from '../maps/lb';
 import { VipRef, RealSpec, realInfoOf, selectable, stateName, formatAddr, AF6 } from './spec';
 import { DataplaneIndex, dataplaneState, u32 } from './state';
 
@@ -29,6 +29,18 @@ interface PendingSwap { vipId: number; inner: BpfMap; commit(): void; rollback()
 export function zeroStats(map: BpfMap, id: number): void {
   const zero = Buffer.alloc(map.valueSize);
   map.updatePerCpu(u32(id), Array.from({ length: possibleCpus() }, () => zero));
+}
+
+/** Adds one id's per-CPU counters into another's (lb_counters, CPU by CPU). */
+function retireStats(from: BpfMap, id: number, to: BpfMap, toId: number): void {
+  const add = from.lookupPerCpu(u32(id));
+  const cur = to.lookupPerCpu(u32(toId));
+  if (!add || !cur) return;
+  to.updatePerCpu(u32(toId), cur.map((b, cpu) => {
+    const a = lbCounters.decode(add[cpu]);
+    const c = lbCounters.decode(b);
+    return lbCounters.encode({ packets: a.packets + c.packets, bytes: a.bytes + c.bytes, newFlows: a.newFlows + c.newFlows });
+  }));
 }
 
 export class RealTable {
@@ -192,10 +204,16 @@ export class RealTable {
     return out;
   }
 
-  /** Clears a real's entry (its VIP is gone, or it left the VIP after the swap). */
+  /**
+   * Clears a real's entry (its VIP is gone, or it left the VIP after the swap). Its counters are
+   * first added to its VIP's lb_vip_stats, per CPU: the data plane counts per real only, and a
+   * VIP's traffic is what its reals carried, those that left included (Stats.counters).
+   */
   clear(id: number): void {
+    const vipId = this.ix.reals.get(id)?.vipId;
     this.ix.maps.lb_reals.update(u32(id), Buffer.alloc(realInfoCodec.size));
     this.ix.reals.delete(id);
+    if (vipId) retireStats(this.ix.maps.lb_real_stats, id, this.ix.maps.lb_vip_stats, vipId);
   }
 
   requireTunSources(vipKey: string, reals: RealInfo[]): void {

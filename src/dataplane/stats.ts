@@ -1,5 +1,5 @@
-// Reading the per-CPU counters: per VIP, per real (one batch read for every real) and per
-// verdict reason, summed over CPUs.
+// Reading the per-CPU counters: per real (one batch read for every real), per VIP (its reals',
+// plus what reals that left carried) and per verdict reason, summed over CPUs.
 import type { BpfMap } from '../loader';
 import { REASONS, ReasonName, lbCounters, lbReasonStats } from '../maps/lb';
 import { u32 } from './state';
@@ -57,9 +57,28 @@ export class Stats {
 
   /** Per VIP, per real and per reason, summed over CPUs. */
   counters(): Counters {
-    const vips = this.vips.list().map((v) => ({ key: v.key, id: v.id, ...this.sumPerCpu(this.ix.maps.lb_vip_stats, v.id) }));
     const realStats = this.sumAllPerCpu(this.ix.maps.lb_real_stats);
     const reals = this.reals.list().map((r) => ({ id: r.id, vipKey: r.vipKey, ...realStats(r.id) }));
+    // A VIP's traffic: its reals' now, plus what reals that left carried (lb_vip_stats, folded
+    // in by RealTable.clear): the data plane counts per real only.
+    const byVip = new Map<string, Traffic>();
+    for (const r of reals) {
+      const t = byVip.get(r.vipKey) ?? { packets: 0n, bytes: 0n, newFlows: 0n };
+      t.packets += r.packets;
+      t.bytes += r.bytes;
+      t.newFlows += r.newFlows;
+      byVip.set(r.vipKey, t);
+    }
+    const vips = this.vips.list().map((v) => {
+      const t = { key: v.key, id: v.id, ...this.sumPerCpu(this.ix.maps.lb_vip_stats, v.id) };
+      const own = byVip.get(v.key);
+      if (own) {
+        t.packets += own.packets;
+        t.bytes += own.bytes;
+        t.newFlows += own.newFlows;
+      }
+      return t;
+    });
     const reasons = Object.fromEntries(REASONS.map((r) => [r, 0n])) as Record<ReasonName, bigint>;
     for (const b of this.ix.maps.lb_reasons.lookupPerCpu(u32(0)) ?? []) {
       const s = lbReasonStats.decode(b);
