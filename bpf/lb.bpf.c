@@ -346,18 +346,28 @@ static __always_inline __u8 first_state(__u8 proto, __u32 flags)
 	return tcp_next(flags & LB_SF_SYN ? LB_CS_NONE : LB_CS_ESTABLISHED, flags & LB_SF_EV);
 }
 
-/* Applies a packet to an entry it stays with: state, counts, expiry. */
+/* Applies a packet to an entry it stays with: state, counts, expiry. The common packets (an ACK
+ * of an ESTABLISHED connection, any UDP packet) leave the state as it is and take two compares.
+ * (Measured with bench/dataplane.ts --compare, paired: within the +-20-70 ns two identical
+ * objects differ by on this host; the short path is kept for being the obvious one.) */
 static __always_inline void conn_step(struct conn_value *cv, __u8 proto, __u8 ev,
 				      const struct vip_info *v, __u32 now)
 {
-	__u8 st = proto == IPPROTO_TCP ? tcp_next(cv->state, ev) : cv->state;
+	__u8 st = cv->state, next;
 	__u32 exp;
 
-	if (st != cv->state) {
-		load_move(cv->real_id, cv->state, st);
-		cv->state = st;
+	if (__builtin_expect(st == LB_CS_ESTABLISHED && ev == LB_EV_ACK, 1)) {
+		exp = now + v->tmo_tcp;
+	} else if (st == LB_CS_UDP) {
+		exp = now + v->tmo_udp;
+	} else {
+		next = proto == IPPROTO_TCP ? tcp_next(st, ev) : st;
+		if (next != st) {
+			load_move(cv->real_id, st, next);
+			cv->state = next;
+		}
+		exp = now + cs_timeout(v, next);
 	}
-	exp = now + cs_timeout(v, st);
 	if (cv->expires != exp)
 		cv->expires = exp;
 }
