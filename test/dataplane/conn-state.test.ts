@@ -64,6 +64,18 @@ describe('lb: connection state and expiry', h.ctx.testOptions ?? {}, () => {
 
   const oneReal = () => { h.dp().reals.set(TCP_KEY, [real(A)]); h.dp().reals.set(UDP_KEY, [real(11)]); };
   const twoReals = () => { h.dp().reals.set(TCP_KEY, [real(A), real(B)]); h.dp().reals.set(UDP_KEY, [real(11), real(12)]); };
+  /** A TCP connection opened and confirmed on A while A is alone, on a port whose new flows go
+   *  to B once B is added (the probe's entries left to expire first). */
+  const establishedOnA = (from: number): number => {
+    oneReal();
+    twoReals();
+    const port = portMovingTo('tcp', B, from);
+    tick(61);
+    oneReal();
+    assert.equal(send('tcp', port, 'S'), A);
+    assert.equal(send('tcp', port, 'A'), A);
+    return port;
+  };
 
   test('SYN, ACK, FIN: SYN_RECV in lb_new, then ESTABLISHED and FIN_WAIT confirmed, each with its timeout', () => {
     oneReal();
@@ -106,13 +118,7 @@ describe('lb: connection state and expiry', h.ctx.testOptions ?? {}, () => {
   });
 
   test('RST closes: CLOSE for 10 s, then a non-SYN goes to the kernel and a SYN picks afresh', () => {
-    oneReal();
-    twoReals();
-    const port = portMovingTo('tcp', B, 3000);
-    tick(61);
-    oneReal();
-    assert.equal(send('tcp', port, 'S'), A);
-    assert.equal(send('tcp', port, 'A'), A);
+    const port = establishedOnA(3000);
     assert.equal(send('tcp', port, 'R'), A);
     assert.deepEqual([entry('tcp', port)!.state, entry('tcp', port)!.expires], ['CLOSE', clock + 10]);
     twoReals();
@@ -125,13 +131,7 @@ describe('lb: connection state and expiry', h.ctx.testOptions ?? {}, () => {
   });
 
   test('an idle ESTABLISHED flow expires after timeouts.tcp', () => {
-    oneReal();
-    twoReals();
-    const port = portMovingTo('tcp', B, 4000);
-    tick(61);
-    oneReal();
-    send('tcp', port, 'S');
-    send('tcp', port, 'A');
+    const port = establishedOnA(4000);
     twoReals();
     tick(50);
     assert.equal(send('tcp', port, 'A'), A, 'at the timeout: still live');
