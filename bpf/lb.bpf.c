@@ -447,7 +447,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 	if (cv) {
 		if (cv->vip_id == v->id && !cs_expired(cv, now)) {
 			if (syn && cs_closing(cv->state)) {
-				flow_stat(2);
+				flow_stat(LB_FS_REUSED);
 			} else {
 				r = real_of(cv->real_id, v->id);
 				if (r && flow_stays(r, v, syn)) {
@@ -457,7 +457,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 			}
 			load_add(cv->real_id, cv->state, -1);
 		} else if (cv->vip_id == v->id && f->proto == IPPROTO_TCP && !syn) {
-			flow_stat(3);
+			flow_stat(LB_FS_EXPIRED);
 			return -LB_PASS_CONN_EXPIRED;
 		}
 		/* An expired entry is already out of the counts (the census). */
@@ -478,7 +478,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 			conn_step(&ncv, f->proto, ev, v, now);
 			conn_store(f, &ncv);
 			bpf_map_delete_elem(&lb_new, f);
-			flow_stat(1);
+			flow_stat(LB_FS_CONFIRMED);
 			if (pnow) {
 				pv = bpf_map_lookup_elem(&lb_persist, &pk);
 				if (pv && pv->real_id == id) {
@@ -526,7 +526,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 	ncv.expires = now + cs_timeout(v, st);
 	bpf_map_update_elem(&lb_new, f, &ncv, BPF_ANY);
 	load_add(id, st, 1);
-	flow_stat(0);
+	flow_stat(LB_FS_UNCONFIRMED);
 	if (pnow && id != tid) {
 		template_key_of(&tk, &pk);
 		ncv.state = LB_CS_TEMPLATE;

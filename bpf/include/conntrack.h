@@ -200,21 +200,22 @@ static __always_inline int overloaded(__u32 id, const struct real_info *r, __u64
 	return 0;
 }
 
+/* Counts one event in lb_flow_stats: a field of it, by offset (LB_FS_*). */
+#define LB_FS_UNCONFIRMED 0
+#define LB_FS_CONFIRMED 1
+#define LB_FS_REUSED 2
+#define LB_FS_EXPIRED 3
+_Static_assert(__builtin_offsetof(struct lb_flow_stats, confirmed) == 8 * LB_FS_CONFIRMED, "LB_FS_CONFIRMED");
+_Static_assert(__builtin_offsetof(struct lb_flow_stats, reused) == 8 * LB_FS_REUSED, "LB_FS_REUSED");
+_Static_assert(__builtin_offsetof(struct lb_flow_stats, expired) == 8 * LB_FS_EXPIRED, "LB_FS_EXPIRED");
+
 static __always_inline void flow_stat(int which)
 {
 	__u32 zero = 0;
 	struct lb_flow_stats *s = bpf_map_lookup_elem(&lb_flow_stats, &zero);
 
-	if (!s)
-		return;
-	if (which == 0)
-		s->unconfirmed++;
-	else if (which == 1)
-		s->confirmed++;
-	else if (which == 2)
-		s->reused++;
-	else
-		s->expired++;
+	if (s && which >= 0 && which <= LB_FS_EXPIRED)
+		((__u64 *)s)[which]++;
 }
 
 static __always_inline void conn4_key_of(struct conn4_key *k, const struct flow_key *f)

@@ -199,7 +199,7 @@ struct real_load_fix {
 };
 _Static_assert(sizeof(struct real_load_fix) == 16, "real_load_fix");
 
-/* lb_flow_stats: what happened to new flows (per-CPU, one entry). */
+/* lb_flow_stats: what happened to new flows (per-CPU, one entry; field N is LB_FS_* N). */
 struct lb_flow_stats {
 	__u64 unconfirmed;	/* entries created in lb_new (a SYN, a UDP flow's first packet) */
 	__u64 confirmed;	/* moved to lb_conns/lb_conns6 (handshake ACK, second packet) */
