@@ -316,16 +316,17 @@ export function checkClocksource(v: SystemView): CheckResult {
 export function checkConnTable(v: SystemView, t: Topology | null): CheckResult {
   const n = 'conn-table';
   const cpus = v.kernel.possibleCpus();
-  const per = Math.floor(LB.CONN_ENTRIES / cpus);
+  const size = t?.director.connTable.size ?? LB.CONN_ENTRIES;
+  const per = Math.floor(size / cpus);
   const { ifname } = subject(v, t);
   const rxq = ifname ? (v.readdir(`/sys/class/net/${ifname}/queues`) ?? []).filter((q) => q.startsWith('rx-')).length : 0;
   const fmt = (x: number): string => x.toLocaleString('en-US');
   const queues = rxq > 0 && rxq < cpus
     ? `; ${ifname} has ${rxq} RX queue(s): unless RPS spreads them, new flows fill only those CPUs' lists (about ${fmt(per * rxq)} flows)`
     : '';
-  const finding = `lb_conns holds ${fmt(LB.CONN_ENTRIES)} flows in ${cpus} per-CPU LRU list(s): about ${fmt(per)} flows per CPU before the oldest are evicted${queues}`;
+  const finding = `lb_conns holds ${fmt(size)} flows (director.conn_table.size${t ? '' : ', the default'}) in ${cpus} per-CPU LRU list(s): about ${fmt(per)} flows per CPU before the oldest are evicted${queues}`;
   if (per < MIN_FLOWS_PER_CPU) {
-    return warning(n, finding, `raise LB_CONN_ENTRIES in bpf/include/lb_shared.h (and LB.CONN_ENTRIES in src/maps/lb.ts) and rebuild, or boot with fewer possible CPUs (possible_cpus=)`);
+    return warning(n, finding, `raise director.conn_table.size in the topology (\`xlvs validate\` prints the kernel memory it takes; a restart applies it), or boot with fewer possible CPUs (possible_cpus=)`);
   }
   return ok(n, finding);
 }

@@ -275,6 +275,11 @@ test('conn-table: flows per CPU from 1,048,576 entries; few RX queues noted; ver
   const many = checkConnTable(view({ ...healthy(), kernel: { possibleCpus: () => 128 } }), null);
   assert.equal(many.status, 'warning');
   assert.match(many.finding, /about 8,192 flows per CPU/);
+  assert.match(many.fix, /director\.conn_table\.size/);
+  // With a topology, its own table size counts.
+  const t = topo();
+  t.director.connTable.size = 4 * 65536;
+  assert.match(checkConnTable(view(), t).finding, /262,144 flows \(director\.conn_table\.size\) in 4 per-CPU LRU list\(s\): about 65,536 flows per CPU/);
 });
 
 test('real-arp: names the DR reals and the command to run on each', () => {
