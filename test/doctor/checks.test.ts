@@ -267,7 +267,7 @@ test('clocksource: tsc and kvm-clock are fine; hpet warns and names the better o
 test('conn-table: flows per CPU from 1,048,576 entries; few RX queues noted; very many CPUs warn', () => {
   const r = checkConnTable(view(), null);
   assert.equal(r.status, 'ok');
-  assert.match(r.finding, /1,048,576 flows in 4 per-CPU LRU list\(s\): about 262,144 flows per CPU/);
+  assert.match(r.finding, /1,048,576 flows \(director\.conn_table\.size, the default\) in 4 per-CPU LRU list\(s\): about 262,144 flows per CPU/);
   assert.doesNotMatch(r.finding, /RX queue/);
   const f = healthy();
   f.dirs['/sys/class/net/eth0/queues'] = ['rx-0', 'tx-0'];
