@@ -12,12 +12,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { needsBpf, inCI } from '../lib/env';
+import { needsBpf } from '../lib/env';
 import { Netlab } from '../../src/lab/netns';
 import { run, inNs } from '../../src/sys/exec';
 import { xlvsArgv } from '../../src/lab/xlvs-cli';
 import { repoRoot } from '../../src/paths';
-import { Browser, Page, findChromium } from './cdp';
+import { Browser, Page, findChromium, needsChromium } from './cdp';
 
 const PREFIX = 'obscr';
 const DIR_ADDR = '10.79.0.2';
@@ -32,11 +32,7 @@ const NOTICE_MS = 20_000;
 
 function gate(): { skip?: string } {
   const base = needsBpf();
-  if (base.skip) return base;
-  if (findChromium() || inCI) return {};
-  const reason = 'needs chromium (apt-get install chromium, or run make test which does)';
-  process.stdout.write(`# skip: ${reason}\n`);
-  return { skip: reason };
+  return base.skip ? base : needsChromium();
 }
 
 function topology(ctlSocket: string): string {
