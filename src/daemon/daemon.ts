@@ -36,6 +36,8 @@ import { emptyCounts } from '../conns/census';
 import type { DaemonEvent, StatusSnapshot, ThreadStatus } from '../common/status';
 import { startMetricsServer, MetricsServer } from '../metrics/server';
 import type { EventCounters } from '../metrics/scrape';
+import { StatusHistory } from '../metrics/history';
+import { realTraffic } from './history-source';
 
 /** How often real MACs are looked up again ("kept fresh"). */
 const MAC_REFRESH_MS = 30_000;
@@ -66,6 +68,8 @@ export class Daemon {
   private metrics: MetricsServer | null = null;
   private macTimer: NodeJS.Timeout | null = null;
   private events: DaemonEvent[] = [];
+  /** The status page's rates and transitions over time; sampled while the metrics listener is up. */
+  private readonly history = new StatusHistory(() => realTraffic(this.topo, this.dp));
   private readonly counters: EventCounters = {
     reloads: { ok: 0, invalid: 0, failed: 0 },
     vrrpTransitions: {}, vrrpAdvertsReceived: {}, vrrpAdvertsRejected: {}, healthFailures: [],
@@ -173,7 +177,7 @@ export class Daemon {
     this.control = await serveControl(topo.control.socket, (req) => this.handle(req));
     if (topo.metrics.enabled) {
       this.metrics = await startMetricsServer(`${topo.metrics.host.includes(':') ? `[${topo.metrics.host}]` : topo.metrics.host}:${topo.metrics.port}`, {
-        snapshot: () => this.snapshot(), eventCounters: () => this.eventCounters(), version: packageVersion(),
+        snapshot: () => this.snapshot(), eventCounters: () => this.eventCounters(), version: packageVersion(), history: this.history,
       });
     }
     this.event('daemon', `running: director ${d.name} on ${d.interface} (XDP ${this.xdpMode}), ${topo.services.length} services, control ${topo.control.socket}` +
@@ -249,6 +253,7 @@ export class Daemon {
 
   private onHealth(e: HealthEvent): void {
     if (e.from !== e.to) this.event('health', `${e.serviceKey} ${e.realKey} ${e.to}: ${e.reason}`);
+    if (e.from !== e.to) this.history.health({ at: e.time, service: e.serviceKey, real: e.realKey, from: e.from, to: e.to, reason: e.reason });
     let r: ReturnType<Director['healthEvent']>;
     try {
       // A real that failed leaves new selection with one map write now; the table rebuild that
@@ -313,6 +318,7 @@ export class Daemon {
       this.counters.vrrpTransitions[c.instance] = (this.counters.vrrpTransitions[c.instance] ?? 0) + 1;
       this.director.setVrrpState(c.instance, c.to);
       this.event('vrrp', `${c.instance} ${c.from} -> ${c.to} (${c.reason})`);
+      this.history.vrrp({ at: Date.now(), instance: c.instance, from: c.from, to: c.to, reason: c.reason });
     });
     t.on('advert-received', (x: { instance: string }) => {
       this.counters.vrrpAdvertsReceived[x.instance] = (this.counters.vrrpAdvertsReceived[x.instance] ?? 0) + 1;

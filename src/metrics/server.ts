@@ -1,10 +1,16 @@
-// The observability listener: `/metrics` (Prometheus text), `/status.json` and `/` (the status
-// page). Loopback by default; it listens elsewhere only when the topology says so.
+// The observability listener: `/metrics` (Prometheus text), `/status.json`, `/history.json` (the
+// page's charts and timelines, src/metrics/history.ts) and `/` (the status page). Loopback by default; it listens elsewhere only when the topology says so.
 import * as http from 'node:http';
 import { Histogram, Registry } from 'prom-client';
 import { registerScrapeMetrics, renderRegistry, ScrapeSources } from './scrape';
 import { statusPage } from './page';
 import { bigintReplacer } from '../common/json';
+import type { StatusHistory } from './history';
+
+/** What the listener serves from: the scrape's sources and, for the page, the history it samples while listening. */
+export interface MetricsSources extends ScrapeSources {
+  history?: StatusHistory;
+}
 
 export interface MetricsServer {
   registry: Registry;
@@ -34,7 +40,7 @@ function createRegistry(src: ScrapeSources): { registry: Registry; checkDuration
   return { registry, checkDuration };
 }
 
-export async function startMetricsServer(listen: string, src: ScrapeSources): Promise<MetricsServer> {
+export async function startMetricsServer(listen: string, src: MetricsSources): Promise<MetricsServer> {
   const { registry, checkDuration } = createRegistry(src);
   const { host, port } = parseListen(listen);
   const server = http.createServer((req, res) => {
@@ -57,16 +63,20 @@ export async function startMetricsServer(listen: string, src: ScrapeSources): Pr
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
+    } else if (url === '/history.json') {
+      const h = src.history?.toJSON() ?? { intervalMs: 0, capacity: 0, at: [], reals: [], health: [], vrrp: [] };
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(h));
     } else if (url === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(statusPage());
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /metrics or /status.json\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /metrics, /status.json or /history.json\n');
     }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
+  src.history?.start();
   return {
     registry,
     observeCheck: (service, real, seconds) => checkDuration.observe({ vip: service, real }, seconds),
@@ -74,6 +84,9 @@ export async function startMetricsServer(listen: string, src: ScrapeSources): Pr
       const a = server.address();
       return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port };
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      src.history?.stop();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }

@@ -1,7 +1,8 @@
 // A headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
 // commands on fd 3, replies and events on fd 4, each message JSON ended by a NUL byte). A pipe
 // needs no TCP port, so the browser can live in a network namespace the test process cannot
-// reach, and no WebSocket client is needed. Only what the status-page test uses.
+// reach, and no WebSocket client is needed. Only what the status-page tests use; a page records
+// its uncaught exceptions and console errors (Page.errors).
 import * as fs from 'node:fs';
 import { spawn, ChildProcess } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
@@ -25,11 +26,20 @@ export function findChromium(): string | null {
   return null;
 }
 
+/** Options for node:test: skips with a printed reason when chromium is not on PATH, except in CI (there it must run; scripts/ensure-deps installs it). */
+export function needsChromium(): { skip?: string } {
+  if (findChromium() || process.env.CI === 'true') return {};
+  const reason = 'needs chromium (apt-get install chromium, or run make test which does)';
+  process.stdout.write(`# skip: ${reason}\n`);
+  return { skip: reason };
+}
+
 interface Pending { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void; method: string }
 
 export class Browser {
   private seq = 0;
   private pending = new Map<number, Pending>();
+  private readonly pages = new Map<string, Page>();
   private buf = Buffer.alloc(0);
   private stderr = '';
   private readonly out: Writable;
@@ -41,10 +51,13 @@ export class Browser {
       this.buf = Buffer.concat([this.buf, d]);
       let i;
       while ((i = this.buf.indexOf(0)) >= 0) {
-        const msg = JSON.parse(this.buf.subarray(0, i).toString('utf8')) as { id?: number; result?: Record<string, unknown>; error?: { message: string } };
+        const msg = JSON.parse(this.buf.subarray(0, i).toString('utf8')) as {
+          id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string; params?: Record<string, unknown>; sessionId?: string;
+        };
         this.buf = this.buf.subarray(i + 1);
+        if (msg.method && msg.sessionId) this.pages.get(msg.sessionId)?.onEvent(msg.method, msg.params ?? {});
         const p = msg.id !== undefined ? this.pending.get(msg.id) : undefined;
-        if (!p) continue; // events: not needed here
+        if (!p) continue;
         this.pending.delete(msg.id!);
         if (msg.error) p.reject(new Error(`${p.method}: ${msg.error.message}`));
         else p.resolve(msg.result ?? {});
@@ -78,11 +91,15 @@ export class Browser {
     });
   }
 
-  /** Opens `url` in a new tab and attaches to it; returns the page's session. */
+  /** Opens `url` in a new tab and attaches to it; returns the page's session, which records the page's errors from the start. */
   async open(url: string): Promise<Page> {
-    const { targetId } = await this.send('Target.createTarget', { url }) as { targetId: string };
+    const { targetId } = await this.send('Target.createTarget', { url: 'about:blank' }) as { targetId: string };
     const { sessionId } = await this.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string };
-    return new Page(this, sessionId);
+    const page = new Page(this, sessionId);
+    this.pages.set(sessionId, page);
+    await this.send('Runtime.enable', {}, sessionId);
+    await this.send('Page.navigate', { url }, sessionId);
+    return page;
   }
 
   /** Asks chromium to quit, then kills it by PID if it lingers. */
@@ -98,7 +115,21 @@ export class Browser {
 }
 
 export class Page {
+  /** Uncaught exceptions and console.error/assert calls in the page, as text. */
+  readonly errors: string[] = [];
+
   constructor(private readonly b: Browser, readonly sessionId: string) {}
+
+  /** A DevTools event of this page's session (Runtime is enabled by Browser.open). */
+  onEvent(method: string, params: Record<string, unknown>): void {
+    if (method === 'Runtime.exceptionThrown') {
+      const d = params.exceptionDetails as { text: string; exception?: { description?: string } };
+      this.errors.push(`exception: ${d.exception?.description ?? d.text}`);
+    } else if (method === 'Runtime.consoleAPICalled' && (params.type === 'error' || params.type === 'assert')) {
+      const args = (params.args as { value?: unknown; description?: string }[]).map((a) => a.description ?? String(a.value));
+      this.errors.push(`console.${String(params.type)}: ${args.join(' ')}`);
+    }
+  }
 
   /** Evaluates `expression` in the page and returns its value (JSON-serialisable). */
   async evaluate<T>(expression: string): Promise<T> {
