@@ -206,7 +206,9 @@ describe('status page in headless Chromium against a running director', gate(), 
     const tl = await page.waitFor<{ n: number; segs: string[] }>(`${victim} on the health timeline`,
       `(() => { const tr = document.querySelector('#health-timeline tr[data-real="${SERVICE} ${victim}"]');
         return tr ? { n: Number(tr.dataset.transitions), segs: [...tr.querySelectorAll('rect.seg')].map((x) => x.getAttribute('class')) } : { n: 0, segs: [] }; })()`,
-      (v) => v.n >= 1, NOTICE_MS);
+      // Wait for the down segment itself: an earlier transition (the real coming up) may be
+      // on the timeline first.
+      (v) => v.n >= 1 && v.segs[v.segs.length - 1] === 'seg down', NOTICE_MS);
     assert.equal(tl.segs[tl.segs.length - 1], 'seg down');
     assert.deepEqual(page.errors, [], 'no exception or console error in the page');
     fs.writeFileSync(path.join(artifacts, 'status-page-down.png'), await page.screenshot());
