@@ -144,10 +144,10 @@ export class RealOverrides {
       return { result: { changed, overrides: this.list() }, services: new Set([key]) };
     }
     const want = parseReal(op, req.real);
+    // An address is one real of a service (config/check), so the port only narrows the match.
     const matches = svc.reals.filter((r) => r.address === want.address && (want.port === undefined || r.port === want.port));
     const realsText = svc.reals.map((r) => r.key).join(', ') || 'none';
     if (!matches.length) throw usage(`real ${op}: service ${key} has no real ${String(req.real)} (its reals: ${realsText}); nothing changed`);
-    if (matches.length > 1) throw usage(`real ${op}: ${String(req.real)} is several reals of ${key} (${matches.map((r) => r.key).join(', ')}): give the port; nothing changed`);
     const real = matches[0].key;
     const cur = this.byService.get(key)?.get(real);
     const next: Stored = { ...(cur ?? {}), at: now };
