@@ -191,4 +191,37 @@ describe('xlvs real drain / weight / clear', needsBpf(), () => {
     const flows = newFlows(40);
     assert.ok((flows.get(est.real) ?? 0) > 0, `the real takes new flows again: ${JSON.stringify([...flows])}`);
   });
+
+  test('reload keeps the overrides; --clear-overrides removes them; one whose real is gone is dropped and logged', async () => {
+    const other = est.real === `${NET}.50` ? `${NET}.51` : `${NET}.50`;
+    assert.equal(xlvs('real', 'drain', WEB, est.real).status, 0);
+    assert.equal(xlvs('real', 'weight', WEB, other, '3').status, 0);
+    const keep = xlvs('reload');
+    assert.equal(keep.status, 0, keep.stderr);
+    let s = await status();
+    assert.deepEqual(s.services[0].reals.map((r) => [r.address, r.state, r.override?.drained, r.override?.weight]).sort(),
+      [[est.real, 'drain', true, undefined], [other, 'up', undefined, 3]].sort());
+
+    const cleared = xlvs('reload', '--clear-overrides');
+    assert.equal(cleared.status, 0, cleared.stderr);
+    assert.match(cleared.stdout, /cleared the operator overrides/);
+    s = await status();
+    assert.ok(s.services[0].reals.every((r) => r.state === 'up' && !r.override), JSON.stringify(s.services[0].reals.map((r) => [r.key, r.state, r.override])));
+    assert.equal(fs.existsSync(ovFile), false);
+
+    // The drained real leaves the topology: its override goes with it, said in the log.
+    assert.equal(xlvs('real', 'drain', WEB, est.real).status, 0);
+    const octet = (a: string) => Number(a.split('.')[3]);
+    fs.writeFileSync(cfgFile, testTopology({ name: 'drain', net: NET, vrid: 78, base, reals: [octet(other)], metricsPort: METRICS }));
+    const gone = xlvs('reload');
+    assert.equal(gone.status, 0, gone.stderr);
+    const dropped = new RegExp(`\\[reload\\] ${WEB.replace(/\./g, '\\.')} ${est.real.replace(/\./g, '\\.')}:80: override dropped, the real is no longer configured`);
+    await waitFor(`the dropped override in the log\n${log}`, async () => dropped.test(log), 5000);
+    assert.equal(fs.existsSync(ovFile), false);
+    // Back in the topology, it is a plain real again.
+    fs.writeFileSync(cfgFile, testTopology({ name: 'drain', net: NET, vrid: 78, base, reals: [50, 51], metricsPort: METRICS }));
+    assert.equal(xlvs('reload').status, 0);
+    s = await status();
+    assert.ok(s.services[0].reals.every((r) => !r.override), JSON.stringify(s.services[0].reals.map((r) => [r.key, r.state, r.override])));
+  });
 });
