@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Netlab } from '../../src/lab/netns';
 import { xlvsArgv } from '../../src/lab/xlvs-cli';
 import { BpfProgram } from '../../src/loader';
@@ -17,7 +17,7 @@ import type { StatusSnapshot } from '../../src/common/status';
 import { needsBpf } from '../lib/env';
 import { eth } from '../lib/packet';
 import { waitFor } from '../lab/lib/e2e-lab';
-import { testTopology, topologyLab } from './topology';
+import { stopDaemon, testTopology, topologyLab, xlvsAt } from './topology';
 
 const NET = '10.229.0';
 const VIP = `${NET}.100`;
@@ -32,11 +32,7 @@ const CLIENT = '198.51.100.7';
 /** The reals .50 and .51, by the MAC testTopology gives them. */
 const MAC_OF: Record<string, string> = { '02:00:00:00:00:32': `${NET}.50`, '02:00:00:00:00:33': `${NET}.51` };
 
-function xlvs(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const argv = xlvsArgv([...args, '--socket', sock]);
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const xlvs = xlvsAt(sock);
 
 function macOf(frame: Buffer): string {
   return [...frame.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
@@ -99,12 +95,7 @@ describe('xlvs real drain / weight / clear', needsBpf(), () => {
   });
   after(async () => {
     prog?.close();
-    if (daemon && daemon.exitCode === null) {
-      try { await controlRequest(sock, { cmd: 'stop' }, 5000); } catch { /* already gone */ }
-      const gone = new Promise((r) => daemon!.once('exit', r));
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-      if (daemon.exitCode === null) process.kill(daemon.pid!, 'SIGKILL');
-    }
+    await stopDaemon(daemon, sock);
     await lab.cleanup();
   });
 
