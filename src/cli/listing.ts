@@ -1,6 +1,6 @@
 // ipvsadm-style listings of a status snapshot: `xlvs list` prints what `ipvsadm -L` would, so
 // operators read it without a manual. Pure: snapshot in, text out.
-import type { ServiceStatus, StatusSnapshot, TrafficCounters } from '../common/status';
+import { describeOverride, ServiceStatus, StatusSnapshot, TrafficCounters } from '../common/status';
 import { hostPort } from '../common/address';
 
 export type ListMode = 'plain' | 'stats' | 'rate';
@@ -40,7 +40,9 @@ export function formatListing(snap: StatusSnapshot, mode: ListMode, rates?: Map<
       out.push(`${serviceHead(s)} ${flags(s)}`);
       for (const r of s.reals) {
         const w = r.state === 'up' ? r.effectiveWeight : 0;
-        const tag = r.state === 'up' ? '' : `  (${r.state}: ${r.reason})`;
+        // An operator override always says so, with the topology's weight beside it.
+        const tag = r.override ? `  (${r.state === 'down' ? `down: ${r.reason}; ` : ''}${describeOverride(r.override, r.weight)})`
+          : r.state === 'up' ? '' : `  (${r.state}: ${r.reason})`;
         out.push(`  -> ${hostPort(r.address, r.port).padEnd(28)} ${(FORWARD[s.method] ?? s.method).padEnd(7)} ${String(w).padEnd(6)} ${String(r.activeConns).padEnd(10)} ${r.inactiveConns}${tag}`);
       }
     }

@@ -31,6 +31,16 @@ export interface RealStatus {
   lastCheckMs?: number;
   /** Over the control socket: when `xlvs zero` last zeroed it (ms since the epoch); `counters` are then counts since that moment. */
   zeroedAt?: number;
+  /** The operator's runtime override (`xlvs real drain|weight`), when one is in force; `weight` above stays the topology's. */
+  override?: { weight?: number; drained?: boolean; at: number };
+}
+
+/** How `xlvs list` and the status page describe an override: `drained by operator; topology 3`. */
+export function describeOverride(o: { weight?: number; drained?: boolean }, topologyWeight: number): string {
+  const parts: string[] = [];
+  if (o.drained) parts.push('drained by operator');
+  if (o.weight !== undefined) parts.push(`weight ${o.weight} by operator`);
+  return `${parts.join(', ')}; topology ${topologyWeight}`;
 }
 
 export interface ServiceStatus {

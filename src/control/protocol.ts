@@ -30,6 +30,22 @@ export interface ZeroResult {
   at: number;
 }
 
+/**
+ * `{"cmd":"real","op":"drain"|"undrain"|"weight"|"clear","service":"10.0.0.1:80/tcp","real":"10.0.0.5[:80]","weight":N}`
+ * (`xlvs real …`, ipvsadm -e -w N): the operator's overlay on the topology (src/daemon/overrides.ts),
+ * applied through the Director. `clear` without `real` clears the service's overrides, without
+ * `service` every override. An unknown service or real is E_USAGE naming it; nothing changes.
+ */
+export interface OverrideRequest extends ControlRequest { cmd: 'real'; op: 'drain' | 'undrain' | 'weight' | 'clear'; service?: string; real?: string; weight?: number }
+/** One override in force: service and real keys, since when (ms since the epoch). */
+export interface OverrideEntry { service: string; real: string; weight?: number; drained?: boolean; at: number }
+export interface OverrideResult {
+  /** One line per real changed (`10.0.0.1:80/tcp 10.0.0.5:80: drained by operator`). */
+  changed: string[];
+  /** Every override in force afterwards. */
+  overrides: OverrideEntry[];
+}
+
 export type ControlReply = { ok: true; result?: unknown; end?: true } | { ok: false; error: string; code?: string };
 
 /** A reply of many lines: `lines` yields pre-serialised `{"item":…}\n` lines (UTF-8), `summary` the end line's result. */

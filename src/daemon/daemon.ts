@@ -25,11 +25,12 @@ import type { TransitionMessage } from '../vrrp/thread-protocol';
 import type { VrrpConfig } from '../vrrp/types';
 import { Director, QuorumChange } from '../director/director';
 import { resolveMacs, interfaceMac } from './neigh';
-import { ControlRequest } from '../control/protocol';
+import { ControlRequest, OverrideRequest, OverrideResult } from '../control/protocol';
 import { serveControl } from '../control/server';
 import { vrrpConfigOf } from './vrrp-config';
 import { buildSnapshot } from './snapshot';
 import { CounterBaselines } from './zero';
+import { RealOverrides, overridesFile } from './overrides';
 import { ConnTable } from '../conns/table';
 import { connsReply } from '../conns/reply';
 import { emptyCounts } from '../conns/census';
@@ -79,6 +80,8 @@ export class Daemon {
   private conns: ConnTable | null = null;
   /** `xlvs zero`: what `status` subtracts from the counters (in memory; the maps are never written for it). */
   private readonly zero = new CounterBaselines();
+  /** `xlvs real drain|weight`: the operator's overlay, a Director input kept in a file beside the socket. */
+  private overrides!: RealOverrides;
   private xdpMode = 'none';
   private adopted = false;
   /** The pinned program of the data plane this daemon took over: attach() may replace it. */
@@ -159,6 +162,11 @@ export class Daemon {
       this.director = new Director(this.dp, topo, { health: (s, r) => this.health.find(s, r) });
       this.event('daemon', `loaded and pinned the data plane at ${d.pinDir}`);
     }
+
+    this.overrides = RealOverrides.load(overridesFile(topo), (m) => this.event('daemon', m));
+    for (const l of this.overrides.retain(topo)) this.event('daemon', l);
+    for (const o of this.overrides.list()) this.event('daemon', `override in force from ${this.overrides.file}: ${o.service} ${o.real}${o.drained ? ' drained' : ''}${o.weight !== undefined ? ` weight ${o.weight}` : ''}`);
+    this.director.setOverrides(this.overrides.map());
 
     this.conns = new ConnTable({ pinDir: d.pinDir, intervalMs: CONN_CENSUS_MS, onError: (m) => this.event('daemon', `warning: ${m}`) });
     this.dp.flows.startClock(CLOCK_TICK_MS);
@@ -353,7 +361,7 @@ export class Daemon {
   // ---- reload, stop, control ----------------------------------------------------------------
 
   /** Re-reads the file and applies the difference; an invalid file changes nothing. */
-  async reload(): Promise<{ summary: string[] }> {
+  async reload(opts: { clearOverrides?: boolean } = {}): Promise<{ summary: string[] }> {
     let next: Topology;
     try {
       const loaded = loadTopologyFileWithWarnings(this.opts.configFile);
@@ -381,6 +389,7 @@ export class Daemon {
     let mapsChanged = false;
     try {
       this.director.setTopology(next);
+      if (opts.clearOverrides) this.director.setOverrides(new Map());
       await this.refreshMacs();
       await this.syncHealth();
       mapsChanged = true;
@@ -390,12 +399,15 @@ export class Daemon {
         await this.restartVrrp(prevVrrp, nextVrrp);
         summary.push('restarted VRRP');
       }
+      if (opts.clearOverrides && this.overrides.clearAll()) summary.push('cleared the operator overrides');
+      for (const l of this.overrides.retain(next)) this.event('reload', l);
       this.counters.reloads.ok++;
       this.event('reload', summary.length ? `applied: ${summary.join('; ')}` : 'no change');
       return { summary };
     } catch (e) {
       // Back to the previous topology, maps included: nothing of this reload stays.
       this.director.setTopology(prev);
+      this.director.setOverrides(this.overrides.map());
       try { await this.syncHealth(); } catch (e2) { this.event('reload', `restoring the previous checks failed: ${(e2 as Error).message}`); }
       if (mapsChanged) {
         try { this.applyNow('reload rolled back'); } catch (e2) { this.event('reload', `rolling the maps back failed: ${(e2 as Error).message}`); }
@@ -458,13 +470,23 @@ export class Daemon {
       case 'conns':
         if (!this.conns) throw new XlvsError(ErrorCodes.CONTROL, 'conns: the data plane is not up yet');
         return connsReply(this.conns, req, this.dp.reals.list());
-      case 'reload': return this.reload();
+      case 'real': return this.realOverride(req as OverrideRequest);
+      case 'reload': return this.reload({ clearOverrides: !!req.clearOverrides });
       case 'stop':
         setImmediate(() => void this.stop(!!req.keepForwarding).then(() => process.exit(0)));
         return { stopping: true };
       default:
-        throw new XlvsError(ErrorCodes.CONTROL, `unknown command "${req.cmd}" (status, conns, zero, reload, stop)`);
+        throw new XlvsError(ErrorCodes.CONTROL, `unknown command "${req.cmd}" (status, conns, zero, real, reload, stop)`);
     }
+  }
+
+  /** `xlvs real drain|undrain|weight|clear`: the overlay changes (and its file), then the services it touched are applied. */
+  private realOverride(req: OverrideRequest): OverrideResult {
+    const { result, services } = this.overrides.handle(req, this.topo);
+    this.director.setOverrides(this.overrides.map());
+    for (const c of result.changed) this.event('daemon', c);
+    if (services.size) this.applyNow(`xlvs real ${req.op}`, services);
+    return result;
   }
 
   /** How each thread of the daemon is doing: event-loop delay, last report, restarts. */
@@ -486,7 +508,7 @@ export class Daemon {
   snapshot(): StatusSnapshot {
     return buildSnapshot({
       topo: this.topo, dp: this.dp, verdicts: (k) => this.director.verdict(k), macs: this.director.knownMacs(), conns: this.conns ? this.conns.latest() : emptyCounts(),
-      health: (s, r) => this.health.find(s, r),
+      health: (s, r) => this.health.find(s, r), overrides: (s, r) => this.overrides?.of(s, r),
       vrrp: this.vrrp ? this.vrrp.instances() : [],
       threads: this.threads(),
       xdpMode: this.xdpMode, startedAt: this.startedAt, adopted: this.adopted, configFile: this.opts.configFile, events: this.events,

@@ -5,6 +5,7 @@ import type { Dataplane } from '../dataplane/dataplane';
 import type { ConnCounts } from '../conns/census';
 import type { ServiceVerdict } from '../health/quorum';
 import type { VrrpInstanceStatus } from '../vrrp/thread-protocol';
+import { describeOverride } from '../common/status';
 import type { DaemonEvent, RealStatus, ServiceStatus, StatusSnapshot, ThreadStatus, TrafficCounters, VrrpStatus } from '../common/status';
 
 /**
@@ -21,6 +22,8 @@ export interface SnapshotInputs {
   macs: ReadonlyMap<string, string | null>;
   conns: ConnSummary;
   health: (service: string, real: string) => { state: string; reason: string; lastDurationMs?: number } | undefined;
+  /** The operator's override of a real (`xlvs real drain|weight`), if any. */
+  overrides?: (service: string, real: string) => { weight?: number; drained?: boolean; at: number } | undefined;
   vrrp: VrrpInstanceStatus[];
   threads?: ThreadStatus[];
   xdpMode: string;
@@ -59,14 +62,18 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
       const act = rc?.active ?? 0;
       const inact = rc?.inactive ?? 0;
       const mac = r.mac ?? i.macs.get(r.address) ?? null;
+      const ov = i.overrides?.(svc.key, r.key);
+      const state = m ? m.state : 'down';
       return {
         key: r.key, id: m?.id ?? 0, address: r.address, port: r.port, weight: r.weight,
         effectiveWeight: m ? m.weight : e?.weight ?? r.weight,
-        state: m ? m.state : 'down',
-        reason: !mac ? 'MAC not resolved' : e?.reason ?? h?.reason ?? (m ? 'configured' : 'not applied'),
+        state,
+        reason: !mac ? 'MAC not resolved' : ov && state !== 'down' && (ov.drained || e?.state !== 'drain') ? describeOverride(ov, r.weight)
+          : e?.reason ?? h?.reason ?? (m ? 'configured' : 'not applied'),
         mac, activeConns: act, inactiveConns: inact,
         counters: c ? { packets: c.packets, bytes: c.bytes, newFlows: c.newFlows } : ZERO,
         lastCheckMs: h?.lastDurationMs,
+        ...(ov ? { override: { weight: ov.weight, drained: ov.drained, at: ov.at } } : {}),
       };
     });
     const vc = vipCounters.get(svc.key);

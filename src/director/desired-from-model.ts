@@ -10,23 +10,43 @@ export const NO_MAC = '00:00:00:00:00:00';
 
 export type MacLookup = (address: string) => string | null;
 
+/**
+ * An operator's runtime override of one real (`xlvs real drain|weight`, ipvsadm -e): `weight`
+ * replaces the topology's weight; `drained` takes a real that would be up out of new selection
+ * (state 'drain': its established flows continue). Neither brings up a real health took down.
+ */
+export interface RealOverride { weight?: number; drained?: boolean }
+
+/** Overrides by service key, then real key. */
+export type OverrideLookup = (serviceKey: string, realKey: string) => RealOverride | undefined;
+
 /** IPVS (ip_vs_unbind_dest): without a lower threshold, overload ends below 3/4 of the upper.
  *  Made explicit here so the maps hold what the desired state says. */
 export function effectiveLowerThreshold(upper: number, lower: number): number {
   return upper && !lower ? Math.ceil((upper * 3) / 4) : lower;
 }
 
-export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup): DesiredService {
+export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup, overrideOf: OverrideLookup = () => undefined): DesiredService {
   const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
   const reals: DesiredReal[] = svc.reals.map((r) => {
     const e = eff.get(r.key);
     const mac = r.mac ?? macOf(r.address);
+    const ov = overrideOf(svc.key, r.key);
+    let weight = e ? e.weight : r.weight;
     let state = e ? e.state : r.weight > 0 ? 'up' : 'drain';
+    // The operator's weight stands for the configured (or misc_dynamic) one of a real health
+    // finds healthy; 0 quiesces it (LVS). A failed real (down, or drained by inhibit_on_failure)
+    // stays as health put it.
+    if (ov?.weight !== undefined && (!e || e.state === 'up' || (e.state === 'drain' && !e.reason.startsWith('inhibit_on_failure')))) {
+      weight = ov.weight;
+      state = weight > 0 ? 'up' : 'drain';
+    }
+    if (ov?.drained && state === 'up') state = 'drain';
     if (!mac) state = 'down';
     // Quorum lost: the sorry server takes every new flow; established flows drain.
     if (verdict?.sorry && svc.sorryServer && state === 'up') state = 'drain';
     return {
-      key: r.key, address: r.address, port: r.port, weight: e ? e.weight : r.weight, state, mac: mac ?? NO_MAC,
+      key: r.key, address: r.address, port: r.port, weight, state, mac: mac ?? NO_MAC,
       upperThreshold: r.upperThreshold, lowerThreshold: effectiveLowerThreshold(r.upperThreshold, r.lowerThreshold),
     };
   });
@@ -58,9 +78,9 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
   };
 }
 
-export function desiredState(topo: Topology, verdicts: Map<string, ServiceVerdict>, macOf: MacLookup): DesiredState {
+export function desiredState(topo: Topology, verdicts: Map<string, ServiceVerdict>, macOf: MacLookup, overrideOf?: OverrideLookup): DesiredState {
   const out: DesiredState = new Map();
-  for (const svc of topo.services) out.set(svc.key, desiredService(svc, verdicts.get(svc.key), macOf));
+  for (const svc of topo.services) out.set(svc.key, desiredService(svc, verdicts.get(svc.key), macOf, overrideOf));
   return out;
 }
 

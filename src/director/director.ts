@@ -15,7 +15,7 @@ import { Reconciler } from '../reconciler/reconciler';
 import { RealIds } from '../reconciler/ids';
 import type { DesiredService, DesiredState } from '../reconciler/desired';
 import { DataplanePortAdapter, adoptedState } from './dataplane-port';
-import { desiredService, desiredState, noAcceptAddresses } from './desired-from-model';
+import { desiredService, desiredState, noAcceptAddresses, RealOverride } from './desired-from-model';
 
 /** The highest real id (bpf/include/lb_shared.h LB_MAX_REALS; id 0 = none). */
 const MAX_REAL_ID = LB.MAX_REALS - 1;
@@ -53,6 +53,8 @@ export class Director {
   private readonly verdicts = new Map<string, ServiceVerdict>();
   private readonly macs = new Map<string, string | null>();
   private readonly vrrp = new Map<string, VrrpInstanceState>();
+  /** The operator's runtime overrides (`xlvs real drain|weight`), by service key then real key. */
+  private overrides: ReadonlyMap<string, ReadonlyMap<string, RealOverride>> = new Map();
   private readonly reconciler: Reconciler;
   /** The reconciler's writes into `dataplane` (benchmarks wrap its methods to time them). */
   readonly port: DataplanePortAdapter;
@@ -151,6 +153,15 @@ export class Director {
   }
 
   /**
+   * The operator's overrides (`xlvs real drain|undrain|weight`), replacing the previous set:
+   * a weight instead of the topology's, or drained (no new flows, established ones continue).
+   * Keys the topology does not have are ignored. The caller applies the services it touched.
+   */
+  setOverrides(o: ReadonlyMap<string, ReadonlyMap<string, RealOverride>>): void {
+    this.overrides = o;
+  }
+
+  /**
    * VRRP state per instance. Nothing in the desired state depends on it yet; it is here for
    * the outputs to come (announce routes only while Master, sync flow state to the peer).
    */
@@ -165,14 +176,15 @@ export class Director {
   // ---- outputs ------------------------------------------------------------------------------
 
   private macOf = (a: string): string | null => this.macs.get(a) ?? null;
+  private overrideOf = (service: string, real: string): RealOverride | undefined => this.overrides.get(service)?.get(real);
 
   desiredService(serviceKey: string): DesiredService | undefined {
     const svc = this.topo.services.find((s) => s.key === serviceKey);
-    return svc ? desiredService(svc, this.verdicts.get(svc.key), this.macOf) : undefined;
+    return svc ? desiredService(svc, this.verdicts.get(svc.key), this.macOf, this.overrideOf) : undefined;
   }
 
   desired(): Desired {
-    return { services: desiredState(this.topo, this.verdicts, this.macOf), noAccept: noAcceptAddresses(this.topo) };
+    return { services: desiredState(this.topo, this.verdicts, this.macOf, this.overrideOf), noAccept: noAcceptAddresses(this.topo) };
   }
 
   /**

@@ -113,7 +113,7 @@ function render(s){
       var k = v.key + '|' + r.key; cur[k] = {p: num(r.counters.packets)};
       var pps = (prev && prev[k]) ? Math.max(0,(cur[k].p - prev[k].p)/((now-prevAt)/1000)) : 0;
       var share = total ? num(r.counters.packets)/total : 0;
-      html += '<tr><td><span class="sw" style="background:' + color(v.reals.indexOf(r)) + '"></span>' + esc(r.key) + '</td><td class="' + esc(r.state) + '" title="' + esc(r.reason) + '">' + esc(r.state) + '</td><td class="n">' + r.effectiveWeight + '/' + r.weight + '</td>' +
+      html += '<tr><td><span class="sw" style="background:' + color(v.reals.indexOf(r)) + '"></span>' + esc(r.key) + '</td><td class="' + esc(r.state) + '" title="' + esc(r.reason) + '">' + esc(r.state) + '</td><td class="n">' + r.effectiveWeight + '/' + r.weight + (r.override ? ' <span class="drain" title="' + esc(r.reason) + '">' + (r.override.drained ? 'drained by operator' : 'weight ' + r.override.weight + ' by operator') + '</span>' : '') + '</td>' +
         '<td class="n">' + (share*100).toFixed(1) + '%</td><td style="width:25%"><div class="bar" style="width:' + (share*100).toFixed(1) + '%"></div></td>' +
         '<td class="n">' + pps.toFixed(1) + '</td><td class="n">' + num(r.counters.packets) + '</td><td class="n">' + num(r.counters.newFlows) + '</td></tr>';
     });

@@ -182,6 +182,19 @@ export function registerScrapeMetrics(registry: Registry, src: ScrapeSources): v
     }
     return out;
   });
+  fam('xlvs_real_override', 'The operator\'s runtime override of a real, by kind: drain (1: drained by `xlvs real drain`) or weight (the weight set by `xlvs real weight`, used instead of the configured one). Absent without an override.', 'gauge', () => {
+    const sn = snap();
+    const out: Sample[] = [];
+    for (const s of sn.services) {
+      for (const r of s.reals) {
+        if (!r.override) continue;
+        const base = realLabel(sn, s.key, r);
+        if (r.override.drained) out.push({ value: 1, labels: { vip: s.key, real: r.key, kind: 'drain' }, text: `{${base},kind="drain"}` });
+        if (r.override.weight !== undefined) out.push({ value: r.override.weight, labels: { vip: s.key, real: r.key, kind: 'weight' }, text: `{${base},kind="weight"}` });
+      }
+    }
+    return out;
+  });
   fam('xlvs_real_active_connections', 'The real\'s ESTABLISHED connections (ipvsadm ActiveConn), as the data plane counts them for lc/wlc and thresholds (corrected by the census every 5 s).', 'gauge', perReal((r) => r.activeConns));
   fam('xlvs_real_inactive_connections', 'The real\'s connections in any other live state: SYN_RECV, FIN_WAIT, TIME_WAIT, CLOSE, UDP (ipvsadm InActConn).', 'gauge', perReal((r) => r.inactiveConns));
   fam('xlvs_vip_active_connections', 'ESTABLISHED connections of the VIP: the sum of its reals\' ActiveConn.', 'gauge', () =>

@@ -2,8 +2,11 @@
 // (generic XDP), one VRRPv3 instance at 100 ms adverts holding the VIP, one DR service on port 80
 // with reals of fixed MACs, pins and the control socket under the test's own /run directory.
 import * as fs from 'node:fs';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import type { Netlab } from '../../src/lab/netns';
 import { run } from '../../src/sys/exec';
+import { xlvsArgv } from '../../src/lab/xlvs-cli';
+import { controlRequest } from '../../src/control/client';
 
 export interface TestTopology {
   name: string;
@@ -61,4 +64,22 @@ export function topologyLab(lab: Netlab, o: Pick<TestTopology, 'base' | 'net'>):
   lab.addAddr(ns, 'eth0', `${o.net}.1/24`);
   lab.addAddr(peer, 'eth0', `${o.net}.2/24`);
   return { ns, peer };
+}
+
+/** `xlvs ARGS --socket SOCK` as this build runs it: exit status, stdout, stderr. */
+export function xlvsAt(sock: string): (...args: string[]) => { status: number | null; stdout: string; stderr: string } {
+  return (...args) => {
+    const argv = xlvsArgv([...args, '--socket', sock]);
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+}
+
+/** Stops a test's daemon if it still runs: `stop` over its socket, SIGKILL after 5 s. */
+export async function stopDaemon(daemon: ChildProcess | null, sock: string): Promise<void> {
+  if (!daemon || daemon.exitCode !== null) return;
+  try { await controlRequest(sock, { cmd: 'stop' }, 5000); } catch { /* already gone */ }
+  const gone = new Promise((r) => daemon.once('exit', r));
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+  if (daemon.exitCode === null) process.kill(daemon.pid!, 'SIGKILL');
 }

@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Netlab } from '../../src/lab/netns';
 import { xlvsArgv } from '../../src/lab/xlvs-cli';
 import { BpfProgram } from '../../src/loader';
@@ -16,7 +16,7 @@ import { reviveSnapshot } from '../../src/cli/commands/control';
 import { needsBpf } from '../lib/env';
 import { eth } from '../lib/packet';
 import { waitFor } from '../lab/lib/e2e-lab';
-import { testTopology, topologyLab } from './topology';
+import { stopDaemon, testTopology, topologyLab, xlvsAt } from './topology';
 
 const NET = '10.239.0';
 const VIP = `${NET}.100`;
@@ -37,12 +37,7 @@ const tlsService = `  - vip: ${VIP}
 const topology = (withTls: boolean): string =>
   testTopology({ name: 'zero', net: NET, vrid: 74, base, reals: [50, 51], metricsPort: METRICS, extraServices: withTls ? tlsService : '' });
 
-/** `xlvs ARGS --socket sock` as this build runs it: exit status, stdout, stderr. */
-function xlvs(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const argv = xlvsArgv([...args, '--socket', sock]);
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const xlvs = xlvsAt(sock);
 
 /** `xlvs list --stats` as numbers: `InPkts` and `Conns` per service key and per `service|real`. */
 function listStats(): Map<string, { conns: number; pkts: number; bytes: number }> {
@@ -98,12 +93,7 @@ describe('xlvs zero', needsBpf(), () => {
   });
   after(async () => {
     prog?.close();
-    if (daemon && daemon.exitCode === null) {
-      try { await controlRequest(sock, { cmd: 'stop' }, 5000); } catch { /* already gone */ }
-      const gone = new Promise((r) => daemon!.once('exit', r));
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-      if (daemon.exitCode === null) process.kill(daemon.pid!, 'SIGKILL');
-    }
+    await stopDaemon(daemon, sock);
     await lab.cleanup();
   });
 

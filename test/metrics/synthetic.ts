@@ -12,7 +12,7 @@ export function syntheticSnapshot(): StatusSnapshot {
       key: '10.0.0.10:80/tcp', id: 1, vip: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev',
       persistence: null, onDown: 'expire', sorryActive: false, counters: c(30, 3000, 3),
       reals: [
-        { key: '10.0.1.1:80', id: 1, address: '10.0.1.1', port: 80, weight: 2, effectiveWeight: 2, state: 'up', reason: 'check ok', mac: null, activeConns: 1, inactiveConns: 0, counters: c(20, 2000, 2) },
+        { key: '10.0.1.1:80', id: 1, address: '10.0.1.1', port: 80, weight: 2, effectiveWeight: 2, state: 'up', reason: 'check ok', mac: null, activeConns: 1, inactiveConns: 0, counters: c(20, 2000, 2), override: { weight: 2, at: 1_700_000_000_000 } },
         { key: '10.0.1.2:80', id: 2, address: '10.0.1.2', port: 80, weight: 1, effectiveWeight: 0, state: 'down', reason: 'connection refused', mac: null, activeConns: 0, inactiveConns: 0, counters: c(10, 1000, 1) },
       ],
     }],

@@ -44,6 +44,8 @@ test('the man page names every command and option and renders without warnings',
     assert.match(text, /xlvs import keepalived <file>/);
     assert.match(text, /--keep-forwarding/);
     assert.match(text, /xlvs zero \[service\]\s+zero the counters/);
+    assert.match(text, /xlvs real drain <service> <real>\s+no new flows to the real/);
+    assert.match(text, /--clear-overrides/);
     assert.match(text, /service\s+service\s+key,\s+e\.g\.\s+10\.0\.0\.1:80\/tcp/); // man justifies: spaces vary
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -65,6 +67,7 @@ test('the bash completion completes commands, subcommands, options and file argu
     const top = complete('');
     for (const c of ['list', 'reload', 'stop', 'import', 'run', 'validate', 'simulate', 'realserver', 'vrrp', 'lab', 'help']) assert.ok(top.includes(c), c);
     assert.deepEqual(complete('import', ''), ['ipvsadm', 'keepalived']);
+    assert.deepEqual(complete('real', ''), ['drain', 'undrain', 'weight', 'clear']);
     assert.deepEqual(complete('st'), ['stop']);
     assert.ok(complete('stop', '--').includes('--keep-forwarding'));
     // the value of --vip is not a command word; options are still those of `list`

@@ -1,8 +1,8 @@
-// Commands that talk to a running daemon over its control socket: list, zero, reload, stop.
+// Commands that talk to a running daemon over its control socket: list, zero, real, reload, stop.
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultSocketPath, ZeroRequest, ZeroResult } from '../../control/protocol';
+import { defaultSocketPath, OverrideRequest, OverrideResult, ZeroRequest, ZeroResult } from '../../control/protocol';
 import { controlRequest, controlStream } from '../../control/client';
 import { CONN_HEADER, formatConnRow, ConnRow } from '../../conns/rows';
 import type { StatusSnapshot } from '../../common/status';
@@ -107,10 +107,42 @@ export function register(program: Command): void {
       process.stdout.write(res.zeroed.length ? res.zeroed.map((s) => `  zeroed ${s}\n`).join('') : '  no services\n');
     });
 
+  const real = program.command('real')
+    .description('runtime overrides of one real, without editing the topology (like `ipvsadm -e`): drain, undrain, weight, clear; kept across daemon restarts and reloads');
+  const overrideCmd = async (o: SocketOpts, req: OverrideRequest) => {
+    const res = (await controlRequest(resolveSocket(o), req, 30_000)) as OverrideResult;
+    process.stdout.write(res.changed.length ? res.changed.map((c) => `  ${c}\n`).join('') : '  no overrides\n');
+  };
+  withSocket(real.command('drain'))
+    .description('no new flows to the real, established ones continue (like `ipvsadm -e -w 0`)')
+    .argument('<service>', 'service key, e.g. 10.0.0.1:80/tcp')
+    .argument('<real>', 'the real, ADDR or ADDR:PORT ([V6]:PORT)')
+    .action((service: string, r: string, o: SocketOpts) => overrideCmd(o, { cmd: 'real', op: 'drain', service, real: r }));
+  withSocket(real.command('undrain'))
+    .description('the real takes new flows again (its weight override, if any, stays)')
+    .argument('<service>', 'service key, e.g. 10.0.0.1:80/tcp')
+    .argument('<real>', 'the real, ADDR or ADDR:PORT ([V6]:PORT)')
+    .action((service: string, r: string, o: SocketOpts) => overrideCmd(o, { cmd: 'real', op: 'undrain', service, real: r }));
+  withSocket(real.command('weight'))
+    .description('use this weight instead of the topology\'s (like `ipvsadm -e -w W`; 0 quiesces the real)')
+    .argument('<service>', 'service key, e.g. 10.0.0.1:80/tcp')
+    .argument('<real>', 'the real, ADDR or ADDR:PORT ([V6]:PORT)')
+    .argument('<weight>', 'integer 0..65535')
+    .action((service: string, r: string, w: string, o: SocketOpts) => {
+      if (!/^\d+$/.test(w)) throw new XlvsError(ErrorCodes.USAGE, `real weight: "${w}" is not a weight (an integer 0..65535)`);
+      return overrideCmd(o, { cmd: 'real', op: 'weight', service, real: r, weight: Number(w) });
+    });
+  withSocket(real.command('clear'))
+    .description('remove the operator overrides: of one real, of a service\'s reals, or all')
+    .argument('[service]', 'service key (default: every service)')
+    .argument('[real]', 'the real, ADDR or ADDR:PORT (default: every real of the service)')
+    .action((service: string | undefined, r: string | undefined, o: SocketOpts) => overrideCmd(o, { cmd: 'real', op: 'clear', service, real: r }));
+
   withSocket(program.command('reload'))
-    .description('re-read the topology file and apply only the difference (same as SIGHUP)')
-    .action(async (o: SocketOpts) => {
-      const res = (await controlRequest(resolveSocket(o), { cmd: 'reload' }, 30_000)) as { summary: string[] };
+    .description('re-read the topology file and apply only the difference (same as SIGHUP); `xlvs real` overrides stay unless --clear-overrides')
+    .option('--clear-overrides', 'also remove every `xlvs real` override (drain, weight)')
+    .action(async (o: SocketOpts & { clearOverrides?: boolean }) => {
+      const res = (await controlRequest(resolveSocket(o), o.clearOverrides ? { cmd: 'reload', clearOverrides: true } : { cmd: 'reload' }, 30_000)) as { summary: string[] };
       process.stdout.write(res.summary.length ? res.summary.map((s) => `  ${s}\n`).join('') : '  nothing changed\n');
     });
 
