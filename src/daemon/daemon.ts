@@ -51,6 +51,8 @@ export interface DaemonOptions {
   /** --insecure: run even when the topology or its scripts are writable by others than root. */
   insecure?: boolean;
   log?: (line: string) => void;
+  /** sd_notify(3) for the reload protocol: RELOADING=1 when a reload starts, READY=1 when it is over. */
+  notify?: (state: string) => void;
 }
 
 export class Daemon {
@@ -346,8 +348,24 @@ export class Daemon {
 
   // ---- reload, stop, control ----------------------------------------------------------------
 
-  /** Re-reads the file and applies the difference; an invalid file changes nothing. */
+  /**
+   * Re-reads the file and applies the difference; an invalid file changes nothing. Under systemd
+   * the unit shows as reloading meanwhile (RELOADING=1, then READY=1 whatever the outcome: the
+   * daemon forwards with the new or the previous topology).
+   */
   async reload(): Promise<{ summary: string[] }> {
+    this.opts.notify?.(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
+    try {
+      const r = await this.reloadNow();
+      this.opts.notify?.(`READY=1\nSTATUS=forwarding with ${this.opts.configFile} (reloaded)`);
+      return r;
+    } catch (e) {
+      this.opts.notify?.(`READY=1\nSTATUS=forwarding with the previous topology; reload refused: ${(e as Error).message.split('\n')[0]}`);
+      throw e;
+    }
+  }
+
+  private async reloadNow(): Promise<{ summary: string[] }> {
     let next: Topology;
     try {
       const loaded = loadTopologyFileWithWarnings(this.opts.configFile);
@@ -416,6 +434,16 @@ export class Daemon {
   /** After a failed start: undo what this run created (a data plane it adopted stays). */
   async abort(): Promise<void> {
     await this.stop(this.adopted);
+  }
+
+  /**
+   * SIGTERM/SIGINT (systemctl stop/restart): `director.on_sigterm` decides, keep by default, so a
+   * restart keeps every connection (the next daemon adopts the pins). VRRP hands the VIPs over
+   * either way. Before the topology is in force, only a data plane this run created is removed.
+   */
+  stopOnSignal(): Promise<void> {
+    const keep = this.director ? this.topo.director.onSigterm === 'keep' : this.adopted;
+    return this.stop(keep);
   }
 
   /** Stops everything; unless `keepForwarding`, detaches XDP and removes the pins. */
