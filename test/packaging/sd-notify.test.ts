@@ -1,6 +1,7 @@
 // sd_notify for xlvs@.service (Type=notify): the datagram itself, to a path and to an abstract
 // socket; and `xlvs run` in a namespace sending READY=1 once it has applied its topology and
-// answers on its control socket, STOPPING=1 on SIGTERM.
+// answers on its control socket, RELOADING=1 then READY=1 around a reload (SIGHUP), STOPPING=1 on
+// SIGTERM, which leaves the data plane pinned unless director.on_sigterm is remove.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -106,10 +107,20 @@ control: { socket: ${sock} }
     await lab.cleanup();
   });
 
-  test('READY=1 once the topology is applied and the control socket answers; STOPPING=1 on SIGTERM', async () => {
+  const start = () => {
     daemon = lab.spawn(dirNs, ['node', path.join(repoRoot(), 'bin', 'xlvs.js'), 'run', '-c', cfgFile], { env: { ...process.env, NOTIFY_SOCKET: notifyPath } });
     daemon.stdout?.on('data', (d) => { log += d; });
     daemon.stderr?.on('data', (d) => { log += d; });
+  };
+  const sigterm = async () => {
+    const exited = new Promise<number | null>((resolve) => daemon!.once('exit', (code) => resolve(code)));
+    process.kill(daemon!.pid!, 'SIGTERM');
+    assert.equal(await receive(rx!.fd, 5000, () => log), 'STOPPING=1');
+    assert.equal(await exited, 0, log);
+  };
+
+  test('READY=1 once the topology is applied and the control socket answers; RELOADING=1 and READY=1 around a reload; STOPPING=1 on SIGTERM, pins kept', async () => {
+    start();
     const ready = await receive(rx!.fd, 20_000, () => log);
     assert.match(ready, /^READY=1\nSTATUS=forwarding with /);
     // at that moment, not after a retry: the first apply is done and the socket listens
@@ -118,10 +129,32 @@ control: { socket: ${sock} }
     assert.equal(s.services[0].reals[0].address, '10.78.0.21');
     assert.ok(fs.existsSync(`${bpffs}/sdn/xdp_lb`), 'program pinned');
     assert.equal(recvFrom(rx!.fd), null, 'one READY=1, nothing else');
-    const exited = new Promise<number | null>((resolve) => daemon!.once('exit', (code) => resolve(code)));
-    process.kill(daemon.pid!, 'SIGTERM');
-    assert.equal(await receive(rx!.fd, 5000, () => log), 'STOPPING=1');
-    assert.equal(await exited, 0, log);
+    // systemctl reload (ExecReload sends SIGHUP): reloading from RELOADING=1 to READY=1
+    process.kill(daemon!.pid!, 'SIGHUP');
+    assert.match(await receive(rx!.fd, 5000, () => log), /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+    assert.match(await receive(rx!.fd, 5000, () => log), /^READY=1\nSTATUS=forwarding with .* \(reloaded\)$/);
+    // a reload refused (bad file) still ends the reloading state
+    const good = fs.readFileSync(cfgFile, 'utf8');
+    fs.writeFileSync(cfgFile, good.replace('weight: 1', 'weight: 70000'), { mode: 0o600 });
+    process.kill(daemon!.pid!, 'SIGHUP');
+    assert.match(await receive(rx!.fd, 5000, () => log), /^RELOADING=1\n/);
+    assert.match(await receive(rx!.fd, 5000, () => log), /^READY=1\nSTATUS=forwarding with the previous topology; reload refused: /);
+    fs.writeFileSync(cfgFile, good, { mode: 0o600 });
+    await sigterm();
+    assert.ok(fs.existsSync(`${bpffs}/sdn/xdp_lb`), 'SIGTERM left the program pinned (director.on_sigterm: keep)');
+    const link = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
+    assert.ok(link.xdp, 'and attached');
+  });
+
+  test('with director.on_sigterm: remove, SIGTERM detaches and unpins', async () => {
+    fs.writeFileSync(cfgFile, fs.readFileSync(cfgFile, 'utf8').replace('  xdp_mode: generic\n', '  xdp_mode: generic\n  on_sigterm: remove\n'), { mode: 0o600 });
+    log = '';
+    start();
+    assert.match(await receive(rx!.fd, 20_000, () => log), /^READY=1\n/);
+    assert.match(log, /adopted pinned data plane/);
+    await sigterm();
     assert.ok(!fs.existsSync(`${bpffs}/sdn/xdp_lb`), 'SIGTERM unpinned');
+    const link = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
+    assert.equal(link.xdp, undefined, 'no XDP program left');
   });
 });
