@@ -17,6 +17,7 @@ import { LB_MAPS } from '../maps/lb';
 import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes } from '../errors';
 import { HealthThread } from '../health/thread';
+import type { Watchdog } from '../sys/sd-notify';
 import { checkerSpecs } from '../health/from-config';
 import type { HealthEvent, CheckEvent } from '../health/types';
 import { VrrpThread } from '../vrrp/thread';
@@ -53,6 +54,8 @@ export interface DaemonOptions {
   log?: (line: string) => void;
   /** sd_notify(3) for the reload protocol: RELOADING=1 when a reload starts, READY=1 when it is over. */
   notify?: (state: string) => void;
+  /** systemd's watchdog: fed by the VRRP thread, or by this thread when there is no VRRP. */
+  watchdog?: Watchdog | null;
 }
 
 export class Daemon {
@@ -67,6 +70,7 @@ export class Daemon {
   private control: Server | null = null;
   private metrics: MetricsServer | null = null;
   private macTimer: NodeJS.Timeout | null = null;
+  private watchdogTimer: NodeJS.Timeout | null = null;
   private events: DaemonEvent[] = [];
   private readonly counters: EventCounters = {
     reloads: { ok: 0, invalid: 0, failed: 0 },
@@ -171,6 +175,9 @@ export class Daemon {
 
     await this.startVrrp(vrrpConfigOf(topo));
     this.macTimer = setInterval(() => void this.refreshMacs().then((changed) => { if (changed) this.applySoon('MAC change'); }), MAC_REFRESH_MS);
+    // Without VRRP (or between two VRRP threads, during a reload) this thread feeds the watchdog.
+    const wd = this.opts.watchdog;
+    if (wd) this.watchdogTimer = setInterval(() => { if (!this.vrrp) this.opts.notify?.('WATCHDOG=1'); }, wd.intervalMs);
 
     this.control = await serveControl(topo.control.socket, (req) => this.handle(req));
     if (topo.metrics.enabled) {
@@ -308,7 +315,7 @@ export class Daemon {
   private async startVrrp(cfg: VrrpConfig): Promise<void> {
     this.vrrpKey = JSON.stringify(cfg);
     if (!cfg.instances.length) return;
-    const t = new VrrpThread(cfg);
+    const t = new VrrpThread(cfg, { watchdog: this.opts.watchdog });
     t.on('log', (l: { level: string; line: string }) => this.log(`[vrrp] ${l.line}`));
     t.on('crashed', (e: Error) => this.event('vrrp', e.message));
     t.on('transition', (c: TransitionMessage) => {
@@ -452,6 +459,7 @@ export class Daemon {
     this.stopping = (async () => {
       this.event('daemon', keepForwarding ? 'stopping; forwarding stays on the pinned programs' : 'stopping: detaching XDP and removing pins');
       if (this.macTimer) clearInterval(this.macTimer);
+      if (this.watchdogTimer) clearInterval(this.watchdogTimer);
       await this.health.stop();
       await this.vrrp?.stop();
       await this.metrics?.close();

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, libc, recvFrom, sockaddrUn } from '../../src/sys/libc';
-import { sdNotify } from '../../src/sys/sd-notify';
+import { sdNotify, watchdogOf } from '../../src/sys/sd-notify';
 import { Netlab } from '../../src/lab/netns';
 import { run } from '../../src/sys/exec';
 import { controlRequest } from '../../src/control/client';
@@ -58,6 +58,15 @@ test('sdNotify sends one datagram to a path or an abstract NOTIFY_SOCKET, nothin
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('watchdogOf: half of WATCHDOG_USEC, only with a NOTIFY_SOCKET and for the PID WATCHDOG_PID names', () => {
+  assert.deepEqual(watchdogOf({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '20000000' }, 42), { notifySocket: '/run/n', intervalMs: 10_000 });
+  assert.deepEqual(watchdogOf({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '20000000', WATCHDOG_PID: '42' }, 42), { notifySocket: '/run/n', intervalMs: 10_000 });
+  assert.equal(watchdogOf({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '20000000', WATCHDOG_PID: '41' }, 42), null);
+  assert.equal(watchdogOf({ WATCHDOG_USEC: '20000000' }, 42), null);
+  assert.equal(watchdogOf({ NOTIFY_SOCKET: '/run/n' }, 42), null);
+  assert.equal(watchdogOf({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: 'x' }, 42), null);
 });
 
 describe('xlvs run under a notify socket', needsBpf(), () => {
@@ -156,5 +165,27 @@ control: { socket: ${sock} }
     assert.ok(!fs.existsSync(`${bpffs}/sdn/xdp_lb`), 'SIGTERM unpinned');
     const link = JSON.parse(lab.exec(dirNs, ['ip', '-j', '-d', 'link', 'show', 'eth0']).stdout)[0];
     assert.equal(link.xdp, undefined, 'no XDP program left');
+  });
+
+  test('WatchdogSec= (WATCHDOG_USEC): WATCHDOG=1 at half the timeout, from the VRRP thread or, without VRRP, the main one', async () => {
+    const plain = fs.readFileSync(cfgFile, 'utf8');
+    const withVrrp = plain.replace('services:\n', 'vrrp:\n  - { name: VI_1, vrid: 78, priority: 150, version: 3, advert_interval: 100ms, vips: [10.78.0.100/24] }\nservices:\n');
+    for (const [what, cfg] of [['VRRP', withVrrp], ['no VRRP', plain]]) {
+      fs.writeFileSync(cfgFile, cfg, { mode: 0o600 });
+      log = '';
+      daemon = lab.spawn(dirNs, ['node', path.join(repoRoot(), 'bin', 'xlvs.js'), 'run', '-c', cfgFile],
+        { env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: '200000' } });
+      daemon.stdout?.on('data', (d) => { log += d; });
+      daemon.stderr?.on('data', (d) => { log += d; });
+      const seen: string[] = [];
+      const end = Date.now() + 20_000;
+      while (Date.now() < end && !seen.some((m) => m.startsWith('READY=1'))) seen.push(await receive(rx!.fd, 20_000, () => log));
+      const t0 = Date.now();
+      let pings = 0;
+      while (Date.now() - t0 < 1000) { if ((await receive(rx!.fd, 1000, () => log)) === 'WATCHDOG=1') pings++; }
+      assert.ok(pings >= 6 && pings <= 12, `${what}: ${pings} WATCHDOG=1 in 1 s at a 100 ms interval`);
+      await new Promise<void>((resolve) => { daemon!.once('exit', () => resolve()); process.kill(daemon!.pid!, 'SIGTERM'); });
+      while (recvFrom(rx!.fd)) { /* drain STOPPING=1 and late pings */ }
+    }
   });
 });
