@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { E2eLab, JsonLines, startLoad, waitFor, sleep, interfaceMac, e2eGate, alive } from './lib/e2e-lab';
+import { E2eLab, EchoClient, startLoad, waitFor, sleep, interfaceMac, e2eGate, alive } from './lib/e2e-lab';
 
 const P = 'e2r';
 const DR_VIP = '10.81.0.100';
@@ -27,18 +27,11 @@ before(async () => {
 });
 after(async () => { if (!G.skip) await lab.down(); });
 
-interface Opened { results: { i: number; source: string; localPort?: number; ok: boolean; error?: string }[] }
-interface Round { results: { i: number; ok: boolean; error?: string }[] }
-
 test('SIGTERM of the Master\'s daemon under traffic: the Backup takes over at once, the restarted daemon adopts the pins and every connection survives', G, async () => {
   const [d1, d2] = [lab.dir(1), lab.dir(2)];
-  const echo = new JsonLines(lab.helper(lab.client, 'echo-client.js'));
-  const n = 12;
-  const opened = await echo.ask<Opened>({ op: 'open', host: DR_VIP, port: 6379, sources: lab.L.clientAddresses, n, timeoutMs: 5000 });
-  assert.deepEqual(opened.results.filter((r) => !r.ok), [], 'connections through the VIP');
-  const r0 = await echo.ask<Round>({ op: 'round', tag: 'before', timeoutMs: 5000 });
-  assert.deepEqual(r0.results.filter((r) => !r.ok), [], 'echo before the restart');
-  const flows = opened.results.map((o) => `${o.source}:${o.localPort}`);
+  const echo = new EchoClient(lab);
+  const flows = await echo.open(DR_VIP, 6379, 12, 'connections through the VIP');
+  await echo.round('before', 'echo before the restart');
   const conns0 = await lab.connections(1);
   const realOf = new Map(flows.map((f) => [f, conns0.get(f)]));
   assert.ok([...realOf.values()].every(Boolean), `director 1 has every connection in its table: ${JSON.stringify([...realOf])}`);
@@ -67,8 +60,7 @@ test('SIGTERM of the Master\'s daemon under traffic: the Backup takes over at on
     // The data plane stays: same program attached, maps pinned.
     assert.equal(lab.xdpProgId(1), prog, 'XDP program still attached after SIGTERM');
     assert.ok(fs.existsSync(path.join(lab.L.pinRoot, 'xlvs', d1.name, 'xdp_lb')), 'program still pinned');
-    const r1 = await echo.ask<Round>({ op: 'round', tag: 'during', timeoutMs: 10_000 });
-    assert.deepEqual(r1.results.filter((r) => !r.ok), [], 'the connections echo with director 1\'s daemon stopped');
+    await echo.round('during', 'the connections echo with director 1\'s daemon stopped', 10_000);
 
     await lab.startDaemon(1, lab.topologyFile(1));
     mark('daemon restarted (control socket answers)');
@@ -81,8 +73,7 @@ test('SIGTERM of the Master\'s daemon under traffic: the Backup takes over at on
     await lab.waitHolds(d1.name, 15_000);
     mark(`${d1.name} holds the VIPs again (preempt)`);
     await waitFor(`the client to send ${DR_VIP} to director 1`, () => lab.clientNeighMac(DR_VIP) === interfaceMac(d1.ns, lab.L.interface), 5000);
-    const r2 = await echo.ask<Round>({ op: 'round', tag: 'after', timeoutMs: 10_000 });
-    assert.deepEqual(r2.results.filter((r) => !r.ok), [], 'every connection opened before the SIGTERM echoes through the restarted daemon');
+    await echo.round('after', 'every connection opened before the SIGTERM echoes through the restarted daemon', 10_000);
     mark('every connection echoed through director 1');
   } finally {
     summary = await load.finish();
@@ -91,5 +82,5 @@ test('SIGTERM of the Master\'s daemon under traffic: the Backup takes over at on
   }
   assert.ok(summary.sent >= 50, `only ${summary.sent} requests sent`);
   assert.deepEqual(summary.failed, [], 'requests failed while the daemon was restarted');
-  await echo.ask({ op: 'close' });
+  await echo.close();
 });
