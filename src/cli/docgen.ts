@@ -104,7 +104,7 @@ export function manPage(program: Command, opts: ManOptions = {}): string {
     '.BR "xlvs run \\-c /etc/xlvs/" \\fINAME\\fB.yaml\\fR,',
     'usually as the systemd unit',
     '.BR xlvs@ \\fINAME\\fB.service\\fR.',
-    'The programs and maps it loads stay pinned, so forwarding continues while the daemon is restarted.',
+    'The programs and maps it loads stay pinned, so forwarding continues, and connections survive, while the daemon is restarted.',
   );
   L.push('.SH GLOBAL OPTIONS', ...roffOptions(program));
   L.push('.TP', '\\fB\\-h, \\-\\-help\\fR', 'print the help of xlvs or of a command');
@@ -123,9 +123,14 @@ export function manPage(program: Command, opts: ManOptions = {}): string {
   L.push(
     '.SH SIGNALS',
     '.TP', '.B SIGHUP',
-    're\\-read the topology file and apply only the difference (as \\fBxlvs reload\\fR).',
+    're\\-read the topology file and apply only the difference (as \\fBxlvs reload\\fR);',
+    'under systemd the unit is reloading from \\fBRELOADING=1\\fR until \\fBREADY=1\\fR, sent when the reload is applied or refused.',
     '.TP', '.B SIGTERM, SIGINT',
-    'stop the daemon: detach XDP and unpin, as \\fBxlvs stop\\fR does (\\fBxlvs stop \\-\\-keep\\-forwarding\\fR leaves forwarding in place).',
+    'stop the daemon (\\fBsystemctl stop\\fR, \\fBsystemctl restart\\fR), in two halves.',
+    'VRRP: a Master sends a priority\\-0 advert and removes its VIPs, so the Backup takes them over at once, as keepalived does.',
+    'Data plane: the programs stay attached and pinned and keep forwarding; the next daemon adopts them with the connection table, so a restart keeps every connection.',
+    'With \\fBdirector.on_sigterm: remove\\fR the daemon detaches XDP and unpins instead.',
+    '\\fBxlvs stop\\fR always detaches and unpins, unless \\fB\\-\\-keep\\-forwarding\\fR.',
     '.SH FILES',
     '.TP', '.I /etc/xlvs/NAME.yaml',
     'the topology of the unit \\fBxlvs@NAME.service\\fR.',

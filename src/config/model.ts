@@ -18,6 +18,9 @@ export interface DirectorModel {
   name: string;
   interface: string;
   xdpMode: 'native' | 'generic';
+  /** `director.on_sigterm`: on SIGTERM/SIGINT, keep forwarding from the pins (default) or detach
+   *  and unpin as `xlvs stop` does. VRRP hands the VIPs over either way. */
+  onSigterm: 'keep' | 'remove';
   /** The director's own addresses on `interface` (DR subnet check, TUN outer source). */
   addresses: PrefixedAddress[];
   /** Outer source of IPv4 (proto 4) / IPv6 (proto 41) tunnels; null when the family has none. */

@@ -148,6 +148,7 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
     name: d.name as string,
     interface: d.interface as string,
     xdpMode: (d.xdp_mode as 'native' | 'generic') ?? 'native',
+    onSigterm: (d.on_sigterm as 'keep' | 'remove') ?? 'keep',
     addresses: addresses.map(pa),
     tunSource4: tun4,
     tunSource6: tun6,

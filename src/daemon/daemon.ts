@@ -17,6 +17,7 @@ import { LB_MAPS } from '../maps/lb';
 import { BpfProgram, ensureBpffs, queryXdp, setXdpWarningHandler } from '../loader';
 import { XlvsError, ErrorCodes } from '../errors';
 import { HealthThread } from '../health/thread';
+import type { Watchdog } from '../sys/sd-notify';
 import { checkerSpecs } from '../health/from-config';
 import type { HealthEvent, CheckEvent } from '../health/types';
 import { VrrpThread } from '../vrrp/thread';
@@ -54,6 +55,10 @@ export interface DaemonOptions {
   /** --insecure: run even when the topology or its scripts are writable by others than root. */
   insecure?: boolean;
   log?: (line: string) => void;
+  /** sd_notify(3) for the reload protocol: RELOADING=1 when a reload starts, READY=1 when it is over. */
+  notify?: (state: string) => void;
+  /** systemd's watchdog: fed by the VRRP thread, or by this thread when there is no VRRP. */
+  watchdog?: Watchdog | null;
 }
 
 export class Daemon {
@@ -68,6 +73,7 @@ export class Daemon {
   private control: Server | null = null;
   private metrics: MetricsServer | null = null;
   private macTimer: NodeJS.Timeout | null = null;
+  private watchdogTimer: NodeJS.Timeout | null = null;
   private events: DaemonEvent[] = [];
   /** The status page's rates and transitions over time; sampled while the metrics listener is up. */
   private readonly history = new StatusHistory(() => realTraffic(this.topo, this.dp));
@@ -181,6 +187,9 @@ export class Daemon {
 
     await this.startVrrp(vrrpConfigOf(topo));
     this.macTimer = setInterval(() => void this.refreshMacs().then((changed) => { if (changed) this.applySoon('MAC change'); }), MAC_REFRESH_MS);
+    // Without VRRP (or between two VRRP threads, during a reload) this thread feeds the watchdog.
+    const wd = this.opts.watchdog;
+    if (wd) this.watchdogTimer = setInterval(() => { if (!this.vrrp) this.opts.notify?.('WATCHDOG=1'); }, wd.intervalMs);
 
     this.control = await serveControl(topo.control.socket, (req) => this.handle(req));
     if (topo.metrics.enabled) {
@@ -319,7 +328,7 @@ export class Daemon {
   private async startVrrp(cfg: VrrpConfig): Promise<void> {
     this.vrrpKey = JSON.stringify(cfg);
     if (!cfg.instances.length) return;
-    const t = new VrrpThread(cfg);
+    const t = new VrrpThread(cfg, { watchdog: this.opts.watchdog });
     t.on('log', (l: { level: string; line: string }) => this.log(`[vrrp] ${l.line}`));
     t.on('crashed', (e: Error) => this.event('vrrp', e.message));
     t.on('transition', (c: TransitionMessage) => {
@@ -360,8 +369,24 @@ export class Daemon {
 
   // ---- reload, stop, control ----------------------------------------------------------------
 
-  /** Re-reads the file and applies the difference; an invalid file changes nothing. */
+  /**
+   * Re-reads the file and applies the difference; an invalid file changes nothing. Under systemd
+   * the unit shows as reloading meanwhile (RELOADING=1, then READY=1 whatever the outcome: the
+   * daemon forwards with the new or the previous topology).
+   */
   async reload(opts: { clearOverrides?: boolean } = {}): Promise<{ summary: string[] }> {
+    this.opts.notify?.(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
+    try {
+      const r = await this.reloadNow(opts);
+      this.opts.notify?.(`READY=1\nSTATUS=forwarding with ${this.opts.configFile} (reloaded)`);
+      return r;
+    } catch (e) {
+      this.opts.notify?.(`READY=1\nSTATUS=forwarding with the previous topology; reload refused: ${(e as Error).message.split('\n')[0]}`);
+      throw e;
+    }
+  }
+
+  private async reloadNow(opts: { clearOverrides?: boolean }): Promise<{ summary: string[] }> {
     let next: Topology;
     try {
       const loaded = loadTopologyFileWithWarnings(this.opts.configFile);
@@ -436,12 +461,23 @@ export class Daemon {
     await this.stop(this.adopted);
   }
 
+  /**
+   * SIGTERM/SIGINT (systemctl stop/restart): `director.on_sigterm` decides, keep by default, so a
+   * restart keeps every connection (the next daemon adopts the pins). VRRP hands the VIPs over
+   * either way. Before the topology is in force, only a data plane this run created is removed.
+   */
+  stopOnSignal(): Promise<void> {
+    const keep = this.director ? this.topo.director.onSigterm === 'keep' : this.adopted;
+    return this.stop(keep);
+  }
+
   /** Stops everything; unless `keepForwarding`, detaches XDP and removes the pins. */
   stop(keepForwarding = false): Promise<void> {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.event('daemon', keepForwarding ? 'stopping; forwarding stays on the pinned programs' : 'stopping: detaching XDP and removing pins');
       if (this.macTimer) clearInterval(this.macTimer);
+      if (this.watchdogTimer) clearInterval(this.watchdogTimer);
       await this.health.stop();
       await this.vrrp?.stop();
       await this.metrics?.close();

@@ -5,6 +5,20 @@ import { AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM, MSG_NOSIGNAL, errno, libc, sockaddrU
 
 export interface NotifyResult { sent: boolean; error?: string }
 
+/** systemd's watchdog (WatchdogSec=): where to send WATCHDOG=1 and how often (half the timeout). */
+export interface Watchdog { notifySocket: string; intervalMs: number }
+
+/**
+ * The watchdog systemd set for this process: WATCHDOG_USEC (and WATCHDOG_PID, when set, naming
+ * this process) with a NOTIFY_SOCKET; null when there is none.
+ */
+export function watchdogOf(env: NodeJS.ProcessEnv = process.env, pid = process.pid): Watchdog | null {
+  const usec = Number(env.WATCHDOG_USEC);
+  if (!env.NOTIFY_SOCKET || !Number.isSafeInteger(usec) || usec <= 0) return null;
+  if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== pid) return null;
+  return { notifySocket: env.NOTIFY_SOCKET, intervalMs: Math.max(1, Math.floor(usec / 2000)) };
+}
+
 /**
  * Sends `state` ("READY=1", "STOPPING=1", "STATUS=…", newline-separated) to the socket named by
  * NOTIFY_SOCKET. Not sent (and no error) when the variable is unset: not run by systemd with

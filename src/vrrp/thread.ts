@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { XlvsError, ErrorCodes } from '../errors';
 import { endWorker, ThreadHealth } from '../sys/worker';
 import type { VrrpConfig } from './types';
+import type { Watchdog } from '../sys/sd-notify';
 import type { FromVrrp, TransitionMessage, VrrpInstanceStatus } from './thread-protocol';
 
 /** How long stop() waits for the priority-0 adverts, VIP removal and notify-stop (io.ts waits 5 s for notifies). */
@@ -28,7 +29,8 @@ export class VrrpThread extends EventEmitter {
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly cfg: VrrpConfig) {
+  /** `watchdog`: the thread sends systemd's WATCHDOG=1 from its own loop (see worker.ts). */
+  constructor(readonly cfg: VrrpConfig, private readonly opts: { watchdog?: Watchdog | null } = {}) {
     super();
   }
 
@@ -44,7 +46,7 @@ export class VrrpThread extends EventEmitter {
   /** Starts the thread; resolves once every instance has its socket, rejects (thread gone) if one cannot. */
   start(): Promise<void> {
     this.stopping = false;
-    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: { cfg: this.cfg } });
+    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: { cfg: this.cfg, watchdog: this.opts.watchdog ?? null } });
     this.worker = w;
     return new Promise<void>((resolve, reject) => {
       let settled = false;

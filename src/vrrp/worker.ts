@@ -11,11 +11,12 @@ import type { StateChange } from './io';
 import type { FromVrrp, ToVrrp, VrrpInstanceStatus } from './thread-protocol';
 import { STATUS_EVERY_MS } from './thread-protocol';
 import { closeSharedPoller } from '../sys/poller';
+import { sdNotify, type Watchdog } from '../sys/sd-notify';
 
 const port = parentPort;
 if (!port) throw new Error('src/vrrp/worker.ts runs only as a worker thread (VrrpThread)');
 
-const cfg = (workerData as { cfg: VrrpConfig }).cfg;
+const { cfg, watchdog } = workerData as { cfg: VrrpConfig; watchdog: Watchdog | null };
 const post = (m: FromVrrp) => port.postMessage(m);
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
@@ -45,9 +46,19 @@ runner.on('advert-received', (x: { instance: string }) => post({ type: 'advert-r
 runner.on('rejected', (x: { instance: string; reason: string }) => post({ type: 'rejected', instance: x.instance, reason: x.reason }));
 
 let statusTimer: NodeJS.Timeout | null = null;
+// systemd's watchdog (WatchdogSec= in xlvs@.service) is fed from this loop, the one that must
+// never stall: a VRRP thread stuck (or dying and failing to restart) gets the daemon restarted,
+// a busy main thread does not (it delays no advert). The data plane forwards through it all.
+let watchdogTimer: NodeJS.Timeout | null = null;
+let watchdogWarned = false;
+function feedWatchdog(): void {
+  const r = sdNotify('WATCHDOG=1', { NOTIFY_SOCKET: watchdog!.notifySocket });
+  if (r.error && !watchdogWarned) { watchdogWarned = true; post({ type: 'log', level: 'warn', line: `sd_notify WATCHDOG=1: ${r.error}` }); }
+}
 try {
   runner.start();
   statusTimer = setInterval(status, STATUS_EVERY_MS);
+  if (watchdog) { feedWatchdog(); watchdogTimer = setInterval(feedWatchdog, watchdog.intervalMs); }
   post({ type: 'started' });
   status();
 } catch (e) {
@@ -60,6 +71,7 @@ try {
 port.on('message', (m: ToVrrp) => {
   if (m.type !== 'stop') return;
   if (statusTimer) clearInterval(statusTimer);
+  if (watchdogTimer) clearInterval(watchdogTimer);
   // The poller is closed (no poll in flight) before 'stopped': the main side then ends the thread.
   void runner.stop().then(
     () => closeSharedPoller().then(() => { status(); post({ type: 'stopped' }); }),

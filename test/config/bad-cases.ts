@@ -58,6 +58,19 @@ services: []
     ],
   },
   {
+    name: "on_sigterm neither keep nor remove",
+    yaml: `!raw
+director:
+  name: edge-a
+  interface: eth0
+  on_sigterm: detach
+services: []
+`,
+    problems: [
+      "director.on_sigterm: \"detach\" is not one of keep, remove (line 4:15)",
+    ],
+  },
+  {
     name: "missing service port",
     yaml: `services:
   - vip: 10.0.0.100

@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, inNs } from '../../src/sys/exec';
 import { controlRequest } from '../../src/control/client';
-import { E2eLab, JsonLines, Capture, Frame, startLoad, waitFor, sleep, interfaceMac, e2eGate, assertTrafficOn } from './lib/e2e-lab';
+import { E2eLab, EchoClient, Capture, Frame, startLoad, waitFor, sleep, interfaceMac, e2eGate, assertTrafficOn } from './lib/e2e-lab';
 
 const P = 'e2f';
 const DR_VIP = '10.81.0.100';
@@ -35,20 +35,14 @@ function isGarp(f: Frame, vip: string): boolean {
   return new RegExp(`who-has ${v} (\\([0-9a-f:]+\\) )?tell ${v},|Reply ${v} is-at`).test(f.line);
 }
 
-interface Opened { results: { i: number; source: string; localPort?: number; ok: boolean; error?: string }[] }
-interface Round { results: { i: number; ok: boolean; error?: string }[] }
-
 test('Master fails with long-lived connections open: the Backup takes over and they keep working', G, async () => {
   const [d1, d2] = [lab.dir(1), lab.dir(2)];
-  const echo = new JsonLines(lab.helper(lab.client, 'echo-client.js'));
+  const echo = new EchoClient(lab);
   const n = 12;
-  const opened = await echo.ask<Opened>({ op: 'open', host: DR_VIP, port: 6379, sources: lab.L.clientAddresses, n, timeoutMs: 5000 });
-  assert.deepEqual(opened.results.filter((r) => !r.ok), [], 'connections through the VIP');
-  const r0 = await echo.ask<Round>({ op: 'round', tag: 'before', timeoutMs: 5000 });
-  assert.deepEqual(r0.results.filter((r) => !r.ok), [], 'echo before the failover');
+  const flows = await echo.open(DR_VIP, 6379, n, 'connections through the VIP');
+  await echo.round('before', 'echo before the failover');
   // Where the Master sent each connection (its connection table).
   const conns1 = await lab.connections(1);
-  const flows = opened.results.map((o) => `${o.source}:${o.localPort}`);
   const realOf1 = new Map(flows.map((f) => [f, conns1.get(f)]));
   assert.ok([...realOf1.values()].every(Boolean), `the Master has every connection in its table: ${JSON.stringify([...realOf1])}`);
 
@@ -63,18 +57,15 @@ test('Master fails with long-lived connections open: the Backup takes over and t
   const frames = (await arp.stop()).frames;
   assert.ok(frames.some((f) => isGarp(f, DR_VIP)), `no gratuitous ARP for ${DR_VIP} from ${d2.name}: ${frames.map((f) => f.line).join(' | ')}`);
 
-  const r1 = await echo.ask<Round>({ op: 'round', tag: 'after', timeoutMs: 15_000 });
+  await echo.round('after', 'the same connections after the failover', 15_000);
   const echoedMs = Date.now() - t0;
-  assert.deepEqual(r1.results.filter((r) => !r.ok), [], 'the same connections after the failover');
   process.stdout.write(`# all ${n} long-lived connections echoed through ${d2.name} ${echoedMs} ms after the failure\n`);
   // The new Master sent every one of them to the same real as the old one did.
   const conns2 = await lab.connections(2);
   for (const f of flows) assert.equal(conns2.get(f), realOf1.get(f), `${f}: real on ${d2.name} vs ${d1.name}`);
 
-  const fresh = await echo.ask<Opened>({ op: 'open', host: DR_VIP, port: 6379, sources: lab.L.clientAddresses, n: 5, timeoutMs: 5000 });
-  assert.deepEqual(fresh.results.filter((r) => !r.ok), [], 'new connections through the new Master');
-  const r2 = await echo.ask<Round>({ op: 'round', tag: 'new', timeoutMs: 5000 });
-  assert.deepEqual(r2.results.filter((r) => !r.ok), [], 'old and new connections echo');
+  await echo.open(DR_VIP, 6379, 5, 'new connections through the new Master');
+  await echo.round('new', 'old and new connections echo');
   const web = lab.shares(`http://${DR_VIP}/`, 15);
   assert.equal(web.get('failed'), undefined, JSON.stringify([...web]));
   const svc2 = await waitFor('the new Master to count the requests', async () => {
@@ -82,7 +73,7 @@ test('Master fails with long-lived connections open: the Backup takes over and t
     return s.counters.packets > 0n ? s : undefined;
   }, 5000);
   assert.ok(svc2.counters.newFlows >= 15n, `${d2.name} scheduled ${svc2.counters.newFlows} flows for 15 requests`);
-  await echo.ask({ op: 'close' });
+  await echo.close();
 });
 
 test('SIGKILL of the Master\'s daemon under load: no request fails, the restarted daemon adopts', G, async () => {

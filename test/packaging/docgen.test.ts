@@ -43,6 +43,10 @@ test('the man page names every command and option and renders without warnings',
     const text = spawnSync('groff', ['-man', '-Tascii', path.join(dir, 'xlvs.8')], { encoding: 'utf8' }).stdout.replace(/.\x08/g, '');
     assert.match(text, /xlvs import keepalived <file>/);
     assert.match(text, /--keep-forwarding/);
+    // SIGNALS: both halves of SIGTERM (VRRP hands over, the data plane stays) and the setting
+    assert.match(text, /SIGTERM, SIGINT\s+stop\s+the\s+daemon[^]*priority-0\s+advert[^]*stay\s+attached\s+and\s+pinned/);
+    assert.ok(man.includes('\\fBdirector.on_sigterm: remove\\fR'), 'SIGNALS names director.on_sigterm');
+    assert.match(text, /RELOADING=1/);
     assert.match(text, /xlvs zero \[service\]\s+zero the counters/);
     assert.match(text, /xlvs real drain <service> <real>\s+no new flows to the real/);
     assert.match(text, /--clear-overrides/);

@@ -147,7 +147,7 @@ export function register(program: Command): void {
     });
 
   withSocket(program.command('stop'))
-    .description('stop the daemon: detach XDP and unpin (or keep forwarding for an upgrade)')
+    .description('stop the daemon: VRRP hands the VIPs over (priority 0), XDP is detached and the pins removed (unlike SIGTERM, which keeps them unless director.on_sigterm is remove); --keep-forwarding keeps them for the next daemon')
     .option('--keep-forwarding', 'leave the programs attached and pinned; a new daemon adopts them')
     .action(async (o: SocketOpts & { keepForwarding?: boolean }) => {
       await controlRequest(resolveSocket(o), { cmd: 'stop', keepForwarding: !!o.keepForwarding }, 30_000);

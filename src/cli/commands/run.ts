@@ -1,7 +1,7 @@
 // `xlvs run -c FILE`: the daemon, in the foreground (systemd runs it as is).
 import { Command } from 'commander';
 import { Daemon } from '../../daemon/daemon';
-import { sdNotify } from '../../sys/sd-notify';
+import { sdNotify, watchdogOf } from '../../sys/sd-notify';
 
 export function register(program: Command): void {
   program.command('run')
@@ -9,21 +9,29 @@ export function register(program: Command): void {
     .requiredOption('-c, --config <file>', 'topology YAML')
     .option('--insecure', 'run even when the topology or a script it runs is writable by users other than root (warns instead)')
     .action(async (o: { config: string; insecure?: boolean }) => {
-      const d = new Daemon({ configFile: o.config, insecure: !!o.insecure });
-      d.installProcessHandlers();
       // Under systemd (Type=notify, xlvs@.service) the unit is started once the first apply is
-      // done and the control socket and metrics listen, and shows as stopping while it detaches.
-      // Taken out of the environment so that scripts and threads do not inherit it.
+      // done and the control socket and metrics listen, shows as reloading during a reload and as
+      // stopping while it stops. Taken out of the environment so that scripts and threads do not
+      // inherit it.
+      // WatchdogSec= (WATCHDOG_USEC): the VRRP thread sends WATCHDOG=1 (see src/vrrp/worker.ts).
       const notifyEnv = { NOTIFY_SOCKET: process.env.NOTIFY_SOCKET };
+      const watchdog = watchdogOf(process.env);
       delete process.env.NOTIFY_SOCKET;
+      delete process.env.WATCHDOG_USEC;
+      delete process.env.WATCHDOG_PID;
       const notify = (state: string) => {
         const r = sdNotify(state, notifyEnv);
         if (r.error) d.log(`[daemon] warning: sd_notify ${state.split('\n')[0]}: ${r.error}`);
       };
+      const d = new Daemon({ configFile: o.config, insecure: !!o.insecure, notify, watchdog });
+      d.installProcessHandlers();
+      // SIGTERM (systemctl stop/restart) and SIGINT (^C in a terminal) alike: VRRP sends
+      // priority 0 so the Backup takes the VIPs at once, and the data plane stays attached and
+      // pinned for the next daemon unless director.on_sigterm is remove (`xlvs stop` removes it).
       const stop = (sig: string) => {
         d.log(`[daemon] ${sig}: stopping`);
         notify('STOPPING=1');
-        void d.stop(false).then(() => process.exit(0), (e: Error) => { d.log(`[daemon] stop failed: ${e.message}`); process.exit(1); });
+        void d.stopOnSignal().then(() => process.exit(0), (e: Error) => { d.log(`[daemon] stop failed: ${e.message}`); process.exit(1); });
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));

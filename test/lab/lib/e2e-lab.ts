@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
+import assert from 'node:assert/strict';
 import { run, inNs } from '../../../src/sys/exec';
 import { needsCommand } from '../../lib/env';
 import { labUp, labDown, labStatus, LabState } from '../../../src/lab/site';
@@ -65,7 +66,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
@@ -342,6 +343,30 @@ export class JsonLines {
       this.waiters.push((v) => { clearTimeout(t); resolve(v as T); });
     });
   }
+}
+
+/**
+ * Long-lived TCP connections from the client namespace (echo-client.js): `open` asserts that each
+ * one connected and returns them as `source:localPort` (the key of `E2eLab.connections`),
+ * `round` asserts that every one echoes a line.
+ */
+export class EchoClient {
+  private j: JsonLines;
+  constructor(readonly lab: E2eLab) { this.j = new JsonLines(lab.helper(lab.client, 'echo-client.js')); }
+
+  async open(host: string, port: number, n: number, what: string, timeoutMs = 5000): Promise<string[]> {
+    const r = await this.j.ask<{ results: { i: number; source: string; localPort?: number; ok: boolean; error?: string }[] }>(
+      { op: 'open', host, port, sources: this.lab.L.clientAddresses, n, timeoutMs });
+    assert.deepEqual(r.results.filter((x) => !x.ok), [], what);
+    return r.results.map((o) => `${o.source}:${o.localPort}`);
+  }
+
+  async round(tag: string, what: string, timeoutMs = 5000): Promise<void> {
+    const r = await this.j.ask<{ results: { i: number; ok: boolean; error?: string }[] }>({ op: 'round', tag, timeoutMs });
+    assert.deepEqual(r.results.filter((x) => !x.ok), [], what);
+  }
+
+  async close(): Promise<void> { await this.j.ask({ op: 'close' }); }
 }
 
 /** Starts the request loop (load-client.js) in the client namespace; `finish()` stops it and returns its summary. */
