@@ -40,6 +40,7 @@ import { startMetricsServer, MetricsServer } from '../metrics/server';
 import type { EventCounters } from '../metrics/scrape';
 import { StatusHistory } from '../metrics/history';
 import { realTraffic } from './history-source';
+import { LogRecord, makeLogger, recordOfLine } from '../sys/log';
 
 /** How often real MACs are looked up again ("kept fresh"). */
 const MAC_REFRESH_MS = 30_000;
@@ -54,7 +55,10 @@ export interface DaemonOptions {
   configFile: string;
   /** --insecure: run even when the topology or its scripts are writable by others than root. */
   insecure?: boolean;
+  /** Every log line in the text form `[kind] message`, no timestamp (tests); else `logger`. */
   log?: (line: string) => void;
+  /** Log records (xlvs run: --log-format, --log-level, journald); default text on stdout. */
+  logger?: (r: LogRecord) => void;
   /** sd_notify(3) for the reload protocol: RELOADING=1 when a reload starts, READY=1 when it is over. */
   notify?: (state: string) => void;
   /** systemd's watchdog: fed by the VRRP thread, or by this thread when there is no VRRP. */
@@ -96,10 +100,15 @@ export class Daemon {
   private stopping: Promise<void> | null = null;
   private applyQueued = false;
   private dirty: Set<string> | 'all' = new Set();
+  /** A line in the text form `[kind] message` ("warning: …" for a warning). */
   readonly log: (line: string) => void;
+  private readonly emit: (r: LogRecord) => void;
 
   constructor(readonly opts: DaemonOptions) {
-    this.log = opts.log ?? ((l) => process.stdout.write(`${new Date().toISOString()} ${l}\n`));
+    const sink = opts.log;
+    const logger = opts.logger ?? makeLogger();
+    this.emit = sink ? (r) => sink(`[${r.kind}] ${r.msg}`) : logger;
+    this.log = (l) => this.emit(recordOfLine(l));
     this.loopDelay.enable();
   }
 
@@ -108,10 +117,11 @@ export class Daemon {
     return this.director.topology;
   }
 
-  private event(kind: DaemonEvent['kind'], message: string): void {
+  /** An event: kept for the status page, and logged with its fields (src/sys/log.ts names). */
+  private event(kind: DaemonEvent['kind'], message: string, fields?: LogRecord['fields'], level?: LogRecord['level']): void {
     this.events.push({ at: Date.now(), kind, message });
     if (this.events.length > EVENT_RING) this.events.splice(0, this.events.length - EVENT_RING);
-    this.log(`[${kind}] ${message}`);
+    this.emit({ ...recordOfLine(`[${kind}] ${message}`), ...(level ? { level } : {}), ...(fields ? { fields } : {}) });
   }
 
   /** What validate warns about (a VRRPv2 secret keepalived would truncate, …), in the log too. */
@@ -179,7 +189,7 @@ export class Daemon {
     await this.refreshMacs();
     this.health.on('transition', (e: HealthEvent) => this.onHealth(e));
     this.health.on('check', (e: CheckEvent) => this.onCheck(e));
-    this.health.on('crashed', (e: Error) => this.event('health', e.message));
+    this.health.on('crashed', (e: Error) => this.event('health', e.message, undefined, 'error'));
     await this.health.start();
     await this.syncHealth();
     this.applyNow('start');
@@ -231,7 +241,10 @@ export class Daemon {
   }
 
   private logQuorum(changes: QuorumChange[]): void {
-    for (const c of changes) this.event('health', `${c.service}: ${c.sorry ? 'quorum lost, sorry server takes new flows' : 'quorum regained'} (${c.reason})`);
+    for (const c of changes) {
+      this.event('health', `${c.service}: ${c.sorry ? 'quorum lost, sorry server takes new flows' : 'quorum regained'} (${c.reason})`,
+        { service: c.service, state: c.sorry ? 'quorum-lost' : 'quorum', reason: c.reason }, c.sorry ? 'warning' : 'info');
+    }
   }
 
   /** Applies the whole desired state, or with `only` just those services (health events). */
@@ -263,13 +276,16 @@ export class Daemon {
       try {
         this.applyNow(why, only);
       } catch (e) {
-        this.event('apply', `failed: ${(e as Error).message}`);
+        this.event('apply', `failed: ${(e as Error).message}`, { result: 'failed' }, 'error');
       }
     });
   }
 
   private onHealth(e: HealthEvent): void {
-    if (e.from !== e.to) this.event('health', `${e.serviceKey} ${e.realKey} ${e.to}: ${e.reason}`);
+    if (e.from !== e.to) {
+      this.event('health', `${e.serviceKey} ${e.realKey} ${e.to}: ${e.reason}`,
+        { service: e.serviceKey, real: e.realKey, state: e.to, from: e.from, reason: e.reason }, e.to === 'down' ? 'warning' : 'info');
+    }
     if (e.from !== e.to) this.history.health({ at: e.time, service: e.serviceKey, real: e.realKey, from: e.from, to: e.to, reason: e.reason });
     let r: ReturnType<Director['healthEvent']>;
     try {
@@ -330,11 +346,11 @@ export class Daemon {
     if (!cfg.instances.length) return;
     const t = new VrrpThread(cfg, { watchdog: this.opts.watchdog });
     t.on('log', (l: { level: string; line: string }) => this.log(`[vrrp] ${l.line}`));
-    t.on('crashed', (e: Error) => this.event('vrrp', e.message));
+    t.on('crashed', (e: Error) => this.event('vrrp', e.message, undefined, 'error'));
     t.on('transition', (c: TransitionMessage) => {
       this.counters.vrrpTransitions[c.instance] = (this.counters.vrrpTransitions[c.instance] ?? 0) + 1;
       this.director.setVrrpState(c.instance, c.to);
-      this.event('vrrp', `${c.instance} ${c.from} -> ${c.to} (${c.reason})`);
+      this.event('vrrp', `${c.instance} ${c.from} -> ${c.to} (${c.reason})`, { vrrp_instance: c.instance, state: c.to, from: c.from, reason: c.reason });
       this.history.vrrp({ at: Date.now(), instance: c.instance, from: c.from, to: c.to, reason: c.reason });
     });
     t.on('advert-received', (x: { instance: string }) => {
@@ -405,7 +421,7 @@ export class Daemon {
       applyScriptSecurity(this.opts.configFile, topologyCommands(next), next.scriptUser, { insecure: this.opts.insecure, warn: (m) => this.log(`[reload] warning: ${m}`) });
     } catch (e) {
       this.counters.reloads.invalid++;
-      this.event('reload', `rejected, running state kept: ${(e as Error).message}`);
+      this.event('reload', `rejected, running state kept: ${(e as Error).message}`, { result: 'rejected' }, 'error');
       throw e;
     }
     const prev = this.topo;
@@ -427,7 +443,7 @@ export class Daemon {
       if (opts.clearOverrides && this.overrides.clearAll()) summary.push('cleared the operator overrides');
       for (const l of this.overrides.retain(next)) this.event('reload', l);
       this.counters.reloads.ok++;
-      this.event('reload', summary.length ? `applied: ${summary.join('; ')}` : 'no change');
+      this.event('reload', summary.length ? `applied: ${summary.join('; ')}` : 'no change', { result: summary.length ? 'applied' : 'no-change' });
       return { summary };
     } catch (e) {
       // Back to the previous topology, maps included: nothing of this reload stays.
@@ -438,7 +454,7 @@ export class Daemon {
         try { this.applyNow('reload rolled back'); } catch (e2) { this.event('reload', `rolling the maps back failed: ${(e2 as Error).message}`); }
       }
       this.counters.reloads.failed++;
-      this.event('reload', `failed, previous state kept: ${(e as Error).message}`);
+      this.event('reload', `failed, previous state kept: ${(e as Error).message}`, { result: 'failed' }, 'error');
       throw e;
     }
   }

@@ -2,13 +2,20 @@
 import { Command } from 'commander';
 import { Daemon } from '../../daemon/daemon';
 import { sdNotify, watchdogOf } from '../../sys/sd-notify';
+import { LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel, makeLogger } from '../../sys/log';
+import { XlvsError, ErrorCodes } from '../../errors';
 
 export function register(program: Command): void {
   program.command('run')
     .description('run the director: load and pin the data plane, attach XDP, health checks, VRRP, metrics')
     .requiredOption('-c, --config <file>', 'topology YAML')
     .option('--insecure', 'run even when the topology or a script it runs is writable by users other than root (warns instead)')
-    .action(async (o: { config: string; insecure?: boolean }) => {
+    .option('--log-format <format>', `log lines as ${LOG_FORMATS.join(' or ')} (json: one object per line, fields ts, level, kind, msg, service, real, vrrp_instance, state, from, reason, result); under systemd (JOURNAL_STREAM) without timestamps`, 'text')
+    .option('--log-level <level>', `lowest level logged: ${LOG_LEVELS.join(', ')}`, 'info')
+    .action(async (o: { config: string; insecure?: boolean; logFormat: string; logLevel: string }) => {
+      if (!isLogFormat(o.logFormat)) throw new XlvsError(ErrorCodes.USAGE, `--log-format "${o.logFormat}": expected ${LOG_FORMATS.join(' or ')}`);
+      if (!isLogLevel(o.logLevel)) throw new XlvsError(ErrorCodes.USAGE, `--log-level "${o.logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
+      const logger = makeLogger({ format: o.logFormat, level: o.logLevel });
       // Under systemd (Type=notify, xlvs@.service) the unit is started once the first apply is
       // done and the control socket and metrics listen, shows as reloading during a reload and as
       // stopping while it stops. Taken out of the environment so that scripts and threads do not
@@ -23,7 +30,7 @@ export function register(program: Command): void {
         const r = sdNotify(state, notifyEnv);
         if (r.error) d.log(`[daemon] warning: sd_notify ${state.split('\n')[0]}: ${r.error}`);
       };
-      const d = new Daemon({ configFile: o.config, insecure: !!o.insecure, notify, watchdog });
+      const d = new Daemon({ configFile: o.config, insecure: !!o.insecure, notify, watchdog, logger });
       d.installProcessHandlers();
       // SIGTERM (systemctl stop/restart) and SIGINT (^C in a terminal) alike: VRRP sends
       // priority 0 so the Backup takes the VIPs at once, and the data plane stays attached and
