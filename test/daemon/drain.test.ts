@@ -72,8 +72,8 @@ describe('xlvs real drain / weight / clear', needsBpf(), () => {
     return reviveSnapshot(await controlRequest(sock, { cmd: 'status' }));
   }
 
-  function startDaemon(): void {
-    daemon = lab.spawn(ns, xlvsArgv(['run', '-c', cfgFile]));
+  function startDaemon(extra: string[] = []): void {
+    daemon = lab.spawn(ns, xlvsArgv(['run', '-c', cfgFile, ...extra]));
     daemon.stdout?.on('data', (d) => { log += d; });
     daemon.stderr?.on('data', (d) => { log += d; });
   }
@@ -151,10 +151,15 @@ describe('xlvs real drain / weight / clear', needsBpf(), () => {
     await controlRequest(sock, { cmd: 'stop', keepForwarding: true });
     await gone;
     log = '';
-    startDaemon();
+    // This daemon logs JSON lines (--log-format json): each line one record, stable fields.
+    startDaemon(['--log-format', 'json']);
     await daemonUp();
-    await waitFor('the new daemon serving', async () => /\[daemon\] running: /.test(log), 10_000);
-    assert.match(log, /override in force from .*drain\.overrides\.json: .* drained/);
+    const records = () => log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { ts?: string; level: string; kind: string; msg: string });
+    await waitFor(`the new daemon serving\n${log}`, async () => records().some((r) => r.kind === 'daemon' && r.msg.startsWith('running: ')), 10_000);
+    const inForce = records().find((r) => /override in force from .*drain\.overrides\.json: .* drained/.test(r.msg));
+    assert.ok(inForce, `no override record in\n${log}`);
+    assert.equal(inForce.level, 'info');
+    assert.match(inForce.ts ?? '', /^\d{4}-\d\d-\d\dT/, 'a timestamp outside journald');
     const s = await status();
     assert.equal(s.services[0].reals.find((x) => x.address === est.real)!.state, 'drain');
     const flows = newFlows(40);
@@ -206,7 +211,8 @@ describe('xlvs real drain / weight / clear', needsBpf(), () => {
     fs.writeFileSync(cfgFile, testTopology({ name: 'drain', net: NET, vrid: 78, base, reals: [octet(other)], metricsPort: METRICS }));
     const gone = xlvs('reload');
     assert.equal(gone.status, 0, gone.stderr);
-    const dropped = new RegExp(`\\[reload\\] ${WEB.replace(/\./g, '\\.')} ${est.real.replace(/\./g, '\\.')}:80: override dropped, the real is no longer configured`);
+    // (This daemon logs JSON since the restart: the record's kind and message.)
+    const dropped = new RegExp(`"kind":"reload","msg":"${WEB.replace(/\./g, '\\.')} ${est.real.replace(/\./g, '\\.')}:80: override dropped, the real is no longer configured`);
     await waitFor(`the dropped override in the log\n${log}`, async () => dropped.test(log), 5000);
     assert.equal(fs.existsSync(ovFile), false);
     // Back in the topology, it is a plain real again.
