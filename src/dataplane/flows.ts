@@ -61,9 +61,18 @@ export class Flows {
     this.clockTimer.unref();
   }
 
+  /**
+   * Stops keeping the clock. If it was being kept, it is handed back to the kernel (now_s = 0:
+   * the program reads the coarse CLOCK_MONOTONIC itself, the same clock): a data plane left
+   * forwarding without a daemon (`xlvs stop --keep-forwarding`, SIGTERM) must not expire flows
+   * by a clock frozen at the last tick — after a long stop the next daemon's first tick would
+   * jump past every timeout at once.
+   */
   stopClock(): void {
-    if (this.clockTimer) clearInterval(this.clockTimer);
+    if (!this.clockTimer) return;
+    clearInterval(this.clockTimer);
     this.clockTimer = null;
+    try { this.tickClock(0); } catch { /* the maps are gone: nothing reads the clock */ }
   }
 
   /**

@@ -157,4 +157,15 @@ describe('lb: connection state and expiry', h.ctx.testOptions ?? {}, () => {
     assert.equal(send('udp', port), 12, 'expired: scheduled afresh');
     assert.equal(entry('udp', port)!.confirmed, false);
   });
+
+  test('a data plane left without its clock keeper goes back to the kernel clock, not a frozen one', () => {
+    oneReal();
+    h.dp().flows.startClock(3_600_000);
+    h.dp().flows.tickClock(clock - 5000); // the keeper's last tick, long ago
+    h.dp().flows.stopClock(); // a daemon stopping with the data plane left forwarding
+    assert.equal(send('tcp', 9000, 'S'), A);
+    const e = entry('tcp', 9000)!;
+    const now = monotonicSeconds();
+    assert.ok(e.expires >= now + 59 && e.expires <= now + 60, `SYN_RECV expires ${e.expires}, now ${now}: from the kernel clock`);
+  });
 });
