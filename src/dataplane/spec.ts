@@ -183,12 +183,19 @@ export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: R
   // A real whose MAC is not known yet may be configured only as down (never selected).
   if (mac === ZERO_MAC && nexthopMac === ZERO_MAC && state !== STATE_NUM.down) throw bad(`${where}.mac`, 'a real needs a MAC to send to (or state down)');
   const upperThreshold = intIn(r.upperThreshold ?? 0, 0, 0xffffffff, `${where}.upperThreshold`);
-  let lowerThreshold = intIn(r.lowerThreshold ?? 0, 0, 0xffffffff, `${where}.lowerThreshold`);
+  const lowerThreshold = intIn(r.lowerThreshold ?? 0, 0, 0xffffffff, `${where}.lowerThreshold`);
   if (lowerThreshold && !upperThreshold) throw bad(`${where}.lowerThreshold`, 'needs an upperThreshold');
   if (upperThreshold && lowerThreshold >= upperThreshold) throw bad(`${where}.lowerThreshold`, `${lowerThreshold} is not below upperThreshold ${upperThreshold}`);
-  // IPVS (ip_vs_unbind_dest): without a lower threshold, overload ends below 3/4 of the upper.
-  if (upperThreshold && !lowerThreshold) lowerThreshold = Math.ceil((upperThreshold * 3) / 4);
-  return { info: { addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight, upperThreshold, lowerThreshold }, addr };
+  return {
+    info: { addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight, upperThreshold, lowerThreshold: effectiveLowerThreshold(upperThreshold, lowerThreshold) },
+    addr,
+  };
+}
+
+/** IPVS (ip_vs_unbind_dest): without a lower threshold, overload ends below 3/4 of the upper.
+ *  The desired state makes it explicit too (desired-from-model), so the maps hold what it says. */
+export function effectiveLowerThreshold(upper: number, lower: number): number {
+  return upper && !lower ? Math.ceil((upper * 3) / 4) : lower;
 }
 
 /** Is this real part of new selection (in the Maglev table)? */

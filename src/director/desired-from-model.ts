@@ -4,6 +4,7 @@ import type { ServiceModel, Topology } from '../config/model';
 import type { ServiceVerdict } from '../health/quorum';
 import { DesiredReal, DesiredService, DesiredState } from '../reconciler/desired';
 import { hostPort } from '../common/address';
+import { effectiveLowerThreshold } from '../dataplane/spec';
 
 /** Stored for a real whose MAC is not known yet; such a real is kept out of selection. */
 export const NO_MAC = '00:00:00:00:00:00';
@@ -19,12 +20,6 @@ export interface RealOverride { weight?: number; drained?: boolean }
 
 /** Overrides by service key, then real key. */
 export type OverrideLookup = (serviceKey: string, realKey: string) => RealOverride | undefined;
-
-/** IPVS (ip_vs_unbind_dest): without a lower threshold, overload ends below 3/4 of the upper.
- *  Made explicit here so the maps hold what the desired state says. */
-export function effectiveLowerThreshold(upper: number, lower: number): number {
-  return upper && !lower ? Math.ceil((upper * 3) / 4) : lower;
-}
 
 export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup, overrideOf: OverrideLookup = () => undefined): DesiredService {
   const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
