@@ -41,7 +41,22 @@ export function checkRuntime(t: Topology, opts: RuntimeOptions = {}): Problem[] 
     if (v.interface !== t.director.interface) need(v.interface, `vrrp[${i}].interface`, 'VRRP adverts are sent there');
     v.trackInterfaces.forEach((ti, j) => need(ti.name, `vrrp[${i}].track_interfaces[${j}]`, 'tracked for FAULT'));
   });
+  const inside = t.director.insideInterface;
+  const insideOk = inside ? need(inside, 'director.inside_interface', 'the XDP program attaches there too, toward the NAT reals') : false;
   if (!dirOk) return out;
+  // Full-NAT's pool addresses are where the reals answer: the director must own them, or no
+  // reply would reach it (the kernel answers ARP/ND for them, XDP rewrites what arrives).
+  const pools = new Map<string, string>();
+  t.director.snatPool?.forEach((a, i) => pools.set(a, `director.snat_pool[${i}]`));
+  t.services.forEach((s, i) => {
+    if (s.method === 'fullnat') s.snatPool?.forEach((a, j) => { if (!pools.has(a)) pools.set(a, `services[${i}].snat_pool[${j}]`); });
+  });
+  if (pools.size) {
+    const own = new Set([...addrsOf(t.director.interface), ...(insideOk ? addrsOf(inside!) : [])].map((a) => a.address));
+    for (const [a, at] of pools) {
+      if (!own.has(a)) out.push({ path: at, message: `${a} is not an address of ${inside && insideOk ? `${t.director.interface} or ${inside}` : t.director.interface}: the reals answer full-NAT flows to it, so the director must own it`, line: 0, col: 0 });
+    }
+  }
   const missing = new Set<Family>();
   for (const s of t.services) {
     if (s.method !== 'tun') continue;

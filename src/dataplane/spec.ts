@@ -5,7 +5,7 @@ import { isPrime } from '../maglev/maglev';
 import { LB, VipInfo, VipKey, RealInfo, LbConfig } from '../maps/lb';
 import { Addr, AF4, AF6, parseAddr, parseMacAt, formatAddr, formatMac, serviceKey, parseServiceKey } from './addr';
 
-export type Method = 'dr' | 'tun';
+export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
 export type OnDown = 'expire' | 'keep';
 export type RealState = 'up' | 'drain' | 'down';
 /** How a new flow's real is chosen (src/import/schedulers.ts names): the fields that pick the

@@ -38,7 +38,7 @@ interface ServiceState {
   line: number;
   out?: ServiceOut; // undefined when the service cannot be mapped (reals are then reported with it)
   methods: Set<string>;
-  /** Reals dropped because they use NAT. */
+  /** Reals that use NAT (-m). */
   natReals: number;
 }
 
@@ -159,9 +159,8 @@ export function importIpvsadm(text: string, opts: IpvsadmOptions = {}): ImportRe
   const out: ServiceOut[] = [];
   for (const st of order) {
     if (!st.out) continue;
-    if (st.natReals > 0 && st.out.reals.length === 0) {
-      notes.push({ where: `${file}:${st.line}`, message: `service ${st.out.vip}:${st.out.port} not mapped: all its reals use NAT (-m)` });
-      continue;
+    if (st.natReals > 0 && st.out.method === 'nat') {
+      notes.push({ where: `${file}:${st.line}`, message: `service ${st.out.vip}:${st.out.port} is NAT (-m): its reals must route their replies through this director (default route via the director's inner address); set director.inside_interface if they sit on another interface` });
     }
     if (st.methods.size === 0 && st.out.reals.length === 0) {
       notes.push({ where: `${file}:${st.line}`, message: `service ${st.out.vip}:${st.out.port} has no real servers; method set to dr` });
@@ -236,24 +235,22 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   }
   // ipvsadm(8): -g gatewaying (DR, the default), -i ipip (TUN), -m masquerading (NAT).
   const method = flags.includes('-m') ? 'nat' : flags.includes('-i') ? 'tun' : 'dr';
-  if (method === 'nat') {
-    st.natReals++;
-    notes.push({ where, message: `real ${realText} of ${svc.vip}:${svc.port} not mapped: NAT (-m, masquerading) is not supported; xlvs forwards DR or TUN only` });
-    return undefined;
-  }
+  if (method === 'nat') st.natReals++;
   if (st.methods.size === 0) svc.method = method;
   else if (!st.methods.has(method)) notes.push({ where, message: `real ${realText} uses ${method} but the service already uses ${svc.method}: xlvs has one method per service, ${svc.method} kept` });
   st.methods.add(method);
   if (method === 'tun' && opt.has('--tun-type') && opt.get('--tun-type') !== 'ipip') {
     notes.push({ where, message: `--tun-type ${opt.get('--tun-type')} not mapped: xlvs encapsulates IPIP/IP6IP6 only` });
   }
-  if (port !== svc.port && svc.port !== 0) {
+  if (port !== svc.port && svc.port !== 0 && svc.method !== 'nat') {
     notes.push({ where, message: `real ${realText}: port ${port} differs from the VIP port ${svc.port}; DR and TUN cannot rewrite ports, the real must listen on ${svc.port}` });
   }
   const wText = opt.get('-w') ?? '1'; // ipvsadm(8): "the default weight is 1"
   if (!/^\d+$/.test(wText)) fail(`weight '${wText}' is not a whole number`);
   const real: RealOut = { address, weight: Number(wText) };
-  if (port !== svc.port) real.port = port;
+  if (port !== svc.port && svc.port === 0 && svc.method === 'nat') {
+    notes.push({ where, message: `real ${realText}: port ${port} on a port-0 (all ports) service: NAT keeps each flow's own port there; the port is dropped` });
+  } else if (port !== svc.port) real.port = port;
   const [upper, lower] = (['-x', '-y'] as const).map((o) => {
     const v = opt.get(o) ?? '0';
     if (!/^\d{1,10}$/.test(v) || Number(v) > 0xffff_ffff) fail(`${o} '${v}' is not a connection count (0..4294967295)`);

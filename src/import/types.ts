@@ -11,6 +11,7 @@ export interface DirectorOut {
   interface: string;
   xdp_mode?: 'native' | 'generic';
   addresses?: string[];
+  inside_interface?: string;
 }
 
 export interface VrrpOut {
@@ -78,7 +79,7 @@ export interface ServiceOut {
   vip: string;
   port: number;
   protocol: 'tcp' | 'udp';
-  method: 'dr' | 'tun';
+  method: 'dr' | 'tun' | 'nat' | 'fullnat';
   scheduler: Scheduler;
   persistence?: { timeout: Duration; netmask?: string };
   on_down?: 'expire' | 'keep';

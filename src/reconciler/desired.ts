@@ -1,7 +1,7 @@
 // Desired data-plane state: what the maps should hold for each service, computed from the
 // topology, the health verdicts and the VRRP state. Pure.
 
-export type Method = 'dr' | 'tun';
+export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
 export type RealState = 'up' | 'drain' | 'down';
 
 export interface DesiredVip {
