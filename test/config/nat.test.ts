@@ -107,7 +107,9 @@ test('checkRuntime: the inside interface must exist, and the pool addresses be t
     fs.mkdirSync(path.join(dir, 'eth0'));
     const t = loadTopology(`${DIRECTOR}services:
   - { vip: 203.0.113.10, port: 443, method: fullnat, reals: [{ address: 10.9.0.11 }] }
-  - { vip: 203.0.113.10, port: 444, method: fullnat, snat_pool: [203.0.113.2], reals: [{ address: 10.9.0.11 }] }
+  - { vip: 203.0.113.10, port: 444, method: fullnat, snat_pool: [203.0.113.2, 192.168.10.254], reals: [{ address: 10.9.0.11 }] }
+vrrp:
+  - { name: IN, vrid: 2, interface: eth0, vips: [192.168.10.254/24] }
 `);
     const addrs = { eth0: [{ family: 4 as const, address: '203.0.113.2' }], eth1: [{ family: 4 as const, address: '192.168.10.2' }] };
     const problemsOf = (withEth1: boolean) => {
@@ -116,11 +118,11 @@ test('checkRuntime: the inside interface must exist, and the pool addresses be t
     };
     assert.deepEqual(problemsOf(false), [
       'director.inside_interface: interface eth1 does not exist on this machine (the XDP program attaches there too, toward the NAT reals)',
-      'director.snat_pool[0]: 192.168.10.2 is not an address of eth0: the reals answer full-NAT flows to it, so the director must own it',
-      'director.snat_pool[1]: 2001:db8:10::2 is not an address of eth0: the reals answer full-NAT flows to it, so the director must own it',
+      'director.snat_pool[0]: 192.168.10.2 is not an address of eth0: the reals answer full-NAT flows to it, so the director must own it (an interface address, or a VRRP address of this topology)',
+      'director.snat_pool[1]: 2001:db8:10::2 is not an address of eth0: the reals answer full-NAT flows to it, so the director must own it (an interface address, or a VRRP address of this topology)',
     ]);
     assert.deepEqual(problemsOf(true), [
-      'director.snat_pool[1]: 2001:db8:10::2 is not an address of eth0 or eth1: the reals answer full-NAT flows to it, so the director must own it',
+      'director.snat_pool[1]: 2001:db8:10::2 is not an address of eth0 or eth1: the reals answer full-NAT flows to it, so the director must own it (an interface address, or a VRRP address of this topology)',
     ]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
