@@ -77,7 +77,7 @@ services: []
     reals: []
 `,
     problems: [
-      "services[0].port: is required (line 6:5)",
+      "services[0].port: is required (or ports, for a grouped service) (line 6:5)",
     ],
   },
   {
