@@ -8,7 +8,14 @@ import * as assert from 'node:assert/strict';
 import { eth } from '../lib/packet';
 import { diffPackets } from '../lib/packet-parse';
 import { XDP } from '../lib/fixtures';
-import { harness, runCounted, DIRECTOR_MAC, ROUTER_MAC, realMac } from './fixtures/harness';
+import * as path from 'node:path';
+import { lbReasonStats } from '../../src/maps/lb';
+import { BpfMap } from '../../src/loader';
+import { harness, DIRECTOR_MAC, ROUTER_MAC, realMac } from './fixtures/harness';
+import { Reconciler, DataplanePort } from '../../src/reconciler/reconciler';
+import { RealIds } from '../../src/reconciler/ids';
+import type { DesiredService, DesiredState } from '../../src/reconciler/desired';
+import { DataplanePortAdapter } from '../../src/director/dataplane-port';
 
 const WEB = '10.0.0.70'; // group 80,443 with persistence; 8080 a service of its own
 const PROBE = '10.0.0.71'; // the same group and reals without persistence: where flows would go
@@ -18,14 +25,29 @@ const h = harness('grouped');
 
 const reals = (base: number) => [1, 2, 3, 4].map((n) => ({ id: base + n, address: `10.4.0.${n}`, mac: realMac(n), weight: 1, state: 'up' as const }));
 
+/** The verdict reasons' counters, summed over CPUs (lb_reasons alone: the full counters walk every real). */
+let reasonMap: BpfMap | null = null;
+function reasons(): Record<string, bigint> {
+  reasonMap ??= BpfMap.openPinned(path.join(h.dp().pinDir, 'lb_reasons'));
+  const out: Record<string, bigint> = {};
+  for (const b of reasonMap.lookupPerCpu(Buffer.alloc(4)) ?? []) {
+    for (const [k, v] of Object.entries(lbReasonStats.decode(b))) out[k] = (out[k] ?? 0n) + (v as bigint);
+  }
+  return out;
+}
+
 /** Sends one TCP segment; the real's number (its MAC's last byte) it was forwarded to, else the verdict's reason. */
 function send(vip: string, dport: number, sport: number, flags = 'S', client = CLIENT): number | string {
   const input = eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC }).ipv4({ src: client, dst: vip }).tcp({ sport, dport, flags }).build();
-  const r = runCounted(h.dp(), input);
-  if (r.verdict !== XDP.XDP_TX) return Object.keys(r.reasons).join(',');
-  const n = r.out[5];
+  const before = reasons();
+  const r = h.dp().program.testRun(input);
+  if (r.retval !== XDP.XDP_TX) {
+    const after = reasons();
+    return Object.keys(after).filter((k) => after[k] !== before[k]).join(',');
+  }
+  const n = r.data[5];
   const want = eth({ src: DIRECTOR_MAC, dst: realMac(n) }).ipv4({ src: client, dst: vip }).tcp({ sport, dport, flags }).build();
-  assert.equal(diffPackets(want, r.out), '', 'DR keeps the destination port');
+  assert.equal(diffPackets(want, r.data), '', 'DR keeps the destination port');
   return n;
 }
 
@@ -43,7 +65,7 @@ describe('lb: grouped services', h.ctx.testOptions ?? {}, () => {
     dp.vips.upsert({ ...common, address: GAME, ports: '20000,10000-10100' });
     dp.reals.set(`${GAME}:10000-10100,20000/tcp`, reals(40));
   });
-  after(() => h.ctx.after!());
+  after(() => { reasonMap?.close(); reasonMap = null; return h.ctx.after!(); });
 
   test('one VIP id per group, its key the canonical port list', () => {
     const list = h.dp().vips.list();
@@ -111,5 +133,48 @@ describe('lb: grouped services', h.ctx.testOptions ?? {}, () => {
     dp.vips.remove(`${WEB}:8080-8081/tcp`);
     assert.equal(send(WEB, 8080, 6002), 'not_vip');
     assert.equal(send(WEB, 80, 6002), send(WEB, 443, 6003), 'the 80,443 group is untouched');
+  });
+
+  test('the reconciler replaces a service by a group over it with no write after which its port misses', () => {
+    const VIP = '10.0.0.73';
+    const svc = (ports: string | null, realN: number): DesiredService => {
+      const key = `${VIP}:${ports ?? 80}/tcp`;
+      return {
+        vip: { key, address: VIP, port: ports ? 0 : 80, protocol: 'tcp', ports, method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0, persistencePrefix: 32, tableSize: 251, onDown: 'expire', timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
+        reals: [{ key: `10.4.0.${realN}:0`, address: `10.4.0.${realN}`, port: 0, weight: 1, state: 'up', mac: realMac(realN), upperThreshold: 0, lowerThreshold: 0 }],
+        sorry: null,
+      };
+    };
+    const state = (...x: DesiredService[]): DesiredState => new Map(x.map((d) => [d.vip.key, d]));
+    const adapter = new DataplanePortAdapter(h.dp());
+    const seen: string[] = [];
+    // After every write the reconciler makes, a new flow to port 80 must still be forwarded.
+    let sport = 7000;
+    const probe = (what: string) => seen.push(`${what}: ${send(VIP, 80, sport++)}`);
+    const watched: DataplanePort = {
+      upsertVip: (v) => { adapter.upsertVip(v); probe(`vip ${v.key}`); },
+      removeVip: (v) => { adapter.removeVip(v); probe(`rm ${v.key}`); },
+      setReals: (v, reals, sorry) => { adapter.setReals(v, reals, sorry); probe(`reals ${v.key}`); },
+      batch: (fn) => { const out = adapter.batch(fn); probe('tables installed'); return out; },
+      takeOutOfSelection: (c) => adapter.takeOutOfSelection(c),
+      setNoAccept: (a) => adapter.setNoAccept(a),
+    };
+    const ids = new RealIds(200);
+    for (let id = 1; id < 100; id++) ids.adopt('(the other tests)', String(id), id); // theirs, in the same maps
+    const r = new Reconciler(watched, ids);
+    r.apply(state(svc(null, 5)));
+    seen.length = 0;
+    r.apply(state(svc('80,443', 6)));
+    assert.deepEqual(seen, [
+      `vip ${VIP}:80,443/tcp: 5`, `reals ${VIP}:80,443/tcp: 5`, 'tables installed: 5', `rm ${VIP}:80/tcp: 6`,
+    ]);
+    assert.equal(send(VIP, 443, 7100), 6);
+    // And back: the group gives port 80 to the single service only when it leaves.
+    seen.length = 0;
+    r.apply(state(svc(null, 5)));
+    assert.deepEqual(seen, [`vip ${VIP}:80/tcp: 6`, `reals ${VIP}:80/tcp: 6`, 'tables installed: 6', `rm ${VIP}:80,443/tcp: 5`]);
+    assert.equal(send(VIP, 443, 7101), 'not_vip');
+    r.apply(new Map());
+    assert.equal(send(VIP, 80, 7102), 'not_vip');
   });
 });
