@@ -11,6 +11,7 @@ import { XDP } from '../lib/fixtures';
 import * as path from 'node:path';
 import { lbReasonStats } from '../../src/maps/lb';
 import { BpfMap } from '../../src/loader';
+import { Dataplane, type VipState } from '../../src/dataplane/dataplane';
 import { harness, DIRECTOR_MAC, ROUTER_MAC, realMac } from './fixtures/harness';
 import { Reconciler, DataplanePort } from '../../src/reconciler/reconciler';
 import { RealIds } from '../../src/reconciler/ids';
@@ -75,6 +76,17 @@ describe('lb: grouped services', h.ctx.testOptions ?? {}, () => {
     assert.equal(web.ports, '80,443');
     assert.equal(game.ports, '10000-10100,20000');
     assert.equal(list.filter((v) => v.address === WEB).length, 2, 'the group and 8080');
+  });
+
+  test('a daemon adopting the pins reads each group back under its key and id', () => {
+    const again = Dataplane.adopt(h.dp().pinDir);
+    try {
+      const view = (l: VipState[]) => l.map((v) => [v.key, v.id, v.ports, v.waitingPorts, v.port]);
+      assert.deepEqual(view(again.vips.list()), view(h.dp().vips.list()));
+      assert.ok(again.vips.list().some((v) => v.key === `${GAME}:10000-10100,20000/tcp`));
+    } finally {
+      again.close();
+    }
   });
 
   test('without persistence, the ports of one client spread over the reals', () => {

@@ -114,7 +114,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
   }
   const seen = new Map<string, number>();
   for (const s of services) {
-    const k = `${s.vip}:${s.port}/${s.protocol}`;
+    const k = `${s.vip}:${s.ports ? s.ports.join(',') : s.port}/${s.protocol}`;
     seen.set(k, (seen.get(k) ?? 0) + 1);
   }
   for (const [k, n] of seen) if (n > 1) ctx.notes.push({ where: file, message: `service ${k} is declared ${n} times; keep one` });
