@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { lbReasonStats } from '../../src/maps/lb';
 import { BpfMap } from '../../src/loader';
 import { Dataplane, type VipState } from '../../src/dataplane/dataplane';
-import { harness, DIRECTOR_MAC, ROUTER_MAC, realMac } from './fixtures/harness';
+import { harness, DIRECTOR_MAC, ROUTER_MAC, CLIENT6, realMac } from './fixtures/harness';
 import { Reconciler, DataplanePort } from '../../src/reconciler/reconciler';
 import { RealIds } from '../../src/reconciler/ids';
 import type { DesiredService, DesiredState } from '../../src/reconciler/desired';
@@ -122,6 +122,25 @@ describe('lb: grouped services', h.ctx.testOptions ?? {}, () => {
     for (const port of [9999, 10101, 19999, 20001, 80]) assert.equal(send(GAME, port, 4000), 'not_vip', `port ${port}`);
     assert.equal(send(WEB, 8080, 4000), 9, 'a port of the same address outside the group: its own service');
     assert.equal(send(WEB, 81, 4000), 'not_vip');
+  });
+
+  test('an IPv6 group: every port of it reaches the service, ports beside it do not', () => {
+    const vip = '2001:db8::70';
+    h.dp().vips.upsert({ address: vip, port: 0, ports: '80,443,8000-8009', protocol: 'tcp', method: 'dr' });
+    h.dp().reals.set(`[${vip}]:80,443,8000-8009/tcp`, [{ id: 60, address: '2001:db8::4:8', mac: realMac(8), weight: 1, state: 'up' }]);
+    const send6 = (dport: number, flags = 'S'): number | string => {
+      const input = eth({ src: ROUTER_MAC, dst: DIRECTOR_MAC }).ipv6({ src: CLIENT6, dst: vip }).tcp({ sport: 4000, dport, flags }).build();
+      const before = reasons();
+      const r = h.dp().program.testRun(input);
+      if (r.retval === XDP.XDP_TX) return r.data[5];
+      const after = reasons();
+      return Object.keys(after).filter((k) => after[k] !== before[k]).join(',');
+    };
+    for (const port of [80, 443, 8000, 8009]) assert.equal(send6(port), 8, `port ${port}`);
+    assert.equal(send6(8009, 'A'), 8, 'established on the highest port');
+    for (const port of [81, 442, 7999, 8010]) assert.equal(send6(port), 'not_vip', `port ${port}`);
+    h.dp().vips.remove(`[${vip}]:80,443,8000-8009/tcp`);
+    assert.equal(send6(443), 'not_vip');
   });
 
   test('removing a group removes every one of its ports', () => {
