@@ -63,8 +63,3 @@ export function expandPortSpec(text: string): number[] {
   if (!runs) throw new Error(`"${text}" is not a port list (e.g. 80,443,10000-10100)`);
   return expandRuns(runs);
 }
-
-/** Number of ports of a spec's runs, without expanding them. */
-export function portCount(runs: readonly PortRun[]): number {
-  return runsOf(expandRuns(runs)).reduce((n, r) => n + r.to - r.from + 1, 0);
-}

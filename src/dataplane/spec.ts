@@ -128,9 +128,6 @@ export interface ResolvedVip {
   ports: string | null; portList: number[];
 }
 
-/** Largest group: every lb_vips key is a port of some service (LB_VIP_KEYS). */
-export const MAX_GROUP_PORTS = LB.VIP_KEYS;
-
 export function resolveVipRef(ref: VipRef): ResolvedVip {
   let address: Addr;
   let port: number;
