@@ -15,7 +15,7 @@ import { Reconciler } from '../reconciler/reconciler';
 import { RealIds } from '../reconciler/ids';
 import type { DesiredService, DesiredState } from '../reconciler/desired';
 import { DataplanePortAdapter, adoptedState } from './dataplane-port';
-import { desiredService, desiredState, noAcceptAddresses, RealOverride } from './desired-from-model';
+import { desiredService, desiredState, noAcceptAddresses, RealOverride, LocalView, holdsVip } from './desired-from-model';
 
 /** The highest real id (bpf/include/lb_shared.h LB_MAX_REALS; id 0 = none). */
 const MAX_REAL_ID = LB.MAX_REALS - 1;
@@ -53,6 +53,8 @@ export class Director {
   private readonly verdicts = new Map<string, ServiceVerdict>();
   private readonly macs = new Map<string, string | null>();
   private readonly vrrp = new Map<string, VrrpInstanceState>();
+  /** This machine's addresses found at run time (director.interface); director.addresses count too. */
+  private hostAddrs: ReadonlySet<string> = new Set();
   /** The operator's runtime overrides (`xlvs real drain|weight`), by service key then real key. */
   private overrides: ReadonlyMap<string, ReadonlyMap<string, RealOverride>> = new Map();
   private readonly reconciler: Reconciler;
@@ -162,11 +164,48 @@ export class Director {
   }
 
   /**
-   * VRRP state per instance. Nothing in the desired state depends on it yet; it is here for
-   * the outputs to come (announce routes only while Master, sync flow state to the peer).
+   * VRRP state per instance. A service with a local real (this director is one of its reals)
+   * schedules while we hold its VIP and delivers everything here while we do not (IPVS
+   * backup_only); the routes and flow sync to come will follow it too. Returns the services
+   * whose desired state changed, for the caller to apply (`apply(services)`) at once.
    */
-  setVrrpState(instance: string, state: VrrpInstanceState): void {
+  setVrrpState(instance: string, state: VrrpInstanceState): Set<string> {
+    const inst = this.topo.vrrp.find((i) => i.name === instance);
+    const vips = new Set(inst?.vips.map((v) => v.address) ?? []);
+    const before = this.localModes(vips);
     this.vrrp.set(instance, state);
+    const after = this.localModes(vips);
+    return new Set([...after].filter(([k, m]) => before.get(k) !== m).map(([k]) => k));
+  }
+
+  /** The local mode of the services on these VIP addresses (those with a local real only). */
+  private localModes(vips: ReadonlySet<string>): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const svc of this.topo.services) {
+      if (!vips.has(svc.vip)) continue;
+      const d = this.desiredService(svc.key);
+      if (d && d.vip.localMode !== 'none') out.set(svc.key, d.vip.localMode);
+    }
+    return out;
+  }
+
+  /**
+   * This machine's own addresses as found at run time (the daemon reads director.interface): a
+   * real at one of them, or at one of director.addresses, or marked `local: true`, is this
+   * director. The caller applies everything after a change.
+   */
+  setHostAddresses(addrs: Iterable<string>): void {
+    this.hostAddrs = new Set(addrs);
+  }
+
+  /** The reals that are this director, by service key (for the host setup and `list`). */
+  localReals(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [k, d] of this.desired().services) {
+      const r = d.reals.find((x) => x.local);
+      if (r) out.set(k, r.key);
+    }
+    return out;
   }
 
   vrrpState(instance: string): VrrpInstanceState | undefined {
@@ -176,15 +215,19 @@ export class Director {
   // ---- outputs ------------------------------------------------------------------------------
 
   private macOf = (a: string): string | null => this.macs.get(a) ?? null;
+  private readonly localView: LocalView = {
+    isLocal: (a) => this.hostAddrs.has(a) || this.topo.director.addresses.some((x) => x.address === a),
+    holdsVip: (vip) => holdsVip(this.topo, (i) => this.vrrp.get(i), vip),
+  };
   private overrideOf = (service: string, real: string): RealOverride | undefined => this.overrides.get(service)?.get(real);
 
   desiredService(serviceKey: string): DesiredService | undefined {
     const svc = this.topo.services.find((s) => s.key === serviceKey);
-    return svc ? desiredService(svc, this.verdicts.get(svc.key), this.macOf, this.overrideOf) : undefined;
+    return svc ? desiredService(svc, this.verdicts.get(svc.key), this.macOf, this.overrideOf, this.localView) : undefined;
   }
 
   desired(): Desired {
-    return { services: desiredState(this.topo, this.verdicts, this.macOf, this.overrideOf), noAccept: noAcceptAddresses(this.topo) };
+    return { services: desiredState(this.topo, this.verdicts, this.macOf, this.overrideOf, this.localView), noAccept: noAcceptAddresses(this.topo) };
   }
 
   /**
