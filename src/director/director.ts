@@ -198,6 +198,17 @@ export class Director {
     this.hostAddrs = new Set(addrs);
   }
 
+  /** Is this address this director's own (director.addresses, or found on its interface)? */
+  isLocalAddress(a: string): boolean {
+    return this.localView.isLocal(a);
+  }
+
+  /** The VIP addresses of the services that have a local real (they go on lo). */
+  localVips(): string[] {
+    const keys = this.localReals();
+    return [...new Set(this.topo.services.filter((s) => keys.has(s.key)).map((s) => s.vip))];
+  }
+
   /** The reals that are this director, by service key (for the host setup and `list`). */
   localReals(): Map<string, string> {
     const out = new Map<string, string>();
