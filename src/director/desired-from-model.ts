@@ -28,8 +28,8 @@ export type OverrideLookup = (serviceKey: string, realKey: string) => RealOverri
  */
 export interface LocalView {
   isLocal(address: string): boolean;
-  /** True while we hold the VIP: Master of an instance whose VIPs include it, or no instance does. */
-  holdsVip(vip: string): boolean;
+  /** True while we hold the service's VIP: Master of an instance whose VIPs include it, or no instance does. */
+  holdsVip(vip: string, serviceKey: string): boolean;
 }
 
 /** No local reals (a director that is no real of its services, tests). */
@@ -72,7 +72,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       upperThreshold: r.upperThreshold, lowerThreshold: effectiveLowerThreshold(r.upperThreshold, r.lowerThreshold), local,
     };
   });
-  const localMode: LocalMode = !hasLocal ? 'none' : localView.holdsVip(svc.vip) ? 'active' : 'backup';
+  const localMode: LocalMode = !hasLocal ? 'none' : localView.holdsVip(svc.vip, svc.key) ? 'active' : 'backup';
   let sorry: DesiredReal | null = null;
   if (verdict?.sorry && svc.sorryServer) {
     const s = svc.sorryServer;

@@ -55,6 +55,12 @@ export class Director {
   private readonly vrrp = new Map<string, VrrpInstanceState>();
   /** This machine's addresses found at run time (director.interface); director.addresses count too. */
   private hostAddrs: ReadonlySet<string> = new Set();
+  /**
+   * The local modes the pinned maps held when this Director adopted them: kept for a VIP until
+   * the VRRP instance carrying it reports a state, so a restarted daemon does not turn a Master's
+   * scheduling into local-only delivery (moving the flows it forwarded) while VRRP starts up.
+   */
+  private readonly adoptedLocal = new Map<string, string>();
   /** The operator's runtime overrides (`xlvs real drain|weight`), by service key then real key. */
   private overrides: ReadonlyMap<string, ReadonlyMap<string, RealOverride>> = new Map();
   private readonly reconciler: Reconciler;
@@ -74,6 +80,7 @@ export class Director {
       const { state, realIds } = adoptedState(dataplane, topo);
       for (const r of realIds) ids.adopt(r.service, r.real, r.id);
       this.reconciler.adopt(state);
+      for (const [k, d] of state) if (d.vip.localMode !== 'none') this.adoptedLocal.set(k, d.vip.localMode);
     } else {
       // Ids of reals already in the maps (another build's, taken over) stay theirs.
       for (const r of adoptedState(dataplane, topo).realIds) ids.adopt(r.service, r.real, r.id);
@@ -228,7 +235,12 @@ export class Director {
   private macOf = (a: string): string | null => this.macs.get(a) ?? null;
   private readonly localView: LocalView = {
     isLocal: (a) => this.hostAddrs.has(a) || this.topo.director.addresses.some((x) => x.address === a),
-    holdsVip: (vip) => holdsVip(this.topo, (i) => this.vrrp.get(i), vip),
+    holdsVip: (vip, key) => {
+      const covering = this.topo.vrrp.filter((i) => i.vips.some((v) => v.address === vip));
+      const adopted = this.adoptedLocal.get(key);
+      if (adopted && covering.length && covering.every((i) => !this.vrrp.has(i.name))) return adopted === 'active';
+      return holdsVip(this.topo, (i) => this.vrrp.get(i), vip);
+    },
   };
   private overrideOf = (service: string, real: string): RealOverride | undefined => this.overrides.get(service)?.get(real);
 

@@ -73,3 +73,21 @@ services:
   assert.deepEqual(svc.reals.map((r) => r.local), [true, false]);
   assert.deepEqual(d.localVips(), ['10.1.0.100']);
 });
+
+test('a restarted daemon keeps the local mode it adopted until VRRP reports the instance', () => {
+  const vip = {
+    key: SVC, id: 1, address: '192.168.81.229', port: 6379, protocol: 'tcp', method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0,
+    persistencePrefix: 32, tableSize: 65537, onDown: 'expire', sorryReal: 0, timeouts: { tcp: 900, tcpFin: 120, udp: 300 }, localMode: 'active', localReal: 1,
+  };
+  const real = (id: number, address: string, local: boolean) => ({
+    id, vipKey: SVC, address, mac: local ? '00:00:00:00:00:00' : '02:00:00:00:00:34', nexthopMac: null, weight: 1, state: 'up', sorry: false,
+    upperThreshold: 0, lowerThreshold: 0, local,
+  });
+  const pinned = { vips: { list: () => [vip] }, reals: { list: () => [real(1, '192.168.81.51', true), real(2, '192.168.81.234', false)] } } as unknown as Dataplane;
+  const d = new Director(pinned, topo, { adoptPinned: true });
+  d.setHostAddresses(['192.168.81.51']);
+  d.setMac('192.168.81.234', '02:00:00:00:00:34');
+  assert.equal(d.desired().services.get(SVC)!.vip.localMode, 'active', 'the Master\'s pinned program keeps scheduling while VRRP starts');
+  assert.deepEqual([...d.setVrrpState('VI_1', 'BACKUP')], [SVC], 'VRRP\'s first word decides');
+  assert.equal(d.desired().services.get(SVC)!.vip.localMode, 'backup');
+});
