@@ -25,6 +25,7 @@ import { reviveSnapshot } from '../../src/cli/commands/control';
 import type { StatusSnapshot, ServiceStatus } from '../../src/common/status';
 import { needsBpf } from '../lib/env';
 import { JsonLines, waitFor, sleep, tcpCounters, alive } from './lib/e2e-lab';
+import { xlvsAt } from '../daemon/topology';
 
 const NET = '10.231.0';
 const VIP = `${NET}.100`;
@@ -186,6 +187,11 @@ describe('a director that is also a real server (LVS backup_only)', needsBpf(), 
         assert.equal(run(inNs(ns[h], ['cat', `/proc/sys/net/ipv4/conf/${dev}/arp_announce`])).stdout.trim(), '2', `${h} ${dev} arp_announce`);
       }
     }
+    // `xlvs list` says so as ipvsadm does for a local real: forwarding "Local".
+    const list = xlvsAt(sock('a'))('list', '-n');
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`-> ${ADDR.a.replace(/\./g, '\\.')}:${PORT} +Local `), list.stdout);
+    assert.match(list.stdout, new RegExp(`-> ${ADDR.b.replace(/\./g, '\\.')}:${PORT} +Route `), list.stdout);
     // Only the Master answers ARP for the VIP (b has it on lo only, and arp_ignore=1).
     const arp = run(inNs(ns.c, ['arping', '-c', '3', '-w', '4', '-I', 'eth0', VIP]), { allowFail: true }).stdout;
     const macA = (JSON.parse(run(inNs(ns.a, ['ip', '-j', 'link', 'show', 'dev', 'eth0'])).stdout) as { address: string }[])[0].address;
