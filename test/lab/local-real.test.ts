@@ -12,6 +12,7 @@
 //     VIP, its established connections keep echoing, and it serves every new connection.
 //  3. The old Master comes back and preempts: new connections reach both machines again, and the
 //     established ones the new Master sends where the old one had them keep working.
+//  4. `xlvs stop` puts the host back: the VIP leaves lo, arp_ignore/arp_announce as they were.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -66,6 +67,8 @@ describe('a director that is also a real server (LVS backup_only)', needsBpf(), 
   let client: JsonLines;
   let clientProc: ChildProcess;
   const sock = (h: Host) => `${base}/${h}.sock`;
+  /** b's arp_ignore/arp_announce per device before its daemon started. */
+  const arpBefore: Record<string, string> = {};
 
   async function status(h: Host): Promise<StatusSnapshot> {
     return reviveSnapshot(await controlRequest(sock(h), { cmd: 'status' }, 5000));
@@ -150,6 +153,10 @@ describe('a director that is also a real server (LVS backup_only)', needsBpf(), 
     // A veth sender leaves TCP checksums partial (docs/lab-notes.md); the directors pass its
     // frames on through XDP.
     lab.exec(ns.c, ['ethtool', '-K', 'eth0', 'tx', 'off']);
+    for (const dev of ['all', 'eth0']) {
+      arpBefore[dev] = run(inNs(ns.b, ['cat', `/proc/sys/net/ipv4/conf/${dev}/arp_ignore`])).stdout.trim() + '/' +
+        run(inNs(ns.b, ['cat', `/proc/sys/net/ipv4/conf/${dev}/arp_announce`])).stdout.trim();
+    }
     fs.writeFileSync(`${base}/a.yaml`, topology('a', 150));
     fs.writeFileSync(`${base}/b.yaml`, topology('b', 100));
     await startServer('a');
@@ -180,6 +187,7 @@ describe('a director that is also a real server (LVS backup_only)', needsBpf(), 
     for (const h of ['a', 'b'] as const) {
       const s = await service(h);
       assert.deepEqual(s.reals.map((r) => [r.address, !!r.local]), [[ADDR.a, h === 'a'], [ADDR.b, h === 'b']], `${h} knows which real it is`);
+      assert.ok(fs.existsSync(`${base}/lr-${h}.local-real.json`), `${h}: what it changed is kept beside its socket`);
       const lo = run(inNs(ns[h], ['ip', '-j', 'addr', 'show', 'dev', 'lo'])).stdout;
       assert.match(lo, new RegExp(`"local":"${VIP.replace(/\./g, '\\.')}","prefixlen":32`), `${h}: VIP on lo`);
       for (const dev of ['all', 'eth0']) {
@@ -284,5 +292,19 @@ describe('a director that is also a real server (LVS backup_only)', needsBpf(), 
     for (const c of fresh) assert.equal(okNew.get(c), true, `${c} echoes`);
     assert.equal((await status('b')).reasons.tx_dr, txB, 'b, Backup again, forwards nothing');
     assert.ok(alive(daemons.a!.pid!));
+  });
+
+  test('xlvs stop undoes the host setup: the VIP leaves lo, the ARP sysctls are back', async () => {
+    const d = daemons.b!;
+    await controlRequest(sock('b'), { cmd: 'stop' }, 5000);
+    await waitFor('b\'s daemon to exit', () => d.exitCode !== null || d.signalCode !== null, 10_000);
+    const lo = run(inNs(ns.b, ['ip', '-j', 'addr', 'show', 'dev', 'lo'])).stdout;
+    assert.ok(!lo.includes(`"${VIP}"`), `VIP gone from lo: ${lo}`);
+    for (const dev of ['all', 'eth0']) {
+      const now = run(inNs(ns.b, ['cat', `/proc/sys/net/ipv4/conf/${dev}/arp_ignore`])).stdout.trim() + '/' +
+        run(inNs(ns.b, ['cat', `/proc/sys/net/ipv4/conf/${dev}/arp_announce`])).stdout.trim();
+      assert.equal(now, arpBefore[dev], `${dev}: arp_ignore/arp_announce as before the daemon`);
+    }
+    assert.ok(!fs.existsSync(`${base}/lr-b.local-real.json`), 'its state file is gone');
   });
 });
