@@ -478,10 +478,12 @@ export class Daemon {
     } catch (e) {
       // Back to the previous topology, maps included: nothing of this reload stays.
       this.director.setTopology(prev);
+      try { this.director.setHostAddresses(hostAddresses(prev)); } catch { /* keep the addresses read last */ }
       this.director.setOverrides(this.overrides.map());
       try { await this.syncHealth(); } catch (e2) { this.event('reload', `restoring the previous checks failed: ${(e2 as Error).message}`); }
       if (mapsChanged) {
         try { this.applyNow('reload rolled back'); } catch (e2) { this.event('reload', `rolling the maps back failed: ${(e2 as Error).message}`); }
+        this.localHost('reload rolled back');
       }
       this.counters.reloads.failed++;
       this.event('reload', `failed, previous state kept: ${(e as Error).message}`, { result: 'failed' }, 'error');
