@@ -91,7 +91,7 @@ export class RealTable {
       for (const [id, old] of previous) {
         try { this.ix.maps.lb_reals.update(u32(id), old ?? Buffer.alloc(realInfoCodec.size)); } catch { /* keep the first error */ }
       }
-      try { this.ix.writeVip(v.bin, v.resolved.vipKey, prevInfo); } catch { /* keep the first error */ }
+      try { this.ix.writeVip(v, prevInfo); } catch { /* keep the first error */ }
       try { this.setPeers(vipId, prevPeers); } catch { /* keep the first error */ }
     };
     // Committed: update the index, then clear the reals that left (after the swap, so the new
@@ -114,7 +114,7 @@ export class RealTable {
       // the first packet that can be delivered locally.
       this.setPeers(vipId, peers);
       if (prevInfo.sorryReal !== sorryId || prevInfo.localReal !== localId) {
-        this.ix.writeVip(v.bin, v.resolved.vipKey, { ...prevInfo, sorryReal: sorryId, localReal: localId });
+        this.ix.writeVip(v, { ...prevInfo, sorryReal: sorryId, localReal: localId });
       }
       if (this.pending) {
         // Inside withBatchedSwaps: the table is installed with the others of the batch.
