@@ -644,7 +644,9 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p, cons
 }
 
 /* Must this VIP's packet be delivered here and never forwarded? Only a VIP with a local real
- * asks (one byte of the vip_info already read; other VIPs pay that compare only): when we do not
+ * asks (local_real is in the vip_info line already read; other VIPs pay that compare only;
+ * bench/dataplane.ts --compare against an object without it: established DR and TUN within
+ * 5 ns, inside the run-to-run noise of this host): when we do not
  * hold the VIP (LB_LOCAL_BACKUP, IPVS backup_only), or when the frame comes from a peer
  * director that is a real of the VIP (lb_peers): a flow it forwarded to us must not go back. */
 static __always_inline int local_here(const struct vip_info *v, const struct ethhdr *eth)
