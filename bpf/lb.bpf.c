@@ -103,6 +103,16 @@ struct {
 	__type(value, __u32);
 } lb_no_accept SEC(".maps");
 
+/* lb_peers: the MACs of the other reals of each VIP that has a local real (struct peer_key in
+ * lb_shared.h), written by the control plane with the VIP's reals. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* sized for every real; most directors hold none */
+	__uint(max_entries, LB_MAX_PEERS);
+	__type(key, struct peer_key);
+	__type(value, __u32);
+} lb_peers SEC(".maps");
+
 /* The slot of the XOR of an address's 32-bit words (an IPv4 address is its only word). */
 static __always_inline __u32 vip_slot_of(__u32 x)
 {
@@ -345,11 +355,21 @@ __attribute__((noinline)) __u32 lb_pick(__u32 vip_id, __u32 hash, __u32 sched)
 /* lb_select()'s flags: what it needs of the packet besides its flow. */
 #define LB_SF_SYN 0x100		/* a SYN without ACK (a new connection) */
 #define LB_SF_LOOKED 0x200	/* the caller looked the flow up in lb_conns/lb_conns6: none */
+#define LB_SF_LOCAL 0x400	/* local delivery only (local_here()): the flow's real is the VIP's
+				 * local real, whatever an entry or the table says */
 #define LB_SF_EV 0xff		/* the TCP event (LB_EV_*) */
 /* lb_select()'s result: a real id, with LB_SEL_NEW when the flow is new; 0 when the VIP has no
  * real to offer; negative (-LB_PASS_CONN_EXPIRED) when the packet is not to be forwarded. */
 #define LB_SEL_NEW 0x10000
 #define LB_SEL_ID 0xffff
+
+/* May an entry's real keep a flow of this packet? Under LB_SF_LOCAL only the local real may:
+ * an entry made while we were Master and picked a peer is moved to the local real. */
+static __always_inline int real_keeps(const struct real_info *r, const struct vip_info *v, int syn,
+				      __u32 flags)
+{
+	return r && flow_stays(r, v, syn) && (!(flags & LB_SF_LOCAL) || (r->flags & LB_RF_LOCAL));
+}
 
 /* The state a flow's first packet gives its entry: a SYN opens one (SYN_RECV); any other TCP
  * segment is a connection picked up mid-stream, after a failover or an eviction, and is taken as
@@ -391,14 +411,14 @@ static __always_inline void conn_step(struct conn_value *cv, __u8 proto, __u8 ev
  * packet (flow_stays; a SYN on a connection the client was closing is a new one). The packet is
  * applied to the entry and its real returned; NULL sends the packet to lb_select(). */
 static __always_inline struct real_info *conn_stays(struct conn_value *cv, const struct pkt *p,
-						    const struct vip_info *v, __u32 now)
+						    const struct vip_info *v, __u32 now, int local)
 {
 	struct real_info *r;
 
 	if (cv->vip_id != v->id || cs_expired(cv, now) || (p->syn && cs_closing(cv->state)))
 		return NULL;
 	r = real_of(cv->real_id, v->id);
-	if (!r || !flow_stays(r, v, p->syn))
+	if (!r || !flow_stays(r, v, p->syn) || (local && !(r->flags & LB_RF_LOCAL)))
 		return NULL;
 	conn_step(cv, p->flow.proto, p->tcp_ev, v, now);
 	return r;
@@ -452,7 +472,8 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 
 	if (!f || !v)
 		return 0;
-	if (v->persist_timeout_ms) {
+	/* Local delivery follows no persistence template: the real is the local one. */
+	if (v->persist_timeout_ms && !(flags & LB_SF_LOCAL)) {
 		pnow = lb_now();
 		persist_key_of(&pk, f, v->id, v->persist_prefix);
 	}
@@ -465,7 +486,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 				flow_stat(LB_FS_REUSED);
 			} else {
 				r = real_of(cv->real_id, v->id);
-				if (r && flow_stays(r, v, syn)) {
+				if (real_keeps(r, v, syn, flags)) {
 					conn_step(cv, f->proto, ev, v, now);	/* a SYN on a live flow */
 					return cv->real_id;
 				}
@@ -482,7 +503,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 	nv = bpf_map_lookup_elem(&lb_new, f);
 	if (nv) {
 		r = nv->vip_id == v->id && !cs_expired(nv, now) ? real_of(nv->real_id, v->id) : NULL;
-		if (r && flow_stays(r, v, syn)) {
+		if (real_keeps(r, v, syn, flags)) {
 			id = nv->real_id;
 			if (syn) {
 				conn_step(nv, f->proto, ev, v, now);	/* a retransmitted SYN */
@@ -525,7 +546,8 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 		}
 	}
 	if (!id)
-		id = lb_pick(v->id, flow_hash(f, v->hash_fields, hash_seed), v->sched);
+		id = flags & LB_SF_LOCAL ? v->local_real :
+		     lb_pick(v->id, flow_hash(f, v->hash_fields, hash_seed), v->sched);
 	if (!id) {
 		id = v->sorry_real;
 		r = real_of(id, v->id);
@@ -609,13 +631,35 @@ static __always_inline struct lb_config *config_if_ours(const struct ethhdr *eth
 	return cfg;
 }
 
-/* Sends the packet to the real by the VIP's method. */
+/* Sends the packet to the real by the VIP's method; a local real's packet goes to this
+ * machine's kernel as it came (the VIP is on lo, src/daemon/local-host.ts). */
 static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p, const struct vip_info *v,
 				   const struct real_info *r, const struct lb_config *cfg)
 {
+	if (r->flags & LB_RF_LOCAL)
+		return LB_PASS_LOCAL;
 	if (v->method == LB_METHOD_TUN)
 		return tun_forward(ctx, p, r, cfg);
 	return dr_rewrite(ctx, r, cfg);
+}
+
+/* Must this VIP's packet be delivered here and never forwarded? Only a VIP with a local real
+ * asks (local_real is in the vip_info line already read; other VIPs pay that compare only;
+ * bench/dataplane.ts --compare against an object without it: established DR and TUN within
+ * 5 ns, inside the run-to-run noise of this host): when we do not
+ * hold the VIP (LB_LOCAL_BACKUP, IPVS backup_only), or when the frame comes from a peer
+ * director that is a real of the VIP (lb_peers): a flow it forwarded to us must not go back. */
+static __always_inline int local_here(const struct vip_info *v, const struct ethhdr *eth)
+{
+	struct peer_key k;
+
+	if (!v->local_real)
+		return 0;
+	if (v->local_mode == LB_LOCAL_BACKUP)
+		return 1;
+	__builtin_memcpy(k.mac, eth->h_source, 6);
+	k.vip_id = v->id;
+	return bpf_map_lookup_elem(&lb_peers, &k) != NULL;
 }
 
 /* ICMP errors that matter to a flow's real: RFC 792 destination unreachable (fragmentation
@@ -695,6 +739,8 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 	v = vip_find(&q, *bits);
 	if (!v)
 		return LB_PASS_PROTO;
+	if (local_here(v, eth))
+		return LB_PASS_LOCAL;	/* about a flow of our own real */
 	if (p->ttl <= 1)
 		return LB_PASS_TTL;
 	cv = conn_find(&q.flow);
@@ -723,7 +769,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	struct ipv6hdr *ip6;
 	struct pkt p;
 	__u32 *bits = NULL, id, now;
-	int proto, l4, ret, sel, new_flow = 0;
+	int proto, l4, ret, sel, local, new_flow = 0;
 
 	proto = parse_eth(&c, &eth);
 	if (proto < 0)
@@ -784,12 +830,14 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	if (p.ttl <= 1)
 		return LB_PASS_TTL;
 	now = flow_now(cfg);
-	r = cv ? conn_stays(cv, &p, v, now) : NULL;
+	local = local_here(v, eth);
+	r = cv ? conn_stays(cv, &p, v, now, local) : NULL;
 	if (r) {
 		id = cv->real_id;
 	} else {
 		sel = lb_select(&p.flow, v, cfg->hash_seed,
-				p.tcp_ev | (p.syn ? LB_SF_SYN : 0) | (!p.syn && !cv ? LB_SF_LOOKED : 0), now);
+				p.tcp_ev | (p.syn ? LB_SF_SYN : 0) | (!p.syn && !cv ? LB_SF_LOOKED : 0) |
+				(local ? LB_SF_LOCAL : 0), now);
 		if (sel < 0)
 			return LB_PASS_CONN_EXPIRED;	/* its only verdict */
 		id = sel & LB_SEL_ID;
@@ -799,20 +847,23 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 			return LB_PASS_NO_REAL;
 	}
 
-	ret = forward(ctx, &p, v, r, cfg);
+	/* Local delivery never forwards, whatever real the entry names (lb_select gives the local
+	 * one under LB_SF_LOCAL; this holds even if the control plane left local_real stale). */
+	ret = local ? LB_PASS_LOCAL : forward(ctx, &p, v, r, cfg);
 	/* Per real only: a VIP's traffic is the sum of its reals' (src/dataplane/stats.ts), which
 	 * saves a per-CPU cache line per packet (lb_vip_stats holds what reals that left carried). */
-	if (ret == LB_TX_DR || ret == LB_TX_TUN)
+	if (ret == LB_TX_DR || ret == LB_TX_TUN || ret == LB_PASS_LOCAL)
 		count_traffic(&lb_real_stats, id, p.ip_len, new_flow);
 	return ret;
 }
 
 /* What lb_process() leaves to the kernel, except frames for another MAC (the kernel drops
- * those itself) and what it forwards or drops. */
+ * those itself), what it forwards or drops, and what it delivers to a local real (a service's
+ * flow, which no_accept does not refuse). */
 static __always_inline int to_kernel(int reason)
 {
 	return lb_exit_action(reason) == XDP_PASS && reason != LB_PASS_NOT_OURS &&
-	       reason != LB_PASS_NOT_IP;
+	       reason != LB_PASS_NOT_IP && reason != LB_PASS_LOCAL;
 }
 
 SEC("xdp")

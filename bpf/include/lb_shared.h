@@ -72,6 +72,18 @@
 #define LB_REAL_DRAIN 2		/* out of new selection, flows continue */
 #define LB_REAL_DOWN 3		/* out; flows follow the VIP's on_down */
 
+/* vip_info.local_mode: a director that is also a real server of the VIP (its own address is
+ * one of the reals, as in LVS setups where two machines each run keepalived and the service).
+ * A local real's flows go to this machine's kernel (XDP_PASS, the VIP is on lo) instead of out.
+ * The reals' own frames also break loops: a frame a peer director forwarded (its source MAC is
+ * in lb_peers for this VIP) is always delivered here, never forwarded again. */
+#define LB_LOCAL_NONE 0		/* no local real */
+#define LB_LOCAL_ACTIVE 1	/* we hold the VIP (VRRP Master, or no VRRP instance covers it):
+				 * schedule normally, picks of the local real are delivered here */
+#define LB_LOCAL_BACKUP 2	/* we do not hold it (VRRP Backup/Fault/Init): every packet to the
+				 * VIP that reaches us is delivered here, never forwarded (IPVS
+				 * backup_only, sysctl net.ipv4.vs.backup_only) */
+
 /* vip_key: {address, port, protocol}. port 0 = every port of the address. */
 struct vip_key {
 	__u8 addr[16];
@@ -101,13 +113,13 @@ struct vip_info {
 	__u8 on_down;		/* LB_ON_DOWN_* */
 	__u8 persist_prefix;	/* client prefix length kept (ipvsadm -M), 0..32 / 0..128 */
 	__u8 sched;		/* LB_SCHED_* */
-	__u8 pad[1];
+	__u8 local_mode;	/* LB_LOCAL_*: how a local real (local_real) takes this VIP's flows */
 	__u8 flags;		/* LB_VIP_F_* */
 	__u8 pad1;
 	__u32 tmo_tcp;		/* s: an ESTABLISHED connection's idle timeout (ipvsadm --set tcp) */
 	__u32 tmo_tcp_fin;	/* s: FIN_WAIT (ipvsadm --set tcpfin) */
 	__u32 tmo_udp;		/* s: a UDP flow's idle timeout (ipvsadm --set udp) */
-	__u32 pad2;
+	__u32 local_real;	/* real id of this director's own real (LB_RF_LOCAL), 0 = none */
 };
 _Static_assert(sizeof(struct vip_info) == 40, "vip_info");
 
@@ -129,7 +141,7 @@ struct real_info {
 	__u8 nexthop_mac[6];	/* TUN only: if not zero, used instead of mac */
 	__u8 family;		/* LB_AF_* of addr (TUN outer family) */
 	__u8 state;		/* LB_REAL_* */
-	__u16 pad;
+	__u16 flags;		/* LB_RF_* */
 	__u32 vip_id;		/* owner; a flow whose VIP differs is rescheduled */
 	__u32 weight;		/* wlc divides by it; the Maglev table is built from it */
 	__u32 upper_threshold;	/* no new flows at >= this many connections; 0 = none (ipvsadm -x) */
@@ -137,6 +149,22 @@ struct real_info {
 	__u8 pad2[16];		/* one 64-byte cache line per entry (lb_reals is page-aligned) */
 };
 _Static_assert(sizeof(struct real_info) == 64, "real_info");
+
+/* real_info.flags */
+#define LB_RF_LOCAL 0x0001	/* this director's own address: delivered to its kernel (XDP_PASS),
+				 * MACs untouched, instead of forwarded */
+
+/* lb_peers: {source MAC, VIP id} of the other reals of a VIP that has a local real. Such a real
+ * may be a peer director that forwarded the frame to us (it was the Master and picked us); a
+ * frame from it to the VIP is delivered here, never sent on, so two directors that disagree
+ * (split brain, different health views) cannot bounce a flow between them. Delivering a real's
+ * own frame locally is always safe: it is one of the VIP's servers answering. */
+#define LB_MAX_PEERS LB_MAX_REALS	/* a VIP's peers are its reals: never more than real ids */
+struct peer_key {
+	__u8 mac[6];
+	__u16 vip_id;
+};
+_Static_assert(sizeof(struct peer_key) == 8, "peer_key");
 
 /* flow_key: a connection (and the Maglev hash input). */
 struct flow_key {
@@ -284,7 +312,9 @@ enum lb_reason {
 				 * flow's real, DR or TUN (IPVS ip_vs_in_icmp) */
 	LB_PASS_CONN_EXPIRED = 19,	/* a TCP packet other than a SYN on a connection whose entry
 				 * expired: the kernel answers (a reset), as with IPVS */
-	LB_REASON_MAX = 20,
+	LB_PASS_LOCAL = 20,	/* delivered to this machine's own real (a local real picked, or
+				 * a VIP we do not hold, or a frame a peer director forwarded) */
+	LB_REASON_MAX = 21,
 };
 
 /* One named field per reason, in code order. */
@@ -309,6 +339,7 @@ struct lb_reason_stats {
 	__u64 no_accept;
 	__u64 tx_icmp;
 	__u64 conn_expired;
+	__u64 local;
 };
 _Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
 

@@ -18,6 +18,7 @@ _Static_assert(offsetof(struct lb_reason_stats, not_ours) == 8 * LB_PASS_NOT_OUR
 _Static_assert(offsetof(struct lb_reason_stats, no_accept) == 8 * LB_DROP_NO_ACCEPT, "reason no_accept");
 _Static_assert(offsetof(struct lb_reason_stats, tx_icmp) == 8 * LB_TX_ICMP, "reason tx_icmp");
 _Static_assert(offsetof(struct lb_reason_stats, conn_expired) == 8 * LB_PASS_CONN_EXPIRED, "reason conn_expired");
+_Static_assert(offsetof(struct lb_reason_stats, local) == 8 * LB_PASS_LOCAL, "reason local");
 
 /* lb_vip_stats is written by the control plane only: the traffic of reals that left the VIP,
  * folded in when each left, so the VIP's counters (this plus its reals') never go down. The

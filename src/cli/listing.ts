@@ -44,7 +44,9 @@ export function formatListing(snap: StatusSnapshot, mode: ListMode, rates?: Map<
         // An operator override always says so, with the topology's weight beside it.
         const tag = r.override ? `  (${r.state === 'down' ? `down: ${r.reason}; ` : ''}${describeOverride(r.override, r.weight)})`
           : r.state === 'up' ? '' : `  (${r.state}: ${r.reason})`;
-        out.push(`  -> ${hostPort(r.address, r.port).padEnd(28)} ${(FORWARD[s.method] ?? s.method).padEnd(7)} ${String(w).padEnd(6)} ${String(r.activeConns).padEnd(10)} ${r.inactiveConns}${tag}`);
+        // A real that is this director: ipvsadm's "Local" forwarding (IP_VS_CONN_F_LOCALNODE).
+        const fwd = r.local ? 'Local' : FORWARD[s.method] ?? s.method;
+        out.push(`  -> ${hostPort(r.address, r.port).padEnd(28)} ${fwd.padEnd(7)} ${String(w).padEnd(6)} ${String(r.activeConns).padEnd(10)} ${r.inactiveConns}${tag}`);
       }
     }
     return out.join('\n') + '\n';

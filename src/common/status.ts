@@ -33,6 +33,8 @@ export interface RealStatus {
   zeroedAt?: number;
   /** The operator's runtime override (`xlvs real drain|weight`), when one is in force; `weight` above stays the topology's. */
   override?: { weight?: number; drained?: boolean; at: number };
+  /** This director itself (a local real): its flows are delivered here, never forwarded. */
+  local?: boolean;
 }
 
 /** How `xlvs list` and the status page describe an override: `drained by operator; topology 3`. */

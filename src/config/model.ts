@@ -156,6 +156,10 @@ export interface RealModel {
   inhibitOnFailure: boolean;
   /** Lower-case colon-separated; null = resolve by neighbour lookup. */
   mac: string | null;
+  /** `local: true`: this real is the director itself even though its address is not one of
+   *  `director.addresses` (a real whose address is found on the director at run time is local
+   *  too, without this). Its flows are delivered to this machine's kernel, never forwarded. */
+  local: boolean;
   /** The service's check with this real's overrides, resolved against this real. */
   check: CheckModel;
   notifyUp: Argv | null;

@@ -546,10 +546,22 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
         // real_server's own inhibit_on_failure <BOOL> overrides it.
         inhibitOnFailure: (r.inhibit_on_failure as boolean | undefined) ?? (s.inhibit_on_failure as boolean | undefined) ?? false,
         mac: macAt(r.mac, [...rat, 'mac'], p),
+        local: r.local === true,
         check,
         notifyUp: argvAt(r.notify_up, [...rat, 'notify_up'], p),
         notifyDown: argvAt(r.notify_down, [...rat, 'notify_down'], p),
       });
+    });
+    // A director is at most one real of a service (the data plane's vip_info.local_real).
+    const ownAddrs = new Set(director.addresses.map((x) => x.address));
+    const locals = reals.map((r, j) => ({ r, j })).filter(({ r }) => r.local || ownAddrs.has(r.address));
+    if (locals.length > 1) {
+      const j = locals[1].j;
+      p.add([...at, 'reals', j, locals[1].r.local ? 'local' : 'address'],
+        `a second real of this service on this director (reals[${locals[0].j}] is one already${locals[0].r.local ? ', local: true' : ', an address in director.addresses'}): a director can be one real of a service`);
+    }
+    ((s.reals as Raw[]) ?? []).forEach((r, j) => {
+      if (r.local === true && r.mac != null) p.add([...at, 'reals', j, 'mac'], 'a local real (local: true) is this director: its flows go to its own kernel, not to a MAC; drop mac');
     });
     // keepalived quorum: the sum of the weights of the live reals must reach `min`.
     const totalWeight = reals.reduce((sum, r) => sum + r.weight, 0);

@@ -41,6 +41,7 @@ import type { EventCounters } from '../metrics/scrape';
 import { StatusHistory } from '../metrics/history';
 import { realTraffic } from './history-source';
 import { LogRecord, makeLogger, recordOfLine } from '../sys/log';
+import { applyLocalHost, hostAddresses, undoLocalHost } from './local-host';
 
 /** How often real MACs are looked up again ("kept fresh"). */
 const MAC_REFRESH_MS = 30_000;
@@ -186,6 +187,7 @@ export class Daemon {
 
     this.conns = new ConnTable({ pinDir: d.pinDir, intervalMs: CONN_CENSUS_MS, onError: (m) => this.event('daemon', `warning: ${m}`) });
     this.dp.flows.startClock(CLOCK_TICK_MS);
+    this.director.setHostAddresses(hostAddresses(topo));
     await this.refreshMacs();
     this.health.on('transition', (e: HealthEvent) => this.onHealth(e));
     this.health.on('check', (e: CheckEvent) => this.onCheck(e));
@@ -193,6 +195,7 @@ export class Daemon {
     await this.health.start();
     await this.syncHealth();
     this.applyNow('start');
+    this.localHost('start');
     this.attach();
 
     await this.startVrrp(vrrpConfigOf(topo));
@@ -244,6 +247,20 @@ export class Daemon {
     for (const c of changes) {
       this.event('health', `${c.service}: ${c.sorry ? 'quorum lost, sorry server takes new flows' : 'quorum regained'} (${c.reason})`,
         { service: c.service, state: c.sorry ? 'quorum-lost' : 'quorum', reason: c.reason }, c.sorry ? 'warning' : 'info');
+    }
+  }
+
+  /**
+   * The host side of the local reals (src/daemon/local-host.ts): their VIPs on lo and the ARP
+   * sysctls, set once (not per VRRP transition); a failure is logged and leaves forwarding as it is.
+   */
+  private localHost(why: string): void {
+    try {
+      const vips = this.director.localVips();
+      for (const [svc, real] of this.director.localReals()) this.event('daemon', `${svc}: real ${real} is this director: its flows are delivered here (${why})`, { service: svc, real });
+      for (const c of applyLocalHost(this.topo, vips)) this.event('daemon', `local real host setup: ${c} (${why})`);
+    } catch (e) {
+      this.event('daemon', `local real host setup failed: ${(e as Error).message}`, undefined, 'error');
     }
   }
 
@@ -314,7 +331,8 @@ export class Daemon {
   private async refreshMacs(): Promise<boolean> {
     const want = new Set<string>();
     for (const s of this.topo.services) {
-      for (const r of s.reals) if (!r.mac) want.add(r.address);
+      // A local real is not sent to: no MAC to look for (its own address has no neighbour entry).
+      for (const r of s.reals) if (!r.mac && !r.local && !this.director.isLocalAddress(r.address)) want.add(r.address);
       if (s.sorryServer) want.add(s.sorryServer.address);
     }
     let changed = false;
@@ -349,8 +367,18 @@ export class Daemon {
     t.on('crashed', (e: Error) => this.event('vrrp', e.message, undefined, 'error'));
     t.on('transition', (c: TransitionMessage) => {
       this.counters.vrrpTransitions[c.instance] = (this.counters.vrrpTransitions[c.instance] ?? 0) + 1;
-      this.director.setVrrpState(c.instance, c.to);
+      const touched = this.director.setVrrpState(c.instance, c.to);
       this.event('vrrp', `${c.instance} ${c.from} -> ${c.to} (${c.reason})`, { vrrp_instance: c.instance, state: c.to, from: c.from, reason: c.reason });
+      // Services with a local real follow the instance at once: Master schedules, anything else
+      // delivers here only (a VIP entry each, no table rebuilt). The advert timing is the VRRP
+      // thread's own; this runs after the transition, never before it.
+      if (touched.size) {
+        try {
+          this.applyNow(`vrrp ${c.instance} ${c.to}`, touched);
+        } catch (e) {
+          this.event('apply', `failed: ${(e as Error).message}`, { result: 'failed' }, 'error');
+        }
+      }
       this.history.vrrp({ at: Date.now(), instance: c.instance, from: c.from, to: c.to, reason: c.reason });
     });
     t.on('advert-received', (x: { instance: string }) => {
@@ -430,6 +458,7 @@ export class Daemon {
     let mapsChanged = false;
     try {
       this.director.setTopology(next);
+      this.director.setHostAddresses(hostAddresses(next));
       if (opts.clearOverrides) this.director.setOverrides(new Map());
       await this.refreshMacs();
       await this.syncHealth();
@@ -440,6 +469,7 @@ export class Daemon {
         await this.restartVrrp(prevVrrp, nextVrrp);
         summary.push('restarted VRRP');
       }
+      this.localHost('reload');
       if (opts.clearOverrides && this.overrides.clearAll()) summary.push('cleared the operator overrides');
       for (const l of this.overrides.retain(next)) this.event('reload', l);
       this.counters.reloads.ok++;
@@ -448,10 +478,12 @@ export class Daemon {
     } catch (e) {
       // Back to the previous topology, maps included: nothing of this reload stays.
       this.director.setTopology(prev);
+      try { this.director.setHostAddresses(hostAddresses(prev)); } catch { /* keep the addresses read last */ }
       this.director.setOverrides(this.overrides.map());
       try { await this.syncHealth(); } catch (e2) { this.event('reload', `restoring the previous checks failed: ${(e2 as Error).message}`); }
       if (mapsChanged) {
         try { this.applyNow('reload rolled back'); } catch (e2) { this.event('reload', `rolling the maps back failed: ${(e2 as Error).message}`); }
+        this.localHost('reload rolled back');
       }
       this.counters.reloads.failed++;
       this.event('reload', `failed, previous state kept: ${(e as Error).message}`, { result: 'failed' }, 'error');
@@ -506,6 +538,10 @@ export class Daemon {
       } else {
         try { this.dp.detach(this.topo.director.interface); } catch (e) { this.log(`[daemon] detach: ${(e as Error).message}`); }
         this.dp.destroy();
+        // Nothing delivers to the local reals any more: their VIPs leave lo, the sysctls go back.
+        try {
+          for (const c of undoLocalHost(this.topo)) this.log(`[daemon] local real host setup undone: ${c}`);
+        } catch (e) { this.log(`[daemon] local real host setup: ${(e as Error).message}`); }
       }
     })();
     return this.stopping;

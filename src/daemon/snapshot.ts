@@ -64,16 +64,18 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
       const mac = r.mac ?? i.macs.get(r.address) ?? null;
       const ov = i.overrides?.(svc.key, r.key);
       const state = m ? m.state : 'down';
+      const local = m?.local ?? false;
       return {
         key: r.key, id: m?.id ?? 0, address: r.address, port: r.port, weight: r.weight,
         effectiveWeight: m ? m.weight : e?.weight ?? r.weight,
         state,
-        reason: !mac ? 'MAC not resolved' : ov && state !== 'down' && (ov.drained || e?.state !== 'drain') ? describeOverride(ov, r.weight)
+        reason: !mac && !local ? 'MAC not resolved' : ov && state !== 'down' && (ov.drained || e?.state !== 'drain') ? describeOverride(ov, r.weight)
           : e?.reason ?? h?.reason ?? (m ? 'configured' : 'not applied'),
         mac, activeConns: act, inactiveConns: inact,
         counters: c ? { packets: c.packets, bytes: c.bytes, newFlows: c.newFlows } : ZERO,
         lastCheckMs: h?.lastDurationMs,
         ...(ov ? { override: { weight: ov.weight, drained: ov.drained, at: ov.at } } : {}),
+        ...(local ? { local: true } : {}),
       };
     });
     const vc = vipCounters.get(svc.key);

@@ -18,7 +18,7 @@ import { XlvsError, ErrorCodes } from '../errors';
 import { bpfObject } from '../paths';
 import { BpfObject, BpfProgram, BpfMap, attachXdp, detachXdp, XdpMode } from '../loader';
 import {
-  LB, LB_MAPS, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
+  LB, LB_MAPS, vipKey as vipKeyCodec, peerKey as peerKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
   flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, vipEntry as vipEntryCodec,
   conn4Key as conn4KeyCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
@@ -106,6 +106,7 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_vip_filter: { key: 4, value: 4 },
   lb_vip_ids: { key: 4, value: vipEntryCodec.size },
   lb_no_accept: { key: vipKeyCodec.size, value: 4 },
+  lb_peers: { key: peerKeyCodec.size, value: 4 },
 };
 
 export class Dataplane {

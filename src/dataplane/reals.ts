@@ -5,7 +5,7 @@
 import { XlvsError, ErrorCodes } from '../errors';
 import { BpfMap, possibleCpus } from '../loader';
 import { buildMaglevTable } from '../maglev/maglev';
-import { LB, realInfo as realInfoCodec, RealInfo, lbCounters } from '../maps/lb';
+import { LB, realInfo as realInfoCodec, RealInfo, lbCounters, peerKey as peerKeyCodec } from '../maps/lb';
 import { VipRef, RealSpec, realInfoOf, selectable, stateName, formatAddr, AF6 } from './spec';
 import { DataplaneIndex, dataplaneState, u32 } from './state';
 
@@ -21,6 +21,8 @@ export interface RealState {
   /** Connection thresholds (ipvsadm -x / -y) as written: the lower one filled in when unset. */
   upperThreshold: number;
   lowerThreshold: number;
+  /** This director's own address (LB_RF_LOCAL): delivered locally, never forwarded. */
+  local: boolean;
 }
 
 interface PendingSwap { vipId: number; inner: BpfMap; commit(): void; rollback(): void }
@@ -72,8 +74,15 @@ export class RealTable {
       seenAddr.set(addr.text, r.id);
       next.set(r.id, info);
     }
-    if (v.info.method === LB.METHOD_TUN) this.requireTunSources(v.key, [...next.values()]);
+    if (v.info.method === LB.METHOD_TUN) this.requireTunSources(v.key, [...next.values()].filter((r) => !(r.flags & LB.RF_LOCAL)));
     const sorryId = sorry ? sorry.id : 0;
+    const locals = [...next.entries()].filter(([, r]) => r.flags & LB.RF_LOCAL);
+    if (locals.length > 1) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `vip ${v.key}: ${locals.length} local reals (ids ${locals.map(([id]) => id).join(', ')}); a director is one real of a VIP`);
+    const localId = locals.length ? locals[0][0] : 0;
+    // The other reals' MACs: frames from them to the VIP are a peer director's forwards (lb_peers).
+    const peers = new Set<string>();
+    if (localId) for (const [id, r] of next) if (id !== localId && r.mac !== '00:00:00:00:00:00') peers.add(r.mac);
+    const prevPeers = new Set(this.ix.peers.get(vipId) ?? []);
 
     const inner = this.buildTable(v.info.tableSize, [...next.entries()].filter(([id]) => id !== sorryId), `vip ${v.key}`);
     const previous = new Map<number, Buffer | null>();
@@ -83,13 +92,14 @@ export class RealTable {
         try { this.ix.maps.lb_reals.update(u32(id), old ?? Buffer.alloc(realInfoCodec.size)); } catch { /* keep the first error */ }
       }
       try { this.ix.writeVip(v, prevInfo); } catch { /* keep the first error */ }
+      try { this.setPeers(vipId, prevPeers); } catch { /* keep the first error */ }
     };
     // Committed: update the index, then clear the reals that left (after the swap, so the new
     // table never points at them).
     const commit = () => {
       const left = this.ix.realIdsOf(vipId).filter((id) => !next.has(id));
       for (const [id, info] of next) this.ix.reals.set(id, info);
-      v.info = { ...prevInfo, sorryReal: sorryId };
+      v.info = { ...prevInfo, sorryReal: sorryId, localReal: localId };
       for (const id of left) this.clear(id);
     };
     try {
@@ -100,8 +110,11 @@ export class RealTable {
         if (!old) zeroStats(this.ix.maps.lb_real_stats, id);
         this.ix.maps.lb_reals.update(u32(id), realInfoCodec.encode(info));
       }
-      if (prevInfo.sorryReal !== sorryId) {
-        this.ix.writeVip(v, { ...prevInfo, sorryReal: sorryId });
+      // Peers go in before local_real names the local real: the loop breaker is in force from
+      // the first packet that can be delivered locally.
+      this.setPeers(vipId, peers);
+      if (prevInfo.sorryReal !== sorryId || prevInfo.localReal !== localId) {
+        this.ix.writeVip(v, { ...prevInfo, sorryReal: sorryId, localReal: localId });
       }
       if (this.pending) {
         // Inside withBatchedSwaps: the table is installed with the others of the batch.
@@ -198,7 +211,7 @@ export class RealTable {
         id, vipKey: vip ? vip.key : '', address: formatAddr(r.addr, r.family), mac: r.mac,
         nexthopMac: r.nexthopMac === '00:00:00:00:00:00' ? null : r.nexthopMac, weight: r.weight,
         state: stateName(r.state) as 'up' | 'drain' | 'down', sorry: vip ? vip.info.sorryReal === id : false,
-        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
+        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold, local: (r.flags & LB.RF_LOCAL) !== 0,
       });
     }
     return out;
@@ -214,6 +227,29 @@ export class RealTable {
     this.ix.maps.lb_reals.update(u32(id), Buffer.alloc(realInfoCodec.size));
     this.ix.reals.delete(id);
     if (vipId) retireStats(this.ix.maps.lb_real_stats, id, this.ix.maps.lb_vip_stats, vipId);
+  }
+
+  /** Makes lb_peers hold exactly `macs` for this VIP (the index follows each write). */
+  setPeers(vipId: number, macs: ReadonlySet<string>): void {
+    const cur = this.ix.peers.get(vipId) ?? new Set<string>();
+    const key = (mac: string) => peerKeyCodec.encode({ mac, vipId });
+    for (const m of macs) {
+      if (cur.has(m)) continue;
+      this.ix.maps.lb_peers.update(key(m), u32(1));
+      cur.add(m);
+      this.ix.peers.set(vipId, cur);
+    }
+    for (const m of [...cur]) {
+      if (macs.has(m)) continue;
+      this.ix.maps.lb_peers.delete(key(m));
+      cur.delete(m);
+    }
+    if (!cur.size) this.ix.peers.delete(vipId);
+  }
+
+  /** The peer MACs of a VIP (lb_peers). */
+  peersOf(ref: VipRef): string[] {
+    return [...(this.ix.peers.get(this.ix.vipOf(ref).info.id) ?? [])].sort();
   }
 
   requireTunSources(vipKey: string, reals: RealInfo[]): void {

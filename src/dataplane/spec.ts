@@ -9,6 +9,11 @@ import { Addr, AF4, AF6, parseAddr, parseMacAt, formatAddr, formatMac, serviceKe
 export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
 export type OnDown = 'expire' | 'keep';
 export type RealState = 'up' | 'drain' | 'down';
+/** How this director's own real takes the VIP's flows (vip_info.local_mode, LB_LOCAL_*): none
+ *  (no local real), active (we hold the VIP: schedule, deliver local picks here), backup (we do
+ *  not hold it: deliver everything that reaches us here, forward nothing; IPVS backup_only). */
+export type LocalMode = 'none' | 'active' | 'backup';
+export const LOCAL_MODES: readonly LocalMode[] = ['none', 'active', 'backup'];
 /** How a new flow's real is chosen (src/import/schedulers.ts names): the fields that pick the
  *  Maglev slot, or lc/wlc over the first candidates of the 5-tuple's probe sequence. */
 export type Scheduler = 'maglev' | 'source-hash' | 'dest-hash' | 'maglev-source-port' | 'lc' | 'wlc';
@@ -65,6 +70,8 @@ export interface VipSpec {
   onDown?: OnDown;
   /** Idle timeouts in seconds; default DEFAULT_TIMEOUTS. */
   timeouts?: Timeouts;
+  /** Default 'none'; 'active'/'backup' only matter while the VIP has a local real. */
+  localMode?: LocalMode;
 }
 
 /** A VIP by its service key (`10.0.0.1:80/tcp`, `[2001:db8::1]:443/tcp`) or its fields. */
@@ -85,6 +92,8 @@ export interface RealSpec {
   upperThreshold?: number;
   /** ipvsadm -y: ... until below this many; 0/absent = 3/4 of upperThreshold, as IPVS. */
   lowerThreshold?: number;
+  /** This director's own address: its packets go to the local kernel, never out (needs no MAC). */
+  local?: boolean;
 }
 
 export interface DirectorConfig {
@@ -161,8 +170,8 @@ export function resolveVipRef(ref: VipRef): ResolvedVip {
   };
 }
 
-/** Everything of vip_info except id and sorry_real, which the Dataplane owns. */
-export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<VipInfo, 'id' | 'sorryReal'> {
+/** Everything of vip_info except id, sorry_real and local_real, which the Dataplane owns. */
+export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<VipInfo, 'id' | 'sorryReal' | 'localReal'> {
   const method = oneOf(spec.method, ['dr', 'tun'] as const, `${where}.method`);
   const scheduler = oneOf(spec.scheduler ?? 'maglev', Object.keys(SCHEDULER_FIELDS) as Scheduler[], `${where}.scheduler`);
   const maxPrefix = family === AF6 ? 128 : 32;
@@ -177,6 +186,7 @@ export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<Vi
     tableSize,
     onDown: oneOf(spec.onDown ?? 'expire', ['expire', 'keep'] as const, `${where}.onDown`) === 'keep' ? LB.ON_DOWN_KEEP : LB.ON_DOWN_EXPIRE,
     sched: SCHEDULER_SCHED[scheduler],
+    localMode: LOCAL_MODES.indexOf(oneOf(spec.localMode ?? 'none', LOCAL_MODES, `${where}.localMode`)),
     flags: 0,
     tmoTcp: intIn(spec.timeouts?.tcp ?? DEFAULT_TIMEOUTS.tcp, 1, MAX_TIMEOUT_S, `${where}.timeouts.tcp`),
     tmoTcpFin: intIn(spec.timeouts?.tcpFin ?? DEFAULT_TIMEOUTS.tcpFin, 1, MAX_TIMEOUT_S, `${where}.timeouts.tcpFin`),
@@ -207,14 +217,20 @@ export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: R
   const nexthopMac = r.nexthopMac === undefined ? ZERO_MAC : formatMac(parseMacAt(r.nexthopMac, `${where}.nexthopMac`));
   const weight = intIn(r.weight, 0, 65535, `${where}.weight`);
   const state = STATE_NUM[oneOf(r.state, ['up', 'drain', 'down'] as const, `${where}.state`)];
-  // A real whose MAC is not known yet may be configured only as down (never selected).
-  if (mac === ZERO_MAC && nexthopMac === ZERO_MAC && state !== STATE_NUM.down) throw bad(`${where}.mac`, 'a real needs a MAC to send to (or state down)');
+  if (r.local !== undefined && typeof r.local !== 'boolean') throw bad(`${where}.local`, `${JSON.stringify(r.local)} is not a boolean`);
+  const local = r.local === true;
+  // A real whose MAC is not known yet may be configured only as down (never selected); a local
+  // real is not sent to.
+  if (!local && mac === ZERO_MAC && nexthopMac === ZERO_MAC && state !== STATE_NUM.down) throw bad(`${where}.mac`, 'a real needs a MAC to send to (or state down)');
   const upperThreshold = intIn(r.upperThreshold ?? 0, 0, 0xffffffff, `${where}.upperThreshold`);
   const lowerThreshold = intIn(r.lowerThreshold ?? 0, 0, 0xffffffff, `${where}.lowerThreshold`);
   if (lowerThreshold && !upperThreshold) throw bad(`${where}.lowerThreshold`, 'needs an upperThreshold');
   if (upperThreshold && lowerThreshold >= upperThreshold) throw bad(`${where}.lowerThreshold`, `${lowerThreshold} is not below upperThreshold ${upperThreshold}`);
   return {
-    info: { addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight, upperThreshold, lowerThreshold: effectiveLowerThreshold(upperThreshold, lowerThreshold) },
+    info: {
+      addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight, upperThreshold,
+      lowerThreshold: effectiveLowerThreshold(upperThreshold, lowerThreshold), flags: local ? LB.RF_LOCAL : 0,
+    },
     addr,
   };
 }

@@ -6,7 +6,7 @@ import { XlvsError, ErrorCodes } from '../errors';
 import type { BpfMap } from '../loader';
 import {
   LB, LB_MAPS, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec, lbConfig as lbConfigCodec,
-  vipEntry as vipEntryCodec, VipInfo, VipKey, RealInfo,
+  vipEntry as vipEntryCodec, peerKey as peerKeyCodec, VipInfo, VipKey, RealInfo,
 } from '../maps/lb';
 import { resolveVipRef, VipRef, DirectorConfig, configFrom, formatAddr, ResolvedVip } from './spec';
 import { portSpecOf } from '../common/ports';
@@ -47,6 +47,7 @@ export class DataplaneIndex {
   readonly vips = new Map<string, VipRec>(); // by service key
   readonly reals = new Map<number, RealInfo>(); // by real id, state != NONE
   readonly noAccept = new Map<string, VipKey>(); // lb_no_accept, by address text
+  readonly peers = new Map<number, Set<string>>(); // lb_peers: MACs by VIP id
   /** lb_vips keys (portSlotKey) → the service key of the VIP they hold. */
   readonly portOwner = new Map<string, string>();
   /** Ports a VIP waits for (portSlotKey) → its service key (VipRec.waiting). */
@@ -89,6 +90,11 @@ export class DataplaneIndex {
       this.noAccept.set(formatAddr(kk.addr, kk.family), kk);
     }
     const owners = new Set([...this.vips.values()].map((v) => v.info.id));
+    for (const [k] of this.maps.lb_peers.entries()) {
+      const pk = peerKeyCodec.decode(k);
+      if (!this.peers.has(pk.vipId)) this.peers.set(pk.vipId, new Set());
+      this.peers.get(pk.vipId)!.add(pk.mac);
+    }
     // One batch read of the whole reals array (65536 lookups one by one would cost ~100 ms).
     for (const [k, raw] of this.maps.lb_reals.lookupBatch()) {
       const id = k.readUInt32LE(0);

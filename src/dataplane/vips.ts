@@ -2,7 +2,7 @@
 // (lb_no_accept). Filter bits go in before a map entry and come out after it, so the program
 // may look up in vain, never miss.
 import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, vipFilterBit, VipInfo, VipKey } from '../maps/lb';
-import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts } from './spec';
+import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts, LocalMode, LOCAL_MODES } from './spec';
 import { parseAddr } from './addr';
 import { DataplaneIndex, VipRec, dataplaneState, portSlotKey, u32 } from './state';
 import { RealTable, zeroStats } from './reals';
@@ -25,6 +25,9 @@ export interface VipState {
   onDown: 'expire' | 'keep';
   /** Real id of the sorry real, 0 = none. */
   sorryReal: number;
+  /** How the local real takes the VIP's flows (LocalMode), and its real id (0 = none). */
+  localMode: LocalMode;
+  localReal: number;
   /** Idle timeouts in seconds. */
   timeouts: Timeouts;
 }
@@ -43,7 +46,7 @@ export class VipTable {
     const cur = this.ix.vips.get(res.key);
     if (cur && policy.method === LB.METHOD_TUN) this.reals.requireTunSources(res.key, this.ix.realsOf(cur.info.id));
     const id = cur ? cur.info.id : this.freeVipId();
-    const info: VipInfo = { ...policy, id, sorryReal: cur ? cur.info.sorryReal : 0, flags: res.ports ? LB.VIP_F_GROUP : 0 };
+    const info: VipInfo = { ...policy, id, sorryReal: cur ? cur.info.sorryReal : 0, localReal: cur ? cur.info.localReal : 0, flags: res.ports ? LB.VIP_F_GROUP : 0 };
     const bin = vipKeyCodec.encode(res.vipKey);
     const rec: VipRec = cur ?? { key: res.key, bin, info, resolved: res, owned: new Set(), waiting: new Set() };
     if (!cur) {
@@ -114,6 +117,7 @@ export class VipTable {
     this.ix.vips.delete(v.key);
     this.setFilterSlot(vipFilterSlot(v.resolved.vipKey.addr), [...this.ix.vips.values()].map((x) => x.resolved.vipKey));
     this.ix.maps.lb_maglev.delete(u32(v.info.id));
+    this.reals.setPeers(v.info.id, new Set());
     for (const r of this.ix.realIdsOf(v.info.id)) this.reals.clear(r);
   }
 
@@ -183,6 +187,7 @@ export class VipTable {
       method: i.method === LB.METHOD_TUN ? 'tun' : 'dr', scheduler: schedulerName(i.hashFields, i.sched),
       persistenceTimeoutMs: i.persistTimeoutMs, persistencePrefix: i.persistPrefix, tableSize: i.tableSize,
       onDown: i.onDown === LB.ON_DOWN_KEEP ? 'keep' : 'expire', sorryReal: i.sorryReal,
+      localMode: LOCAL_MODES[i.localMode] ?? 'none', localReal: i.localReal,
       timeouts: { tcp: i.tmoTcp, tcpFin: i.tmoTcpFin, udp: i.tmoUdp },
     };
   }

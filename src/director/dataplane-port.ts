@@ -13,7 +13,7 @@ export class DataplanePortAdapter implements DataplanePort {
     this.dp.vips.upsert({
       address: v.address, port: v.port, protocol: v.protocol, ports: v.ports, method: v.method, scheduler: v.scheduler,
       persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
-      timeouts: v.timeouts,
+      timeouts: v.timeouts, localMode: v.localMode,
     });
   }
 
@@ -36,7 +36,7 @@ export class DataplanePortAdapter implements DataplanePort {
   setReals(v: DesiredVip, reals: RealWithId[], sorry: RealWithId | null): void {
     const spec = (r: RealWithId) => ({
       id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state,
-      upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
+      upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold, local: r.local,
     });
     this.dp.reals.set(v.key, reals.map(spec), sorry ? spec(sorry) : null);
   }
@@ -65,7 +65,7 @@ export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredSta
       const k = keyOf(r.address);
       const d: DesiredReal = {
         key: k.key, address: r.address, port: k.port, weight: r.weight, state: r.state, mac: r.mac,
-        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
+        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold, local: r.local,
       };
       realIds.push({ service: v.key, real: k.key, id: r.id });
       if (r.sorry) sorry = d;
@@ -75,7 +75,7 @@ export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredSta
       vip: {
         key: v.key, address: v.address, port: v.port, protocol: v.protocol, ports: v.ports, method: v.method, scheduler: v.scheduler,
         persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
-        timeouts: v.timeouts,
+        timeouts: v.timeouts, localMode: v.localMode,
       },
       reals: mine,
       sorry,

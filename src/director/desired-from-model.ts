@@ -2,7 +2,7 @@
 // reconciler's desired state. Pure.
 import type { ServiceModel, Topology } from '../config/model';
 import type { ServiceVerdict } from '../health/quorum';
-import { DesiredReal, DesiredService, DesiredState } from '../reconciler/desired';
+import { DesiredReal, DesiredService, DesiredState, LocalMode } from '../reconciler/desired';
 import { hostPort } from '../common/address';
 import { effectiveLowerThreshold } from '../dataplane/spec';
 
@@ -21,11 +21,38 @@ export interface RealOverride { weight?: number; drained?: boolean }
 /** Overrides by service key, then real key. */
 export type OverrideLookup = (serviceKey: string, realKey: string) => RealOverride | undefined;
 
-export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup, overrideOf: OverrideLookup = () => undefined): DesiredService {
+/**
+ * What makes a real this director's own and whether this director holds a VIP: the addresses
+ * of the machine (director.addresses and those found on director.interface), and the VRRP
+ * state of the instance that carries the VIP.
+ */
+export interface LocalView {
+  isLocal(address: string): boolean;
+  /** True while we hold the service's VIP: Master of an instance whose VIPs include it, or no instance does. */
+  holdsVip(vip: string, serviceKey: string): boolean;
+}
+
+/** No local reals (a director that is no real of its services, tests). */
+export const NO_LOCAL: LocalView = { isLocal: () => false, holdsVip: () => true };
+
+/**
+ * The VRRP side of LocalView: a VIP is held when an instance that lists it is MASTER, or when no
+ * instance lists it (a static VIP, always ours). INIT, BACKUP and FAULT do not hold it.
+ */
+export function holdsVip(t: Topology, state: (instance: string) => string | undefined, vip: string): boolean {
+  const covering = t.vrrp.filter((i) => i.vips.some((v) => v.address === vip));
+  return covering.length === 0 || covering.some((i) => state(i.name) === 'MASTER');
+}
+
+export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup, overrideOf: OverrideLookup = () => undefined, localView: LocalView = NO_LOCAL): DesiredService {
   const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
+  let hasLocal = false;
   const reals: DesiredReal[] = svc.reals.map((r) => {
     const e = eff.get(r.key);
-    const mac = r.mac ?? macOf(r.address);
+    // A local real is not sent to: it needs no MAC, and one found for its address is not used.
+    const local = !hasLocal && (r.local || localView.isLocal(r.address));
+    if (local) hasLocal = true;
+    const mac = local ? NO_MAC : r.mac ?? macOf(r.address);
     const ov = overrideOf(svc.key, r.key);
     let weight = e ? e.weight : r.weight;
     let state = e ? e.state : r.weight > 0 ? 'up' : 'drain';
@@ -42,16 +69,17 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
     if (verdict?.sorry && svc.sorryServer && state === 'up') state = 'drain';
     return {
       key: r.key, address: r.address, port: r.port, weight, state, mac: mac ?? NO_MAC,
-      upperThreshold: r.upperThreshold, lowerThreshold: effectiveLowerThreshold(r.upperThreshold, r.lowerThreshold),
+      upperThreshold: r.upperThreshold, lowerThreshold: effectiveLowerThreshold(r.upperThreshold, r.lowerThreshold), local,
     };
   });
+  const localMode: LocalMode = !hasLocal ? 'none' : localView.holdsVip(svc.vip, svc.key) ? 'active' : 'backup';
   let sorry: DesiredReal | null = null;
   if (verdict?.sorry && svc.sorryServer) {
     const s = svc.sorryServer;
     const mac = macOf(s.address);
     sorry = {
       key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac ? 'up' : 'down', mac: mac ?? NO_MAC,
-      upperThreshold: 0, lowerThreshold: 0,
+      upperThreshold: 0, lowerThreshold: 0, local: false,
     };
   }
   return {
@@ -68,15 +96,16 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       tableSize: svc.tableSize,
       onDown: svc.onDown,
       timeouts: { ...svc.timeouts },
+      localMode,
     },
     reals,
     sorry,
   };
 }
 
-export function desiredState(topo: Topology, verdicts: Map<string, ServiceVerdict>, macOf: MacLookup, overrideOf?: OverrideLookup): DesiredState {
+export function desiredState(topo: Topology, verdicts: Map<string, ServiceVerdict>, macOf: MacLookup, overrideOf?: OverrideLookup, localView?: LocalView): DesiredState {
   const out: DesiredState = new Map();
-  for (const svc of topo.services) out.set(svc.key, desiredService(svc, verdicts.get(svc.key), macOf, overrideOf));
+  for (const svc of topo.services) out.set(svc.key, desiredService(svc, verdicts.get(svc.key), macOf, overrideOf, localView));
   return out;
 }
 

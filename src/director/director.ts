@@ -15,7 +15,7 @@ import { Reconciler } from '../reconciler/reconciler';
 import { RealIds } from '../reconciler/ids';
 import type { DesiredService, DesiredState } from '../reconciler/desired';
 import { DataplanePortAdapter, adoptedState } from './dataplane-port';
-import { desiredService, desiredState, noAcceptAddresses, RealOverride } from './desired-from-model';
+import { desiredService, desiredState, noAcceptAddresses, RealOverride, LocalView, holdsVip } from './desired-from-model';
 
 /** The highest real id (bpf/include/lb_shared.h LB_MAX_REALS; id 0 = none). */
 const MAX_REAL_ID = LB.MAX_REALS - 1;
@@ -53,6 +53,14 @@ export class Director {
   private readonly verdicts = new Map<string, ServiceVerdict>();
   private readonly macs = new Map<string, string | null>();
   private readonly vrrp = new Map<string, VrrpInstanceState>();
+  /** This machine's addresses found at run time (director.interface); director.addresses count too. */
+  private hostAddrs: ReadonlySet<string> = new Set();
+  /**
+   * The local modes the pinned maps held when this Director adopted them: kept for a VIP until
+   * the VRRP instance carrying it reports a state, so a restarted daemon does not turn a Master's
+   * scheduling into local-only delivery (moving the flows it forwarded) while VRRP starts up.
+   */
+  private readonly adoptedLocal = new Map<string, string>();
   /** The operator's runtime overrides (`xlvs real drain|weight`), by service key then real key. */
   private overrides: ReadonlyMap<string, ReadonlyMap<string, RealOverride>> = new Map();
   private readonly reconciler: Reconciler;
@@ -72,6 +80,7 @@ export class Director {
       const { state, realIds } = adoptedState(dataplane, topo);
       for (const r of realIds) ids.adopt(r.service, r.real, r.id);
       this.reconciler.adopt(state);
+      for (const [k, d] of state) if (d.vip.localMode !== 'none') this.adoptedLocal.set(k, d.vip.localMode);
     } else {
       // Ids of reals already in the maps (another build's, taken over) stay theirs.
       for (const r of adoptedState(dataplane, topo).realIds) ids.adopt(r.service, r.real, r.id);
@@ -162,11 +171,59 @@ export class Director {
   }
 
   /**
-   * VRRP state per instance. Nothing in the desired state depends on it yet; it is here for
-   * the outputs to come (announce routes only while Master, sync flow state to the peer).
+   * VRRP state per instance. A service with a local real (this director is one of its reals)
+   * schedules while we hold its VIP and delivers everything here while we do not (IPVS
+   * backup_only); the routes and flow sync to come will follow it too. Returns the services
+   * whose desired state changed, for the caller to apply (`apply(services)`) at once.
    */
-  setVrrpState(instance: string, state: VrrpInstanceState): void {
+  setVrrpState(instance: string, state: VrrpInstanceState): Set<string> {
+    const inst = this.topo.vrrp.find((i) => i.name === instance);
+    const vips = new Set(inst?.vips.map((v) => v.address) ?? []);
+    const before = this.localModes(vips);
     this.vrrp.set(instance, state);
+    const after = this.localModes(vips);
+    return new Set([...after].filter(([k, m]) => before.get(k) !== m).map(([k]) => k));
+  }
+
+  /** The local mode of the services on these VIP addresses (those with a local real only). */
+  private localModes(vips: ReadonlySet<string>): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const svc of this.topo.services) {
+      if (!vips.has(svc.vip)) continue;
+      const d = this.desiredService(svc.key);
+      if (d && d.vip.localMode !== 'none') out.set(svc.key, d.vip.localMode);
+    }
+    return out;
+  }
+
+  /**
+   * This machine's own addresses as found at run time (the daemon reads director.interface): a
+   * real at one of them, or at one of director.addresses, or marked `local: true`, is this
+   * director. The caller applies everything after a change.
+   */
+  setHostAddresses(addrs: Iterable<string>): void {
+    this.hostAddrs = new Set(addrs);
+  }
+
+  /** Is this address this director's own (director.addresses, or found on its interface)? */
+  isLocalAddress(a: string): boolean {
+    return this.localView.isLocal(a);
+  }
+
+  /** The VIP addresses of the services that have a local real (they go on lo). */
+  localVips(): string[] {
+    const keys = this.localReals();
+    return [...new Set(this.topo.services.filter((s) => keys.has(s.key)).map((s) => s.vip))];
+  }
+
+  /** The reals that are this director, by service key (for the host setup and `list`). */
+  localReals(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [k, d] of this.desired().services) {
+      const r = d.reals.find((x) => x.local);
+      if (r) out.set(k, r.key);
+    }
+    return out;
   }
 
   vrrpState(instance: string): VrrpInstanceState | undefined {
@@ -176,15 +233,24 @@ export class Director {
   // ---- outputs ------------------------------------------------------------------------------
 
   private macOf = (a: string): string | null => this.macs.get(a) ?? null;
+  private readonly localView: LocalView = {
+    isLocal: (a) => this.hostAddrs.has(a) || this.topo.director.addresses.some((x) => x.address === a),
+    holdsVip: (vip, key) => {
+      const covering = this.topo.vrrp.filter((i) => i.vips.some((v) => v.address === vip));
+      const adopted = this.adoptedLocal.get(key);
+      if (adopted && covering.length && covering.every((i) => !this.vrrp.has(i.name))) return adopted === 'active';
+      return holdsVip(this.topo, (i) => this.vrrp.get(i), vip);
+    },
+  };
   private overrideOf = (service: string, real: string): RealOverride | undefined => this.overrides.get(service)?.get(real);
 
   desiredService(serviceKey: string): DesiredService | undefined {
     const svc = this.topo.services.find((s) => s.key === serviceKey);
-    return svc ? desiredService(svc, this.verdicts.get(svc.key), this.macOf, this.overrideOf) : undefined;
+    return svc ? desiredService(svc, this.verdicts.get(svc.key), this.macOf, this.overrideOf, this.localView) : undefined;
   }
 
   desired(): Desired {
-    return { services: desiredState(this.topo, this.verdicts, this.macOf, this.overrideOf), noAccept: noAcceptAddresses(this.topo) };
+    return { services: desiredState(this.topo, this.verdicts, this.macOf, this.overrideOf, this.localView), noAccept: noAcceptAddresses(this.topo) };
   }
 
   /**

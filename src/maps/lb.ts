@@ -20,10 +20,14 @@ export interface VipInfo {
   method: number; hashFields: number; onDown: number; persistPrefix: number;
   /** LB_SCHED_*. */
   sched: number;
+  /** LB_LOCAL_*: how the local real (localReal) takes this VIP's flows. */
+  localMode: number;
   /** LB_VIP_F_*: GROUP for a grouped service (a port list or range under one id). */
   flags: number;
   /** Seconds: ESTABLISHED, FIN_WAIT and UDP idle timeouts (ipvsadm --set tcp tcpfin udp). */
   tmoTcp: number; tmoTcpFin: number; tmoUdp: number;
+  /** Real id of this director's own real (LB_RF_LOCAL), 0 = none. */
+  localReal: number;
 }
 export const vipInfo = defineStruct<VipInfo>({
   cName: 'vip_info', size: 40, fields: [
@@ -36,13 +40,13 @@ export const vipInfo = defineStruct<VipInfo>({
     { name: 'onDown', cName: 'on_down', offset: 18, type: 'u8' },
     { name: 'persistPrefix', cName: 'persist_prefix', offset: 19, type: 'u8' },
     { name: 'sched', offset: 20, type: 'u8' },
-    { name: 'pad', offset: 21, type: { pad: 1 } },
+    { name: 'localMode', cName: 'local_mode', offset: 21, type: 'u8' },
     { name: 'flags', offset: 22, type: 'u8' },
     { name: 'pad1', offset: 23, type: { pad: 1 } },
     { name: 'tmoTcp', cName: 'tmo_tcp', offset: 24, type: 'u32' },
     { name: 'tmoTcpFin', cName: 'tmo_tcp_fin', offset: 28, type: 'u32' },
     { name: 'tmoUdp', cName: 'tmo_udp', offset: 32, type: 'u32' },
-    { name: 'pad2', offset: 36, type: { pad: 4 } },
+    { name: 'localReal', cName: 'local_real', offset: 36, type: 'u32' },
   ],
 });
 
@@ -66,6 +70,8 @@ export interface RealInfo {
   addr: Buffer; mac: string; nexthopMac: string; family: number; state: number; vipId: number; weight: number;
   /** ipvsadm -x / -y: no new flows at upperThreshold connections until below lowerThreshold; 0 = none. */
   upperThreshold: number; lowerThreshold: number;
+  /** LB_RF_*: LB_RF_LOCAL = this director's own address (delivered locally, never forwarded). */
+  flags: number;
 }
 export const realInfo = defineStruct<RealInfo>({
   cName: 'real_info', size: 64, fields: [
@@ -74,7 +80,7 @@ export const realInfo = defineStruct<RealInfo>({
     { name: 'nexthopMac', cName: 'nexthop_mac', offset: 22, type: 'mac' },
     { name: 'family', offset: 28, type: 'u8' },
     { name: 'state', offset: 29, type: 'u8' },
-    { name: 'pad', offset: 30, type: { pad: 2 } },
+    { name: 'flags', offset: 30, type: 'u16' },
     { name: 'vipId', cName: 'vip_id', offset: 32, type: 'u32' },
     { name: 'weight', offset: 36, type: 'u32' },
     { name: 'upperThreshold', cName: 'upper_threshold', offset: 40, type: 'u32' },
@@ -93,6 +99,15 @@ export const flowKey = defineStruct<FlowKey>({
     { name: 'proto', offset: 36, type: 'u8' },
     { name: 'family', offset: 37, type: 'u8' },
     { name: 'pad', offset: 38, type: { pad: 2 } },
+  ],
+});
+
+/** lb_peers' key: a peer director's (another real's) source MAC and the VIP id. */
+export interface PeerKey { mac: string; vipId: number }
+export const peerKey = defineStruct<PeerKey>({
+  cName: 'peer_key', size: 8, fields: [
+    { name: 'mac', offset: 0, type: 'mac' },
+    { name: 'vipId', cName: 'vip_id', offset: 6, type: 'u16' },
   ],
 });
 
@@ -212,7 +227,7 @@ export const lbCounters = defineStruct<LbCounters>({
 export const REASONS = [
   'unused', 'tx_dr', 'tx_tun', 'not_ip', 'not_vip', 'proto', 'malformed', 'fragment', 'ip_options',
   'ipv6_ext', 'ttl', 'no_real', 'tx_too_big', 'drop_too_big', 'config', 'internal', 'not_ours',
-  'no_accept', 'tx_icmp', 'conn_expired',
+  'no_accept', 'tx_icmp', 'conn_expired', 'local',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
 export type LbReasonStats = Record<ReasonName, bigint>;
@@ -292,6 +307,13 @@ export const LB = {
   VF_UDP_ALL: 0x08,
   /** An address of a VRRP instance in no-accept mode (lb_no_accept). */
   VF_NO_ACCEPT: 0x10,
+  /** vip_info.local_mode: no local real; we hold the VIP; we do not (deliver everything here). */
+  LOCAL_NONE: 0,
+  LOCAL_ACTIVE: 1,
+  LOCAL_BACKUP: 2,
+  /** real_info.flags: this director's own address. */
+  RF_LOCAL: 0x0001,
+  MAX_PEERS: 65536,
   /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
   F_INNER_MAP: 1 << 12,
   /** BPF_F_MMAPABLE: an array the control plane can write through mmap (Maglev tables). */
@@ -316,4 +338,4 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept', 'lb_peers'] as const;

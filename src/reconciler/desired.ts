@@ -3,6 +3,8 @@
 
 export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
 export type RealState = 'up' | 'drain' | 'down';
+/** How this director's own real takes the VIP's flows (src/dataplane/spec.ts LocalMode). */
+export type LocalMode = 'none' | 'active' | 'backup';
 
 export interface DesiredVip {
   /** `vip:port/proto` — the service key. */
@@ -21,6 +23,8 @@ export interface DesiredVip {
   onDown: 'expire' | 'keep';
   /** Idle timeouts of the service's connection entries, whole seconds (ipvsadm --set). */
   timeouts: { tcp: number; tcpFin: number; udp: number };
+  /** 'none' without a local real; else 'active' while we hold the VIP, 'backup' while not. */
+  localMode: LocalMode;
 }
 
 export interface DesiredReal {
@@ -35,6 +39,8 @@ export interface DesiredReal {
   upperThreshold: number;
   /** Below this it takes new flows again; 0 = 3/4 of the upper (ipvsadm -y). */
   lowerThreshold: number;
+  /** This director's own address: delivered to the local kernel, never forwarded. */
+  local: boolean;
 }
 
 export interface DesiredService {
@@ -48,6 +54,14 @@ export type DesiredState = Map<string, DesiredService>;
 
 /** Stable comparison of a VIP's own parameters (not its reals). */
 export function sameVip(a: DesiredVip, b: DesiredVip): boolean {
+  return sameVipTable(a, b) && a.localMode === b.localMode;
+}
+
+/**
+ * The same VIP but for its local mode, which a VRRP transition flips: only the VIP entry is
+ * rewritten then, its reals and Maglev table stay (no rebuild on the VRRP path).
+ */
+export function sameVipTable(a: DesiredVip, b: DesiredVip): boolean {
   return a.key === b.key && a.address === b.address && a.port === b.port && a.protocol === b.protocol && a.ports === b.ports &&
     a.method === b.method && a.scheduler === b.scheduler && a.persistenceTimeoutMs === b.persistenceTimeoutMs &&
     a.persistencePrefix === b.persistencePrefix && a.tableSize === b.tableSize && a.onDown === b.onDown &&
@@ -55,7 +69,7 @@ export function sameVip(a: DesiredVip, b: DesiredVip): boolean {
 }
 
 function realSig(r: DesiredReal | null): string {
-  return r ? `${r.key}|${r.weight}|${r.state}|${r.mac ?? ''}|${r.upperThreshold}|${r.lowerThreshold}` : '-';
+  return r ? `${r.key}|${r.weight}|${r.state}|${r.mac ?? ''}|${r.upperThreshold}|${r.lowerThreshold}|${r.local ? 'local' : ''}` : '-';
 }
 
 /** True when the reals (set, weights, states, MACs, thresholds) and the sorry server are the same. */

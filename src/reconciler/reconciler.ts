@@ -3,7 +3,7 @@
 // its Maglev table rebuilt and swapped whole; other VIPs are not touched. When a write fails,
 // what this apply already wrote is undone and the previous state stays in force.
 import { XlvsError, ErrorCodes } from '../errors';
-import { DesiredReal, DesiredService, DesiredState, DesiredVip, leavingSelection, sameReals, sameVip } from './desired';
+import { DesiredReal, DesiredService, DesiredState, DesiredVip, leavingSelection, sameReals, sameVip, sameVipTable } from './desired';
 import { RealIds } from './ids';
 
 export interface RealWithId extends DesiredReal { id: number }
@@ -63,7 +63,7 @@ export class Reconciler {
         const cur = this.applied.get(key);
         if (svc) {
           if (!cur || !sameVip(cur.vip, svc.vip)) ops.push({ kind: 'upsert-vip', key, vip: svc.vip });
-          if (!cur || !sameVip(cur.vip, svc.vip) || !sameReals(cur, svc)) ops.push({ kind: 'set-reals', key, service: svc });
+          if (!cur || !sameVipTable(cur.vip, svc.vip) || !sameReals(cur, svc)) ops.push({ kind: 'set-reals', key, service: svc });
         } else if (cur) {
           ops.push({ kind: 'remove-vip', key, vip: cur.vip });
         }
@@ -73,7 +73,7 @@ export class Reconciler {
     for (const [key, svc] of desired) {
       const cur = this.applied.get(key);
       if (!cur || !sameVip(cur.vip, svc.vip)) ops.push({ kind: 'upsert-vip', key, vip: svc.vip });
-      if (!cur || !sameVip(cur.vip, svc.vip) || !sameReals(cur, svc)) ops.push({ kind: 'set-reals', key, service: svc });
+      if (!cur || !sameVipTable(cur.vip, svc.vip) || !sameReals(cur, svc)) ops.push({ kind: 'set-reals', key, service: svc });
     }
     for (const [key, cur] of this.applied) {
       if (!desired.has(key)) ops.push({ kind: 'remove-vip', key, vip: cur.vip });
@@ -203,7 +203,7 @@ export class Reconciler {
 export function describe(op: Op | undefined): string {
   if (!op) return '(nothing)';
   switch (op.kind) {
-    case 'upsert-vip': return `set VIP ${op.key}`;
+    case 'upsert-vip': return `set VIP ${op.key}${op.vip.localMode !== 'none' ? ` (local real ${op.vip.localMode})` : ''}`;
     case 'remove-vip': return `remove VIP ${op.key}`;
     case 'set-reals': {
       const s = op.service;

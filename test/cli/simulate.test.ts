@@ -55,6 +55,26 @@ test('a wlc service (with thresholds and timeouts) and an lc one forward; --down
   assert.ok(l.real === '10.20.1.3:53' || l.real === '10.20.1.4:53', String(l.real));
 });
 
+test('a director that is one of the reals (--local): its picks are delivered to it; as Backup every flow is', needsBpf(), () => {
+  // The LVS write-up's pair: 192.168.81.51 and .234 each run the service and a director.
+  const picks = new Map<string, string>();
+  for (let port = 40000; port < 40040 && picks.size < 2; port++) {
+    const r = sim('--client', `198.51.100.7:${port}`, '--vip', '192.168.81.229:6379/tcp', '--local', '192.168.81.51');
+    if (r.reason === 'local') {
+      assert.deepEqual([r.verdict, r.real], ['XDP_PASS', '192.168.81.51:6379']);
+      picks.set('local', String(port));
+    } else {
+      assert.deepEqual([r.verdict, r.reason, r.real], ['XDP_TX', 'tx_dr', '192.168.81.234:6379']);
+      picks.set('peer', String(port));
+    }
+  }
+  assert.equal(picks.size, 2, 'flows go both to this director and to the other real');
+  const b = sim('--client', `198.51.100.7:${picks.get('peer')}`, '--vip', '192.168.81.229:6379/tcp', '--local', '192.168.81.51', '--backup');
+  assert.deepEqual([b.verdict, b.reason, b.real], ['XDP_PASS', 'local', '192.168.81.51:6379']);
+  const text = execFileSync('node', [xlvs, 'simulate', '-c', topo, '--client', `198.51.100.7:${picks.get('local')}`, '--vip', '192.168.81.229:6379/tcp', '--local', '192.168.81.51'], { encoding: 'utf8' });
+  assert.match(text, /verdict: XDP_PASS \(local\)\nservice: 192\.168\.81\.229:6379\/tcp\nreal: +192\.168\.81\.51:6379 +\(delivered to this director: its own real\)/);
+});
+
 test('a grouped service forwards every port of its list and ranges, and shows its ports', needsBpf(), () => {
   const grouped = path.join(repoRoot(), 'config', 'examples', 'grouped.yaml');
   for (const vip of ['10.20.0.50:80/tcp', '10.20.0.50:443/tcp']) {

@@ -505,6 +505,32 @@ director:
     ],
   },
   {
+    name: "two reals of one service on this director (a director address and local: true), and a local real with a MAC",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 6379
+    reals:
+      - { address: 10.0.0.2 }
+      - { address: 10.0.0.12, local: true, mac: "02:00:00:00:00:12" }
+`,
+    problems: [
+      "services[0].reals[1].local: a second real of this service on this director (reals[0] is one already, an address in director.addresses): a director can be one real of a service (line 10:38)",
+      "services[0].reals[1].mac: a local real (local: true) is this director: its flows go to its own kernel, not to a MAC; drop mac (line 10:49)",
+    ],
+  },
+  {
+    name: "local that is not a boolean",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 6379
+    reals:
+      - { address: 10.0.0.12, local: "yes" }
+`,
+    problems: [
+      'services[0].reals[0].local: expected true or false, got "yes" (line 9:38)',
+    ],
+  },
+  {
     name: "http regex that does not compile",
     yaml: `services:
   - vip: 10.0.0.100

@@ -171,8 +171,8 @@ describe('lb: grouped services', h.ctx.testOptions ?? {}, () => {
     const svc = (ports: string | null, realN: number): DesiredService => {
       const key = `${VIP}:${ports ?? 80}/tcp`;
       return {
-        vip: { key, address: VIP, port: ports ? 0 : 80, protocol: 'tcp', ports, method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0, persistencePrefix: 32, tableSize: 251, onDown: 'expire', timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
-        reals: [{ key: `10.4.0.${realN}:0`, address: `10.4.0.${realN}`, port: 0, weight: 1, state: 'up', mac: realMac(realN), upperThreshold: 0, lowerThreshold: 0 }],
+        vip: { key, address: VIP, port: ports ? 0 : 80, protocol: 'tcp', ports, method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0, persistencePrefix: 32, tableSize: 251, onDown: 'expire', timeouts: { tcp: 900, tcpFin: 120, udp: 300 }, localMode: 'none' },
+        reals: [{ key: `10.4.0.${realN}:0`, address: `10.4.0.${realN}`, port: 0, weight: 1, state: 'up', mac: realMac(realN), upperThreshold: 0, lowerThreshold: 0, local: false }],
         sorry: null,
       };
     };

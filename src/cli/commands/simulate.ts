@@ -38,7 +38,15 @@ export interface SimResult {
   durationNs: number;
 }
 
-export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string; vip?: string; ack?: boolean; down?: string[] }): SimResult {
+export interface SimOptions {
+  frame?: Buffer; client?: string; vip?: string; ack?: boolean; down?: string[];
+  /** Addresses that are this director's own besides director.addresses: reals there are local. */
+  local?: string[];
+  /** As the VRRP Backup of every instance (the director does not hold the VIPs); default Master. */
+  backup?: boolean;
+}
+
+export function simulate(topo: Topology, opts: SimOptions): SimResult {
   const dirMac = interfaceMac(topo.director.interface) ?? '02:00:00:00:00:01';
   let frame = opts.frame;
   let vipAddr: string | null = null;
@@ -70,17 +78,28 @@ export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string
     const macs = new Map<string, string>();
     for (const s of topo.services) for (const r of s.reals) macs.set(r.address, r.mac ?? standInMac(r.address));
     for (const [a, m] of macs) director.setMac(a, m);
+    director.setHostAddresses(opts.local ?? []);
+    for (const i of topo.vrrp) director.setVrrpState(i.name, opts.backup ? 'BACKUP' : 'MASTER');
     director.refreshVerdicts();
     director.apply();
 
-    const before = dp.stats.counters().reasons as Record<string, bigint>;
+    const counters = () => dp.stats.counters();
+    const c0 = counters();
     const res = dp.program.testRun(frame);
-    const after = dp.stats.counters().reasons as Record<string, bigint>;
+    const c1 = counters();
+    const before = c0.reasons as Record<string, bigint>;
+    const after = c1.reasons as Record<string, bigint>;
     const reason = Object.keys(after).find((k) => after[k] !== before[k]) ?? 'none';
     const out = describeFrame(res.data);
     let real: string | null = null;
     let service: string | null = null;
-    if (res.retval === 3) {
+    if (reason === 'local') {
+      // Delivered to this director's own real: the one whose counters moved.
+      const moved = c1.reals.find((r) => r.packets !== (c0.reals.find((x) => x.id === r.id)?.packets ?? 0n));
+      const d = moved ? director.desiredService(moved.vipKey) : undefined;
+      real = d?.reals.find((r) => r.local)?.key ?? null;
+      service = d ? d.vip.key : null;
+    } else if (res.retval === 3) {
       for (const s of topo.services) for (const r of s.reals) {
         // A real of several services: the one on the flow's VIP address.
         if ((out.outerDst === r.address || (!out.outerDst && macs.get(r.address) === out.dstMac && s.method === 'dr')) && (real === null || s.vip === vipAddr)) {
@@ -104,18 +123,21 @@ export function register(program: Command): void {
     .option('--vip <addr:port/proto>', 'VIP, e.g. 10.0.0.10:80/tcp')
     .option('--ack', 'a packet of an established flow (ACK) instead of a SYN')
     .option('--down <addr...>', 'treat these reals as down')
+    .option('--local <addr...>', 'treat these addresses as this director\'s own (reals there are local, besides director.addresses)')
+    .option('--backup', 'as the VRRP Backup of every instance (not holding the VIPs); default Master')
     .option('--hex <frame>', 'a raw Ethernet frame in hex instead of --client/--vip')
     .option('--json', 'machine-readable output')
-    .action((o: { config: string; client?: string; vip?: string; ack?: boolean; down?: string[]; hex?: string; json?: boolean }) => {
+    .action((o: { config: string; client?: string; vip?: string; ack?: boolean; down?: string[]; local?: string[]; backup?: boolean; hex?: string; json?: boolean }) => {
       if (o.hex === undefined && (!o.client || !o.vip)) throw new XlvsError(ErrorCodes.USAGE, 'give --client and --vip, or --hex');
       // Bad hex is a usage error naming the offset (never silently cut), checked before the topology.
       const frame = o.hex !== undefined ? parseHexFrame(o.hex) : undefined;
       const topo = loadTopologyFile(o.config);
-      const r = simulate(topo, { frame, client: o.client, vip: o.vip, ack: o.ack, down: o.down });
+      const r = simulate(topo, { frame, client: o.client, vip: o.vip, ack: o.ack, down: o.down, local: o.local, backup: o.backup });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         return;
       }
-      process.stdout.write(`verdict: ${r.verdict} (${r.reason})\nservice: ${r.service ?? '-'}\nreal:    ${r.real ?? '-'}\noutput:  ${r.output}\n`);
+      const where = r.reason === 'local' ? '  (delivered to this director: its own real)' : '';
+      process.stdout.write(`verdict: ${r.verdict} (${r.reason})\nservice: ${r.service ?? '-'}\nreal:    ${r.real ?? '-'}${where}\noutput:  ${r.output}\n`);
     });
 }

@@ -119,6 +119,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
     seen.set(k, (seen.get(k) ?? 0) + 1);
   }
   for (const [k, n] of seen) if (n > 1) ctx.notes.push({ where: file, message: `service ${k} is declared ${n} times; keep one` });
+  noteRoleScripts(ctx, parsed.stmts, vrrp, services);
 
   const director = buildDirector({ nameHint: opts.name ?? routerId, iface: opts.iface ?? vrrp.find((v) => v.interface)?.interface }, ctx.todo);
   const unicastSrc = vrrp.find((v) => v.unicast_src)?.unicast_src;
@@ -163,4 +164,29 @@ function natGateway(ctx: MapContext, stmts: Stmt[], director: DirectorOut, vrrp:
   }
   const st = stmts.find((x) => x.key === 'virtual_server' && x.args[0] === nat[0].vip) ?? stmts[0];
   ctx.note(st, 'NAT: the reals must route their replies through this director (default route via its inner address, best a VRRP address in a sync group with the VIP\'s instance); set director.inside_interface when they sit on another interface than director.interface');
+}
+
+/**
+ * notify_master / notify_backup of an instance that carries a service's VIP: in the LVS setups
+ * where each director is also one of the service's reals, these scripts flip arp_ignore and
+ * arp_announce, move the VIP between lo and the interface, or swap keepalived.conf and send
+ * keepalived SIGHUP, so that the Backup serves what the Master forwards to it instead of
+ * forwarding it back. xlvs does that itself (README "A director that is also a real server"), and
+ * such a script run by xlvs would undo its ARP settings. One note per instance; the scripts stay
+ * in the topology for the operator to delete (they may do something else too).
+ */
+function noteRoleScripts(ctx: MapContext, stmts: Stmt[], vrrp: VrrpOut[], services: ServiceOut[]): void {
+  for (const v of vrrp) {
+    const vips = new Set(v.vips.map((a) => a.split('/')[0]));
+    const served = services.filter((s) => vips.has(s.vip)).map((s) => `${s.vip}:${s.port}/${s.protocol}`);
+    const st = stmts.find((x) => x.key === 'vrrp_instance' && x.args[0] === v.name);
+    const scripts = (st?.children ?? []).filter((c) => c.key === 'notify_master' || c.key === 'notify_backup');
+    if (!served.length || !scripts.length) continue;
+    const named = scripts.map((c) => `${c.key} (line ${c.line})`).join(' and ');
+    ctx.note(scripts[0], `vrrp_instance ${v.name}: ${named} ${scripts.length > 1 ? 'are' : 'is'} unnecessary if this machine is also a real of ${served.join(', ')} ` +
+      '(the LVS setup where they flip arp_ignore/arp_announce, move the VIP to lo, or swap keepalived.conf and killall -HUP): ' +
+      'xlvs finds its own real among the machine\'s addresses at run time, puts the VIP on lo and sets arp_ignore=1/arp_announce=2 once, ' +
+      'and follows VRRP itself (Master schedules; otherwise it serves what reaches it and forwards nothing). ' +
+      'Delete them from vrrp[].notify unless they do more: run by xlvs they would undo those settings');
+  }
 }

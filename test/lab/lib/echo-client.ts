@@ -4,14 +4,15 @@
 //   {"op":"open","host":VIP,"port":6379,"sources":[…],"n":12,"timeoutMs":5000}
 //      → {"op":"open","results":[{"i":0,"source":"10.81.0.10","localPort":40001,"ok":true}|{…,"ok":false,"error":"…"}]}
 //   {"op":"round","tag":"after","timeoutMs":10000}
-//      → {"op":"round","results":[{"i":0,"ok":true}|{"i":0,"ok":false,"error":"…"}]}   (writes "<tag> <i>\n" on
-//        each connection and waits for exactly that line back)
+//      → {"op":"round","results":[{"i":0,"key":"10.81.0.10:40001","ok":true}|{"i":0,…,"ok":false,"error":"…"}]}
+//        (writes "<tag> <i>\n" on each connection and waits for exactly that line back; `key` is the
+//        connection's source:localPort, as `open` gave it)
 //   {"op":"close"} → {"op":"close"} and exit 0.
 // Run: ip netns exec <ns> node echo-client.js
 import * as net from 'node:net';
 import * as readline from 'node:readline';
 
-interface Conn { i: number; source: string; sock: net.Socket; buf: string; waiter: ((line: string) => void) | null; error: string | null }
+interface Conn { i: number; source: string; localPort?: number; sock: net.Socket; buf: string; waiter: ((line: string) => void) | null; error: string | null }
 
 const conns: Conn[] = [];
 
@@ -39,20 +40,22 @@ function open(host: string, port: number, source: string, i: number, timeoutMs: 
     sock.on('close', () => { c.error = c.error ?? 'closed by peer'; const w = c.waiter; c.waiter = null; w?.('\u0000closed'); });
     sock.once('connect', () => {
       clearTimeout(t);
+      c.localPort = sock.localPort;
       conns.push(c);
       resolve({ i, source, localPort: sock.localPort, ok: true });
     });
   });
 }
 
-function exchange(c: Conn, line: string, timeoutMs: number): Promise<{ i: number; ok: boolean; error?: string }> {
+function exchange(c: Conn, line: string, timeoutMs: number): Promise<{ i: number; key: string; ok: boolean; error?: string }> {
   return new Promise((resolve) => {
-    if (c.error) { resolve({ i: c.i, ok: false, error: c.error }); return; }
-    const t = setTimeout(() => { c.waiter = null; resolve({ i: c.i, ok: false, error: `no echo within ${timeoutMs} ms` }); }, timeoutMs);
+    const key = `${c.source}:${c.localPort}`;
+    if (c.error) { resolve({ i: c.i, key, ok: false, error: c.error }); return; }
+    const t = setTimeout(() => { c.waiter = null; resolve({ i: c.i, key, ok: false, error: `no echo within ${timeoutMs} ms` }); }, timeoutMs);
     c.waiter = (got) => {
       clearTimeout(t);
-      if (got === line) resolve({ i: c.i, ok: true });
-      else resolve({ i: c.i, ok: false, error: got === '\u0000closed' ? (c.error ?? 'closed') : `echoed ${JSON.stringify(got)}` });
+      if (got === line) resolve({ i: c.i, key, ok: true });
+      else resolve({ i: c.i, key, ok: false, error: got === '\u0000closed' ? (c.error ?? 'closed') : `echoed ${JSON.stringify(got)}` });
     };
     c.sock.write(line + '\n');
   });
