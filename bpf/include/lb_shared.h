@@ -39,6 +39,9 @@
 #define LB_VF_UDP 0x04		/* a UDP VIP with a port */
 #define LB_VF_UDP_ALL 0x08	/* a UDP VIP of port 0 */
 #define LB_VF_NO_ACCEPT 0x10	/* an address in lb_no_accept */
+#define LB_VF_NAT_SRC 0x20	/* the address of a NAT or full-NAT real: its replies (source slot,
+				 * consulted only while lb_config.flags has LB_CFG_NAT) */
+#define LB_VF_SNAT 0x40		/* an address of a full-NAT source pool: replies to it */
 
 /* Address families as stored in keys (not AF_*: these are our own stable values). */
 #define LB_AF_INET 4
@@ -47,6 +50,9 @@
 /* vip_info.method */
 #define LB_METHOD_DR 1		/* rewrite MACs, same L2 (ipvsadm -g) */
 #define LB_METHOD_TUN 2		/* IP-in-IP toward the real (ipvsadm -i) */
+#define LB_METHOD_NAT 3		/* destination rewritten to real:port, replies back through us
+				 * (ipvsadm -m, keepalived lb_kind NAT) */
+#define LB_METHOD_FULLNAT 4	/* NAT plus the source rewritten to a pool address and port */
 
 /* vip_info.hash_fields: what the Maglev slot is hashed from. */
 #define LB_HASH_SRC_ADDR 0x01
@@ -123,7 +129,9 @@ struct real_info {
 	__u32 weight;		/* wlc divides by it; the Maglev table is built from it */
 	__u32 upper_threshold;	/* no new flows at >= this many connections; 0 = none (ipvsadm -x) */
 	__u32 lower_threshold;	/* ... until below this many (ipvsadm -y; 3/4 of upper if unset) */
-	__u8 pad2[16];		/* one 64-byte cache line per entry (lb_reals is page-aligned) */
+	__be16 port;		/* NAT, full-NAT: the real's port (VIP:80 -> real:8080); 0 = the
+				 * VIP's own port. DR and TUN keep the VIP's port. */
+	__u8 pad2[14];		/* one 64-byte cache line per entry (lb_reals is page-aligned) */
 };
 _Static_assert(sizeof(struct real_info) == 64, "real_info");
 
@@ -174,9 +182,11 @@ struct conn_value {
 	__u32 real_id;
 	__u16 vip_id;
 	__u8 state;		/* LB_CS_* */
-	__u8 pad;
+	__u8 nat_addr;		/* full-NAT: 1 + index of the flow's source in its VIP's snat pool;
+				 * 0 = no source binding (yet) */
 	__u32 expires;		/* CLOCK_MONOTONIC second after which the entry is not used */
-	__u32 pad2;
+	__be16 nat_port;	/* full-NAT: the flow's source port toward the real */
+	__u16 pad2;
 };
 _Static_assert(sizeof(struct conn_value) == 16, "conn_value");
 
@@ -225,9 +235,11 @@ struct persist_value {
 _Static_assert(sizeof(struct persist_value) == 16, "persist_value");
 
 /* lb_config: the director's own identity (one entry, key 0). */
+#define LB_CFG_NAT 0x0001	/* some VIP is NAT or full-NAT: look for replies of reals */
+
 struct lb_config {
 	__u8 mac[6];		/* source MAC of every frame we transmit */
-	__u16 pad0;
+	__u16 flags;		/* LB_CFG_*, kept by the control plane */
 	__be32 tun_src4;	/* outer IPv4 source for TUN, ICMP source; 0 = unset */
 	__u8 tun_src6[16];	/* outer IPv6 source for TUN, ICMPv6 source; :: = unset */
 	__u32 mtu;		/* L3 MTU toward reals; encapsulated packets above it are too big */
@@ -273,7 +285,23 @@ enum lb_reason {
 				 * flow's real, DR or TUN (IPVS ip_vs_in_icmp) */
 	LB_PASS_CONN_EXPIRED = 19,	/* a TCP packet other than a SYN on a connection whose entry
 				 * expired: the kernel answers (a reset), as with IPVS */
-	LB_REASON_MAX = 20,
+	/* 20 is LB_PASS_LOCAL's (another change). */
+	LB_TX_NAT = 21,		/* NAT / full-NAT toward a real, out of the interface it came in
+				 * (XDP_TX, one-armed) */
+	LB_REDIR_NAT = 22,	/* ... out of another interface (XDP_REDIRECT, two-armed) */
+	LB_TX_NAT_REPLY = 23,	/* a real's reply rewritten back to VIP:port -> client (XDP_TX) */
+	LB_REDIR_NAT_REPLY = 24,	/* ... out of another interface (XDP_REDIRECT) */
+	LB_REDIR_ICMP = 25,	/* an ICMP error translated for a NAT flow, XDP_REDIRECT (the
+				 * XDP_TX ones count as tx_icmp) */
+	LB_PASS_NAT_NO_ENTRY = 26,	/* from a NAT real or to a pool address, but of no live flow:
+				 * the kernel has it untouched */
+	LB_PASS_NO_NEIGH = 27,	/* bpf_fib_lookup: the next hop's neighbour is not resolved; the
+				 * kernel gets the packet untranslated */
+	LB_PASS_NO_ROUTE = 28,	/* bpf_fib_lookup found no usable route (or forwarding is off) */
+	LB_PASS_NO_TX_PORT = 29,	/* the route leaves by an interface the lb program is not
+				 * attached to (not in lb_tx_ports) */
+	LB_DROP_SNAT_EXHAUSTED = 30,	/* full-NAT: no free pool port for this real */
+	LB_REASON_MAX = 31,
 };
 
 /* One named field per reason, in code order. */
@@ -298,8 +326,44 @@ struct lb_reason_stats {
 	__u64 no_accept;
 	__u64 tx_icmp;
 	__u64 conn_expired;
+	__u64 local;		/* 20: LB_PASS_LOCAL */
+	__u64 tx_nat;
+	__u64 redir_nat;
+	__u64 tx_nat_reply;
+	__u64 redir_nat_reply;
+	__u64 redir_icmp;
+	__u64 nat_no_entry;
+	__u64 no_neigh;
+	__u64 no_route;
+	__u64 no_tx_port;
+	__u64 snat_exhausted;
 };
 _Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
+
+/* nat_rev: lb_nat_rev's value, keyed by a reply as it arrives (a flow_key: the real's address
+ * and port as source; the client's, or the full-NAT pool address and port, as destination).
+ * Written with the forward flow's entry; `orig` is that flow as the client sent it (client ->
+ * VIP), the key of its lb_conns / lb_conns6 / lb_new entry. */
+struct nat_rev {
+	struct flow_key orig;
+	__u32 real_id;		/* the reply is the flow's only if its entry still names this real */
+	__u32 vip_id;
+};
+_Static_assert(sizeof(struct nat_rev) == 48, "nat_rev");
+
+/* snat_pool: lb_snat[vip id], a full-NAT VIP's source pool (per VIP: the pool's family is the
+ * VIP's, and two VIPs may list the same addresses: a port is allocated per {real address and
+ * port, pool address}, so sharing is safe). */
+#define LB_SNAT_ADDRS 8
+struct snat_pool {
+	__u8 addr[LB_SNAT_ADDRS][16];
+	__u16 port_lo;		/* host order, inclusive */
+	__u16 port_hi;
+	__u8 count;		/* addresses in use, 0 = no pool (every packet refused) */
+	__u8 family;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct snat_pool) == 136, "snat_pool");
 
 /* decap (real server): which inner destinations are ours. */
 struct decap_key {

@@ -50,7 +50,7 @@ export interface ServiceStatus {
   vip: string;
   port: number;
   protocol: 'tcp' | 'udp';
-  method: 'dr' | 'tun';
+  method: 'dr' | 'tun' | 'nat' | 'fullnat';
   scheduler: string;
   persistence: { timeoutMs: number; netmask: string } | null;
   onDown: 'expire' | 'keep';

@@ -34,6 +34,9 @@ export interface DirectorModel {
   connTable: { size: number; ipv6Size: number; unconfirmedSize: number };
   /** Persistence table's entries (`director.persistence_table.size`). */
   persistenceTable: { size: number };
+  /** Two-armed NAT: the interface toward the reals (the lb program runs on both; replies and
+   *  packets to reals leave by the one the kernel's route names). null/absent = one-armed. */
+  insideInterface?: string | null;
 }
 
 /** Idle timeouts of a connection entry in whole seconds (ipvsadm --set tcp tcpfin udp). */
@@ -178,7 +181,10 @@ export interface ServiceModel {
   family: Family;
   port: number;
   protocol: 'tcp' | 'udp';
-  method: 'dr' | 'tun';
+  /** nat, fullnat: the director rewrites addresses and sees the replies (bpf/include/nat.h). */
+  method: 'dr' | 'tun' | 'nat' | 'fullnat';
+  /** fullnat: the director's source addresses toward the reals (1..8, the VIP's family). */
+  snatPool?: string[];
   scheduler: Scheduler;
   /** null = no persistence (no `persistence`, or timeout 0). */
   persistence: PersistenceModel | null;

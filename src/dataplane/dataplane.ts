@@ -16,12 +16,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XlvsError, ErrorCodes } from '../errors';
 import { bpfObject } from '../paths';
-import { BpfObject, BpfProgram, BpfMap, attachXdp, detachXdp, XdpMode } from '../loader';
+import { BpfObject, BpfProgram, BpfMap, attachXdp, detachXdp, XdpMode, ifindexOf } from '../loader';
 import {
   LB, LB_MAPS, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
   flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, vipEntry as vipEntryCodec,
   conn4Key as conn4KeyCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
+  natRev as natRevCodec, snatPool as snatPoolCodec,
 } from '../maps/lb';
 import { DirectorConfig, configOf, formatAddr, AF6 } from './spec';
 import { serviceKey } from './addr';
@@ -106,6 +107,9 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_vip_filter: { key: 4, value: 4 },
   lb_vip_ids: { key: 4, value: vipEntryCodec.size },
   lb_no_accept: { key: vipKeyCodec.size, value: 4 },
+  lb_nat_rev: { key: flowKeyCodec.size, value: natRevCodec.size },
+  lb_snat: { key: 4, value: snatPoolCodec.size },
+  lb_tx_ports: { key: 4, value: 4 },
 };
 
 export class Dataplane {
@@ -127,6 +131,9 @@ export class Dataplane {
     this.vips = new VipTable(this.ix, this.reals);
     this.stats = new Stats(this.ix, this.vips, this.reals);
     this.flows = new Flows(this.ix);
+    // Replies of NAT reals are looked for while a NAT VIP exists (a config written fresh by
+    // loadOver starts without the flag; an adopted one already has it: no write then).
+    if (this.ix.hasNatVip()) this.ix.setNatFlag(true);
   }
 
   /** Loads lb.bpf.o, writes the director config, pins program and maps under `pinDir`. */
@@ -285,7 +292,8 @@ export class Dataplane {
    *  clock it shares the entry with is kept. */
   configure(c: DirectorConfig): void {
     const cur = this.ix.maps.lb_cfg.lookup(u32(0));
-    const enc = lbConfigCodec.encode({ ...configOf(c), nowS: cur ? lbConfigCodec.decode(cur).nowS : 0 });
+    const old = cur ? lbConfigCodec.decode(cur) : null;
+    const enc = lbConfigCodec.encode({ ...configOf(c), nowS: old ? old.nowS : 0, flags: old ? old.flags : 0 });
     this.checkTunSources(c, [...this.ix.vips.values()]);
     this.ix.maps.lb_cfg.update(u32(0), enc);
   }
@@ -304,11 +312,33 @@ export class Dataplane {
 
   // ---- attachment and lifetime ------------------------------------------------------------
 
+  /**
+   * Attaches the lb program to an interface and makes it a redirect target (lb_tx_ports): NAT
+   * sends a packet out of another interface the program runs on (two-armed: outside and inside)
+   * with XDP_REDIRECT, out of the one it came in by with XDP_TX. Attach it to every interface
+   * NAT traffic crosses.
+   */
   attach(ifname: string, mode: XdpMode = 'native'): { mode: XdpMode } {
-    return attachXdp(ifname, this.program, { mode, fallbackToGeneric: true });
+    const ifindex = ifindexOf(ifname);
+    const r = attachXdp(ifname, this.program, { mode, fallbackToGeneric: true });
+    this.ix.maps.lb_tx_ports.update(u32(ifindex), u32(ifindex));
+    return r;
+  }
+
+  /** Makes an interface a redirect target without attaching (the program is already there). */
+  addTxPort(ifname: string): void {
+    const ifindex = ifindexOf(ifname);
+    this.ix.maps.lb_tx_ports.update(u32(ifindex), u32(ifindex));
+  }
+
+  /** The interfaces (ifindexes) NAT may redirect to. */
+  txPorts(): number[] {
+    return [...this.ix.maps.lb_tx_ports.entries()].map(([k]) => k.readUInt32LE(0)).sort((a, b) => a - b);
   }
 
   detach(ifname: string): void {
+    const ifindex = ifindexOf(ifname);
+    try { this.ix.maps.lb_tx_ports.delete(u32(ifindex)); } catch { /* not a port */ }
     detachXdp(ifname, 'all');
   }
 

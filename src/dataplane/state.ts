@@ -6,7 +6,7 @@ import { XlvsError, ErrorCodes } from '../errors';
 import type { BpfMap } from '../loader';
 import {
   LB, LB_MAPS, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec, lbConfig as lbConfigCodec,
-  vipEntry as vipEntryCodec, VipInfo, VipKey, RealInfo,
+  vipEntry as vipEntryCodec, VipInfo, VipKey, RealInfo, SnatPool, snatPool as snatPoolCodec, vipFilterSlot, vipFilterBit,
 } from '../maps/lb';
 import { resolveVipRef, VipRef, DirectorConfig, configFrom, formatAddr, ResolvedVip } from './spec';
 
@@ -29,6 +29,7 @@ export class DataplaneIndex {
   readonly vips = new Map<string, VipRec>(); // by service key
   readonly reals = new Map<number, RealInfo>(); // by real id, state != NONE
   readonly noAccept = new Map<string, VipKey>(); // lb_no_accept, by address text
+  readonly pools = new Map<number, SnatPool>(); // lb_snat, by VIP id (full-NAT VIPs)
   nextVipId = 1;
 
   constructor(readonly maps: LbMaps, readonly maglevSeed: number) {
@@ -52,6 +53,11 @@ export class DataplaneIndex {
       this.noAccept.set(formatAddr(kk.addr, kk.family), kk);
     }
     const owners = new Set([...this.vips.values()].map((v) => v.info.id));
+    for (const v of this.vips.values()) {
+      if (v.info.method !== LB.METHOD_FULLNAT) continue;
+      const raw = this.maps.lb_snat.lookup(u32(v.info.id));
+      if (raw) this.pools.set(v.info.id, snatPoolCodec.decode(raw));
+    }
     // One batch read of the whole reals array (65536 lookups one by one would cost ~100 ms).
     for (const [k, raw] of this.maps.lb_reals.lookupBatch()) {
       const id = k.readUInt32LE(0);
@@ -105,4 +111,41 @@ export class DataplaneIndex {
   vipKeys(): VipKey[] {
     return [...this.vips.values()].map((x) => x.resolved.vipKey);
   }
+
+  /**
+   * Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it,
+   * LB_VF_NO_ACCEPT for a no-accept address, LB_VF_NAT_SRC for the address of a real of a NAT
+   * VIP (where its replies come from) and LB_VF_SNAT for a full-NAT pool address (where they
+   * go). `extraNat` adds addresses about to be written (a bit goes in before its entry).
+   */
+  setFilterSlot(slot: number, keys: VipKey[] = this.vipKeys(), extraNat: { src?: Buffer[]; snat?: Buffer[] } = {}): void {
+    let bits = 0;
+    for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
+    for (const k of this.noAccept.values()) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
+    const natVips = new Set([...this.vips.values()].filter((v) => v.info.method === LB.METHOD_NAT).map((v) => v.info.id));
+    for (const r of this.reals.values()) if (natVips.has(r.vipId) && vipFilterSlot(r.addr) === slot) bits |= LB.VF_NAT_SRC;
+    for (const a of extraNat.src ?? []) if (vipFilterSlot(a) === slot) bits |= LB.VF_NAT_SRC;
+    for (const p of this.pools.values()) for (const a of poolAddrs(p)) if (vipFilterSlot(a) === slot) bits |= LB.VF_SNAT;
+    for (const a of extraNat.snat ?? []) if (vipFilterSlot(a) === slot) bits |= LB.VF_SNAT;
+    this.maps.lb_vip_filter.update(u32(slot), u32(bits));
+  }
+
+  /** lb_config.flags' LB_CFG_NAT as `on` says (the flow clock and the rest of the entry kept). */
+  setNatFlag(on: boolean): void {
+    const cur = this.maps.lb_cfg.lookup(u32(0));
+    if (!cur) return;
+    const c = lbConfigCodec.decode(cur);
+    const flags = on ? c.flags | LB.CFG_NAT : c.flags & ~LB.CFG_NAT;
+    if (flags !== c.flags) this.maps.lb_cfg.update(u32(0), lbConfigCodec.encode({ ...c, flags }));
+  }
+
+  /** Is some VIP NAT or full-NAT? */
+  hasNatVip(): boolean {
+    return [...this.vips.values()].some((v) => v.info.method === LB.METHOD_NAT || v.info.method === LB.METHOD_FULLNAT);
+  }
+}
+
+/** The 16-byte addresses of a pool in use. */
+export function poolAddrs(p: SnatPool): Buffer[] {
+  return Array.from({ length: p.count }, (_, i) => Buffer.from(p.addr.subarray(16 * i, 16 * i + 16)));
 }

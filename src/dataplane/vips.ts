@@ -1,10 +1,11 @@
 // The VIPs (lb_vips, lb_vip_ids, the lb_vip_filter pre-filter) and the no-accept addresses
 // (lb_no_accept). Filter bits go in before a map entry and come out after it, so the program
 // may look up in vain, never miss.
-import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, vipFilterBit, VipInfo, VipKey } from '../maps/lb';
-import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts } from './spec';
+import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, VipInfo, VipKey, SnatPool, snatPool as snatPoolCodec } from '../maps/lb';
+import { XlvsError, ErrorCodes } from '../errors';
+import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts, Method, methodName, isNatMethod, snatPoolOf, formatAddr } from './spec';
 import { parseAddr } from './addr';
-import { DataplaneIndex, VipRec, dataplaneState, u32 } from './state';
+import { DataplaneIndex, VipRec, dataplaneState, u32, poolAddrs } from './state';
 import { RealTable, zeroStats } from './reals';
 
 export interface VipState {
@@ -13,7 +14,9 @@ export interface VipState {
   address: string;
   port: number;
   protocol: 'tcp' | 'udp';
-  method: 'dr' | 'tun';
+  method: Method;
+  /** Full-NAT: its source pool. */
+  snatPool?: { addresses: string[]; portMin: number; portMax: number };
   scheduler: string;
   persistenceTimeoutMs: number;
   persistencePrefix: number;
@@ -32,6 +35,9 @@ export class VipTable {
   upsert(spec: VipSpec): VipState {
     const res = resolveVipRef(spec);
     const policy = vipPolicy(spec, res.address.family, `vip ${res.key}`);
+    const full = policy.method === LB.METHOD_FULLNAT;
+    if (!full && spec.snatPool !== undefined) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `vip ${res.key}.snatPool: only a fullnat VIP has a source pool`);
+    const pool = full ? snatPoolOf(spec, res.address.family, `vip ${res.key}`) : null;
     const cur = this.ix.vips.get(res.key);
     if (cur && policy.method === LB.METHOD_TUN) this.reals.requireTunSources(res.key, this.ix.realsOf(cur.info.id));
     const id = cur ? cur.info.id : this.freeVipId();
@@ -46,9 +52,27 @@ export class VipTable {
     // The pre-filter bit goes in first: a packet may pass the filter and miss lb_vips, never
     // the reverse.
     this.setFilterSlot(vipFilterSlot(res.vipKey.addr), [res.vipKey, ...[...this.ix.vips.values()].map((x) => x.resolved.vipKey)]);
+    // NAT: the program looks for replies (LB_CFG_NAT) before the VIP takes a flow; a full-NAT
+    // pool and its filter bits are in place before the VIP that allocates from it.
+    if (isNatMethod(policy.method)) this.ix.setNatFlag(true);
+    const oldPool = this.ix.pools.get(id);
+    if (pool) {
+      for (const a of poolAddrs(pool)) this.ix.setFilterSlot(vipFilterSlot(a), undefined, { snat: [a] });
+      this.ix.maps.lb_snat.update(u32(id), snatPoolCodec.encode(pool));
+      this.ix.pools.set(id, pool);
+    }
     this.ix.writeVip(bin, res.vipKey, info);
     this.ix.vips.set(res.key, { key: res.key, bin, info, resolved: res });
     if (!cur) this.ix.nextVipId = id + 1 >= LB.MAX_VIPS ? 1 : id + 1;
+    // What the change left behind: a pool (or its addresses) no longer used, NAT real bits of a
+    // VIP that is no longer NAT (or now is), the NAT flag once no VIP is NAT.
+    if (oldPool && !pool) {
+      this.ix.pools.delete(id);
+      this.ix.maps.lb_snat.update(u32(id), Buffer.alloc(snatPoolCodec.size));
+    }
+    if (oldPool) for (const a of poolAddrs(oldPool)) this.ix.setFilterSlot(vipFilterSlot(a));
+    if (cur && cur.info.method !== info.method) for (const r of this.ix.realsOf(id)) this.ix.setFilterSlot(vipFilterSlot(r.addr));
+    if (!this.ix.hasNatVip()) this.ix.setNatFlag(false);
     return this.vipState(this.ix.vips.get(res.key)!);
   }
 
@@ -60,18 +84,20 @@ export class VipTable {
     this.ix.vips.delete(v.key);
     this.setFilterSlot(vipFilterSlot(v.resolved.vipKey.addr), [...this.ix.vips.values()].map((x) => x.resolved.vipKey));
     this.ix.maps.lb_maglev.delete(u32(v.info.id));
+    const natAddrs = this.ix.realsOf(v.info.id).map((r) => r.addr);
     for (const r of this.ix.realIdsOf(v.info.id)) this.reals.clear(r);
+    const pool = this.ix.pools.get(v.info.id);
+    if (pool) {
+      this.ix.pools.delete(v.info.id);
+      this.ix.maps.lb_snat.update(u32(v.info.id), Buffer.alloc(snatPoolCodec.size));
+      natAddrs.push(...poolAddrs(pool));
+    }
+    if (isNatMethod(v.info.method)) for (const a of natAddrs) this.ix.setFilterSlot(vipFilterSlot(a));
+    if (!this.ix.hasNatVip()) this.ix.setNatFlag(false);
   }
 
-  /**
-   * Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it, and
-   * LB_VF_NO_ACCEPT when a no-accept address (this.noAccept) does.
-   */
-  private setFilterSlot(slot: number, keys: VipKey[]): void {
-    let bits = 0;
-    for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
-    for (const k of this.ix.noAccept.values()) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
-    this.ix.maps.lb_vip_filter.update(u32(slot), u32(bits));
+  private setFilterSlot(slot: number, keys: VipKey[], extraNat: { src?: Buffer[]; snat?: Buffer[] } = {}): void {
+    this.ix.setFilterSlot(slot, keys, extraNat);
   }
 
   /**
@@ -125,10 +151,11 @@ export class VipTable {
     const i = v.info;
     return {
       key: v.key, id: i.id, address: v.resolved.address.text, port: v.resolved.port, protocol: v.resolved.protocol,
-      method: i.method === LB.METHOD_TUN ? 'tun' : 'dr', scheduler: schedulerName(i.hashFields, i.sched),
+      method: methodName(i.method), scheduler: schedulerName(i.hashFields, i.sched),
       persistenceTimeoutMs: i.persistTimeoutMs, persistencePrefix: i.persistPrefix, tableSize: i.tableSize,
       onDown: i.onDown === LB.ON_DOWN_KEEP ? 'keep' : 'expire', sorryReal: i.sorryReal,
       timeouts: { tcp: i.tmoTcp, tcpFin: i.tmoTcpFin, udp: i.tmoUdp },
+      ...(this.ix.pools.has(i.id) ? { snatPool: poolState(this.ix.pools.get(i.id)!) } : {}),
     };
   }
 
@@ -139,4 +166,8 @@ export class VipTable {
     }
     throw dataplaneState(`no free VIP id: all ${LB.MAX_VIPS - 1} are in use`);
   }
+}
+
+function poolState(p: SnatPool): { addresses: string[]; portMin: number; portMax: number } {
+  return { addresses: poolAddrs(p).map((a) => formatAddr(a, p.family)), portMin: p.portLo, portMax: p.portHi };
 }

@@ -23,6 +23,7 @@ export type OverrideLookup = (serviceKey: string, realKey: string) => RealOverri
 
 export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup, overrideOf: OverrideLookup = () => undefined): DesiredService {
   const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
+  const nat = svc.method === 'nat' || svc.method === 'fullnat';
   const reals: DesiredReal[] = svc.reals.map((r) => {
     const e = eff.get(r.key);
     const mac = r.mac ?? macOf(r.address);
@@ -37,7 +38,8 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       state = weight > 0 ? 'up' : 'drain';
     }
     if (ov?.drained && state === 'up') state = 'drain';
-    if (!mac) state = 'down';
+    // DR and TUN send to the real's MAC; NAT's next hop comes from the kernel's routes.
+    if (!mac && !nat) state = 'down';
     // Quorum lost: the sorry server takes every new flow; established flows drain.
     if (verdict?.sorry && svc.sorryServer && state === 'up') state = 'drain';
     return {
@@ -50,7 +52,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
     const s = svc.sorryServer;
     const mac = macOf(s.address);
     sorry = {
-      key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac ? 'up' : 'down', mac: mac ?? NO_MAC,
+      key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac || nat ? 'up' : 'down', mac: mac ?? NO_MAC,
       upperThreshold: 0, lowerThreshold: 0,
     };
   }
@@ -67,6 +69,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       tableSize: svc.tableSize,
       onDown: svc.onDown,
       timeouts: { ...svc.timeouts },
+      ...(svc.method === 'fullnat' ? { snatPool: [...(svc.snatPool ?? [])] } : {}),
     },
     reals,
     sorry,

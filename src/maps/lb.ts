@@ -56,6 +56,8 @@ export interface RealInfo {
   addr: Buffer; mac: string; nexthopMac: string; family: number; state: number; vipId: number; weight: number;
   /** ipvsadm -x / -y: no new flows at upperThreshold connections until below lowerThreshold; 0 = none. */
   upperThreshold: number; lowerThreshold: number;
+  /** NAT, full-NAT: the real's port (0 = the VIP's). DR and TUN keep the VIP's port. */
+  port: number;
 }
 export const realInfo = defineStruct<RealInfo>({
   cName: 'real_info', size: 64, fields: [
@@ -69,7 +71,8 @@ export const realInfo = defineStruct<RealInfo>({
     { name: 'weight', offset: 36, type: 'u32' },
     { name: 'upperThreshold', cName: 'upper_threshold', offset: 40, type: 'u32' },
     { name: 'lowerThreshold', cName: 'lower_threshold', offset: 44, type: 'u32' },
-    { name: 'pad2', offset: 48, type: { pad: 16 } },
+    { name: 'port', offset: 48, type: 'be16' },
+    { name: 'pad2', offset: 50, type: { pad: 14 } },
   ],
 });
 
@@ -104,15 +107,43 @@ export const CONN_STATES: Record<number, string> = {
   0: 'NONE', 1: 'ESTABLISHED', 3: 'SYN_RECV', 4: 'FIN_WAIT', 5: 'TIME_WAIT', 6: 'CLOSE', 11: 'UDP', 12: 'TEMPLATE',
 };
 
-export interface ConnValue { realId: number; vipId: number; state: number; expires: number }
+export interface ConnValue {
+  realId: number; vipId: number; state: number; expires: number;
+  /** Full-NAT: 1 + index of the flow's source in its VIP's snat pool (0 = none), and its port. */
+  natAddr: number; natPort: number;
+}
 export const connValue = defineStruct<ConnValue>({
   cName: 'conn_value', size: 16, fields: [
     { name: 'realId', cName: 'real_id', offset: 0, type: 'u32' },
     { name: 'vipId', cName: 'vip_id', offset: 4, type: 'u16' },
     { name: 'state', offset: 6, type: 'u8' },
-    { name: 'pad', offset: 7, type: { pad: 1 } },
+    { name: 'natAddr', cName: 'nat_addr', offset: 7, type: 'u8' },
     { name: 'expires', offset: 8, type: 'u32' },
-    { name: 'pad2', offset: 12, type: { pad: 4 } },
+    { name: 'natPort', cName: 'nat_port', offset: 12, type: 'be16' },
+    { name: 'pad2', offset: 14, type: { pad: 2 } },
+  ],
+});
+
+/** lb_nat_rev's value: the forward flow (client -> VIP) a reply belongs to. */
+export interface NatRev { orig: FlowKey; realId: number; vipId: number }
+export const natRev = defineStruct<NatRev>({
+  cName: 'nat_rev', size: 48, fields: [
+    { name: 'orig', offset: 0, type: { struct: flowKey } },
+    { name: 'realId', cName: 'real_id', offset: 40, type: 'u32' },
+    { name: 'vipId', cName: 'vip_id', offset: 44, type: 'u32' },
+  ],
+});
+
+/** lb_snat[vip id]: a full-NAT VIP's source pool (LB.SNAT_ADDRS addresses at most). */
+export interface SnatPool { addr: Buffer; portLo: number; portHi: number; count: number; family: number }
+export const snatPool = defineStruct<SnatPool>({
+  cName: 'snat_pool', size: 136, fields: [
+    { name: 'addr', offset: 0, type: { bytes: 128 } },
+    { name: 'portLo', cName: 'port_lo', offset: 128, type: 'u16' },
+    { name: 'portHi', cName: 'port_hi', offset: 130, type: 'u16' },
+    { name: 'count', offset: 132, type: 'u8' },
+    { name: 'family', offset: 133, type: 'u8' },
+    { name: 'pad', offset: 134, type: { pad: 2 } },
   ],
 });
 
@@ -170,6 +201,8 @@ export const persistValue = defineStruct<PersistValue>({
 });
 
 export interface LbConfig {
+  /** LB_CFG_*: NAT (some VIP is NAT or full-NAT: replies of reals are looked for). */
+  flags: number;
   mac: string; tunSrc4: Buffer; tunSrc6: Buffer; mtu: number; hashSeed: number;
   /** CLOCK_MONOTONIC in whole seconds (the flow clock, Flows.tickClock); 0 = unset. */
   nowS: number;
@@ -177,7 +210,7 @@ export interface LbConfig {
 export const lbConfig = defineStruct<LbConfig>({
   cName: 'lb_config', size: 40, fields: [
     { name: 'mac', offset: 0, type: 'mac' },
-    { name: 'pad0', offset: 6, type: { pad: 2 } },
+    { name: 'flags', offset: 6, type: 'u16' },
     { name: 'tunSrc4', cName: 'tun_src4', offset: 8, type: { bytes: 4 } },
     { name: 'tunSrc6', cName: 'tun_src6', offset: 12, type: { bytes: 16 } },
     { name: 'mtu', offset: 28, type: 'u32' },
@@ -203,6 +236,9 @@ export const REASONS = [
   'unused', 'tx_dr', 'tx_tun', 'not_ip', 'not_vip', 'proto', 'malformed', 'fragment', 'ip_options',
   'ipv6_ext', 'ttl', 'no_real', 'tx_too_big', 'drop_too_big', 'config', 'internal', 'not_ours',
   'no_accept', 'tx_icmp', 'conn_expired',
+  // 20 is LB_PASS_LOCAL's (another change); NAT and full-NAT from 21.
+  'local', 'tx_nat', 'redir_nat', 'tx_nat_reply', 'redir_nat_reply', 'redir_icmp', 'nat_no_entry',
+  'no_neigh', 'no_route', 'no_tx_port', 'snat_exhausted',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
 export type LbReasonStats = Record<ReasonName, bigint>;
@@ -257,6 +293,16 @@ export const LB = {
   AF_INET6: 6,
   METHOD_DR: 1,
   METHOD_TUN: 2,
+  METHOD_NAT: 3,
+  METHOD_FULLNAT: 4,
+  /** lb_config.flags: some VIP is NAT or full-NAT. */
+  CFG_NAT: 0x0001,
+  /** Addresses of one full-NAT pool (LB_SNAT_ADDRS). */
+  SNAT_ADDRS: 8,
+  /** Default max_entries of lb_nat_rev (LB_NAT_ENTRIES). */
+  NAT_ENTRIES: 262144,
+  /** Interfaces the lb program may redirect to (LB_TX_PORTS). */
+  TX_PORTS: 64,
   HASH_SRC_ADDR: 0x01,
   HASH_SRC_PORT: 0x02,
   HASH_DST_ADDR: 0x04,
@@ -278,6 +324,10 @@ export const LB = {
   VF_UDP_ALL: 0x08,
   /** An address of a VRRP instance in no-accept mode (lb_no_accept). */
   VF_NO_ACCEPT: 0x10,
+  /** The address of a NAT or full-NAT real (source slot of its replies). */
+  VF_NAT_SRC: 0x20,
+  /** An address of a full-NAT source pool. */
+  VF_SNAT: 0x40,
   /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
   F_INNER_MAP: 1 << 12,
   /** BPF_F_MMAPABLE: an array the control plane can write through mmap (Maglev tables). */
@@ -302,4 +352,4 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept', 'lb_nat_rev', 'lb_snat', 'lb_tx_ports'] as const;

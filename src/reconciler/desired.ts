@@ -1,7 +1,7 @@
 // Desired data-plane state: what the maps should hold for each service, computed from the
 // topology, the health verdicts and the VRRP state. Pure.
 
-export type Method = 'dr' | 'tun';
+export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
 export type RealState = 'up' | 'drain' | 'down';
 
 export interface DesiredVip {
@@ -19,6 +19,8 @@ export interface DesiredVip {
   onDown: 'expire' | 'keep';
   /** Idle timeouts of the service's connection entries, whole seconds (ipvsadm --set). */
   timeouts: { tcp: number; tcpFin: number; udp: number };
+  /** fullnat: the source pool's addresses (absent for other methods). */
+  snatPool?: string[];
 }
 
 export interface DesiredReal {
@@ -49,7 +51,8 @@ export function sameVip(a: DesiredVip, b: DesiredVip): boolean {
   return a.key === b.key && a.address === b.address && a.port === b.port && a.protocol === b.protocol &&
     a.method === b.method && a.scheduler === b.scheduler && a.persistenceTimeoutMs === b.persistenceTimeoutMs &&
     a.persistencePrefix === b.persistencePrefix && a.tableSize === b.tableSize && a.onDown === b.onDown &&
-    a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp;
+    a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp &&
+    (a.snatPool ?? []).join(',') === (b.snatPool ?? []).join(',');
 }
 
 function realSig(r: DesiredReal | null): string {
