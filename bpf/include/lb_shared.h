@@ -365,6 +365,14 @@ struct snat_pool {
 };
 _Static_assert(sizeof(struct snat_pool) == 136, "snat_pool");
 
+/* lb_ifaces[ifindex]: an interface the lb program runs on, and its MAC. A NAT reply comes in on
+ * the inside interface, to that interface's MAC (the reals' gateway), not to lb_config.mac. */
+struct lb_iface {
+	__u8 mac[6];
+	__u16 pad;
+};
+_Static_assert(sizeof(struct lb_iface) == 8, "lb_iface");
+
 /* decap (real server): which inner destinations are ours. */
 struct decap_key {
 	__u8 addr[16];

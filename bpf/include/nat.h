@@ -74,6 +74,28 @@ struct {
 	__type(value, __u32);
 } lb_tx_ports SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_TX_PORTS);
+	__type(key, __u32);
+	__type(value, struct lb_iface);
+} lb_ifaces SEC(".maps");
+
+/* Was the frame sent to this director: to lb_config.mac, or to the MAC of the interface it came
+ * in on (two-armed: the inside interface is the reals' gateway)? A frame for another MAC (a
+ * bridge flooded it, or it is the other director's) is not translated. */
+static __always_inline int nat_frame_ours(struct xdp_md *ctx, const struct ethhdr *eth,
+					  const struct lb_config *cfg)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct lb_iface *i;
+
+	if (mac_eq(eth->h_dest, cfg->mac))
+		return 1;
+	i = bpf_map_lookup_elem(&lb_ifaces, &ifindex);
+	return i && mac_eq(eth->h_dest, i->mac);
+}
+
 /* ---- incremental checksums (RFC 1624) ------------------------------------------------------ */
 
 /* Deltas are sums of ~m + m' (RFC 1624 eqn. 3) kept in 64 bits: over 32-bit words for
@@ -545,7 +567,7 @@ __attribute__((noinline)) int lb_nat_reply(struct xdp_md *ctx, struct pkt *p, __
 	rv = nat_reply_flow(&p->flow, now, &cv, &ve);
 	if (!rv)
 		return vip_maybe ? 0 : LB_PASS_NAT_NO_ENTRY;
-	if (!mac_eq(eth->h_dest, cfg->mac))
+	if (!nat_frame_ours(ctx, eth, cfg))
 		return LB_PASS_NOT_OURS;
 	if (p->ttl <= 1)
 		return LB_PASS_TTL;
@@ -764,7 +786,7 @@ __attribute__((noinline)) int lb_nat_icmp_in(struct xdp_md *ctx, struct pkt *p, 
 	rv = nat_reply_flow(rk, now, &cv, &ve);
 	if (!rv)
 		return 0;
-	if (!mac_eq(eth->h_dest, cfg->mac))
+	if (!nat_frame_ours(ctx, eth, cfg))
 		return LB_PASS_NOT_OURS;
 	if (p->ttl <= 1)
 		return LB_PASS_TTL;

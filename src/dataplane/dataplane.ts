@@ -22,7 +22,7 @@ import {
   flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, vipEntry as vipEntryCodec,
   conn4Key as conn4KeyCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
-  natRev as natRevCodec, snatPool as snatPoolCodec,
+  natRev as natRevCodec, snatPool as snatPoolCodec, lbIface as lbIfaceCodec,
 } from '../maps/lb';
 import { DirectorConfig, configOf, formatAddr, AF6 } from './spec';
 import { serviceKey } from './addr';
@@ -31,6 +31,7 @@ import { VipTable } from './vips';
 import { RealTable } from './reals';
 import { Stats } from './stats';
 import { Flows } from './flows';
+import { run } from '../sys/exec';
 
 export type { VipState } from './vips';
 export type { RealState } from './reals';
@@ -110,6 +111,7 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_nat_rev: { key: flowKeyCodec.size, value: natRevCodec.size },
   lb_snat: { key: 4, value: snatPoolCodec.size },
   lb_tx_ports: { key: 4, value: 4 },
+  lb_ifaces: { key: 4, value: lbIfaceCodec.size },
 };
 
 export class Dataplane {
@@ -319,15 +321,19 @@ export class Dataplane {
    * NAT traffic crosses.
    */
   attach(ifname: string, mode: XdpMode = 'native'): { mode: XdpMode } {
-    const ifindex = ifindexOf(ifname);
     const r = attachXdp(ifname, this.program, { mode, fallbackToGeneric: true });
-    this.ix.maps.lb_tx_ports.update(u32(ifindex), u32(ifindex));
+    this.addTxPort(ifname);
     return r;
   }
 
-  /** Makes an interface a redirect target without attaching (the program is already there). */
-  addTxPort(ifname: string): void {
+  /**
+   * Makes an interface a redirect target (lb_tx_ports) and records its MAC (lb_ifaces: NAT
+   * replies are sent to it), without attaching: attach() does this, and a daemon that finds
+   * its program already attached. `mac` defaults to the interface's own (ip link).
+   */
+  addTxPort(ifname: string, mac?: string): void {
     const ifindex = ifindexOf(ifname);
+    this.ix.maps.lb_ifaces.update(u32(ifindex), lbIfaceCodec.encode({ mac: mac ?? linkMac(ifname) }));
     this.ix.maps.lb_tx_ports.update(u32(ifindex), u32(ifindex));
   }
 
@@ -339,6 +345,7 @@ export class Dataplane {
   detach(ifname: string): void {
     const ifindex = ifindexOf(ifname);
     try { this.ix.maps.lb_tx_ports.delete(u32(ifindex)); } catch { /* not a port */ }
+    try { this.ix.maps.lb_ifaces.delete(u32(ifindex)); } catch { /* not a port */ }
     detachXdp(ifname, 'all');
   }
 
@@ -366,3 +373,11 @@ export class Dataplane {
 }
 
 export { serviceKey };
+
+/** An interface's MAC in this network namespace (`ip -j link show`). */
+function linkMac(ifname: string): string {
+  const out = run(['ip', '-j', 'link', 'show', 'dev', ifname]).stdout;
+  const j = JSON.parse(out) as Array<{ address?: string }>;
+  if (!j[0]?.address) throw new XlvsError(ErrorCodes.BPF_NO_IFACE, `${ifname}: no MAC address (ip link)`);
+  return j[0].address;
+}

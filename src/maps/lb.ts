@@ -247,6 +247,15 @@ export const lbReasonStats = defineStruct<LbReasonStats>({
   fields: REASONS.map((name, i) => ({ name, offset: 8 * i, type: 'u64' as const })),
 });
 
+/** lb_ifaces[ifindex]: an interface the lb program runs on and its MAC (NAT replies come to it). */
+export interface LbIface { mac: string }
+export const lbIface = defineStruct<LbIface>({
+  cName: 'lb_iface', size: 8, fields: [
+    { name: 'mac', offset: 0, type: 'mac' },
+    { name: 'pad', offset: 6, type: { pad: 2 } },
+  ],
+});
+
 export interface DecapKey { addr: Buffer; family: number }
 export const decapKey = defineStruct<DecapKey>({
   cName: 'decap_key', size: 20, fields: [
@@ -352,4 +361,4 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept', 'lb_nat_rev', 'lb_snat', 'lb_tx_ports'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept', 'lb_nat_rev', 'lb_snat', 'lb_tx_ports', 'lb_ifaces'] as const;
