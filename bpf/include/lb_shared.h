@@ -39,9 +39,12 @@
 #define LB_VF_UDP 0x04		/* a UDP VIP with a port */
 #define LB_VF_UDP_ALL 0x08	/* a UDP VIP of port 0 */
 #define LB_VF_NO_ACCEPT 0x10	/* an address in lb_no_accept */
-#define LB_VF_NAT_SRC 0x20	/* the address of a NAT or full-NAT real: its replies (source slot,
-				 * consulted only while lb_config.flags has LB_CFG_NAT) */
+#define LB_VF_NAT_SRC 0x20	/* the address of a NAT real: its replies (the source's slot, read
+				 * only while LB_VF_NAT_ON is set) */
 #define LB_VF_SNAT 0x40		/* an address of a full-NAT source pool: replies to it */
+#define LB_VF_NAT_ON 0x80	/* in every slot while some VIP is NAT or full-NAT: a packet's
+				 * source slot may have LB_VF_NAT_SRC. The destination's slot, read
+				 * anyway, carries it: traffic of directors without NAT pays nothing */
 
 /* Address families as stored in keys (not AF_*: these are our own stable values). */
 #define LB_AF_INET 4
@@ -235,11 +238,9 @@ struct persist_value {
 _Static_assert(sizeof(struct persist_value) == 16, "persist_value");
 
 /* lb_config: the director's own identity (one entry, key 0). */
-#define LB_CFG_NAT 0x0001	/* some VIP is NAT or full-NAT: look for replies of reals */
-
 struct lb_config {
 	__u8 mac[6];		/* source MAC of every frame we transmit */
-	__u16 flags;		/* LB_CFG_*, kept by the control plane */
+	__u16 pad0;
 	__be32 tun_src4;	/* outer IPv4 source for TUN, ICMP source; 0 = unset */
 	__u8 tun_src6[16];	/* outer IPv6 source for TUN, ICMPv6 source; :: = unset */
 	__u32 mtu;		/* L3 MTU toward reals; encapsulated packets above it are too big */

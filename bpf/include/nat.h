@@ -22,7 +22,8 @@
  * Which packets are replies is decided without a lookup for traffic that is not NAT:
  * lb_vip_filter's LB_VF_SNAT bit in the slot of a pool address (the destination slot the early
  * filter reads anyway), and LB_VF_NAT_SRC in the slot of a NAT real's address, read (source
- * slot) only while lb_config.flags has LB_CFG_NAT.
+ * slot) only while the destination's slot has LB_VF_NAT_ON (set in every slot while a VIP is
+ * NAT or full-NAT).
  */
 #ifndef XLVS_NAT_H
 #define XLVS_NAT_H
@@ -482,14 +483,12 @@ __attribute__((noinline)) int lb_nat_forward(struct xdp_md *ctx, struct pkt *p, 
 
 /* ---- replies: real -> client (or pool) becomes VIP -> client ------------------------------ */
 
-/* May this packet be a reply of a NAT real? Its source's slot has LB_VF_NAT_SRC, looked at only
- * while some VIP is NAT (LB_CFG_NAT). The caller checks the destination's slot for LB_VF_SNAT. */
-static __always_inline int nat_src_maybe(const struct lb_config *cfg, __u32 src_slot)
+/* May this packet be a reply of a NAT real? Its source's slot has LB_VF_NAT_SRC; the caller
+ * asks only while the destination's slot has LB_VF_NAT_ON, and checks it for LB_VF_SNAT. */
+static __always_inline int nat_src_maybe(__u32 src_slot)
 {
 	__u32 *bits;
 
-	if (!cfg || !(cfg->flags & LB_CFG_NAT))
-		return 0;
 	bits = bpf_map_lookup_elem(&lb_vip_filter, &src_slot);
 	return bits && (*bits & LB_VF_NAT_SRC);
 }
@@ -768,7 +767,7 @@ __attribute__((noinline)) int lb_nat_icmp_in(struct xdp_md *ctx, struct pkt *p, 
 {
 	void *data = (void *)(long)ctx->data;
 	struct ethhdr *eth = data;
-	__u32 zero = 0, now;
+	__u32 zero = 0, now, slot, *bits;
 	struct lb_config *cfg;
 	struct nat_icmp_xlat x;
 	struct conn_value *cv;
@@ -779,8 +778,13 @@ __attribute__((noinline)) int lb_nat_icmp_in(struct xdp_md *ctx, struct pkt *p, 
 	if (!p || !rk || (void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return LB_DROP_INTERNAL;
 	v6 = p->flow.family == LB_AF_INET6;
+	/* Only while some VIP is NAT (the destination's slot: LB_VF_NAT_ON). */
+	slot = lb_vip_slot(p->flow.dst);
+	bits = bpf_map_lookup_elem(&lb_vip_filter, &slot);
+	if (!bits || !(*bits & LB_VF_NAT_ON))
+		return 0;
 	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
-	if (!cfg || !(cfg->flags & LB_CFG_NAT))
+	if (!cfg)
 		return 0;
 	now = nat_now(cfg);
 	rv = nat_reply_flow(rk, now, &cv, &ve);

@@ -133,9 +133,9 @@ export class Dataplane {
     this.vips = new VipTable(this.ix, this.reals);
     this.stats = new Stats(this.ix, this.vips, this.reals);
     this.flows = new Flows(this.ix);
-    // Replies of NAT reals are looked for while a NAT VIP exists (a config written fresh by
-    // loadOver starts without the flag; an adopted one already has it: no write then).
-    if (this.ix.hasNatVip()) this.ix.setNatFlag(true);
+    // Replies of NAT reals are looked for while a NAT VIP exists (LB_VF_NAT_ON): maps of an
+    // older build taken over by loadOver may lack it; adopted ones have it (no write then).
+    this.ix.syncNatOn();
   }
 
   /** Loads lb.bpf.o, writes the director config, pins program and maps under `pinDir`. */
@@ -294,8 +294,7 @@ export class Dataplane {
    *  clock it shares the entry with is kept. */
   configure(c: DirectorConfig): void {
     const cur = this.ix.maps.lb_cfg.lookup(u32(0));
-    const old = cur ? lbConfigCodec.decode(cur) : null;
-    const enc = lbConfigCodec.encode({ ...configOf(c), nowS: old ? old.nowS : 0, flags: old ? old.flags : 0 });
+    const enc = lbConfigCodec.encode({ ...configOf(c), nowS: cur ? lbConfigCodec.decode(cur).nowS : 0 });
     this.checkTunSources(c, [...this.ix.vips.values()]);
     this.ix.maps.lb_cfg.update(u32(0), enc);
   }

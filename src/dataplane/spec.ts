@@ -277,7 +277,6 @@ export function configOf(c: DirectorConfig): LbConfig {
     mtu: intIn(c.mtu ?? DEFAULT_MTU, MIN_MTU, 65535, 'config.mtu'),
     hashSeed: intIn(c.hashSeed ?? 0, 0, 0xffffffff, 'config.hashSeed'),
     nowS: 0, // the flow clock is the Dataplane's own (Flows.tickClock), not configuration
-    flags: 0, // LB_CFG_NAT follows the VIPs (VipTable), not configuration
   };
 }
 

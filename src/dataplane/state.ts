@@ -30,6 +30,8 @@ export class DataplaneIndex {
   readonly reals = new Map<number, RealInfo>(); // by real id, state != NONE
   readonly noAccept = new Map<string, VipKey>(); // lb_no_accept, by address text
   readonly pools = new Map<number, SnatPool>(); // lb_snat, by VIP id (full-NAT VIPs)
+  /** LB_VF_NAT_ON is in every lb_vip_filter slot (some VIP is NAT or full-NAT). */
+  natOn = false;
   nextVipId = 1;
 
   constructor(readonly maps: LbMaps, readonly maglevSeed: number) {
@@ -53,6 +55,8 @@ export class DataplaneIndex {
       this.noAccept.set(formatAddr(kk.addr, kk.family), kk);
     }
     const owners = new Set([...this.vips.values()].map((v) => v.info.id));
+    const slot0 = this.maps.lb_vip_filter.lookup(u32(0));
+    this.natOn = !!slot0 && (slot0.readUInt32LE(0) & LB.VF_NAT_ON) !== 0;
     for (const v of this.vips.values()) {
       if (v.info.method !== LB.METHOD_FULLNAT) continue;
       const raw = this.maps.lb_snat.lookup(u32(v.info.id));
@@ -119,7 +123,11 @@ export class DataplaneIndex {
    * go). `extraNat` adds addresses about to be written (a bit goes in before its entry).
    */
   setFilterSlot(slot: number, keys: VipKey[] = this.vipKeys(), extraNat: { src?: Buffer[]; snat?: Buffer[] } = {}): void {
-    let bits = 0;
+    this.maps.lb_vip_filter.update(u32(slot), u32(this.filterBits(slot, keys, extraNat)));
+  }
+
+  private filterBits(slot: number, keys: VipKey[], extraNat: { src?: Buffer[]; snat?: Buffer[] } = {}): number {
+    let bits = this.natOn ? LB.VF_NAT_ON : 0;
     for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
     for (const k of this.noAccept.values()) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
     const natVips = new Set([...this.vips.values()].filter((v) => v.info.method === LB.METHOD_NAT).map((v) => v.info.id));
@@ -127,16 +135,38 @@ export class DataplaneIndex {
     for (const a of extraNat.src ?? []) if (vipFilterSlot(a) === slot) bits |= LB.VF_NAT_SRC;
     for (const p of this.pools.values()) for (const a of poolAddrs(p)) if (vipFilterSlot(a) === slot) bits |= LB.VF_SNAT;
     for (const a of extraNat.snat ?? []) if (vipFilterSlot(a) === slot) bits |= LB.VF_SNAT;
-    this.maps.lb_vip_filter.update(u32(slot), u32(bits));
+    return bits >>> 0;
   }
 
-  /** lb_config.flags' LB_CFG_NAT as `on` says (the flow clock and the rest of the entry kept). */
+  /**
+   * LB_VF_NAT_ON in every lb_vip_filter slot, or in none: the lb program reads a packet's source
+   * slot (replies of NAT reals) only while it is set, so directors without NAT pay nothing. Every
+   * slot is rewritten in one BPF_MAP_UPDATE_BATCH, each with its other bits as they are; only
+   * when the first NAT VIP comes (before it is written) or the last one went (after).
+   */
   setNatFlag(on: boolean): void {
-    const cur = this.maps.lb_cfg.lookup(u32(0));
-    if (!cur) return;
-    const c = lbConfigCodec.decode(cur);
-    const flags = on ? c.flags | LB.CFG_NAT : c.flags & ~LB.CFG_NAT;
-    if (flags !== c.flags) this.maps.lb_cfg.update(u32(0), lbConfigCodec.encode({ ...c, flags }));
+    if (on === this.natOn) return;
+    this.natOn = on;
+    const n = LB.VIP_FILTER_SLOTS;
+    const { keys: k0, values: v0, count } = this.maps.lb_vip_filter.lookupBatchRaw();
+    const keys = Buffer.alloc(4 * n);
+    const values = Buffer.alloc(4 * n);
+    const cur = new Uint32Array(n);
+    for (let i = 0; i < count; i++) cur[k0.readUInt32LE(4 * i)] = v0.readUInt32LE(4 * i);
+    for (let i = 0; i < n; i++) {
+      keys.writeUInt32LE(i, 4 * i);
+      values.writeUInt32LE((on ? cur[i] | LB.VF_NAT_ON : cur[i] & ~LB.VF_NAT_ON) >>> 0, 4 * i);
+    }
+    this.maps.lb_vip_filter.updateBatchRaw(keys, values);
+  }
+
+  /** LB_VF_NAT_ON as the VIPs want it. */
+  syncNatOn(): void {
+    const want = this.hasNatVip();
+    if (want === this.natOn) return;
+    // What is in the slots decides (readBack): force a full rewrite.
+    this.natOn = !want;
+    this.setNatFlag(want);
   }
 
   /** Is some VIP NAT or full-NAT? */

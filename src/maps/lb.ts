@@ -201,8 +201,6 @@ export const persistValue = defineStruct<PersistValue>({
 });
 
 export interface LbConfig {
-  /** LB_CFG_*: NAT (some VIP is NAT or full-NAT: replies of reals are looked for). */
-  flags: number;
   mac: string; tunSrc4: Buffer; tunSrc6: Buffer; mtu: number; hashSeed: number;
   /** CLOCK_MONOTONIC in whole seconds (the flow clock, Flows.tickClock); 0 = unset. */
   nowS: number;
@@ -210,7 +208,7 @@ export interface LbConfig {
 export const lbConfig = defineStruct<LbConfig>({
   cName: 'lb_config', size: 40, fields: [
     { name: 'mac', offset: 0, type: 'mac' },
-    { name: 'flags', offset: 6, type: 'u16' },
+    { name: 'pad0', offset: 6, type: { pad: 2 } },
     { name: 'tunSrc4', cName: 'tun_src4', offset: 8, type: { bytes: 4 } },
     { name: 'tunSrc6', cName: 'tun_src6', offset: 12, type: { bytes: 16 } },
     { name: 'mtu', offset: 28, type: 'u32' },
@@ -304,8 +302,6 @@ export const LB = {
   METHOD_TUN: 2,
   METHOD_NAT: 3,
   METHOD_FULLNAT: 4,
-  /** lb_config.flags: some VIP is NAT or full-NAT. */
-  CFG_NAT: 0x0001,
   /** Addresses of one full-NAT pool (LB_SNAT_ADDRS). */
   SNAT_ADDRS: 8,
   /** Default max_entries of lb_nat_rev (LB_NAT_ENTRIES). */
@@ -337,6 +333,8 @@ export const LB = {
   VF_NAT_SRC: 0x20,
   /** An address of a full-NAT source pool. */
   VF_SNAT: 0x40,
+  /** Every slot while some VIP is NAT or full-NAT (the source slot may have VF_NAT_SRC). */
+  VF_NAT_ON: 0x80,
   /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
   F_INNER_MAP: 1 << 12,
   /** BPF_F_MMAPABLE: an array the control plane can write through mmap (Maglev tables). */
