@@ -536,7 +536,7 @@ export class Daemon {
       }
       case 'conns':
         if (!this.conns) throw new XlvsError(ErrorCodes.CONTROL, 'conns: the data plane is not up yet');
-        return connsReply(this.conns, req, this.dp.reals.list());
+        return connsReply(this.conns, req, this.dp.reals.list(), this.dp.vips.list());
       case 'real': return this.realOverride(req as OverrideRequest);
       case 'reload': return this.reload({ clearOverrides: !!req.clearOverrides });
       case 'stop':

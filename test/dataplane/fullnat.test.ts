@@ -8,6 +8,9 @@ import * as assert from 'node:assert/strict';
 import { eth } from '../lib/packet';
 import { diffPackets } from '../lib/packet-parse';
 import { XDP } from '../lib/fixtures';
+import { ConnTable } from '../../src/conns/table';
+import { connsReply } from '../../src/conns/reply';
+import { ConnRow, formatConnRow } from '../../src/conns/rows';
 import { CLIENT4, flatCounters } from './fixtures/harness';
 import { natWorld, DIRECTOR_MAC, ROUTER_MAC, INSIDE_MAC, REAL4, REAL6, POOL4, POOL6, realMac } from './fixtures/nat-world';
 
@@ -144,9 +147,25 @@ describe('lb: full-NAT', w.ctx.testOptions ?? {}, () => {
       .icmp({ type: 3, code: 3, body: Buffer.alloc(4) }).ipv4({ src: CLIENT4, dst: VIP, ttl: 63 }).tcp({ sport: 6001, dport: 80, flags: 'S' }).build(), r.data), '');
   });
 
-  test('the connection listing shows each full-NAT flow\'s source binding', () => {
-    const c = w.dp().flows.connections().find((x) => x.client === CLIENT4 && x.clientPort === 5555);
+  test('the connection listing shows each full-NAT flow\'s source binding and the real\'s own port', async () => {
+    const dp = w.dp();
+    const c = dp.flows.connections().find((x) => x.client === CLIENT4 && x.clientPort === 5555);
     assert.ok(c && c.snat, JSON.stringify(c));
     assert.ok(POOL4.includes(c.snat!.address));
+    // xlvs list --conns: the connection-table worker's rows, as the daemon asks for them.
+    const table = new ConnTable({ pinDir: dp.pinDir, intervalMs: 0 });
+    try {
+      const reply = connsReply(table, { cmd: 'conns' }, dp.reals.list(), dp.vips.list());
+      let text = '';
+      for await (const b of reply.lines) text += b.toString();
+      const items = text.trim().split('\n').map((l) => (JSON.parse(l) as { item: ConnRow }).item);
+      const row = items.find((i) => i.client === `${CLIENT4}:5555` && i.vip === `${VIP}:80`);
+      assert.ok(row, text);
+      assert.equal(row.real, `${REAL4[0]}:8080`, 'the real with its own port');
+      assert.equal(row.snat, `${c.snat!.address}:${c.snat!.port}`, 'the source the real sees');
+      assert.match(formatConnRow(row), / via 10\.1\.0\.10[01]:\d+\n$/);
+    } finally {
+      await table.close();
+    }
   });
 });
