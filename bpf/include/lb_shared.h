@@ -21,6 +21,8 @@
 #define LB_PERSIST_ENTRIES 262144
 #define LB_MAGLEV_MAX 1048573		/* largest inner table (prime); default 65537, Maglev §3.4 */
 #define LB_DECAP_VIPS 1024
+#define LB_NAT_ENTRIES 262144		/* lb_nat_rev: NAT reverse entries, both families (sized at load) */
+#define LB_TX_PORTS 64			/* lb_tx_ports, lb_ifaces: interfaces the lb program runs on */
 
 /* lb_vip_filter: a pre-filter in front of lb_vips, so a packet to an address that is no VIP
  * costs one array load (inlined by the verifier) instead of hash lookups. Indexed by

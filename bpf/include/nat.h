@@ -42,8 +42,6 @@
 #include "maglev.h"
 #include "encap.h"
 
-#define LB_NAT_ENTRIES 262144	/* default max_entries of lb_nat_rev (sized at load) */
-#define LB_TX_PORTS 64		/* interfaces the lb program may redirect to */
 #define LB_SNAT_TRIES 16	/* pool ports tried for a new full-NAT flow before refusing it */
 #define AF_INET_ 2
 #define AF_INET6_ 10

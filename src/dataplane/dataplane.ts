@@ -64,11 +64,13 @@ export interface FlowTableSizes {
   unconfirmed?: number;
   /** lb_persist: persistence templates. */
   persist?: number;
+  /** lb_nat_rev: NAT and full-NAT reverse entries (one per NAT flow, both families). */
+  nat?: number;
 }
 
-const TABLE_MAPS: Record<keyof FlowTableSizes, MapName> = { conns: 'lb_conns', conns6: 'lb_conns6', unconfirmed: 'lb_new', persist: 'lb_persist' };
+const TABLE_MAPS: Record<keyof FlowTableSizes, MapName> = { conns: 'lb_conns', conns6: 'lb_conns6', unconfirmed: 'lb_new', persist: 'lb_persist', nat: 'lb_nat_rev' };
 export const DEFAULT_FLOW_TABLES: Required<FlowTableSizes> = {
-  conns: LB.CONN_ENTRIES, conns6: LB.CONN6_ENTRIES, unconfirmed: LB.NEW_ENTRIES, persist: LB.PERSIST_ENTRIES,
+  conns: LB.CONN_ENTRIES, conns6: LB.CONN6_ENTRIES, unconfirmed: LB.NEW_ENTRIES, persist: LB.PERSIST_ENTRIES, nat: LB.NAT_ENTRIES,
 };
 /** Bounds of a table size: the kernel rounds a hash map's buckets up to a power of two. */
 export const MIN_TABLE_ENTRIES = 1024;

@@ -183,6 +183,27 @@ const rows: FixtureRow[] = [
     output: toReal(1).ipv4({ ...ip, dst: REAL4[0], ttl: 63 }).tcp({ ...syn, seq: 5000, dport: 8080 }).build(),
     counters: { 'reason.redir_nat': 1, 'real.1.newFlows': 1 },
   },
+  inside({
+    name: 'an ICMP error from inside whose quote stops inside the ports is not followed',
+    packet: fromReal(1).ipv4({ src: REAL4[0], dst: CLIENT4 })
+      .icmp({ type: 3, code: 4, body: Buffer.from([0, 0, 0x05, 0xdc]) })
+      .ipv4({ src: CLIENT4, dst: REAL4[0], protocol: 6, totalLength: 40 }).payload(Buffer.from([0x9c, 0x40])).build(),
+    verdict: 'XDP_PASS', output: 'unchanged', counters: { 'reason.proto': 1 },
+  }),
 ];
+
+// Cut at every header boundary (and inside each header): never forwarded (docs/DEVELOPING.md).
+const reply = fromReal(1).ipv4({ src: REAL4[0], dst: CLIENT4 }).tcp({ sport: 8080, dport: 40000, flags: 'A' }).build();
+const icmpIn = fromReal(1).ipv4({ src: REAL4[0], dst: CLIENT4 }).icmp({ type: 3, code: 4, body: Buffer.alloc(4) })
+  .ipv4({ src: CLIENT4, dst: REAL4[0] }).tcp({ sport: 40000, dport: 8080, flags: 'S' }).build();
+for (const [what, frame] of [['a reply', reply], ['an ICMP error from inside', icmpIn]] as const) {
+  for (const n of [14, 20, 34, 40, 42, 54, 62, frame.length - 1].filter((x) => x < frame.length)) {
+    rows.push(inside({
+      name: `${what} cut to ${n} of ${frame.length} bytes is dropped (malformed), never translated`,
+      packet: Buffer.from(frame.subarray(0, n)),
+      verdict: 'XDP_DROP', counters: { 'reason.malformed': 1 },
+    }));
+  }
+}
 
 runFixtureTable('lb: NAT IPv4', rows, w.ctx);
