@@ -120,7 +120,7 @@ describe('lb: full-NAT', w.ctx.testOptions ?? {}, () => {
     }
   });
 
-  test('IPv6: pool source, reply back', () => {
+  test('IPv6: pool source, reply back, ICMPv6 to the real', () => {
     const before = flatCounters(w.dp());
     const r = w.run(fromRouter().ipv6({ src: CLIENT6, dst: VIP6 }).tcp({ sport: 6000, dport: 80, flags: 'S' }).build());
     assert.equal(r.retval, XDP.XDP_REDIRECT, show(reasons(before)));
@@ -130,6 +130,14 @@ describe('lb: full-NAT', w.ctx.testOptions ?? {}, () => {
     const rep = w.run(fromReal(1).ipv6({ src: REAL6[0], dst: POOL6[0] }).tcp({ sport: 8080, dport: port, flags: 'SA' }).build(), 'in');
     assert.equal(rep.retval, XDP.XDP_REDIRECT);
     assert.equal(diffPackets(toRouter().ipv6({ src: VIP6, dst: CLIENT6, hopLimit: 63 }).tcp({ sport: 80, dport: 6000, flags: 'SA' }).build(), rep.data), '');
+    // ICMPv6 packet-too-big from the path about [VIP]:80 -> client: to the real from the pool
+    // address, quoting [real]:8080 -> [pool]:port (the ICMPv6 checksum covers both headers).
+    const mtu = Buffer.from([0, 0, 0x05, 0x00]);
+    const icmp = w.run(fromRouter().ipv6({ src: '2001:db8:99::1', dst: VIP6 }).icmpv6({ type: 2, body: mtu })
+      .ipv6({ src: VIP6, dst: CLIENT6 }).tcp({ sport: 80, dport: 6000, flags: 'A' }).build());
+    assert.equal(icmp.retval, XDP.XDP_REDIRECT);
+    assert.equal(diffPackets(toReal(1).ipv6({ src: POOL6[0], dst: REAL6[0], hopLimit: 63 }).icmpv6({ type: 2, body: mtu })
+      .ipv6({ src: REAL6[0], dst: POOL6[0] }).tcp({ sport: 8080, dport: port, flags: 'A' }).build(), icmp.data), '');
   });
 
   test('ICMP errors: from outside to the real (quote real:8080 -> pool:port), from inside to the client', () => {

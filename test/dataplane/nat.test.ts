@@ -125,6 +125,13 @@ const rows: FixtureRow[] = [
     counters: { 'reason.tx_nat_reply': 1 },
   },
   {
+    name: 'one-armed with an 802.1Q tag: the tag stays on the translated frame',
+    packet: fromRouter().vlan(42).ipv4({ ...ip, dst: VIP_ONEARM }).tcp({ ...syn, sport: 40100 }).build(),
+    verdict: 'XDP_TX',
+    output: eth({ src: DIRECTOR_MAC, dst: realMac(3) }).vlan(42).ipv4({ ...ip, dst: REAL4_OUTSIDE, ttl: 63 }).tcp({ ...syn, sport: 40100 }).build(),
+    counters: { 'reason.tx_nat': 1 },
+  },
+  {
     name: 'a real whose neighbour is not resolved: the kernel gets the packet untranslated',
     packet: fromRouter().ipv4({ ...ip, dst: VIP_NONEIGH }).tcp(syn).build(),
     verdict: 'XDP_PASS', output: 'unchanged', counters: { 'reason.no_neigh': 1 },
