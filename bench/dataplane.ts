@@ -257,6 +257,7 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
 
     // The lb cases on one data plane (the build's object, or a variant), with their frames.
     const lbCases = (dp: Dataplane, tag: string, withNat: boolean): Case[] => {
+      // NAT VIPs, reals and ports are the same on every data plane of the run (one namespace).
       dp.vips.upsert({ address: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr' });
       dp.reals.set('10.0.0.10:80/tcp', REALS(10, '10.2.1'));
       dp.vips.upsert({ address: '10.0.0.20', port: 80, protocol: 'tcp', method: 'tun' });
@@ -367,8 +368,8 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
             { name: `MAC swap + XDP_TX baseline, repeat ${repeat}`, prog: () => swapProg, frame: () => plain, verdict: XDP_TX, repeat },
           ] : []),
           ...lbCases(dp, '', true).filter(keep),
-          // A variant may predate NAT: its cases are the others.
-          ...variants.flatMap((v) => lbCases(v.dp, ` [${path.basename(v.object)}]`, false).filter(keep)),
+          // (A variant has every map the Dataplane opens, the NAT ones too: it has NAT.)
+          ...variants.flatMap((v) => lbCases(v.dp, ` [${path.basename(v.object)}]`, true).filter(keep)),
         ];
         // testRun copies the frame into the kernel, so shared buffers are never rewritten in place.
         // With --compare, the variant's cases run in the same rounds, interleaved with the build's.

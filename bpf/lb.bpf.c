@@ -720,7 +720,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	struct cursor c = { .pos = data, .end = (void *)(long)ctx->data_end };
 	struct lb_config *cfg;
 	struct vip_info *v = NULL;
-	struct conn_value *cv;
+	struct conn_value *cv, *fast = NULL;
 	struct real_info *r;
 	struct ethhdr *eth;
 	struct iphdr *ip;
@@ -796,6 +796,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	now = flow_now(cfg);
 	r = cv ? conn_stays(cv, &p, v, now) : NULL;
 	if (r) {
+		fast = cv;	/* NAT: its entry, so lb_nat_forward need not look it up */
 		id = cv->real_id;
 	} else {
 		sel = lb_select(&p.flow, v, cfg->hash_seed,
@@ -810,7 +811,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, int *no_accept)
 	}
 
 	if (v->method == LB_METHOD_NAT || v->method == LB_METHOD_FULLNAT)
-		ret = lb_nat_forward(ctx, &p, v->id | (v->method == LB_METHOD_FULLNAT ? LB_NAT_FULL : 0), id);
+		ret = lb_nat_forward(ctx, &p, v->id | (v->method == LB_METHOD_FULLNAT ? LB_NAT_FULL : 0), id,
+				     fast);
 	else
 		ret = forward(ctx, &p, v, r, cfg);
 	/* Per real only: a VIP's traffic is the sum of its reals' (src/dataplane/stats.ts), which

