@@ -264,6 +264,13 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
       dp.reals.set('10.0.0.20:80/tcp', REALS(20, '10.2.2'));
       dp.vips.upsert({ address: '10.0.0.30', port: 443, protocol: 'tcp', method: 'dr', persistenceTimeoutMs: 3_600_000 });
       dp.reals.set('10.0.0.30:443/tcp', REALS(30, '10.2.3'));
+      // Grouped services: one range, and 1000 ranges (every other port of 10000..11998). Each
+      // port is its own lb_vips key, so a packet costs the same whatever the number of ranges.
+      const manyRanges = Array.from({ length: 1000 }, (_, i) => 10000 + 2 * i).join(',');
+      dp.vips.upsert({ address: '10.0.0.40', port: 0, ports: '8000-8001', protocol: 'tcp', method: 'dr' });
+      dp.reals.set('10.0.0.40:8000-8001/tcp', REALS(40, '10.2.4'));
+      dp.vips.upsert({ address: '10.0.0.41', port: 0, ports: manyRanges, protocol: 'tcp', method: 'dr' });
+      dp.reals.set(`10.0.0.41:${manyRanges}/tcp`, REALS(50, '10.2.5'));
       const lb = () => dp.program;
 
       // Tables at capacity: confirmed flows (SYN, ACK) fill lb_conns, SYNs fill lb_new. This
@@ -294,6 +301,17 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
       if (dp.program.testRun(Buffer.from(persist.set(0))).retval !== XDP_TX) throw new Error('bench: persistence warm-up not forwarded');
       if (dp.program.testRun(Buffer.from(persistAck.set(0))).retval !== XDP_TX) throw new Error('bench: persistence warm-up not forwarded');
 
+      // Established flows on a port of a group other than its lowest (vip_of_conn's span check),
+      // and new flows to a group of 1000 ranges.
+      const grouped1 = Buffer.from(new FlowFrame('10.0.0.40', 8001, 'A').set(5));
+      const groupedMany = Buffer.from(new FlowFrame('10.0.0.41', 11998, 'A').set(6));
+      for (const [vip, port, n] of [['10.0.0.40', 8001, 5], ['10.0.0.41', 11998, 6]] as const) {
+        if (dp.program.testRun(Buffer.from(new FlowFrame(vip, port, 'S').set(n))).retval !== XDP_TX) throw new Error('bench: grouped warm-up not forwarded');
+      }
+      for (const f of [grouped1, groupedMany]) if (dp.program.testRun(Buffer.from(f)).retval !== XDP_TX) throw new Error('bench: grouped warm-up not forwarded');
+      const synGrouped = new FlowFrame('10.0.0.41', 11000, 'S');
+      let synGroupedNext = 2_000_000;
+
       let synNext = 1_000_000; // flow numbers no other case uses
       let persistNext = 1; // stays below 64512: same client address, a new port each call
       return [
@@ -303,6 +321,9 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
         { name: `new flow (SYN), tables full${tag}`, prog: lb, frame: () => syn.set(synNext++), verdict: XDP_TX },
         { name: `persistence hit (new connection, known client)${tag}`, prog: lb, frame: () => persist.set(persistNext++ % 64512), verdict: XDP_TX },
         { name: `non-VIP${tag}`, prog: lb, frame: () => nonVip, verdict: XDP_PASS },
+        { name: `established DR, grouped (1 range)${tag}`, prog: lb, frame: () => grouped1, verdict: XDP_TX },
+        { name: `established DR, grouped (1000 ranges)${tag}`, prog: lb, frame: () => groupedMany, verdict: XDP_TX },
+        { name: `new flow (SYN), grouped (1000 ranges), tables full${tag}`, prog: lb, frame: () => synGrouped.set(synGroupedNext++), verdict: XDP_TX },
         // --repeat: the kernel loops over the program, so the per-call overhead of the test run
         // mostly goes and small differences show. Valid for these two only: a DR forward changes
         // nothing but the MACs, so every iteration takes the same path; non-VIP changes nothing.

@@ -46,9 +46,14 @@ static __always_inline void touch(__u64 *stamp, __u64 now)
 		*stamp = now;
 }
 
+/* One entry per port of a service: a grouped service (LB_VIP_F_GROUP) has one per port of its
+ * list and ranges, all the same vip_info, so every port finds the same id (one Maglev table,
+ * one persistence template per client, as IPVS's fwmark services) with one lookup whatever the
+ * number of ranges. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LB_MAX_VIPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LB_VIP_KEYS);
 	__type(key, struct vip_key);
 	__type(value, struct vip_info);
 } lb_vips SEC(".maps");
@@ -153,6 +158,11 @@ static __always_inline struct vip_info *vip_find(const struct pkt *p, __u32 bits
 /* The VIP of an established flow by its connection entry's vip_id, without hashing: only
  * when the entry at that id is still the VIP vip_find() would return for this packet (same
  * address, protocol and port, or port 0 while no VIP with a port may share the address).
+ * A grouped VIP keeps its lowest port in the key and its highest in port_hi: a port between
+ * them is taken on trust, since the entry was made when vip_find() gave this id for this very
+ * 5-tuple and a group never changes its ports under one id (other ports are another service
+ * key, hence another id). Only an id freed and reused by a group of the same address and
+ * protocol within a stale entry's timeout could mislead this, as for a single port.
  * NULL sends the packet to vip_find(). */
 static __always_inline struct vip_info *vip_of_conn(const struct pkt *p,
 						    const struct conn_value *cv, __u32 bits)
@@ -171,6 +181,11 @@ static __always_inline struct vip_info *vip_of_conn(const struct pkt *p,
 		return NULL;
 	if (e->key.port == p->flow.dport)
 		return &e->info;
+	if (e->info.flags & LB_VIP_F_GROUP) {
+		__u16 port = bpf_ntohs(p->flow.dport);
+
+		return port >= bpf_ntohs(e->key.port) && port <= bpf_ntohs(e->port_hi) ? &e->info : NULL;
+	}
 	if (e->key.port == 0 && !(bits & vf_exact(p)))
 		return &e->info;
 	return NULL;

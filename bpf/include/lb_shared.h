@@ -12,6 +12,10 @@
 
 /* Map sizes. Ids index arrays, so id 0 is reserved as "none" in both spaces. */
 #define LB_MAX_VIPS 1024		/* VIP ids 1..1023 */
+/* lb_vips entries: one per port of every service, so a grouped service (a port list or range,
+ * IPVS's fwmark service) is one key per port, all with the same vip_info. Not preallocated
+ * (BPF_F_NO_PREALLOC): what is not used costs nothing. */
+#define LB_VIP_KEYS 65536
 #define LB_MAX_REALS 65536		/* real ids 1..65535: 256 VIPs x 100 reals and room to spare */
 /* Default sizes of the flow tables; the daemon sizes each at load (topology director.conn_table,
  * director.persistence_table) with bpf_map__set_max_entries. LRU: the oldest go first when full. */
@@ -93,6 +97,10 @@ _Static_assert(sizeof(struct vip_key) == 20, "vip_key");
 #define LB_SCHED_LC 1		/* the least connections of the first LB_LC_CANDIDATES (ipvsadm lc) */
 #define LB_SCHED_WLC 2		/* the least connections per weight of them (ipvsadm wlc) */
 
+/* vip_info.flags */
+#define LB_VIP_F_GROUP 0x01	/* a grouped service: the same vip_info under every port of a
+				 * port list or range (keepalived virtual_server fwmark) */
+
 /* vip_info: per-VIP policy written by the control plane. */
 struct vip_info {
 	__u32 id;		/* 1..LB_MAX_VIPS-1: index of maglev_tables, vip_stats */
@@ -104,7 +112,9 @@ struct vip_info {
 	__u8 on_down;		/* LB_ON_DOWN_* */
 	__u8 persist_prefix;	/* client prefix length kept (ipvsadm -M), 0..32 / 0..128 */
 	__u8 sched;		/* LB_SCHED_* */
-	__u8 pad[3];
+	__u8 pad[1];
+	__u8 flags;		/* LB_VIP_F_* */
+	__u8 pad1;
 	__u32 tmo_tcp;		/* s: an ESTABLISHED connection's idle timeout (ipvsadm --set tcp) */
 	__u32 tmo_tcp_fin;	/* s: FIN_WAIT (ipvsadm --set tcpfin) */
 	__u32 tmo_udp;		/* s: a UDP flow's idle timeout (ipvsadm --set udp) */
@@ -116,9 +126,10 @@ _Static_assert(sizeof(struct vip_info) == 40, "vip_info");
  * an established flow finds its VIP from the connection entry's vip_id with an array load
  * instead of a hash lookup. Written with lb_vips (before it when added, cleared after removal). */
 struct vip_entry {
-	struct vip_key key;
+	struct vip_key key;	/* a grouped VIP: its lowest port */
 	struct vip_info info;
-	__u32 pad;		/* one 64-byte cache line per entry (lb_vip_ids is page-aligned) */
+	__be16 port_hi;		/* a grouped VIP: its highest port (key.port..port_hi spans the group) */
+	__u16 pad;		/* one 64-byte cache line per entry (lb_vip_ids is page-aligned) */
 };
 _Static_assert(sizeof(struct vip_entry) == 64, "vip_entry");
 

@@ -12,7 +12,8 @@ const FORWARD: Record<string, string> = { dr: 'Route', tun: 'Tunnel' };
 
 function serviceHead(s: ServiceStatus): string {
   const prot = s.protocol.toUpperCase().padEnd(4);
-  return `${prot} ${hostPort(s.vip, s.port)}`;
+  // A grouped service (ipvsadm's FWM line) shows its ports where one service shows its port.
+  return `${prot} ${s.ports ? `${s.vip.includes(':') ? `[${s.vip}]` : s.vip}:${s.ports}` : hostPort(s.vip, s.port)}`;
 }
 
 function flags(s: ServiceStatus): string {

@@ -49,6 +49,8 @@ export interface ServiceStatus {
   id: number;
   vip: string;
   port: number;
+  /** A grouped service's ports (`80,443,10000-10100`; port is 0); null or absent otherwise. */
+  ports?: string | null;
   protocol: 'tcp' | 'udp';
   method: 'dr' | 'tun' | 'nat' | 'fullnat';
   scheduler: string;

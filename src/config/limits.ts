@@ -26,6 +26,9 @@ export const MAX_PERSIST_MS = 0xffff_ffff;
 /** VIP ids 1..LB_MAX_VIPS-1 (id 0 is "none"): one per service (VIP, port, protocol). */
 export const MAX_SERVICES = LB.MAX_VIPS - 1;
 
+/** lb_vips keys (LB_VIP_KEYS): one per port of every service, a grouped service one per port of its group. */
+export const MAX_VIP_KEYS = LB.VIP_KEYS;
+
 /** Real ids 1..LB_MAX_REALS-1 (0 is "no real"): one per (service, real); a sorry server is one too. */
 export const MAX_REALS = LB.MAX_REALS - 1;
 

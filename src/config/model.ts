@@ -174,12 +174,17 @@ export const SCHEDULERS = ['maglev', 'source-hash', 'dest-hash', 'maglev-source-
 export type Scheduler = (typeof SCHEDULERS)[number];
 
 export interface ServiceModel {
-  /** `<vip>:<port>/<protocol>` (IPv6 in brackets). */
+  /** `<vip>:<port>/<protocol>` (IPv6 in brackets); a grouped service has its port list in place
+   *  of the port: `<vip>:80,443,10000-10100/<protocol>` (src/common/ports.ts, canonical). */
   key: string;
   name: string;
   vip: string;
   family: Family;
+  /** 0 for a grouped service (and for port 0, every port). */
   port: number;
+  /** A grouped service (`ports:`, keepalived virtual_server fwmark): its canonical port list,
+   *  two ports or more under one VIP id; null otherwise. */
+  ports: string | null;
   protocol: 'tcp' | 'udp';
   /** nat, fullnat: the director rewrites addresses and sees the replies (bpf/include/nat.h). */
   method: 'dr' | 'tun' | 'nat' | 'fullnat';

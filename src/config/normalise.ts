@@ -14,7 +14,8 @@ import type { PathSeg, Problems } from './problems';
 import { isPrime } from '../maglev/maglev';
 import { argvAt } from './argv';
 import { unusableAddress, unusableMac } from './usable';
-import { MAX_PERSIST_MS, MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE } from './limits';
+import { MAX_PERSIST_MS, MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE, MAX_VIP_KEYS } from './limits';
+import { expandRuns, parsePortItem, portSpecOf, type PortRun } from '../common/ports';
 import { LB } from '../maps/lb';
 import { pinRootProblem, socketProblem } from './host-paths';
 import { lookupUser } from './script-security';
@@ -76,8 +77,9 @@ function pa(a: Addr): PrefixedAddress {
   return { address: a.text, prefix: a.prefix, family: a.ip.family };
 }
 
-export function serviceKey(vip: string, port: number, protocol: string): string {
-  return `${hostPort(vip, port)}/${protocol}`;
+/** `<vip>:<port>/<protocol>`; a grouped service's canonical port list in place of the port. */
+export function serviceKey(vip: string, port: number | string, protocol: string): string {
+  return `${vip.includes(':') ? `[${vip}]` : vip}:${port}/${protocol}`;
 }
 
 /** Normalises `raw` (already schema-valid). Returns null when `p` gained problems. */
@@ -377,8 +379,37 @@ function normPersistence(raw: Raw | undefined, family: Family, at: PathSeg[], p:
   return { timeoutMs, prefix, netmask: prefixToMask(family, prefix) };
 }
 
+/** A service's `ports` as runs, each item checked at its path; overlaps are problems. */
+function normPorts(raw: unknown[], at: PathSeg[], p: Problems): { runs: PortRun[]; items: { run: PortRun; path: PathSeg[] }[] } {
+  const items: { run: PortRun; path: PathSeg[] }[] = [];
+  raw.forEach((v, j) => {
+    const path = [...at, j];
+    const run = parsePortItem(v as string | number);
+    if (!run) {
+      p.add(path, `${JSON.stringify(v)} is not a port 1..65535 or a range "first-last" with first <= last`);
+      return;
+    }
+    const other = items.find((x) => x.run.from <= run.to && run.from <= x.run.to);
+    if (other) {
+      const port = Math.max(run.from, other.run.from);
+      p.add(path, `port ${port} is already in ${formatPath(other.path)}: a port is listed once`);
+      return;
+    }
+    items.push({ run, path });
+  });
+  return { runs: items.map((x) => x.run), items };
+}
+
+function formatPath(path: readonly PathSeg[]): string {
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+}
+
 function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsModel, p: Problems): ServiceModel[] {
   const keys = new Map<string, number>();
+  // Ports taken on each VIP and protocol, with the path that took them (overlaps between
+  // services: a port belongs to one VIP id).
+  const taken = new Map<string, { run: PortRun; path: PathSeg[]; key: string }[]>();
+  let vipKeys = 0;
   const names = new Map<string, number>();
   const dirNets = director.addresses.map((a) => ({ ip: parseIp(a.address)!, prefix: a.prefix }));
   const out: ServiceModel[] = [];
@@ -387,13 +418,44 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
     const vipA = usable(parseAddr(s.vip, [...at, 'vip'], p), 'a VIP', [...at, 'vip'], p);
     const family: Family = vipA?.ip.family ?? 4;
     const vip = vipA?.text ?? String(s.vip);
-    const port = s.port as number;
     const protocol = (s.protocol as 'tcp' | 'udp') ?? 'tcp';
     const method = (s.method as 'dr' | 'tun') ?? 'dr';
-    const key = serviceKey(vip, port, protocol);
+    let port = (s.port as number | undefined) ?? 0;
+    let ports: string | null = null;
+    let items: { run: PortRun; path: PathSeg[] }[] = [];
+    if (s.port !== undefined && s.ports !== undefined) {
+      p.add([...at, 'ports'], 'a service takes port or ports, not both', { key: true });
+    } else if (s.port === undefined && s.ports === undefined) {
+      p.add([...at, 'port'], 'is required (or ports, for a grouped service)', { at });
+    } else if (s.ports !== undefined) {
+      const g = normPorts(s.ports as unknown[], [...at, 'ports'], p);
+      items = g.items;
+      const list = expandRuns(g.runs);
+      if (list.length === 1) port = list[0];
+      else if (list.length > 1) ports = portSpecOf(list);
+      vipKeys += list.length;
+    }
+    if (s.ports === undefined) {
+      items = port === 0 ? [] : [{ run: { from: port, to: port }, path: [...at, 'port'] }];
+      vipKeys += 1;
+    }
+    const key = serviceKey(vip, ports ?? port, protocol);
     if (vipA) {
       if (keys.has(key)) p.add([...at, 'vip'], `${key} is already defined by services[${keys.get(key)}]`);
-      else keys.set(key, i);
+      else {
+        keys.set(key, i);
+        // Another service on this VIP and protocol with one of these ports: both paths named.
+        const mine = taken.get(`${vip}/${protocol}`) ?? [];
+        for (const it of items) {
+          const other = mine.find((x) => x.run.from <= it.run.to && it.run.from <= x.run.to);
+          if (other) {
+            const clash = Math.max(it.run.from, other.run.from);
+            p.add(it.path, `port ${clash} is also ${formatPath(other.path)} (${other.key}): a port of a VIP and protocol belongs to one service`);
+          }
+        }
+        for (const it of items) mine.push({ ...it, key });
+        taken.set(`${vip}/${protocol}`, mine);
+      }
     }
     const name = (s.name as string) ?? key;
     if (s.name !== undefined) {
@@ -405,7 +467,7 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
     else if (!isPrime(tableSize)) p.add([...at, 'table_size'], `${tableSize} is not a prime number (Maglev needs a prime table size, e.g. 65537 or 251)`);
     const persistence = normPersistence(s.persistence as Raw | undefined, family, [...at, 'persistence'], p);
     const svcCheck = s.check != null ? parseCheck(s.check as RawCheck, [...at, 'check'], p) : null;
-    if (svcCheck && port === 0 && svcCheck.port === undefined && needsPort(svcCheck.type)) {
+    if (svcCheck && port === 0 && ports === null && svcCheck.port === undefined && needsPort(svcCheck.type)) {
       p.add([...at, 'check', 'port'], `is required: the service is port 0 (every port), so a ${svcCheck.type ?? 'tcp'} check needs a port to probe`, { at: [...at, 'check'] });
     }
     if (svcCheck && protocol === 'udp' && (svcCheck.type === 'http' || svcCheck.type === 'https' || svcCheck.type === 'tcp')) {
@@ -429,10 +491,23 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
       }
       realAddrs.set(a.text, j);
       const rport = (r.port as number) ?? port;
-      if (rport !== port) p.add([...rat, 'port'], `${rport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
+      if (ports !== null) {
+        // A grouped service forwards every port as it came (DR and TUN keep the destination
+        // port); a real's own port is only where it is probed, so it must be one of the group's.
+        if (rport !== 0 && !items.some((x) => x.run.from <= rport && rport <= x.run.to)) {
+          p.add([...rat, 'port'], `${rport} is not one of the service's ports (${ports}): a real of a grouped service takes every port of the group; its port says which one health checks probe`);
+        }
+      } else if (rport !== port) p.add([...rat, 'port'], `${rport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
       checkForwarding(a, method, family, vipA, director, dirNets, [...rat, 'address'], p);
       const ownCheck = r.check != null ? parseCheck(r.check as RawCheck, [...rat, 'check'], p) : null;
-      if (ownCheck && port === 0 && ownCheck.port === undefined && needsPort(ownCheck.type ?? svcCheck?.type) && !(svcCheck?.port !== undefined && (ownCheck.type === undefined || ownCheck.type === svcCheck?.type))) {
+      if (ports !== null) {
+        const c = resolveCheck(svcCheck, ownCheck, { address: a.text, port: rport });
+        if (needsPort(c.type) && c.port === 0) {
+          const where: PathSeg[] = ownCheck ? [...rat, 'check', 'port'] : [...at, 'check', 'port'];
+          p.add(where, `is required for ${formatPath(rat)} (${a.text}): the service is a group of ports (${ports}), so a ${c.type} check needs a port to probe; give check.port (connect_port) or the real's port`,
+            { at: ownCheck ? [...rat, 'check'] : [...at, 'check'] });
+        }
+      } else if (ownCheck && port === 0 && ownCheck.port === undefined && needsPort(ownCheck.type ?? svcCheck?.type) && !(svcCheck?.port !== undefined && (ownCheck.type === undefined || ownCheck.type === svcCheck?.type))) {
         p.add([...rat, 'check', 'port'], 'is required: the service is port 0 (every port), so the check needs a port to probe', { at: [...rat, 'check'] });
       }
       const check = resolveCheck(svcCheck, ownCheck, { address: a.text, port: rport });
@@ -470,7 +545,11 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
         a = null;
       }
       const sport = (ss.port as number) ?? port;
-      if (sport !== port) p.add([...sat, 'port'], `${sport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
+      if (ports !== null) {
+        if (sport !== 0 && !items.some((x) => x.run.from <= sport && sport <= x.run.to)) {
+          p.add([...sat, 'port'], `${sport} is not one of the service's ports (${ports}): the sorry server takes every port of the group`);
+        }
+      } else if (sport !== port) p.add([...sat, 'port'], `${sport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
       if (a) {
         checkForwarding(a, method, family, vipA, director, dirNets, [...sat, 'address'], p);
         if (realAddrs.has(a.text)) p.add([...sat, 'address'], `${a.text} is also reals[${realAddrs.get(a.text)}]`);
@@ -478,7 +557,7 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
       }
     }
     out.push({
-      key, name, vip, family, port, protocol, method,
+      key, name, vip, family, port, ports, protocol, method,
       scheduler: (s.scheduler as ServiceModel['scheduler']) ?? 'maglev',
       persistence,
       timeouts: normTimeouts(s.timeouts as Raw | undefined, timeouts, [...at, 'timeouts'], p),
@@ -490,6 +569,9 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
   const realIds = out.reduce((n, s) => n + s.reals.length + (s.sorryServer ? 1 : 0), 0);
   if (list.length > MAX_SERVICES) {
     p.add(['services'], `${list.length} services, but the data plane holds at most ${MAX_SERVICES} (one VIP id each: LB_MAX_VIPS ${LB.MAX_VIPS} less id 0)`);
+  }
+  if (vipKeys > MAX_VIP_KEYS) {
+    p.add(['services'], `${vipKeys} ports over all services (a grouped service counts each of its ports), but the data plane's VIP table holds at most ${MAX_VIP_KEYS} (LB_VIP_KEYS)`);
   }
   if (realIds > MAX_REALS) {
     p.add(['services'], `${realIds} reals over all services (a sorry server counts as one), but the data plane holds at most ${MAX_REALS} (one real id each: LB_MAX_REALS ${LB.MAX_REALS} less id 0)`);

@@ -37,7 +37,7 @@ function canonicalService(op: string, service: unknown): string {
   if (typeof service !== 'string') throw usage(`real ${op}: the service must be a service key (address:port/tcp|udp)`);
   try {
     const k = parseServiceKey(service);
-    return serviceKey(k.address, k.port, k.protocol);
+    return serviceKey(k.address, k.ports ?? k.port, k.protocol);
   } catch {
     throw usage(`real ${op}: "${service}" is not a service key (address:port/tcp|udp, IPv6 in brackets)`);
   }

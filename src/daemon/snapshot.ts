@@ -88,7 +88,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
       if (rc) { vAct += rc.active; vInact += rc.inactive; }
     }
     return {
-      key: svc.key, id: vipId, vip: svc.vip, port: svc.port, protocol: svc.protocol,
+      key: svc.key, id: vipId, vip: svc.vip, port: svc.port, ports: svc.ports, protocol: svc.protocol,
       method: svc.method, scheduler: svc.scheduler,
       persistence: svc.persistence ? { timeoutMs: svc.persistence.timeoutMs, netmask: svc.persistence.netmask } : null,
       onDown: svc.onDown, sorryActive: sorryId !== 0 && !!verdict?.sorry, reals, activeConns: vAct, inactiveConns: vInact,

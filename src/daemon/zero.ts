@@ -43,7 +43,7 @@ function canonicalService(service: unknown): string {
   if (typeof service !== 'string') throw new XlvsError(ErrorCodes.USAGE, `zero: the service must be a service key (address:port/tcp|udp), got ${typeof service}`);
   try {
     const k = parseServiceKey(service);
-    return serviceKey(k.address, k.port, k.protocol);
+    return serviceKey(k.address, k.ports ?? k.port, k.protocol);
   } catch {
     throw new XlvsError(ErrorCodes.USAGE, `zero: "${service}" is not a service key (address:port/tcp|udp, IPv6 in brackets)`);
   }

@@ -3,6 +3,7 @@
 import * as net from 'node:net';
 import { XlvsError, ErrorCodes } from '../errors';
 import { parseIpv6, formatIpv6, formatIpv4, parseMac, formatMac } from '../maps/addr';
+import { expandRuns, parsePortSpec, portSpecOf } from '../common/ports';
 
 /** Stored family values (LB_AF_INET / LB_AF_INET6 in lb_shared.h). */
 export const AF4 = 4;
@@ -52,16 +53,27 @@ export function parseMacAt(s: string, what: string): Buffer {
 
 export { formatMac };
 
-/** `10.0.0.1:80/tcp`, `[2001:db8::1]:443/tcp` — the service key used across xlvs. */
-export function serviceKey(address: Addr, port: number, protocol: string): string {
+/** `10.0.0.1:80/tcp`, `[2001:db8::1]:443/tcp` — the service key used across xlvs; a grouped
+ *  service has its canonical port list instead of the port (`10.0.0.1:80,443,8000-8100/tcp`). */
+export function serviceKey(address: Addr, port: number | string, protocol: string): string {
   return address.family === AF6 ? `[${address.text}]:${port}/${protocol}` : `${address.text}:${port}/${protocol}`;
 }
 
-/** Inverse of serviceKey. */
-export function parseServiceKey(key: string): { address: Addr; port: number; protocol: 'tcp' | 'udp' } {
-  const m = /^(?:\[([^\]]+)\]|([^:/\[\]]+)):(\d+)\/(tcp|udp)$/.exec(key);
-  if (!m) throw usage('vip', `"${key}" is not a service key (address:port/tcp|udp, IPv6 in brackets)`);
-  const port = Number(m[3]);
-  if (port > 65535) throw usage('vip', `"${key}": port ${port} is not 0..65535`);
-  return { address: parseAddr(m[1] ?? m[2], `vip "${key}" address`), port, protocol: m[4] as 'tcp' | 'udp' };
+/** Inverse of serviceKey. `ports` is the canonical port list of a grouped service (two ports
+ *  or more), else null; a group's `port` is 0. A list of one port is that port's key. */
+export function parseServiceKey(key: string): { address: Addr; port: number; protocol: 'tcp' | 'udp'; ports: string | null } {
+  const m = /^(?:\[([^\]]+)\]|([^:/\[\]]+)):([\d,-]+)\/(tcp|udp)$/.exec(key);
+  if (!m) throw usage('vip', `"${key}" is not a service key (address:port/tcp|udp or address:80,443,8000-8100/tcp, IPv6 in brackets)`);
+  const address = parseAddr(m[1] ?? m[2], `vip "${key}" address`);
+  const protocol = m[4] as 'tcp' | 'udp';
+  if (/^\d+$/.test(m[3])) {
+    const port = Number(m[3]);
+    if (port > 65535) throw usage('vip', `"${key}": port ${port} is not 0..65535`);
+    return { address, port, protocol, ports: null };
+  }
+  const runs = parsePortSpec(m[3]);
+  if (!runs) throw usage('vip', `"${key}": ${m[3]} is not a port list (e.g. 80,443,8000-8100, ports 1..65535)`);
+  const list = expandRuns(runs);
+  if (list.length === 1) return { address, port: list[0], protocol, ports: null };
+  return { address, port: 0, protocol, ports: portSpecOf(list) };
 }

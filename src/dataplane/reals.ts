@@ -86,7 +86,7 @@ export class RealTable {
       for (const [id, old] of previous) {
         try { this.ix.maps.lb_reals.update(u32(id), old ?? Buffer.alloc(realInfoCodec.size)); } catch { /* keep the first error */ }
       }
-      try { this.ix.writeVip(v.bin, v.resolved.vipKey, prevInfo); } catch { /* keep the first error */ }
+      try { this.ix.writeVip(v, prevInfo); } catch { /* keep the first error */ }
     };
     // Committed: update the index, then clear the reals that left (after the swap, so the new
     // table never points at them).
@@ -111,7 +111,7 @@ export class RealTable {
         this.ix.maps.lb_reals.update(u32(id), realInfoCodec.encode(info));
       }
       if (prevInfo.sorryReal !== sorryId) {
-        this.ix.writeVip(v.bin, v.resolved.vipKey, { ...prevInfo, sorryReal: sorryId });
+        this.ix.writeVip(v, { ...prevInfo, sorryReal: sorryId });
       }
       if (this.pending) {
         // Inside withBatchedSwaps: the table is installed with the others of the batch.

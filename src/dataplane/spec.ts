@@ -3,6 +3,7 @@
 import { XlvsError, ErrorCodes } from '../errors';
 import { isPrime } from '../maglev/maglev';
 import { LB, VipInfo, VipKey, RealInfo, LbConfig, SnatPool } from '../maps/lb';
+import { expandPortSpec, expandRuns, parsePortSpec, portSpecOf } from '../common/ports';
 import { Addr, AF4, AF6, parseAddr, parseMacAt, formatAddr, formatMac, serviceKey, parseServiceKey } from './addr';
 
 export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
@@ -58,6 +59,9 @@ export interface VipSpec {
   /** 0 = every port of the address (ipvsadm's persistent port-0 services, fwmark-like). */
   port: number;
   protocol: 'tcp' | 'udp';
+  /** A grouped service: its ports (`80,443,10000-10100`, src/common/ports.ts), all under one
+   *  VIP id (one Maglev table, one persistence template per client); `port` is then 0. */
+  ports?: string | null;
   method: Method;
   /** Default 'maglev' (the 5-tuple). */
   scheduler?: Scheduler | string;
@@ -86,7 +90,7 @@ export interface SnatPoolSpec {
 export const DEFAULT_SNAT_PORTS = { min: 1024, max: 65535 } as const;
 
 /** A VIP by its service key (`10.0.0.1:80/tcp`, `[2001:db8::1]:443/tcp`) or its fields. */
-export type VipRef = string | { address: string; port: number; protocol: 'tcp' | 'udp' };
+export type VipRef = string | { address: string; port: number; protocol: 'tcp' | 'udp'; ports?: string | null };
 
 export interface RealSpec {
   /** 1..LB.MAX_REALS-1, chosen by the caller and kept stable (a flow remembers its real by id). */
@@ -139,24 +143,46 @@ function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string
 
 export const PROTO_NUM = { tcp: 6, udp: 17 } as const;
 
-export interface ResolvedVip { key: string; address: Addr; port: number; protocol: 'tcp' | 'udp'; vipKey: VipKey }
+/**
+ * A VIP resolved: `ports` is a group's canonical port list (null for one port or port 0),
+ * `portList` every port it takes in lb_vips (one key each), `vipKey` the key of its lowest port
+ * (what lb_vip_ids holds for it).
+ */
+export interface ResolvedVip {
+  key: string; address: Addr; port: number; protocol: 'tcp' | 'udp'; vipKey: VipKey;
+  ports: string | null; portList: number[];
+}
 
 export function resolveVipRef(ref: VipRef): ResolvedVip {
   let address: Addr;
   let port: number;
   let protocol: 'tcp' | 'udp';
+  let ports: string | null = null;
   if (typeof ref === 'string') {
-    ({ address, port, protocol } = parseServiceKey(ref));
+    ({ address, port, protocol, ports } = parseServiceKey(ref));
   } else if (ref && typeof ref === 'object') {
     address = parseAddr(ref.address, 'vip.address');
-    port = intIn(ref.port, 0, 65535, 'vip.port');
     protocol = oneOf(ref.protocol, ['tcp', 'udp'] as const, 'vip.protocol');
+    if (ref.ports !== undefined && ref.ports !== null) {
+      const runs = typeof ref.ports === 'string' ? parsePortSpec(ref.ports) : null;
+      if (!runs) throw bad('vip.ports', `${JSON.stringify(ref.ports)} is not a port list (e.g. "80,443,10000-10100", ports 1..65535)`);
+      const list = expandRuns(runs);
+      if (list.length === 1) port = list[0];
+      else {
+        if (ref.port !== 0 && ref.port !== undefined) throw bad('vip.port', `${JSON.stringify(ref.port)}: a grouped VIP (ports ${ref.ports}) has port 0`);
+        port = 0;
+        ports = portSpecOf(list);
+      }
+    } else {
+      port = intIn(ref.port, 0, 65535, 'vip.port');
+    }
   } else {
     throw bad('vip', 'expected a service key or {address, port, protocol}');
   }
+  const portList = ports === null ? [port] : expandPortSpec(ports);
   return {
-    key: serviceKey(address, port, protocol), address, port, protocol,
-    vipKey: { addr: address.bytes, port, proto: PROTO_NUM[protocol], family: address.family },
+    key: serviceKey(address, ports ?? port, protocol), address, port, protocol, ports, portList,
+    vipKey: { addr: address.bytes, port: portList[0], proto: PROTO_NUM[protocol], family: address.family },
   };
 }
 
@@ -176,6 +202,7 @@ export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<Vi
     tableSize,
     onDown: oneOf(spec.onDown ?? 'expire', ['expire', 'keep'] as const, `${where}.onDown`) === 'keep' ? LB.ON_DOWN_KEEP : LB.ON_DOWN_EXPIRE,
     sched: SCHEDULER_SCHED[scheduler],
+    flags: 0,
     tmoTcp: intIn(spec.timeouts?.tcp ?? DEFAULT_TIMEOUTS.tcp, 1, MAX_TIMEOUT_S, `${where}.timeouts.tcp`),
     tmoTcpFin: intIn(spec.timeouts?.tcpFin ?? DEFAULT_TIMEOUTS.tcpFin, 1, MAX_TIMEOUT_S, `${where}.timeouts.tcpFin`),
     tmoUdp: intIn(spec.timeouts?.udp ?? DEFAULT_TIMEOUTS.udp, 1, MAX_TIMEOUT_S, `${where}.timeouts.udp`),

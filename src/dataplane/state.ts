@@ -9,11 +9,29 @@ import {
   vipEntry as vipEntryCodec, VipInfo, VipKey, RealInfo, SnatPool, snatPool as snatPoolCodec, vipFilterSlot, vipFilterBit,
 } from '../maps/lb';
 import { resolveVipRef, VipRef, DirectorConfig, configFrom, formatAddr, ResolvedVip } from './spec';
+import { portSpecOf } from '../common/ports';
 
 export type MapName = (typeof LB_MAPS)[number];
 export type LbMaps = Record<MapName, BpfMap>;
 
-export interface VipRec { key: string; bin: Buffer; info: VipInfo; resolved: ResolvedVip }
+/**
+ * A VIP and the lb_vips keys it holds. A port wanted by a new VIP while another still holds it
+ * (a group replacing a service or group that overlaps it, in one apply) waits in `waiting`: the
+ * key stays the holder's until the holder is removed, then passes to the waiting VIP with one
+ * overwrite, so no packet of that port ever misses (VipTable.remove).
+ */
+export interface VipRec {
+  key: string; bin: Buffer; info: VipInfo; resolved: ResolvedVip;
+  /** Ports whose lb_vips key holds this VIP. */
+  owned: Set<number>;
+  /** Ports of this VIP another VIP still holds. */
+  waiting: Set<number>;
+}
+
+/** A port's identity across VIPs: address, protocol, port. */
+export function portSlotKey(res: ResolvedVip, port: number): string {
+  return `${res.address.text}/${res.protocol}/${port}`;
+}
 
 export function dataplaneState(msg: string): XlvsError {
   return new XlvsError(ErrorCodes.DATAPLANE_STATE, msg);
@@ -32,6 +50,10 @@ export class DataplaneIndex {
   readonly pools = new Map<number, SnatPool>(); // lb_snat, by VIP id (full-NAT VIPs)
   /** LB_VF_NAT_ON is in every lb_vip_filter slot (some VIP is NAT or full-NAT). */
   natOn = false;
+  /** lb_vips keys (portSlotKey) → the service key of the VIP they hold. */
+  readonly portOwner = new Map<string, string>();
+  /** Ports a VIP waits for (portSlotKey) → its service key (VipRec.waiting). */
+  readonly portWaiter = new Map<string, string>();
   nextVipId = 1;
 
   constructor(readonly maps: LbMaps, readonly maglevSeed: number) {
@@ -41,12 +63,27 @@ export class DataplaneIndex {
   /** Rebuilds the index from the maps (create: empty; adopt: what is pinned). */
   private readBack(): void {
     let maxId = 0;
+    // A grouped VIP is one lb_vips key per port, all with its id: gathered by id, its key
+    // rebuilt from the ports found.
+    const byId = new Map<number, { kk: VipKey; info: VipInfo; ports: number[] }>();
     for (const [k, v] of this.maps.lb_vips.entries()) {
       const kk = vipKeyCodec.decode(k);
       const info = vipInfoCodec.decode(v);
+      const have = byId.get(info.id);
+      if (have) have.ports.push(kk.port);
+      else byId.set(info.id, { kk, info, ports: [kk.port] });
+    }
+    for (const { kk, info, ports } of byId.values()) {
       const protocol = kk.proto === 17 ? 'udp' : 'tcp';
-      const resolved = resolveVipRef({ address: formatAddr(kk.addr, kk.family), port: kk.port, protocol });
-      this.vips.set(resolved.key, { key: resolved.key, bin: Buffer.from(k), info, resolved });
+      const address = formatAddr(kk.addr, kk.family);
+      const resolved = info.flags & LB.VIP_F_GROUP && ports.length > 1
+        ? resolveVipRef({ address, port: 0, protocol, ports: portSpecOf(ports) })
+        : resolveVipRef({ address, port: kk.port, protocol });
+      const rec: VipRec = {
+        key: resolved.key, bin: vipKeyCodec.encode(resolved.vipKey), info, resolved, owned: new Set(resolved.portList), waiting: new Set(),
+      };
+      this.vips.set(resolved.key, rec);
+      for (const p of rec.owned) this.portOwner.set(portSlotKey(resolved, p), rec.key);
       maxId = Math.max(maxId, info.id);
     }
     this.nextVipId = maxId + 1 >= LB.MAX_VIPS ? 1 : maxId + 1;
@@ -104,12 +141,35 @@ export class DataplaneIndex {
   }
 
   /**
-   * A VIP's policy into lb_vip_ids[id] (read by established flows) and lb_vips (read by the
-   * rest). Either order leaves every packet a consistent VIP: the id entry is a copy.
+   * A VIP's policy into lb_vip_ids[id] (read by established flows) and lb_vips under every port
+   * it holds (read by the rest). Either order leaves every packet a consistent VIP: the id
+   * entry is a copy. A group's ports go in one batch.
    */
-  writeVip(bin: Buffer, key: VipKey, info: VipInfo): void {
-    this.maps.lb_vip_ids.update(u32(info.id), vipEntryCodec.encode({ key, info }));
-    this.maps.lb_vips.update(bin, vipInfoCodec.encode(info));
+  writeVip(v: VipRec, info: VipInfo): void {
+    const res = v.resolved;
+    const list = res.portList;
+    this.maps.lb_vip_ids.update(u32(info.id), vipEntryCodec.encode({ key: res.vipKey, info, portHi: res.ports ? list[list.length - 1] : 0 }));
+    this.putPorts(res, [...v.owned], info);
+  }
+
+  /** lb_vips[address, port, protocol] = info for each port (one batch for many). */
+  putPorts(res: ResolvedVip, ports: number[], info: VipInfo): void {
+    if (ports.length === 0) return;
+    const value = vipInfoCodec.encode(info);
+    if (ports.length === 1) {
+      this.maps.lb_vips.update(this.portBin(res, ports[0]), value);
+      return;
+    }
+    this.maps.lb_vips.updateBatch(ports.map((p) => this.portBin(res, p)), ports.map(() => value));
+  }
+
+  /** Deletes lb_vips[address, port, protocol] for each port (absent ones are skipped). */
+  deletePorts(res: ResolvedVip, ports: number[]): void {
+    for (const p of ports) this.maps.lb_vips.delete(this.portBin(res, p));
+  }
+
+  portBin(res: ResolvedVip, port: number): Buffer {
+    return vipKeyCodec.encode({ ...res.vipKey, port });
   }
 
   vipKeys(): VipKey[] {

@@ -5,7 +5,7 @@ import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, Vi
 import { XlvsError, ErrorCodes } from '../errors';
 import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts, Method, methodName, isNatMethod, snatPoolOf, formatAddr } from './spec';
 import { parseAddr } from './addr';
-import { DataplaneIndex, VipRec, dataplaneState, u32, poolAddrs } from './state';
+import { DataplaneIndex, VipRec, dataplaneState, portSlotKey, u32, poolAddrs } from './state';
 import { RealTable, zeroStats } from './reals';
 
 export interface VipState {
@@ -14,6 +14,10 @@ export interface VipState {
   address: string;
   port: number;
   protocol: 'tcp' | 'udp';
+  /** A grouped VIP's ports (`80,443,10000-10100`); null for one port. */
+  ports: string | null;
+  /** Ports of the group another VIP still holds (it waits for that VIP's removal). */
+  waitingPorts: number;
   method: Method;
   /** Full-NAT: its source pool. */
   snatPool?: { addresses: string[]; portMin: number; portMax: number };
@@ -31,7 +35,11 @@ export interface VipState {
 export class VipTable {
   constructor(private readonly ix: DataplaneIndex, private readonly reals: RealTable) {}
 
-  /** Adds a VIP or changes its policy (method, scheduler, persistence, table size, on_down). */
+  /**
+   * Adds a VIP or changes its policy (method, scheduler, persistence, table size, on_down). A
+   * grouped VIP (spec.ports) takes one lb_vips key per port, all with its one id. A port another
+   * VIP still holds is not taken: it waits until that VIP is removed (remove() hands it over).
+   */
   upsert(spec: VipSpec): VipState {
     const res = resolveVipRef(spec);
     const policy = vipPolicy(spec, res.address.family, `vip ${res.key}`);
@@ -41,8 +49,20 @@ export class VipTable {
     const cur = this.ix.vips.get(res.key);
     if (cur && policy.method === LB.METHOD_TUN) this.reals.requireTunSources(res.key, this.ix.realsOf(cur.info.id));
     const id = cur ? cur.info.id : this.freeVipId();
-    const info: VipInfo = { ...policy, id, sorryReal: cur ? cur.info.sorryReal : 0 };
+    const info: VipInfo = { ...policy, id, sorryReal: cur ? cur.info.sorryReal : 0, flags: res.ports ? LB.VIP_F_GROUP : 0 };
     const bin = vipKeyCodec.encode(res.vipKey);
+    const rec: VipRec = cur ?? { key: res.key, bin, info, resolved: res, owned: new Set(), waiting: new Set() };
+    if (!cur) {
+      for (const p of res.portList) {
+        const holder = this.ix.portOwner.get(portSlotKey(res, p));
+        if (holder !== undefined && holder !== res.key) rec.waiting.add(p);
+        else rec.owned.add(p);
+      }
+      const free = LB.VIP_KEYS - this.ix.portOwner.size;
+      if (rec.owned.size > free) {
+        throw dataplaneState(`vip ${res.key}: ${rec.owned.size} ports, but lb_vips has room for ${free} more (LB_VIP_KEYS ${LB.VIP_KEYS}: one key per port of every VIP)`);
+      }
+    }
     if (!cur) zeroStats(this.ix.maps.lb_vip_stats, id);
     // A table of another size is rebuilt before the policy changes (the table carries its size).
     if (cur && cur.info.tableSize !== info.tableSize) {
@@ -52,8 +72,9 @@ export class VipTable {
     // The pre-filter bit goes in first: a packet may pass the filter and miss lb_vips, never
     // the reverse.
     this.setFilterSlot(vipFilterSlot(res.vipKey.addr), [res.vipKey, ...[...this.ix.vips.values()].map((x) => x.resolved.vipKey)]);
-    // NAT: the program looks for replies (LB_CFG_NAT) before the VIP takes a flow; a full-NAT
+    // NAT: the program looks for replies (LB_VF_NAT_ON) before the VIP takes a flow; a full-NAT
     // pool and its filter bits are in place before the VIP that allocates from it.
+    const prevMethod = cur?.info.method;
     if (isNatMethod(policy.method)) this.ix.setNatFlag(true);
     const oldPool = this.ix.pools.get(id);
     if (pool) {
@@ -61,25 +82,63 @@ export class VipTable {
       this.ix.maps.lb_snat.update(u32(id), snatPoolCodec.encode(pool));
       this.ix.pools.set(id, pool);
     }
-    this.ix.writeVip(bin, res.vipKey, info);
-    this.ix.vips.set(res.key, { key: res.key, bin, info, resolved: res });
-    if (!cur) this.ix.nextVipId = id + 1 >= LB.MAX_VIPS ? 1 : id + 1;
+    try {
+      this.ix.writeVip(rec, info);
+    } catch (e) {
+      // A new VIP leaves nothing behind (a group's batch may have written some ports).
+      if (!cur) {
+        try { this.ix.deletePorts(res, [...rec.owned]); } catch { /* keep the first error */ }
+        try { this.ix.maps.lb_vip_ids.update(u32(id), Buffer.alloc(vipEntryCodec.size)); } catch { /* keep the first error */ }
+        if (pool) {
+          this.ix.pools.delete(id);
+          try { this.ix.maps.lb_snat.update(u32(id), Buffer.alloc(snatPoolCodec.size)); } catch { /* keep the first error */ }
+        }
+      }
+      throw e;
+    }
+    rec.info = info;
+    if (!cur) {
+      this.ix.vips.set(res.key, rec);
+      for (const p of rec.owned) this.ix.portOwner.set(portSlotKey(res, p), res.key);
+      for (const p of rec.waiting) this.ix.portWaiter.set(portSlotKey(res, p), res.key);
+      this.ix.nextVipId = id + 1 >= LB.MAX_VIPS ? 1 : id + 1;
+    }
     // What the change left behind: a pool (or its addresses) no longer used, NAT real bits of a
-    // VIP that is no longer NAT (or now is), the NAT flag once no VIP is NAT.
+    // VIP that is no longer NAT (or now is), LB_VF_NAT_ON once no VIP is NAT.
     if (oldPool && !pool) {
       this.ix.pools.delete(id);
       this.ix.maps.lb_snat.update(u32(id), Buffer.alloc(snatPoolCodec.size));
     }
     if (oldPool) for (const a of poolAddrs(oldPool)) this.ix.setFilterSlot(vipFilterSlot(a));
-    if (cur && cur.info.method !== info.method) for (const r of this.ix.realsOf(id)) this.ix.setFilterSlot(vipFilterSlot(r.addr));
+    if (prevMethod !== undefined && prevMethod !== info.method) for (const r of this.ix.realsOf(id)) this.ix.setFilterSlot(vipFilterSlot(r.addr));
     if (!this.ix.hasNatVip()) this.ix.setNatFlag(false);
-    return this.vipState(this.ix.vips.get(res.key)!);
+    return this.vipState(rec);
   }
 
-  /** Removes a VIP: no new packet matches it; its table and reals are cleared. */
+  /**
+   * Removes a VIP: no new packet matches it; its table and reals are cleared. A port another
+   * VIP waits for passes to it with one overwrite of its lb_vips key (never a miss between).
+   */
   remove(ref: VipRef): void {
     const v = this.ix.vipOf(ref);
-    this.ix.maps.lb_vips.delete(v.bin);
+    const res = v.resolved;
+    const gone: number[] = [];
+    for (const p of v.owned) {
+      const sk = portSlotKey(res, p);
+      const heir = this.ix.vips.get(this.ix.portWaiter.get(sk) ?? '');
+      if (heir) {
+        this.ix.putPorts(heir.resolved, [p], heir.info);
+        heir.waiting.delete(p);
+        heir.owned.add(p);
+        this.ix.portWaiter.delete(sk);
+        this.ix.portOwner.set(sk, heir.key);
+      } else {
+        gone.push(p);
+      }
+    }
+    this.ix.deletePorts(res, gone);
+    for (const p of gone) this.ix.portOwner.delete(portSlotKey(res, p));
+    for (const p of v.waiting) this.ix.portWaiter.delete(portSlotKey(res, p));
     this.ix.maps.lb_vip_ids.update(u32(v.info.id), Buffer.alloc(vipEntryCodec.size));
     this.ix.vips.delete(v.key);
     this.setFilterSlot(vipFilterSlot(v.resolved.vipKey.addr), [...this.ix.vips.values()].map((x) => x.resolved.vipKey));
@@ -151,6 +210,7 @@ export class VipTable {
     const i = v.info;
     return {
       key: v.key, id: i.id, address: v.resolved.address.text, port: v.resolved.port, protocol: v.resolved.protocol,
+      ports: v.resolved.ports, waitingPorts: v.waiting.size,
       method: methodName(i.method), scheduler: schedulerName(i.hashFields, i.sched),
       persistenceTimeoutMs: i.persistTimeoutMs, persistencePrefix: i.persistPrefix, tableSize: i.tableSize,
       onDown: i.onDown === LB.ON_DOWN_KEEP ? 'keep' : 'expire', sorryReal: i.sorryReal,

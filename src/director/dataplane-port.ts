@@ -11,7 +11,7 @@ export class DataplanePortAdapter implements DataplanePort {
 
   upsertVip(v: DesiredVip): void {
     this.dp.vips.upsert({
-      address: v.address, port: v.port, protocol: v.protocol, method: v.method, scheduler: v.scheduler,
+      address: v.address, port: v.port, protocol: v.protocol, ports: v.ports, method: v.method, scheduler: v.scheduler,
       persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
       timeouts: v.timeouts,
       ...(v.method === 'fullnat' ? { snatPool: { addresses: v.snatPool ?? [] } } : {}),
@@ -76,7 +76,7 @@ export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredSta
     }
     state.set(v.key, {
       vip: {
-        key: v.key, address: v.address, port: v.port, protocol: v.protocol, method: v.method, scheduler: v.scheduler,
+        key: v.key, address: v.address, port: v.port, protocol: v.protocol, ports: v.ports, method: v.method, scheduler: v.scheduler,
         persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
         timeouts: v.timeouts,
         ...(v.snatPool ? { snatPool: v.snatPool.addresses } : {}),

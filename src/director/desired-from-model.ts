@@ -62,6 +62,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       address: svc.vip,
       port: svc.port,
       protocol: svc.protocol,
+      ports: svc.ports,
       method: svc.method,
       scheduler: svc.scheduler,
       persistenceTimeoutMs: svc.persistence?.timeoutMs ?? 0,

@@ -52,7 +52,7 @@ export function formatNotes(res: ImportResult): string {
 // Keys in the order docs/topology.md lists them, per kind of object.
 const ORDER: [string, string[]][] = [
   ['vrid', ['name', 'interface', 'vrid', 'priority', 'state', 'version', 'advert_interval', 'auth', 'vips', 'preempt', 'preempt_delay', 'accept', 'unicast_src', 'unicast_peers', 'track_interfaces', 'track_scripts', 'garp', 'notify']],
-  ['vip', ['name', 'vip', 'port', 'protocol', 'method', 'scheduler', 'persistence', 'table_size', 'on_down', 'inhibit_on_failure', 'quorum', 'sorry_server', 'check', 'reals']],
+  ['vip', ['name', 'vip', 'port', 'ports', 'protocol', 'method', 'scheduler', 'persistence', 'table_size', 'on_down', 'inhibit_on_failure', 'quorum', 'sorry_server', 'check', 'reals']],
   ['command', ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight']],
   ['type', ['type', 'secret', 'interval', 'timeout', 'rise', 'fall', 'delay_before_retry', 'warmup', 'alpha', 'port', 'connect_ip', 'bindto', 'http', 'udp', 'script']],
   ['address', ['address', 'port', 'weight', 'upper_threshold', 'lower_threshold', 'inhibit_on_failure', 'mac', 'check', 'notify_up', 'notify_down']],

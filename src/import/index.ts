@@ -5,3 +5,4 @@ export { emitTopology, formatNotes } from './emit';
 export { mapScheduler } from './schedulers';
 export { splitCommand } from './argv';
 export type { ImportNote, ImportResult, TopologyOut } from './types';
+export { parseIptablesSave, resolveMark, type IptablesMarks } from './iptables';

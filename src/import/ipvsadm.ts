@@ -9,6 +9,8 @@ import { mapScheduler, unmappedSchedulerFlags } from './schedulers';
 import { servicePort } from './services';
 import { thresholdsOut, timeoutsOut, type IpvsTimeouts } from './limits';
 import type { ImportNote, ImportResult, RealOut, ServiceOut, TopologyOut } from './types';
+import { resolveMark, type IptablesMarks } from './iptables';
+import { parsePortItem } from '../common/ports';
 
 export interface IpvsadmOptions {
   /** Name for messages (file path or "-"). */
@@ -19,6 +21,13 @@ export interface IpvsadmOptions {
   name?: string;
   /** Interface for the director section (e.g. from --interface). */
   iface?: string;
+  /** Rules that set firewall marks (iptables-save --iptables FILE): -f services become grouped. */
+  iptables?: IptablesMarks;
+}
+
+/** `vip:port`, or `vip:80,443` for a grouped service: how notes name a service. */
+export function serviceLabel(svc: ServiceOut): string {
+  return `${svc.vip}:${svc.ports ? svc.ports.join(',') : svc.port}`;
 }
 
 // ipvsadm(8): "-p [timeout]: the default persistent timeout value is 300 seconds".
@@ -160,11 +169,11 @@ export function importIpvsadm(text: string, opts: IpvsadmOptions = {}): ImportRe
   for (const st of order) {
     if (!st.out) continue;
     if (st.natReals > 0 && st.out.reals.length === 0) {
-      notes.push({ where: `${file}:${st.line}`, message: `service ${st.out.vip}:${st.out.port} not mapped: all its reals use NAT (-m)` });
+      notes.push({ where: `${file}:${st.line}`, message: `service ${serviceLabel(st.out)} not mapped: all its reals use NAT (-m)` });
       continue;
     }
     if (st.methods.size === 0 && st.out.reals.length === 0) {
-      notes.push({ where: `${file}:${st.line}`, message: `service ${st.out.vip}:${st.out.port} has no real servers; method set to dr` });
+      notes.push({ where: `${file}:${st.line}`, message: `service ${serviceLabel(st.out)} has no real servers; method set to dr` });
     }
     out.push(st.out);
   }
@@ -180,25 +189,36 @@ export function importIpvsadm(text: string, opts: IpvsadmOptions = {}): ImportRe
 
 function mapService(proto: Proto, target: string, opt: Map<string, string>, flags: string[], where: string,
   notes: ImportNote[], opts: IpvsadmOptions, fail: (m: string) => never): ServiceOut | undefined {
+  let head: Pick<ServiceOut, 'vip' | 'port' | 'ports' | 'protocol'>;
   if (proto === 'fwmark') {
-    notes.push({ where, message: `firewall-mark service -f ${target} not mapped: xlvs matches VIP address, port and protocol, not netfilter marks; write one service per VIP:port the mark selects (its reals are skipped too)` });
-    return undefined;
-  }
-  if (proto === 'sctp') {
+    // IPVS matches the mark netfilter set; xlvs matches addresses and ports: the rules that set
+    // the mark say which (a grouped service), or the service is reported.
+    const mark = /^(0x[0-9a-f]+|\d+)$/i.test(target) ? Number(target) : NaN;
+    const r = Number.isInteger(mark) ? resolveMark(opts.iptables, mark) : { ok: false as const, why: `'${target}' is not a mark number` };
+    if (!r.ok) {
+      notes.push({ where, message: `firewall-mark service -f ${target} not mapped: ${r.why} (its reals are skipped too)` });
+      return undefined;
+    }
+    notes.push({ where, message: `firewall-mark service -f ${target} mapped to a grouped service ${r.vip} ports ${r.ports.join(',')}/${r.protocol} from ${r.where.join(', ')}; xlvs matches these ports, not the mark` });
+    for (const x of r.ignored) notes.push({ where, message: `firewall-mark service -f ${target}: ${x} not mapped (the service takes every client and interface)` });
+    head = r.ports.length === 1 && typeof r.ports[0] === 'number' ? { vip: r.vip, port: r.ports[0], protocol: r.protocol } : { vip: r.vip, ports: r.ports, protocol: r.protocol };
+  } else if (proto === 'sctp') {
     notes.push({ where, message: `SCTP service ${target} not mapped: xlvs forwards TCP and UDP only (its reals are skipped too)` });
     return undefined;
-  }
-  const hp = splitHostPort(target);
-  if (!hp) fail(`bad service address '${target}'`);
-  const vip = resolveAddr(hp!.host, where, notes, opts);
-  if (!vip) {
-    notes.push({ where, message: `service ${target} skipped: cannot resolve host '${hp!.host}' (save with \`ipvsadm -S -n\`)` });
-    return undefined;
-  }
-  const port = servicePort(hp!.port);
-  if (port === undefined) {
-    notes.push({ where, message: `service ${target} skipped: unknown service name '${hp!.port}' (save with \`ipvsadm -S -n\`)` });
-    return undefined;
+  } else {
+    const hp = splitHostPort(target);
+    if (!hp) fail(`bad service address '${target}'`);
+    const vip = resolveAddr(hp!.host, where, notes, opts);
+    if (!vip) {
+      notes.push({ where, message: `service ${target} skipped: cannot resolve host '${hp!.host}' (save with \`ipvsadm -S -n\`)` });
+      return undefined;
+    }
+    const port = servicePort(hp!.port);
+    if (port === undefined) {
+      notes.push({ where, message: `service ${target} skipped: unknown service name '${hp!.port}' (save with \`ipvsadm -S -n\`)` });
+      return undefined;
+    }
+    head = { vip, port, protocol: proto };
   }
   const schedName = opt.get('-s') ?? 'wlc'; // ipvsadm(8): "the default scheduling algorithm is wlc"
   const schedFlags = (opt.get('-b') ?? '').split(',').filter(Boolean);
@@ -206,7 +226,7 @@ function mapService(proto: Proto, target: string, opt: Map<string, string>, flag
   if (!sched) fail(`unknown scheduler '${schedName}'`);
   if (sched!.differs) notes.push({ where, message: `scheduler ${schedName} → ${sched!.scheduler}: ${sched!.differs}` });
   for (const f of unmappedSchedulerFlags(schedFlags)) notes.push({ where, message: `scheduler flag ${f} not mapped` });
-  const svc: ServiceOut = { vip, port, protocol: proto, method: 'dr', scheduler: sched!.scheduler, reals: [] };
+  const svc: ServiceOut = { ...head, method: 'dr', scheduler: sched!.scheduler, reals: [] };
   if (opt.has('-p')) {
     svc.persistence = { timeout: `${Number(opt.get('-p'))}s` };
     if (opt.has('-M')) svc.persistence.netmask = opt.get('-M');
@@ -238,7 +258,7 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   const method = flags.includes('-m') ? 'nat' : flags.includes('-i') ? 'tun' : 'dr';
   if (method === 'nat') {
     st.natReals++;
-    notes.push({ where, message: `real ${realText} of ${svc.vip}:${svc.port} not mapped: NAT (-m, masquerading) is not supported; xlvs forwards DR or TUN only` });
+    notes.push({ where, message: `real ${realText} of ${serviceLabel(svc)} not mapped: NAT (-m, masquerading) is not supported; xlvs forwards DR or TUN only` });
     return undefined;
   }
   if (st.methods.size === 0) svc.method = method;
@@ -247,13 +267,20 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   if (method === 'tun' && opt.has('--tun-type') && opt.get('--tun-type') !== 'ipip') {
     notes.push({ where, message: `--tun-type ${opt.get('--tun-type')} not mapped: xlvs encapsulates IPIP/IP6IP6 only` });
   }
-  if (port !== svc.port && svc.port !== 0) {
+  if (svc.ports) {
+    // A grouped service's reals take every port of the group; a port of the group is kept as
+    // the one health checks probe, another one said nothing to IPVS either (DR, TUN).
+    const inGroup = svc.ports.some((x) => { const run = parsePortItem(x); return !!run && run.from <= port && port <= run.to; });
+    if (port !== 0 && !inGroup) notes.push({ where, message: `real ${realText}: port ${port} is not one of the group's ports (${svc.ports.join(',')}); dropped, DR and TUN keep the destination port` });
+  } else if (port !== svc.port && svc.port !== 0) {
     notes.push({ where, message: `real ${realText}: port ${port} differs from the VIP port ${svc.port}; DR and TUN cannot rewrite ports, the real must listen on ${svc.port}` });
   }
   const wText = opt.get('-w') ?? '1'; // ipvsadm(8): "the default weight is 1"
   if (!/^\d+$/.test(wText)) fail(`weight '${wText}' is not a whole number`);
   const real: RealOut = { address, weight: Number(wText) };
-  if (port !== svc.port) real.port = port;
+  if (svc.ports) {
+    if (port !== 0 && svc.ports.some((x) => { const run = parsePortItem(x); return !!run && run.from <= port && port <= run.to; })) real.port = port;
+  } else if (port !== svc.port) real.port = port;
   const [upper, lower] = (['-x', '-y'] as const).map((o) => {
     const v = opt.get(o) ?? '0';
     if (!/^\d{1,10}$/.test(v) || Number(v) > 0xffff_ffff) fail(`${o} '${v}' is not a connection count (0..4294967295)`);

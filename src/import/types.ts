@@ -76,7 +76,10 @@ export interface RealOut {
 export interface ServiceOut {
   name?: string;
   vip: string;
-  port: number;
+  /** Absent for a grouped service (ports). */
+  port?: number;
+  /** A grouped service (a firewall-mark service whose ports the iptables rules give). */
+  ports?: (number | string)[];
   protocol: 'tcp' | 'udp';
   method: 'dr' | 'tun';
   scheduler: Scheduler;

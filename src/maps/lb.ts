@@ -20,6 +20,8 @@ export interface VipInfo {
   method: number; hashFields: number; onDown: number; persistPrefix: number;
   /** LB_SCHED_*. */
   sched: number;
+  /** LB_VIP_F_*: GROUP for a grouped service (a port list or range under one id). */
+  flags: number;
   /** Seconds: ESTABLISHED, FIN_WAIT and UDP idle timeouts (ipvsadm --set tcp tcpfin udp). */
   tmoTcp: number; tmoTcpFin: number; tmoUdp: number;
 }
@@ -34,7 +36,9 @@ export const vipInfo = defineStruct<VipInfo>({
     { name: 'onDown', cName: 'on_down', offset: 18, type: 'u8' },
     { name: 'persistPrefix', cName: 'persist_prefix', offset: 19, type: 'u8' },
     { name: 'sched', offset: 20, type: 'u8' },
-    { name: 'pad', offset: 21, type: { pad: 3 } },
+    { name: 'pad', offset: 21, type: { pad: 1 } },
+    { name: 'flags', offset: 22, type: 'u8' },
+    { name: 'pad1', offset: 23, type: { pad: 1 } },
     { name: 'tmoTcp', cName: 'tmo_tcp', offset: 24, type: 'u32' },
     { name: 'tmoTcpFin', cName: 'tmo_tcp_fin', offset: 28, type: 'u32' },
     { name: 'tmoUdp', cName: 'tmo_udp', offset: 32, type: 'u32' },
@@ -43,12 +47,18 @@ export const vipInfo = defineStruct<VipInfo>({
 });
 
 /** lb_vip_ids[id]: the VIP's lb_vips key and value, by id (the established-flow fast path). */
-export interface VipEntry { key: VipKey; info: VipInfo }
+export interface VipEntry {
+  /** A grouped VIP: its lowest port. */
+  key: VipKey; info: VipInfo;
+  /** A grouped VIP: its highest port (key.port..portHi spans the group); else 0. */
+  portHi: number;
+}
 export const vipEntry = defineStruct<VipEntry>({
   cName: 'vip_entry', size: 64, fields: [
     { name: 'key', offset: 0, type: { struct: vipKey } },
     { name: 'info', offset: 20, type: { struct: vipInfo } },
-    { name: 'pad', offset: 60, type: { pad: 4 } },
+    { name: 'portHi', cName: 'port_hi', offset: 60, type: 'be16' },
+    { name: 'pad', offset: 62, type: { pad: 2 } },
   ],
 });
 
@@ -276,6 +286,10 @@ export const decapStats = defineStruct<DecapStats>({
 /** Constants of lb_shared.h the control plane needs (same names, same values). */
 export const LB = {
   MAX_VIPS: 1024,
+  /** LB_VIP_KEYS: lb_vips' entries, one per port of every service (a grouped one has many). */
+  VIP_KEYS: 65536,
+  /** vip_info.flags: a grouped service (port list or ranges under one VIP id). */
+  VIP_F_GROUP: 0x01,
   MAX_REALS: 65536,
   /** LB_MAGLEV_MAX: the largest per-VIP Maglev table (prime; the inner map's max_entries). */
   MAGLEV_MAX: 1048573,

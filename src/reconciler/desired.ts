@@ -10,6 +10,8 @@ export interface DesiredVip {
   address: string;
   port: number;
   protocol: 'tcp' | 'udp';
+  /** A grouped service's ports (`80,443,10000-10100`, port 0); null for one port. */
+  ports: string | null;
   method: Method;
   scheduler: string;
   persistenceTimeoutMs: number;
@@ -48,7 +50,7 @@ export type DesiredState = Map<string, DesiredService>;
 
 /** Stable comparison of a VIP's own parameters (not its reals). */
 export function sameVip(a: DesiredVip, b: DesiredVip): boolean {
-  return a.key === b.key && a.address === b.address && a.port === b.port && a.protocol === b.protocol &&
+  return a.key === b.key && a.address === b.address && a.port === b.port && a.protocol === b.protocol && a.ports === b.ports &&
     a.method === b.method && a.scheduler === b.scheduler && a.persistenceTimeoutMs === b.persistenceTimeoutMs &&
     a.persistencePrefix === b.persistencePrefix && a.tableSize === b.tableSize && a.onDown === b.onDown &&
     a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp &&

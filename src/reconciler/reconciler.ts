@@ -90,20 +90,29 @@ export class Reconciler {
     const before = new Map(this.applied);
     const idsBefore = this.ids.snapshot();
     const done: Op[] = [];
-    const runAll = () => {
-      for (const op of ops) {
+    // Removals run after the batch has installed the new Maglev tables: a VIP that replaces one
+    // it overlaps (a grouped service whose ports changed is a new service key) takes over the
+    // old one's ports when the old one is removed, and must have its table by then.
+    const runAll = (list: Op[]) => () => {
+      for (const op of list) {
         this.run(op);
         done.push(op);
       }
     };
+    const first = ops.filter((op) => op.kind !== 'remove-vip');
+    const removals = ops.filter((op) => op.kind === 'remove-vip');
+    let installed = false;
     try {
-      if (this.port.batch && ops.length > 1) this.port.batch(runAll);
-      else runAll();
+      if (this.port.batch && first.length > 1) this.port.batch(runAll(first));
+      else runAll(first)();
+      installed = true;
+      runAll(removals)();
     } catch (e) {
       const undoErrors = this.undo(done, before);
       this.ids.restore(idsBefore);
       this.applied = before;
-      const failed = done.length < ops.length ? describe(ops[done.length]) : 'installing the new Maglev tables';
+      const order = [...first, ...removals];
+      const failed = done.length < first.length || installed ? describe(order[done.length]) : 'installing the new Maglev tables';
       throw new XlvsError(ErrorCodes.APPLY,
         `apply failed at ${failed}: ${(e as Error).message}; previous state kept` +
         (undoErrors.length ? ` (undo problems: ${undoErrors.join('; ')})` : ''), { cause: e });

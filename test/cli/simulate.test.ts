@@ -13,7 +13,7 @@ import { eth } from '../lib/packet';
 const xlvs = path.join(repoRoot(), 'bin', 'xlvs.js');
 const topo = path.join(repoRoot(), 'config', 'examples', 'dr-tcp-master.yaml');
 
-function simWith(file: string, ...args: string[]): { verdict: string; reason: string; real: string | null; output: string; outputHex: string } {
+function simWith(file: string, ...args: string[]): { verdict: string; reason: string; real: string | null; service: string | null; output: string; outputHex: string } {
   return JSON.parse(execFileSync('node', [xlvs, 'simulate', '-c', file, '--json', ...args], { encoding: 'utf8' }));
 }
 const sim = (...args: string[]) => simWith(topo, ...args);
@@ -53,6 +53,23 @@ test('a wlc service (with thresholds and timeouts) and an lc one forward; --down
   const l = simWith(limits, '--client', '203.0.113.5:40000', '--vip', '10.20.0.11:53/udp');
   assert.equal(l.verdict, 'XDP_TX');
   assert.ok(l.real === '10.20.1.3:53' || l.real === '10.20.1.4:53', String(l.real));
+});
+
+test('a grouped service forwards every port of its list and ranges, and shows its ports', needsBpf(), () => {
+  const grouped = path.join(repoRoot(), 'config', 'examples', 'grouped.yaml');
+  for (const vip of ['10.20.0.50:80/tcp', '10.20.0.50:443/tcp']) {
+    const r = simWith(grouped, '--client', '198.51.100.7:40000', '--vip', vip);
+    assert.deepEqual([r.verdict, r.service], ['XDP_TX', '10.20.0.50:80,443/tcp'], vip);
+    assert.ok(r.real === '10.20.0.11:0' || r.real === '10.20.0.12:0', String(r.real));
+  }
+  for (const vip of ['10.20.0.50:27000/udp', '10.20.0.50:27015/udp', '10.20.0.50:27020/udp']) {
+    const r = simWith(grouped, '--client', '198.51.100.7:40000', '--vip', vip);
+    assert.deepEqual([r.verdict, r.service], ['XDP_TX', '10.20.0.50:27000-27015,27020/udp'], vip);
+  }
+  for (const vip of ['10.20.0.50:8080/tcp', '10.20.0.50:27016/udp', '10.20.0.50:27000/tcp']) {
+    const r = simWith(grouped, '--client', '198.51.100.7:40000', '--vip', vip);
+    assert.deepEqual([r.verdict, r.reason, r.service], ['XDP_PASS', 'not_vip', null], vip);
+  }
 });
 
 test('bad flow arguments name what is wrong', () => {

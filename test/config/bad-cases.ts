@@ -77,7 +77,7 @@ services: []
     reals: []
 `,
     problems: [
-      "services[0].port: is required (line 6:5)",
+      "services[0].port: is required (or ports, for a grouped service) (line 6:5)",
     ],
   },
   {
@@ -984,6 +984,107 @@ director:
 `,
     problems: [
       "services[0].reals[0].upper_threshold: 4294967296 is above 4294967295 (line 9:48)",
+    ],
+  },
+  {
+    name: "grouped: port and ports both given",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 80
+    ports: [80, 443]
+    reals: []
+`,
+    problems: [
+      "services[0].ports: a service takes port or ports, not both (line 8:5)",
+    ],
+  },
+  {
+    name: "grouped: a range whose first port is above its last",
+    yaml: `services:
+  - vip: 10.0.0.100
+    ports: [80, "1100-1000"]
+    reals: []
+`,
+    problems: [
+      "services[0].ports[1]: \"1100-1000\" is not a port 1..65535 or a range \"first-last\" with first <= last (line 7:17)",
+    ],
+  },
+  {
+    name: "grouped: port 0 in a list",
+    yaml: `services:
+  - vip: 10.0.0.100
+    ports: [0, 80]
+    reals: []
+`,
+    problems: [
+      "services[0].ports[0]: 0 is not a port 1..65535 or a range \"first-last\" with first <= last (line 7:13)",
+    ],
+  },
+  {
+    name: "grouped: a port listed twice in one group",
+    yaml: `services:
+  - vip: 10.0.0.100
+    ports: ["8000-8100", 443, 8080]
+    reals: []
+`,
+    problems: [
+      "services[0].ports[2]: port 8080 is already in services[0].ports[0]: a port is listed once (line 7:31)",
+    ],
+  },
+  {
+    name: "grouped: a port of a group is another service's",
+    yaml: `services:
+  - vip: 10.0.0.100
+    port: 443
+    reals: []
+  - vip: 10.0.0.100
+    ports: [80, "440-450"]
+    reals: []
+  - vip: 10.0.0.100
+    protocol: udp
+    ports: [443, 444]
+    reals: []
+`,
+    problems: [
+      "services[1].ports[1]: port 443 is also services[0].port (10.0.0.100:443/tcp): a port of a VIP and protocol belongs to one service (line 10:17)",
+    ],
+  },
+  {
+    name: "grouped: a check without a port for a real without one",
+    yaml: `services:
+  - vip: 10.0.0.100
+    ports: [80, 443]
+    check: { type: tcp, interval: 5s }
+    reals:
+      - { address: 10.0.0.11, port: 443 }
+      - { address: 10.0.0.12 }
+      - { address: 10.0.0.13, check: { type: tcp } }
+`,
+    problems: [
+      "services[0].check.port: is required for services[0].reals[1] (10.0.0.12): the service is a group of ports (80,443), so a tcp check needs a port to probe; give check.port (connect_port) or the real's port (line 8:12)",
+      "services[0].reals[2].check.port: is required for services[0].reals[2] (10.0.0.13): the service is a group of ports (80,443), so a tcp check needs a port to probe; give check.port (connect_port) or the real's port (line 12:38)",
+    ],
+  },
+  {
+    name: "grouped: a real's port outside the group",
+    yaml: `services:
+  - vip: 10.0.0.100
+    ports: [80, 443]
+    reals:
+      - { address: 10.0.0.11, port: 8443 }
+`,
+    problems: [
+      "services[0].reals[0].port: 8443 is not one of the service's ports (80,443): a real of a grouped service takes every port of the group; its port says which one health checks probe (line 9:37)",
+    ],
+  },
+  {
+    name: "grouped: more ports than the data plane's VIP table holds",
+    yaml: `services:
+  - { vip: 10.0.0.100, ports: ["1-65535"], reals: [] }
+  - { vip: 10.0.0.101, ports: ["1-10"], reals: [] }
+`,
+    problems: [
+      "services: 65545 ports over all services (a grouped service counts each of its ports), but the data plane's VIP table holds at most 65536 (LB_VIP_KEYS) (line 6:3)",
     ],
   },
 ];

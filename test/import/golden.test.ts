@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { repoRoot } from '../../src/paths';
-import { emitTopology, importIpvsadm, importKeepalived, type ImportResult } from '../../src/import';
+import { emitTopology, importIpvsadm, importKeepalived, parseIptablesSave, type ImportResult } from '../../src/import';
 
 const FIX = path.join(repoRoot(), 'test', 'import', 'fixtures');
 const update = process.env.UPDATE_GOLDEN === '1';
@@ -16,8 +16,11 @@ const HOSTS: Record<string, string> = { 'lb.example.test': '10.20.0.1', 'web1.ex
 
 function run(name: string): ImportResult {
   const file = path.join(FIX, name);
-  if (name.endsWith('.conf')) return importKeepalived(file, { displayName: name });
-  return importIpvsadm(fs.readFileSync(file, 'utf8'), { file: name, resolveHost: (h) => HOSTS[h] });
+  // A fixture's firewall-mark rules, if any, sit beside it as <name>.iptables (--iptables FILE).
+  const rules = file.replace(/\.(conf|txt)$/, '.iptables');
+  const iptables = fs.existsSync(rules) ? parseIptablesSave(fs.readFileSync(rules, 'utf8'), path.basename(rules)) : undefined;
+  if (name.endsWith('.conf')) return importKeepalived(file, { displayName: name, iptables });
+  return importIpvsadm(fs.readFileSync(file, 'utf8'), { file: name, resolveHost: (h) => HOSTS[h], iptables });
 }
 
 function golden(file: string, actual: string): void {

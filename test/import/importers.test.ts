@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { repoRoot } from '../../src/paths';
-import { emitTopology, importIpvsadm, importKeepalived, splitCommand, mapScheduler } from '../../src/import';
+import { emitTopology, importIpvsadm, importKeepalived, splitCommand, mapScheduler, parseIptablesSave, resolveMark } from '../../src/import';
 import { loadTopology } from '../../src/config/load';
 import { tokenizeText } from '../../src/import/keepalived/lexer';
 import { parseTokens } from '../../src/import/keepalived/parser';
@@ -308,6 +308,54 @@ test('accept mode: keepalived accepts by default; vrrp_strict and strict_mode ma
     const r = importKeepalived(strict);
     assert.deepEqual(r.topology.vrrp!.map((v) => v.accept), [false, true]);
     assert.ok(r.notes.some((n) => /vrrp_strict: instances default to no_accept/.test(n.message)), JSON.stringify(r.notes));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('iptables marks: what resolves to one VIP, protocol and ports, and why the rest does not', () => {
+  const rules = [
+    '*mangle',
+    '-A PREROUTING -d 10.9.0.1 -p tcp -m multiport --dports 80,443,8000:8002 -j MARK --set-mark 0x10',
+    '-A PREROUTING -d 10.9.0.1/32 -p tcp -m tcp --dport 8001:8010 -j MARK --set-mark 16',
+    '[12:3400] -A PREROUTING -d 2001:db8::1/128 -p udp --dport 53 -j MARK --set-xmark 0x11/0xffffffff',
+    '-A PREROUTING -d 10.9.0.2/32 -p tcp ! --dport 22 -j MARK --set-mark 18',
+    '-A PREROUTING -d 10.9.0.3/32 -p tcp --dport 80 -j MARK --set-xmark 0x13/0xff',
+    '-A PREROUTING -p tcp --dport 80 -j MARK --set-mark 20',
+    '-A PREROUTING -d 10.9.0.4/32 -p tcp -j MARK --set-mark 21',
+    '-A PREROUTING -d 10.9.0.5/32 -p icmp -j MARK --set-mark 22',
+    '-A PREROUTING -d 10.9.0.6/32 -p tcp --dport 80 -j MARK --set-mark 23',
+    '-A PREROUTING -d 10.9.0.7/32 -p tcp --dport 80 -j MARK --set-mark 23',
+    '-A PREROUTING -d 10.9.0.8/32 -p tcp --dport 80 -j ACCEPT',
+    'COMMIT',
+  ].join('\n');
+  const m = parseIptablesSave(rules, 'rules');
+  assert.deepEqual(resolveMark(m, 16), { ok: true, vip: '10.9.0.1', protocol: 'tcp', ports: [80, 443, '8000-8010'], where: ['rules:2', 'rules:3'], ignored: [] });
+  assert.deepEqual(resolveMark(m, 17), { ok: true, vip: '2001:db8::1', protocol: 'udp', ports: [53], where: ['rules:4'], ignored: [] });
+  const why = (mark: number) => { const r = resolveMark(m, mark); return r.ok ? 'resolved' : r.why; };
+  assert.equal(why(18), 'rules:5: a negated match (! --dport 22) selects everything but 22');
+  assert.equal(why(19), 'rules:6: --set-xmark 0x13/0xff sets only some bits of the mark (the result depends on the packet\'s mark before)');
+  assert.equal(why(20), 'rules:7: the rule has no -d ADDRESS, so the mark is not one VIP\'s');
+  assert.equal(why(21), 'rules:8: the rule has no --dport/--dports, so the mark covers every port (write a port: 0 service for that)');
+  assert.equal(why(22), 'rules:9: -p icmp: xlvs forwards tcp and udp');
+  assert.equal(why(23), 'rules rules:10, rules:11 mark 23 for 10.9.0.6 and 10.9.0.7: a grouped service is one VIP (write one service per VIP)');
+  assert.equal(why(24), 'no rule in rules sets mark 24 (-j MARK --set-mark 24)');
+  assert.match((resolveMark(undefined, 1) as { why: string }).why, /--iptables FILE/);
+});
+
+test('CLI: import ipvsadm --iptables turns a resolvable -f service into a grouped service that validates', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-import-fwm-'));
+  try {
+    const out = path.join(dir, 'topology.yaml');
+    const r = spawnSync('node', [path.join(repoRoot(), 'bin', 'xlvs.js'), 'import', 'ipvsadm', path.join(FIX, 'ipvsadm-fwmark-groups.txt'),
+      '--iptables', path.join(FIX, 'ipvsadm-fwmark-groups.iptables'), '-o', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /firewall-mark service -f 1 mapped to a grouped service 10\.30\.0\.10 ports 80,443\/tcp/);
+    const topo = loadTopology(fs.readFileSync(out, 'utf8'), out);
+    assert.deepEqual(topo.services.map((s) => s.key), ['10.30.0.10:80,443/tcp', '10.30.0.10:27000-27015,27020/udp', '10.30.0.12:10000-10099/tcp']);
+    const bad = spawnSync('node', [path.join(repoRoot(), 'bin', 'xlvs.js'), 'import', 'ipvsadm', path.join(FIX, 'ipvsadm-fwmark-groups.txt'), '--iptables', path.join(dir, 'none')], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /cannot read .*none: ENOENT/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LB } from '../../src/maps/lb';
-import { MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE } from '../../src/config/limits';
+import { MAX_REALS, MAX_SERVICES, MAX_TABLE_SIZE, MAX_VIP_KEYS } from '../../src/config/limits';
 import { MAX_TABLE_SIZE as SPEC_MAX_TABLE_SIZE } from '../../src/dataplane/spec';
 import { isPrime } from '../../src/maglev/maglev';
 import { repoRoot } from '../../src/paths';
@@ -13,7 +13,7 @@ import { repoRoot } from '../../src/paths';
 function defines(): Map<string, number> {
   const text = fs.readFileSync(path.join(repoRoot(), 'bpf', 'include', 'lb_shared.h'), 'utf8');
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^#define\s+(LB_\w+)\s+(\d+)\b/gm)) out.set(m[1], Number(m[2]));
+  for (const m of text.matchAll(/^#define\s+(LB_\w+)\s+(0x[0-9a-fA-F]+|\d+)\b/gm)) out.set(m[1], Number(m[2]));
   return out;
 }
 
@@ -23,6 +23,8 @@ test('LB.MAX_VIPS, MAX_REALS and MAGLEV_MAX equal lb_shared.h; validation limits
   assert.equal(LB.MAX_REALS, d.get('LB_MAX_REALS'));
   assert.equal(LB.MAGLEV_MAX, d.get('LB_MAGLEV_MAX'));
   assert.equal(LB.CONN_ENTRIES, d.get('LB_CONN_ENTRIES'));
+  assert.equal(LB.VIP_KEYS, d.get('LB_VIP_KEYS'));
+  assert.equal(MAX_VIP_KEYS, LB.VIP_KEYS);
   assert.ok(isPrime(LB.MAGLEV_MAX), 'LB_MAGLEV_MAX is prime');
   assert.equal(MAX_SERVICES, LB.MAX_VIPS - 1);
   assert.equal(MAX_REALS, LB.MAX_REALS - 1);
@@ -42,4 +44,8 @@ test('NAT constants equal lb_shared.h', () => {
   assert.equal(LB.VF_NAT_SRC, hex('LB_VF_NAT_SRC'));
   assert.equal(LB.VF_SNAT, hex('LB_VF_SNAT'));
   assert.equal(LB.VF_NAT_ON, hex('LB_VF_NAT_ON'));
+});
+
+test('LB.VIP_F_GROUP equals lb_shared.h LB_VIP_F_GROUP', () => {
+  assert.equal(LB.VIP_F_GROUP, defines().get('LB_VIP_F_GROUP'));
 });

@@ -20,7 +20,7 @@ const pinDir = `/sys/fs/bpf/xlvs-test-reconcile-${process.pid}`;
 function svc(vip: string, reals: [number, number][]): DesiredService {
   const key = `${vip}:80/tcp`;
   return {
-    vip: { key, address: vip, port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0, persistencePrefix: 32, tableSize: 251, onDown: 'expire', timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
+    vip: { key, address: vip, port: 80, protocol: 'tcp', ports: null, method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0, persistencePrefix: 32, tableSize: 251, onDown: 'expire', timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
     reals: reals.map(([n, w]) => ({ key: `10.0.9.${n}:80`, address: `10.0.9.${n}`, port: 80, weight: w, state: 'up' as const, mac: mac(n), upperThreshold: 0, lowerThreshold: 0 })),
     sorry: null,
   };

@@ -34,7 +34,7 @@ class RecordingPort implements DataplanePort {
 function svc(vip: string, reals: [string, number, ('up' | 'drain' | 'down')?][], tableSize = 65537): DesiredService {
   const key = `${vip}:80/tcp`;
   return {
-    vip: { key, address: vip, port: 80, protocol: 'tcp', method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0, persistencePrefix: 32, tableSize, onDown: 'expire', timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
+    vip: { key, address: vip, port: 80, protocol: 'tcp', ports: null, method: 'dr', scheduler: 'maglev', persistenceTimeoutMs: 0, persistencePrefix: 32, tableSize, onDown: 'expire', timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
     reals: reals.map(([a, w, st]) => ({ key: `${a}:80`, address: a, port: 80, weight: w, state: st ?? 'up', mac: '02:00:00:00:00:01', upperThreshold: 0, lowerThreshold: 0 })),
     sorry: null,
   };

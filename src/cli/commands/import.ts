@@ -5,9 +5,9 @@ import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, XlvsError } from '../../errors';
-import { emitTopology, formatNotes, hostnamesIn, importIpvsadm, importKeepalived, type ImportResult } from '../../import';
+import { emitTopology, formatNotes, hostnamesIn, importIpvsadm, importKeepalived, parseIptablesSave, type IptablesMarks, type ImportResult } from '../../import';
 
-interface ImportOpts { output?: string; name?: string; interface?: string; strict?: boolean; quiet?: boolean }
+interface ImportOpts { output?: string; name?: string; interface?: string; strict?: boolean; quiet?: boolean; iptables?: string }
 
 function readInput(file: string): string {
   try {
@@ -51,11 +51,19 @@ async function resolveAll(names: string[]): Promise<Map<string, string>> {
   return out;
 }
 
+/** The firewall-mark rules of --iptables FILE, if given. */
+function marks(o: ImportOpts): IptablesMarks | undefined {
+  if (o.iptables === undefined) return undefined;
+  if (o.iptables === '-') throw new XlvsError(ErrorCodes.USAGE, '--iptables: give a file (standard input is the ipvsadm save)');
+  return parseIptablesSave(readInput(o.iptables), o.iptables);
+}
+
 function common(cmd: Command): Command {
   return cmd
     .option('-o, --output <file>', 'write the topology here (default: standard output)')
     .option('--name <director>', 'director name (default: keepalived router_id, else "imported")')
     .option('--interface <ifname>', 'interface for the director section (default: the first vrrp_instance\'s)')
+    .option('--iptables <file>', '`iptables-save` (or ip6tables-save) output whose -j MARK rules give the VIP, protocol and ports of firewall-mark services: they become grouped services')
     .option('--strict', 'exit with status 2 when anything could not be mapped')
     .option('-q, --quiet', 'do not print notes and TODOs on standard error');
 }
@@ -67,13 +75,13 @@ export function register(program: Command): void {
     .action(async (file: string, o: ImportOpts) => {
       const text = readInput(file);
       const resolved = await resolveAll(hostnamesIn(text));
-      const res = importIpvsadm(text, { file: file === '-' ? 'stdin' : file, resolveHost: (h) => resolved.get(h), name: o.name, iface: o.interface });
+      const res = importIpvsadm(text, { file: file === '-' ? 'stdin' : file, resolveHost: (h) => resolved.get(h), name: o.name, iface: o.interface, iptables: marks(o) });
       finish(res, file === '-' ? 'ipvsadm -S (standard input)' : file, o);
     });
   common(imp.command('keepalived').argument('<file>', 'keepalived.conf (includes are followed)'))
     .description('import keepalived.conf (VRRP instances, scripts, virtual servers, checkers)')
     .action((file: string, o: ImportOpts) => {
-      const res = importKeepalived(file, { name: o.name, iface: o.interface });
+      const res = importKeepalived(file, { name: o.name, iface: o.interface, iptables: marks(o) });
       finish(res, file, o);
     });
 }

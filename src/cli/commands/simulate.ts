@@ -31,6 +31,8 @@ export interface SimResult {
   verdict: string;
   reason: string;
   real: string | null;
+  /** The key of the service whose real got the packet (a grouped service's shows its ports). */
+  service: string | null;
   output: string;
   outputHex: string;
   durationNs: number;
@@ -39,11 +41,13 @@ export interface SimResult {
 export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string; vip?: string; ack?: boolean; down?: string[] }): SimResult {
   const dirMac = interfaceMac(topo.director.interface) ?? '02:00:00:00:00:01';
   let frame = opts.frame;
+  let vipAddr: string | null = null;
   if (!frame) {
     const c = parseHostPort(opts.client ?? '', '--client');
     const vm = /^(.*)\/(tcp|udp)$/.exec(opts.vip ?? '');
     if (!vm) throw new XlvsError(ErrorCodes.USAGE, `--vip "${opts.vip}": expected ADDR:PORT/tcp or ADDR:PORT/udp`);
     const v = parseHostPort(vm[1], '--vip');
+    vipAddr = v.address;
     frame = buildFrame({ client: c.address, clientPort: c.port, vip: v.address, vipPort: v.port, protocol: vm[2] as 'tcp' | 'udp', syn: !opts.ack }, '02:00:00:00:00:fe', dirMac);
   }
   ensureBpffs('/sys/fs/bpf');
@@ -75,12 +79,17 @@ export function simulate(topo: Topology, opts: { frame?: Buffer; client?: string
     const reason = Object.keys(after).find((k) => after[k] !== before[k]) ?? 'none';
     const out = describeFrame(res.data);
     let real: string | null = null;
+    let service: string | null = null;
     if (res.retval === 3) {
       for (const s of topo.services) for (const r of s.reals) {
-        if (out.outerDst === r.address || (!out.outerDst && macs.get(r.address) === out.dstMac && s.method === 'dr')) real = r.key;
+        // A real of several services: the one on the flow's VIP address.
+        if ((out.outerDst === r.address || (!out.outerDst && macs.get(r.address) === out.dstMac && s.method === 'dr')) && (real === null || s.vip === vipAddr)) {
+          real = r.key;
+          service = s.key;
+        }
       }
     }
-    return { verdict: XDP_VERDICTS[res.retval] ?? String(res.retval), reason, real, output: out.text, outputHex: res.data.toString('hex'), durationNs: res.duration };
+    return { verdict: XDP_VERDICTS[res.retval] ?? String(res.retval), reason, real, service, output: out.text, outputHex: res.data.toString('hex'), durationNs: res.duration };
   } finally {
     dp.destroy();
     try { fs.rmdirSync(pinDir); } catch { /* already gone */ }
@@ -107,6 +116,6 @@ export function register(program: Command): void {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         return;
       }
-      process.stdout.write(`verdict: ${r.verdict} (${r.reason})\nreal:    ${r.real ?? '-'}\noutput:  ${r.output}\n`);
+      process.stdout.write(`verdict: ${r.verdict} (${r.reason})\nservice: ${r.service ?? '-'}\nreal:    ${r.real ?? '-'}\noutput:  ${r.output}\n`);
     });
 }

@@ -3,6 +3,7 @@
 import * as net from 'node:net';
 import { splitCommand } from '../argv';
 import type { ImportNote, ImportResult } from '../types';
+import type { IptablesMarks } from '../iptables';
 import { parseError } from './lexer';
 import type { Stmt } from './parser';
 
@@ -10,9 +11,12 @@ export class MapContext {
   readonly notes: ImportNote[] = [];
   readonly todo: ImportResult['todo'] = [];
 
+  /** @param marks the rules that set firewall marks (--iptables FILE), to resolve fwmark services */
+  constructor(readonly marks?: IptablesMarks) {}
+
   /** A context whose notes are dropped (to map the same block again without repeating them). */
   silent(): MapContext {
-    return new MapContext();
+    return new MapContext(this.marks);
   }
 
   where(st: Stmt): string {

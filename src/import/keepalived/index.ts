@@ -8,12 +8,15 @@ import type { LexOptions } from './lexer';
 import { mapInstance, mapScript, mapSyncGroup, type VrrpGlobals } from './vrrp';
 import { timeoutsOut, type IpvsTimeouts } from '../limits';
 import type { Stmt } from './parser';
+import type { IptablesMarks } from '../iptables';
 
 export interface KeepalivedOptions extends LexOptions {
   /** Director name (overrides global_defs router_id). */
   name?: string;
   /** Director interface (overrides the first vrrp_instance's interface). */
   iface?: string;
+  /** Rules that set firewall marks (iptables-save, --iptables FILE): fwmark virtual servers become grouped services. */
+  iptables?: IptablesMarks;
 }
 
 // Top-level blocks keepalived knows that xlvs does not map (keepalived.conf(5) GLOBAL, BFD,
@@ -39,7 +42,7 @@ function lvsTimeouts(ctx: MapContext, st: Stmt): IpvsTimeouts {
 
 export function importKeepalived(file: string, opts: KeepalivedOptions = {}): ImportResult {
   const parsed = parseConfFile(file, opts);
-  const ctx = new MapContext();
+  const ctx = new MapContext(opts.iptables);
   for (const e of parsed.emptyIncludes) ctx.notes.push({ where: `${e.file}:${e.line}`, message: `include ${e.pattern} matched no file` });
   for (const e of parsed.skippedDirectories) ctx.notes.push({ where: `${e.file}:${e.line}`, message: `include ${e.pattern}: directory ${e.dir} skipped (keepalived skips directories a wildcard matches)` });
 
@@ -111,7 +114,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
   }
   const seen = new Map<string, number>();
   for (const s of services) {
-    const k = `${s.vip}:${s.port}/${s.protocol}`;
+    const k = `${s.vip}:${s.ports ? s.ports.join(',') : s.port}/${s.protocol}`;
     seen.set(k, (seen.get(k) ?? 0) + 1);
   }
   for (const [k, n] of seen) if (n > 1) ctx.notes.push({ where: file, message: `service ${k} is declared ${n} times; keep one` });

@@ -7,6 +7,8 @@ import { thresholdsOut } from '../limits';
 import type { CheckOut, RealOut, ServiceOut } from '../types';
 import { childrenOf, type MapContext } from './context';
 import type { Stmt } from './parser';
+import { resolveMark } from '../iptables';
+import { parsePortItem } from '../../common/ports';
 
 // keepalived.conf(5) defaults.
 const DEFAULT_DELAY_LOOP = 60; // "delay timer for checker polling (60 seconds if not specified)"
@@ -88,17 +90,29 @@ function readInherited(ctx: MapContext, c: Stmt, into: Inherited): boolean {
 
 export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, { entries: GroupEntry[] }>): ServiceOut[] {
   const label = `virtual_server ${st.args.join(' ')}`;
-  // Targets: the (vip, port) pairs this block creates services for.
-  let targets: { vip: string; port: number | undefined }[] = [];
+  // Targets: the (vip, port) pairs this block creates services for; a firewall mark whose
+  // iptables rules give one VIP, protocol and ports is a grouped service (ports).
+  let targets: { vip: string; port: number | undefined; ports?: (number | string)[]; protocol?: 'tcp' | 'udp' }[] = [];
+  const markTarget = (at: Stmt, what: string, mark: number): void => {
+    const r = resolveMark(ctx.marks, mark);
+    if (!r.ok) {
+      ctx.note(at, `${what} not mapped: xlvs matches VIP address, port and protocol, not netfilter firewall marks; ${r.why}`);
+      return;
+    }
+    ctx.note(at, `${what} mapped to a grouped service ${r.vip} ports ${r.ports.join(',')}/${r.protocol} from ${r.where.join(', ')}; xlvs matches these ports, not the mark`);
+    for (const x of r.ignored) ctx.note(at, `${what}: ${x} not mapped (the service takes every client and interface)`);
+    if (r.ports.length === 1 && typeof r.ports[0] === 'number') targets.push({ vip: r.vip, port: r.ports[0], protocol: r.protocol });
+    else targets.push({ vip: r.vip, port: undefined, ports: r.ports, protocol: r.protocol });
+  };
   if (st.args[0] === 'fwmark') {
-    ctx.note(st, `${label} not mapped: xlvs matches VIP address, port and protocol, not netfilter firewall marks; write one service per VIP:port the mark selects`);
-    return [];
+    markTarget(st, label, ctx.int(st, 0, 0xffffffff, 1));
+    if (!targets.length) return [];
   } else if (st.args[0] === 'group') {
     const gname = ctx.arg(st, 1);
     const g = groups.get(gname);
     if (!g) ctx.fail(st, `${label}: no virtual_server_group '${gname}' defined before it`);
     for (const e of g.entries) {
-      if (e.fwmark !== undefined) ctx.note(e.st, `virtual_server_group ${gname}: fwmark ${e.fwmark} not mapped (xlvs matches VIP address, port and protocol, not marks)`);
+      if (e.fwmark !== undefined) markTarget(e.st, `virtual_server_group ${gname}: fwmark ${e.fwmark}`, e.fwmark);
       else targets.push({ vip: e.vip!, port: e.port });
     }
   } else {
@@ -151,6 +165,11 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
     return [];
   }
   if (m !== 'DR' && m !== 'TUN') ctx.fail(method!.st, `${method!.st.key}: '${method!.value}' is not NAT, DR or TUN`);
+  const markProto = targets.find((t) => t.protocol)?.protocol;
+  if (markProto && protocol !== undefined && protocol !== markProto.toUpperCase()) {
+    ctx.note(st, `${label}: protocol ${protocol}, but the iptables rules mark ${markProto} packets; the rules' protocol is used for the grouped service`);
+  }
+  if (protocol === undefined && markProto) protocol = markProto.toUpperCase();
   if (protocol === undefined) {
     // keepalived check_data.c: "If the protocol is 0, the kernel defaults to UDP, so set it explicitly".
     ctx.note(st, `${label}: no protocol line; keepalived defaults to UDP, so udp is used — add 'protocol TCP' if you meant TCP`);
@@ -190,7 +209,7 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
   if (!realStmts.length) ctx.note(st, `${label} has no real_server; keepalived ignores such a virtual server, the import keeps it with no reals`);
   for (const t of targets) {
     const port = t.port ?? 0;
-    if (port === 0 && persistTimeout === undefined) {
+    if (port === 0 && !t.ports && persistTimeout === undefined) {
       // keepalived check_data.c: "zero port only valid for persistent services - setting" (6 minutes).
       ctx.note(st, `${label}: port 0 (all ports) is only valid for persistent services; keepalived makes it persistent for ${DEFAULT_PERSISTENCE_TIMEOUT}s, and so does the import`);
       persistTimeout = DEFAULT_PERSISTENCE_TIMEOUT;
@@ -199,7 +218,21 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
     // Reals are mapped per target so their notes name it; keep notes only for the first.
     const quiet = services.length > 0;
     const reals = realStmts.map((r) => mapReal(quiet ? ctx.silent() : ctx, r, inh, { vip: t.vip, port }, m, base));
-    const svc: ServiceOut = { vip: t.vip, port, ...structuredClone(base), reals: reals.map((r) => r.real) };
+    const svc: ServiceOut = t.ports
+      ? { vip: t.vip, ports: t.ports, ...structuredClone(base), reals: reals.map((r) => r.real) }
+      : { vip: t.vip, port, ...structuredClone(base), reals: reals.map((r) => r.real) };
+    if (t.protocol) svc.protocol = t.protocol;
+    if (t.ports) {
+      // A grouped service's reals take every port of the group; a port of the group stays as the
+      // one health checks probe, any other one meant nothing to IPVS with DR or TUN either.
+      const inGroup = (p: number) => t.ports!.some((x) => { const run = parsePortItem(x); return !!run && run.from <= p && p <= run.to; });
+      svc.reals.forEach((r, i) => {
+        if (r.port !== undefined && r.port !== 0 && !inGroup(r.port)) {
+          if (!quiet) ctx.note(realStmts[i], `real_server ${r.address} ${r.port} of ${label}: port ${r.port} is not one of the group's ports (${t.ports!.join(',')}); dropped, DR and TUN keep the destination port`);
+          delete r.port;
+        } else if (r.port === 0) delete r.port;
+      });
+    }
     if (sorry && sorry.port === undefined && port) svc.sorry_server = { address: sorry.address, port };
     hoistChecks(svc, reals.map((r) => r.check));
     services.push(svc);
