@@ -337,7 +337,7 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
     // NAT and full-NAT, established: the client's ACK (arriving on out0) and the real's reply
     // (on in0), each a flow confirmed by two packets first.
     const natCases = (dp: Dataplane, tag: string): Case[] => {
-      const reals = [1, 2, 3, 4].map((k) => ({ id: 50 + k, address: `10.1.0.${k}`, mac: '00:00:00:00:00:00', port: 8080, weight: 1, state: 'up' as const }));
+      const reals = [1, 2, 3, 4].map((k) => ({ id: 200 + k, address: `10.1.0.${k}`, mac: '00:00:00:00:00:00', port: 8080, weight: 1, state: 'up' as const }));
       dp.addTxPort('out0', DIR_MAC);
       dp.addTxPort('in0', INSIDE_MAC);
       dp.vips.upsert({ address: '10.0.0.50', port: 80, protocol: 'tcp', method: 'nat' });
