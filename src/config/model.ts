@@ -34,9 +34,10 @@ export interface DirectorModel {
   insideInterface?: string | null;
   /** `director.snat_pool`: full-NAT source addresses for services without their own. */
   snatPool?: string[];
-  /** Connection tables' entries (`director.conn_table`): IPv4 and IPv6 flows, and the flows not
-   *  yet confirmed (handshake incomplete or one packet seen: the only table a SYN flood churns). */
-  connTable: { size: number; ipv6Size: number; unconfirmedSize: number };
+  /** Connection tables' entries (`director.conn_table`): IPv4 and IPv6 flows, the flows not
+   *  yet confirmed (handshake incomplete or one packet seen: the only table a SYN flood churns),
+   *  and NAT's reverse entries (one per NAT or full-NAT flow, for its replies). */
+  connTable: { size: number; ipv6Size: number; unconfirmedSize: number; natSize: number };
   /** Persistence table's entries (`director.persistence_table.size`). */
   persistenceTable: { size: number };
 }

@@ -145,6 +145,7 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
       size: (ct.size as number) ?? DEFAULT_TABLES.connTable.size,
       ipv6Size: (ct.ipv6_size as number) ?? DEFAULT_TABLES.connTable.ipv6Size,
       unconfirmedSize: (ct.unconfirmed_size as number) ?? DEFAULT_TABLES.connTable.unconfirmedSize,
+      natSize: (ct.nat_size as number) ?? DEFAULT_TABLES.connTable.natSize,
     },
     persistenceTable: { size: (pt.size as number) ?? DEFAULT_TABLES.persistenceTable.size },
   };

@@ -25,6 +25,8 @@ export interface DesiredVip {
   timeouts: { tcp: number; tcpFin: number; udp: number };
   /** 'none' without a local real; else 'active' while we hold the VIP, 'backup' while not. */
   localMode: LocalMode;
+  /** fullnat: the source pool's addresses (absent for other methods). */
+  snatPool?: string[];
 }
 
 export interface DesiredReal {
@@ -65,7 +67,8 @@ export function sameVipTable(a: DesiredVip, b: DesiredVip): boolean {
   return a.key === b.key && a.address === b.address && a.port === b.port && a.protocol === b.protocol && a.ports === b.ports &&
     a.method === b.method && a.scheduler === b.scheduler && a.persistenceTimeoutMs === b.persistenceTimeoutMs &&
     a.persistencePrefix === b.persistencePrefix && a.tableSize === b.tableSize && a.onDown === b.onDown &&
-    a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp;
+    a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp &&
+    (a.snatPool ?? []).join(',') === (b.snatPool ?? []).join(',');
 }
 
 function realSig(r: DesiredReal | null): string {
