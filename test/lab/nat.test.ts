@@ -49,7 +49,8 @@ function udp(host: string, port: number, rounds: number): { source: string; from
 function peersOf(ns: string, port: number, states = ['established']): string[] {
   const out = run(inNs(ns, ['ss', '-tnH', ...states.flatMap((st) => ['state', st]), `( sport = :${port} )`])).stdout;
   const directors = lab.L.directors.map((d) => d.innerAddress);
-  return out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).pop()!.replace(/^::ffff:/, '').replace(/:\d+$/, ''))
+  // The servers listen on :: (dual stack): an IPv4 peer shows as [::ffff:a.b.c.d]:port.
+  return out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).pop()!.replace(/:\d+$/, '').replace(/^\[(?:::ffff:)?(.*)\]$/, '$1'))
     .filter((a) => !directors.includes(a));
 }
 
