@@ -36,7 +36,7 @@ import { repoRoot } from '../src/paths';
 import { Netlab } from '../src/lab/netns';
 import { ifindexOf } from '../src/loader';
 import { eth, internetChecksum } from '../test/lib/packet';
-import { enterNetns } from '../test/lib/netns-enter';
+import { enterNetns } from '../src/sys/netns-enter';
 
 export interface BenchOptions {
   /** Measurement runs (the median is over these). Default 7. */

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { Dataplane } from '../../src/dataplane/dataplane';
 import { Netlab } from '../../src/lab/netns';
 import { needsBpf } from '../lib/env';
-import { enterNetns } from '../lib/netns-enter';
+import { enterNetns } from '../../src/sys/netns-enter';
 
 const CLIENT = '198.51.100.7';
 const REAL = '10.1.0.1';
