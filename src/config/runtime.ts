@@ -13,6 +13,17 @@ export interface RuntimeOptions {
   sysClassNet?: string;
   /** Addresses of an interface by family; default asks `ip -j addr show dev IF`. */
   interfaceAddresses?: (ifname: string) => { family: Family; address: string }[];
+  /** Whether the kernel forwards the family on an interface; default reads
+   *  /proc/sys/net/ipv4|ipv6/conf/IF/forwarding. */
+  forwarding?: (ifname: string, family: Family) => boolean | null;
+}
+
+function procForwarding(ifname: string, family: Family): boolean | null {
+  try {
+    return fs.readFileSync(`/proc/sys/net/ipv${family}/conf/${ifname}/forwarding`, 'utf8').trim() !== '0';
+  } catch {
+    return null;
+  }
 }
 
 function ipAddresses(ifname: string): { family: Family; address: string }[] {
@@ -44,6 +55,18 @@ export function checkRuntime(t: Topology, opts: RuntimeOptions = {}): Problem[] 
   const inside = t.director.insideInterface;
   const insideOk = inside ? need(inside, 'director.inside_interface', 'the XDP program attaches there too, toward the NAT reals') : false;
   if (!dirOk) return out;
+  // NAT's next hops come from bpf_fib_lookup, which answers only where the kernel forwards (it
+  // says "forwarding disabled" otherwise and every NAT packet would go to the kernel untouched).
+  // xlvs does not turn the machine into a router by itself: LVS-NAT asks the same of the operator.
+  const fwd = opts.forwarding ?? procForwarding;
+  const natFamilies = new Set(t.services.filter((s) => s.method === 'nat' || s.method === 'fullnat').map((s) => s.family));
+  for (const f of [...natFamilies].sort()) {
+    for (const [ifname, at] of [[t.director.interface, 'director.interface'], ...(inside && insideOk ? [[inside, 'director.inside_interface']] : [])] as [string, string][]) {
+      if (fwd(ifname, f) === false) {
+        out.push({ path: at, message: `IPv${f} forwarding is off on ${ifname}, and NAT services need it (bpf_fib_lookup finds no next hop otherwise): sysctl -w net.ipv${f}.conf.${ifname}.forwarding=1 (or ${f === 4 ? 'net.ipv4.ip_forward=1' : 'net.ipv6.conf.all.forwarding=1'}, and in /etc/sysctl.d to keep it)`, line: 0, col: 0 });
+      }
+    }
+  }
   // Full-NAT's pool addresses are where the reals answer: the director must own them, or no
   // reply would reach it (the kernel answers ARP/ND for them, XDP rewrites what arrives).
   const pools = new Map<string, string>();

@@ -112,9 +112,9 @@ vrrp:
   - { name: IN, vrid: 2, interface: eth0, vips: [192.168.10.254/24] }
 `);
     const addrs = { eth0: [{ family: 4 as const, address: '203.0.113.2' }], eth1: [{ family: 4 as const, address: '192.168.10.2' }] };
-    const problemsOf = (withEth1: boolean) => {
+    const problemsOf = (withEth1: boolean, forwarding = (_i: string, _f: number) => true) => {
       if (withEth1) fs.mkdirSync(path.join(dir, 'eth1'), { recursive: true });
-      return checkRuntime(t, { sysClassNet: dir, interfaceAddresses: (i) => addrs[i as 'eth0' | 'eth1'] ?? [] }).map((p) => `${p.path}: ${p.message}`);
+      return checkRuntime(t, { sysClassNet: dir, interfaceAddresses: (i) => addrs[i as 'eth0' | 'eth1'] ?? [], forwarding }).map((p) => `${p.path}: ${p.message}`);
     };
     assert.deepEqual(problemsOf(false), [
       'director.inside_interface: interface eth1 does not exist on this machine (the XDP program attaches there too, toward the NAT reals)',
@@ -123,6 +123,10 @@ vrrp:
     ]);
     assert.deepEqual(problemsOf(true), [
       'director.snat_pool[1]: 2001:db8:10::2 is not an address of eth0 or eth1: the reals answer full-NAT flows to it, so the director must own it (an interface address, or a VRRP address of this topology)',
+    ]);
+    // Forwarding off on the inner arm: NAT could find no next hop there.
+    assert.deepEqual(problemsOf(true, (i) => i !== 'eth1').filter((p) => p.includes('forwarding')), [
+      'director.inside_interface: IPv4 forwarding is off on eth1, and NAT services need it (bpf_fib_lookup finds no next hop otherwise): sysctl -w net.ipv4.conf.eth1.forwarding=1 (or net.ipv4.ip_forward=1, and in /etc/sysctl.d to keep it)',
     ]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
