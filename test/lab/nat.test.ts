@@ -9,7 +9,8 @@
 //  4. A NAT real goes down: its health check takes it out and every request lands on the other;
 //     back up, both serve again.
 //  5. The Master fails with NAT connections open: the Backup takes the VIP and the inner gateway
-//     address (one sync group) and the same connections keep echoing through it.
+//     address (one sync group) and the same connections keep echoing through it; its daemon is
+//     then killed and restarted, and they keep echoing (pinned tables, adopted).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -131,5 +132,16 @@ test('the Master fails with NAT connections open: the Backup takes both addresse
   for (const f of flows) assert.equal(conns2.get(f), realOf1.get(f), `${f}: real on ${d2.name} vs director 1`);
   const web = lab.shares(`http://${VIP}:8080/`, 10);
   assert.equal(web.get('failed'), undefined, JSON.stringify([...web]));
+
+  // The new Master's daemon is killed and started again: the XDP program and its pinned tables
+  // (the connections, the NAT reverse entries) carried the flows meanwhile; the new daemon adopts them.
+  const prog = lab.xdpProgId(2);
+  process.kill(lab.pidOf(`xlvs run ${d2.name}`), 'SIGKILL');
+  await echo.round('orphan', 'NAT connections while no daemon runs', 8000);
+  await lab.startDaemon(2, lab.topologyFile(2));
+  await echo.round('adopted', 'the same NAT connections under the restarted daemon', 8000);
+  assert.equal(lab.xdpProgId(2), prog, 'the restarted daemon adopted the attached program');
+  const conns3 = await lab.connections(2);
+  for (const f of flows) assert.equal(conns3.get(f), realOf1.get(f), `${f}: real after the restart`);
   await echo.close();
 });
