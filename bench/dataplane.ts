@@ -13,6 +13,11 @@
 //  - every case is measured in every run, interleaved, so drift hits all cases alike; the
 //    median over runs is reported with its spread (min–max).
 //
+// NAT and full-NAT (established forward, established reply) need bpf_fib_lookup's routes and
+// neighbours: the whole small data plane runs in a namespace the bench creates (out0, in0 with
+// static neighbours; lib: src/lab/netns.ts), the NAT frames arriving on out0 or in0. They are
+// printed as ratios like the rest; there is no target for them yet.
+//
 // Targets (issue 13, state tracking on, tables full for the new-flow case): established DR ≤ 2×
 // the MAC-swap baseline; established TUN ≤ 1.96×, a new flow ≤ 9.8× and non-VIP ≤ 1.2×
 // XDP_PASS — all per call, where the same test-run overhead is on each side.
@@ -28,7 +33,10 @@ import { execFileSync } from 'node:child_process';
 import { BpfObject, BpfProgram, pinThreadToCpu, possibleCpus } from '../src/loader';
 import { Dataplane, FlowTableSizes } from '../src/dataplane/dataplane';
 import { repoRoot } from '../src/paths';
+import { Netlab } from '../src/lab/netns';
+import { ifindexOf } from '../src/loader';
 import { eth, internetChecksum } from '../test/lib/packet';
+import { enterNetns } from '../src/sys/netns-enter';
 
 export interface BenchOptions {
   /** Measurement runs (the median is over these). Default 7. */
@@ -83,6 +91,10 @@ export interface BenchResult {
 
 const XDP_PASS = 2;
 const XDP_TX = 3;
+const XDP_REDIRECT = 4;
+const INSIDE_MAC = '02:00:00:00:00:11';
+const ROUTER_MAC = '02:00:00:00:00:fd';
+const NAT_REAL_MAC = '02:00:00:00:0a:01';
 const DIR_MAC = '02:00:00:00:00:fe';
 const CLIENT_MAC = '02:00:00:00:00:01';
 
@@ -134,6 +146,8 @@ interface Case {
   verdict: number;
   /** Runs per call (BPF_PROG_TEST_RUN repeat): only for frames the program leaves on the same path. */
   repeat?: number;
+  /** xdp_md in (the interface the frame arrives on: NAT's bpf_fib_lookup starts there). */
+  ctxIn?: Buffer;
 }
 
 /** Average kernel ns per call over `calls` calls; throws if a call returns another verdict. */
@@ -142,7 +156,7 @@ function measure(c: Case, calls: number, offset: number): number {
   let sum = 0;
   const n = c.repeat ? Math.max(1, Math.ceil(calls / c.repeat)) : calls;
   for (let i = 0; i < n; i++) {
-    const r = p.testRun(c.frame(offset + i), { repeat: c.repeat ?? 1 });
+    const r = p.testRun(c.frame(offset + i), { repeat: c.repeat ?? 1, ctxIn: c.ctxIn });
     if (r.retval !== c.verdict) throw new Error(`bench case "${c.name}": call ${offset + i} returned ${r.retval}, expected ${c.verdict}`);
     sum += r.duration;
   }
@@ -173,7 +187,58 @@ const REALS = (base: number, net: string) => [1, 2, 3, 4].map((k) => ({
   id: base + k, address: `${net}.${k}`, mac: `02:00:00:00:${(base / 10).toString(16).padStart(2, '0')}:0${k}`, weight: 1, state: 'up' as const,
 }));
 
-export function run(opts: BenchOptions = {}): BenchResult {
+/** The NAT world: out0 (the director's MAC; clients behind a router) and in0 (the reals'
+ * segment, 10.1.0.0/24, static neighbours), forwarding on. The calling thread enters it. */
+function natNamespace(): { ifindex: { out: number; in: number }; close: () => Promise<void> } {
+  const lab = new Netlab('xbnat');
+  let leave: (() => void) | null = null;
+  try {
+    const ns = lab.addNs('dir');
+    const peer = lab.addNs('peer');
+    lab.addVeth(ns, 'out0', peer, 'pout0');
+    lab.addVeth(ns, 'in0', peer, 'pin0');
+    const sh = (...argv: string[]) => lab.exec(ns, argv);
+    sh('ip', 'link', 'set', 'out0', 'address', DIR_MAC);
+    sh('ip', 'link', 'set', 'in0', 'address', INSIDE_MAC);
+    sh('sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1');
+    sh('ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'out0');
+    sh('ip', 'addr', 'add', '10.1.0.254/24', 'dev', 'in0');
+    sh('ip', 'route', 'add', 'default', 'via', '198.51.100.254', 'dev', 'out0');
+    sh('ip', 'neigh', 'replace', '198.51.100.254', 'lladdr', ROUTER_MAC, 'dev', 'out0', 'nud', 'permanent');
+    for (let k = 1; k <= 4; k++) sh('ip', 'neigh', 'replace', `10.1.0.${k}`, 'lladdr', NAT_REAL_MAC, 'dev', 'in0', 'nud', 'permanent');
+    leave = enterNetns(ns);
+    const ifindex = { out: ifindexOf('out0'), in: ifindexOf('in0') };
+    return {
+      ifindex,
+      close: async () => {
+        try { if (leave) leave(); } finally { await lab.cleanup(); }
+      },
+    };
+  } catch (e) {
+    if (leave) leave();
+    void lab.cleanup();
+    throw e;
+  }
+}
+
+/** xdp_md for BPF_PROG_TEST_RUN: data 0, data_end = length, ingress_ifindex (uapi/linux/bpf.h). */
+function xdpCtx(len: number, ifindex: number): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt32LE(len, 4);
+  b.writeUInt32LE(ifindex, 12);
+  return b;
+}
+
+export async function run(opts: BenchOptions = {}): Promise<BenchResult> {
+  const nat = natNamespace();
+  try {
+    return runIn(opts, nat.ifindex);
+  } finally {
+    await nat.close();
+  }
+}
+
+function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchResult {
   const runs = opts.runs ?? 7;
   const repeat = opts.repeat;
   const calls = opts.calls ?? 20_000;
@@ -191,7 +256,8 @@ export function run(opts: BenchOptions = {}): BenchResult {
     const swapProg = swapObj.program('bench_macswap');
 
     // The lb cases on one data plane (the build's object, or a variant), with their frames.
-    const lbCases = (dp: Dataplane, tag: string): Case[] => {
+    const lbCases = (dp: Dataplane, tag: string, withNat: boolean): Case[] => {
+      // NAT VIPs, reals and ports are the same on every data plane of the run (one namespace).
       dp.vips.upsert({ address: '10.0.0.10', port: 80, protocol: 'tcp', method: 'dr' });
       dp.reals.set('10.0.0.10:80/tcp', REALS(10, '10.2.1'));
       dp.vips.upsert({ address: '10.0.0.20', port: 80, protocol: 'tcp', method: 'tun' });
@@ -249,6 +315,7 @@ export function run(opts: BenchOptions = {}): BenchResult {
       let synNext = 1_000_000; // flow numbers no other case uses
       let persistNext = 1; // stays below 64512: same client address, a new port each call
       return [
+        ...(withNat ? natCases(dp, tag) : []),
         { name: `established DR${tag}`, prog: lb, frame: () => drFrame, verdict: XDP_TX },
         { name: `established TUN${tag}`, prog: lb, frame: () => tunFrame, verdict: XDP_TX },
         { name: `new flow (SYN), tables full${tag}`, prog: lb, frame: () => syn.set(synNext++), verdict: XDP_TX },
@@ -264,6 +331,43 @@ export function run(opts: BenchOptions = {}): BenchResult {
           { name: `established DR, repeat ${repeat}${tag}`, prog: lb, frame: () => drFrame, verdict: XDP_TX, repeat },
           { name: `non-VIP, repeat ${repeat}${tag}`, prog: lb, frame: () => nonVip, verdict: XDP_PASS, repeat },
         ] : []),
+      ];
+    };
+
+    // NAT and full-NAT, established: the client's ACK (arriving on out0) and the real's reply
+    // (on in0), each a flow confirmed by two packets first.
+    const natCases = (dp: Dataplane, tag: string): Case[] => {
+      const reals = [1, 2, 3, 4].map((k) => ({ id: 200 + k, address: `10.1.0.${k}`, mac: '00:00:00:00:00:00', port: 8080, weight: 1, state: 'up' as const }));
+      dp.addTxPort('out0', DIR_MAC);
+      dp.addTxPort('in0', INSIDE_MAC);
+      dp.vips.upsert({ address: '10.0.0.50', port: 80, protocol: 'tcp', method: 'nat' });
+      dp.reals.set('10.0.0.50:80/tcp', reals);
+      dp.vips.upsert({ address: '10.0.0.60', port: 80, protocol: 'tcp', method: 'fullnat', snatPool: { addresses: ['10.1.0.100'] } });
+      dp.reals.set('10.0.0.60:80/tcp', reals.map((r) => ({ ...r, id: r.id + 10 })));
+      const fromOut = (f: Buffer) => ({ frame: f, ctx: xdpCtx(f.length, natIf.out) });
+      const fwd = (vip: string) => {
+        const f = fromOut(Buffer.from(new FlowFrame(vip, 80, 'A').set(9)));
+        for (let k = 0; k < 2; k++) {
+          if (dp.program.testRun(f.frame, { ctxIn: f.ctx }).retval !== XDP_REDIRECT) throw new Error(`bench: NAT warm-up to ${vip} not forwarded (reasons ${JSON.stringify(dp.stats.counters().reasons, (_, v) => typeof v === 'bigint' ? Number(v) : v)})`);
+        }
+        const c = dp.flows.connections().find((x) => x.vip === vip && x.confirmed);
+        if (!c) throw new Error(`bench: no confirmed NAT flow to ${vip}`);
+        const real = dp.reals.list().find((r) => r.id === c.realId)!;
+        const reply = Buffer.from(eth({ src: NAT_REAL_MAC, dst: INSIDE_MAC })
+          .ipv4({ src: real.address, dst: c.client, ttl: 64, df: true })
+          .tcp({ sport: 8080, dport: c.snat ? c.snat.port : c.clientPort, flags: 'A', seq: 1, ack: 1 })
+          .payload(Buffer.alloc(18)).build());
+        if (c.snat) reply.set(c.snat.address.split('.').map(Number), 14 + 16);
+        if (c.snat) { reply.writeUInt16BE(0, 24); reply.writeUInt16BE(internetChecksum(reply.subarray(14, 34)), 24); }
+        return { fwd: f, reply: { frame: reply, ctx: xdpCtx(reply.length, natIf.in) } };
+      };
+      const n = fwd('10.0.0.50');
+      const fn = fwd('10.0.0.60');
+      return [
+        { name: `established NAT${tag}`, prog: () => dp.program, frame: () => n.fwd.frame, ctxIn: n.fwd.ctx, verdict: XDP_REDIRECT },
+        { name: `NAT reply${tag}`, prog: () => dp.program, frame: () => n.reply.frame, ctxIn: n.reply.ctx, verdict: XDP_REDIRECT },
+        { name: `established full-NAT${tag}`, prog: () => dp.program, frame: () => fn.fwd.frame, ctxIn: fn.fwd.ctx, verdict: XDP_REDIRECT },
+        { name: `full-NAT reply${tag}`, prog: () => dp.program, frame: () => fn.reply.frame, ctxIn: fn.reply.ctx, verdict: XDP_REDIRECT },
       ];
     };
 
@@ -284,8 +388,9 @@ export function run(opts: BenchOptions = {}): BenchResult {
             { name: `XDP_PASS baseline, repeat ${repeat}`, prog: () => passProg, frame: () => plain, verdict: XDP_PASS, repeat },
             { name: `MAC swap + XDP_TX baseline, repeat ${repeat}`, prog: () => swapProg, frame: () => plain, verdict: XDP_TX, repeat },
           ] : []),
-          ...lbCases(dp, '').filter(keep),
-          ...variants.flatMap((v) => lbCases(v.dp, ` [${path.basename(v.object)}]`).filter(keep)),
+          ...lbCases(dp, '', true).filter(keep),
+          // (A variant has every map the Dataplane opens, the NAT ones too: it has NAT.)
+          ...variants.flatMap((v) => lbCases(v.dp, ` [${path.basename(v.object)}]`, true).filter(keep)),
         ];
         // testRun copies the frame into the kernel, so shared buffers are never rewritten in place.
         // With --compare, the variant's cases run in the same rounds, interleaved with the build's.
@@ -347,7 +452,7 @@ export function run(opts: BenchOptions = {}): BenchResult {
       return {
         name: c.name, medianNs: m, minNs: Math.min(...s), maxNs: Math.max(...s),
         netNs: median(s.map((x, i) => x - passRuns[i % passRuns.length])),
-        vsPass: m / passMedian, vsMacSwap: m / median(swap), verdict: c.verdict === XDP_TX ? 'XDP_TX' : 'XDP_PASS',
+        vsPass: m / passMedian, vsMacSwap: m / median(swap), verdict: c.verdict === XDP_TX ? 'XDP_TX' : c.verdict === XDP_REDIRECT ? 'XDP_REDIRECT' : 'XDP_PASS',
       };
     };
     const cases = [...small.cases.map((c, i) => result(c, small.samples[i])), ...(cycled ? [result(cycled.c, cycled.samples)] : [])];
@@ -408,5 +513,8 @@ if (require.main === module) {
   const base: BenchOptions = quick ? { runs: 3, calls: 5000, flows: 100_000 } : {};
   const runs = num('--runs') ?? base.runs;
   const calls = num('--calls') ?? base.calls;
-  run({ ...base, runs, calls, object, compare, noCycled, repeat, cases, print: true });
+  run({ ...base, runs, calls, object, compare, noCycled, repeat, cases, print: true }).catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
 }

@@ -1,8 +1,10 @@
 // End to end in the namespace lab (config/lab.yaml via `xlvs lab up`): requests per second and
 // latency of short HTTP requests (keep-alive) and of new TCP connections (one request each) from
 // the client namespace — straight to one real (no director), through xlvs DR, xlvs TUN, and
-// haproxy in `mode tcp` on the Master director's namespace, to the same reals, interleaved in
-// every round of the same run.
+// haproxy in `mode tcp` on the Master director's namespace, to the same reals; and through xlvs
+// NAT and full-NAT (the lab's NAT site: reals behind the directors, VIP:8080 mapped to their
+// port 80) against haproxy forwarding to those same NAT reals; interleaved in every round of the
+// same run.
 //
 // Load client: wrk (bench/lib/wrk.ts), a C client, so the client is not what limits the rate.
 // Reals: haproxy answering HTTP itself with the real's name (bench/lib/reals.ts) instead of the
@@ -35,6 +37,10 @@ import { median, summarise } from './lib/stats';
 const SECTION = 'e2e';
 const PREFIX = 'xbe';
 const HAPROXY_PORT = 8080;
+/** haproxy's second frontend, toward the NAT site's reals (the comparison for xlvs NAT/full-NAT). */
+const HAPROXY_NAT_PORT = 8081;
+/** The lab's NAT and full-NAT HTTP services listen here on the VIPs (config/lab.yaml). */
+const NAT_PORT = 8080;
 /** Issue 9: xlvs DR at least 2× haproxy's requests/s, at most 0.2× its director CPU. */
 const TARGET_RPS_RATIO = 2;
 const TARGET_CPU_RATIO = 0.2;
@@ -47,7 +53,13 @@ const MIN_CONN_PER_REQUEST = 0.98;
 export interface E2eOptions { quick?: boolean; print?: boolean; log?: (l: string) => void }
 
 type Mode = 'conn' | 'keepalive';
-interface PathDef { name: string; host: string; port: number; kind: 'direct' | 'xlvs' | 'haproxy'; vip?: string }
+interface PathDef {
+  name: string; host: string; port: number; kind: 'direct' | 'xlvs' | 'haproxy'; vip?: string;
+  /** The reals that answer on this path: the LAN/TUN ones, or the NAT site's. */
+  site: 'lan' | 'nat';
+  /** The haproxy path this one is compared with (its own site's). */
+  ref?: string;
+}
 interface Sample {
   path: string; mode: Mode; round: number; wrk: WrkResult;
   /** Where the CPU went, sampled (bench/lib/cpuprofile.ts): softirq, client, reals, director processes, idle. */
@@ -67,7 +79,7 @@ interface Sample {
 
 export interface E2eResult { rows: Row[]; samples: Sample[]; haproxyVersion: string; wrkVersion: string; master: string; names: Record<string, string[]> }
 
-function haproxyConfig(bind: string, reals: string[], statsSocket: string): string {
+function haproxyConfig(bind: string, reals: string[], statsSocket: string, natReals: string[] = []): string {
   return [
     '# xlvs bench: haproxy as a layer-4 balancer, the comparison for xlvs DR/TUN',
     'global',
@@ -84,6 +96,14 @@ function haproxyConfig(bind: string, reals: string[], statsSocket: string): stri
     'backend reals',
     '  balance roundrobin',
     ...reals.map((r, i) => `  server real${i + 1} ${r}:${LAB.httpPort}`),
+    ...(natReals.length ? [
+      'frontend bench-nat',
+      `  bind ${bind}:${HAPROXY_NAT_PORT}`,
+      '  default_backend nat-reals',
+      'backend nat-reals',
+      '  balance roundrobin',
+      ...natReals.map((r, i) => `  server nat${i + 1} ${r}:${LAB.httpPort}`),
+    ] : []),
     '',
   ].join('\n');
 }
@@ -108,11 +128,11 @@ async function vipNewFlows(socket: string, vip: string, port: number): Promise<n
   return Number(svc.counters.newFlows);
 }
 
-async function allRealsUp(socket: string, vips: string[]): Promise<boolean> {
+async function allRealsUp(socket: string, vips: string[], port: number = LAB.httpPort): Promise<boolean> {
   try {
     const s = await controlRequest(socket, { cmd: 'status' }, 1000) as { services?: { vip: string; port: number; reals: { state: string }[] }[] };
     return vips.every((v) => {
-      const svc = s.services?.find((x) => x.vip === v && x.port === LAB.httpPort);
+      const svc = s.services?.find((x) => x.vip === v && x.port === port);
       return !!svc && svc.reals.length > 0 && svc.reals.every((r) => r.state === 'up');
     });
   } catch {
@@ -147,26 +167,34 @@ export async function run(opts: E2eOptions = {}): Promise<E2eResult> {
     reals = await startHaproxyReals(lab, log);
     const hapStats = path.join(L.dir, 'haproxy-director.sock');
     const cfg = path.join(L.dir, 'haproxy.cfg');
-    fs.writeFileSync(cfg, haproxyConfig(md.address, L.reals.map((r) => r.lanAddress), hapStats));
+    fs.writeFileSync(cfg, haproxyConfig(md.address, L.reals.map((r) => r.lanAddress), hapStats, L.natReals.map((r) => r.address)));
     haproxy = startIn(md.ns, ['haproxy', '-db', '-f', cfg], path.join(L.dir, 'haproxy.log'));
     const lab0 = lab;
     await waitFor(() => namesVia(lab0, md.address, HAPROXY_PORT, 1).length === 1, 10_000, 'haproxy to answer');
     // The reals' HTTP servers were swapped: wait until the Master's health checks see them all up.
     await waitFor(() => allRealsUp(md.socket, L.vips), 15_000, "the Master's health checks to see every real up");
+    if (L.inner) await waitFor(() => allRealsUp(md.socket, L.vips, NAT_PORT), 15_000, "the Master's health checks to see every NAT real up");
     log(`e2e: lab up, ${master} is Master; haproxy ${version.split(' ')[2]} on ${md.ns} ${md.address}:${HAPROXY_PORT}; ${wrkV}`);
 
+    const HAP = 'haproxy mode tcp';
+    const HAP_NAT = 'haproxy mode tcp to the NAT reals';
     const paths: PathDef[] = [
-      { name: 'direct to one real (no director)', host: L.reals[0].lanAddress, port: LAB.httpPort, kind: 'direct' },
-      { name: 'xlvs DR', host: L.vips[0], port: LAB.httpPort, kind: 'xlvs', vip: L.vips[0] },
-      ...(L.vips[1] ? [{ name: 'xlvs TUN', host: L.vips[1], port: LAB.httpPort, kind: 'xlvs' as const, vip: L.vips[1] }] : []),
-      { name: 'haproxy mode tcp', host: md.address, port: HAPROXY_PORT, kind: 'haproxy' },
+      { name: 'direct to one real (no director)', host: L.reals[0].lanAddress, port: LAB.httpPort, kind: 'direct', site: 'lan' },
+      { name: 'xlvs DR', host: L.vips[0], port: LAB.httpPort, kind: 'xlvs', vip: L.vips[0], site: 'lan', ref: HAP },
+      ...(L.vips[1] ? [{ name: 'xlvs TUN', host: L.vips[1], port: LAB.httpPort, kind: 'xlvs' as const, vip: L.vips[1], site: 'lan' as const, ref: HAP }] : []),
+      { name: HAP, host: md.address, port: HAPROXY_PORT, kind: 'haproxy', site: 'lan' },
+      ...(L.inner ? [
+        { name: 'xlvs NAT', host: L.vips[0], port: NAT_PORT, kind: 'xlvs' as const, vip: L.vips[0], site: 'nat' as const, ref: HAP_NAT },
+        ...(L.vips[1] ? [{ name: 'xlvs full-NAT', host: L.vips[1], port: NAT_PORT, kind: 'xlvs' as const, vip: L.vips[1], site: 'nat' as const, ref: HAP_NAT }] : []),
+        { name: HAP_NAT, host: md.address, port: HAPROXY_NAT_PORT, kind: 'haproxy' as const, site: 'nat' as const },
+      ] : []),
     ];
     // Every path answers with the reals' names: one real for direct, all of them through a director.
     const names: Record<string, string[]> = {};
     for (const p of paths) {
       const got = namesVia(lab, p.host, p.port, 30);
       names[p.name] = [...new Set(got)].sort();
-      const want = p.kind === 'direct' ? [L.reals[0].short] : L.reals.map((r) => r.short).sort();
+      const want = p.kind === 'direct' ? [L.reals[0].short] : (p.site === 'nat' ? L.natReals : L.reals).map((r) => r.short).sort();
       if (got.length !== 30 || names[p.name].join(',') !== want.join(',')) {
         throw new Error(`e2e: ${p.name}: 30 requests answered ${got.length} times by ${JSON.stringify(names[p.name])}, expected ${JSON.stringify(want)}`);
       }
@@ -180,7 +208,7 @@ export async function run(opts: E2eOptions = {}): Promise<E2eResult> {
       ...reals.map((r) => [r.http.pid!, 'reals'] as [number, string]),
     ]);
     const directorCount = async (p: PathDef): Promise<number | null> =>
-      p.kind === 'xlvs' ? vipNewFlows(md.socket, p.vip!, LAB.httpPort) : p.kind === 'haproxy' ? (await frontendCounts(hapStats, 'bench')).connections : null;
+      p.kind === 'xlvs' ? vipNewFlows(md.socket, p.vip!, p.port) : p.kind === 'haproxy' ? (await frontendCounts(hapStats, p.site === 'nat' ? 'bench-nat' : 'bench')).connections : null;
     const samples: Sample[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const mode of ['conn', 'keepalive'] as const) {
@@ -245,17 +273,21 @@ function rows(samples: Sample[], paths: PathDef[]): Row[] {
     const direct = of(paths[0].name);
     const perReq = (x: number, s: Sample) => x / Math.max(1, s.wrk.requests);
     const sec = (s: Sample, k: string) => s.cpu.seconds[k] ?? 0;
-    const directorRole = (s: Sample) => (s.path === 'haproxy mode tcp' ? 'haproxy director' : s.path.startsWith('xlvs') ? 'xlvs daemons' : '');
+    const kindOf = (name: string) => paths.find((x) => x.name === name)?.kind;
+    const directorRole = (s: Sample) => (kindOf(s.path) === 'haproxy' ? 'haproxy director' : kindOf(s.path) === 'xlvs' ? 'xlvs daemons' : '');
     const baseSoftirq = median(direct.map((s) => perReq(sec(s, 'softirq'), s)));
     /** Director CPU seconds per 10k requests, per round: softirq over direct + the director's own process(es), sampled. */
     const cpu10k = (ss: Sample[]) => ss.map((s) => 10_000 * (Math.max(0, perReq(sec(s, 'softirq'), s) - baseSoftirq) + perReq(sec(s, directorRole(s)), s)));
-    const hap = of('haproxy mode tcp');
-    const hapRps = median(hap.map((s) => s.wrk.rps));
-    const hapCpu = median(cpu10k(hap));
+    /** The haproxy run a path is compared with (its site's), measured in the same rounds. */
+    const hapOf = (name: string) => {
+      const hap = of(name);
+      return { rps: median(hap.map((s) => s.wrk.rps)), cpu: median(cpu10k(hap)), eff: median(hap.map(labEfficiency)) };
+    };
     const baseProcIrq = median(direct.map((s) => perReq(s.procIrqS, s)));
     const labEfficiency = (s: Sample) => s.wrk.requests / Math.max(1e-9, s.cpu.samples / PERF_HZ - sec(s, 'other') - sec(s, 'idle'));
-    const hapEff = median(hap.map(labEfficiency));
     for (const p of paths) {
+      const ref = p.ref ?? (p.kind === 'direct' ? paths.find((x) => x.kind === 'haproxy' && x.site === p.site)?.name : undefined);
+      const hap = ref ? hapOf(ref) : null;
       const ss = of(p.name);
       if (!ss.length) continue;
       const rps = summarise(ss.map((s) => s.wrk.rps));
@@ -272,9 +304,9 @@ function rows(samples: Sample[], paths: PathDef[]): Row[] {
         note: `${errs} errors; reals answered ${pctOf(byReal)}; ${conns.toFixed(conns < 0.1 ? 4 : 2)} TCP connections/request (accepted by ${p.kind === 'haproxy' ? 'haproxy' : 'the reals'})${flows};` +
           ` CPU s per 10k: client ${m10k((s) => sec(s, 'client'))}, reals ${m10k((s) => sec(s, 'reals'))}, softirq ${m10k((s) => sec(s, 'softirq'))}; machine idle ${share((s) => sec(s, 'idle'))}`,
       };
-      if (p.kind !== 'haproxy') {
-        r.ratio = rps.median / hapRps;
-        r.ref = isDr ? `haproxy (same run), target ≥ ${TARGET_RPS_RATIO}` : 'haproxy (same run)';
+      if (hap) {
+        r.ratio = rps.median / hap.rps;
+        r.ref = isDr ? `${ref} (same run), target ≥ ${TARGET_RPS_RATIO}` : `${ref} (same run)`;
         if (isDr) r.met = r.ratio >= TARGET_RPS_RATIO;
       }
       out.push(r);
@@ -283,7 +315,7 @@ function rows(samples: Sample[], paths: PathDef[]): Row[] {
       const eff = summarise(ss.map(labEfficiency));
       const er: Row = { section: SECTION, case: `${what}: ${p.name} requests per CPU-second of the lab`, value: eff.median, unit: 'req/CPU-s', spread: spreadOf(eff),
         note: `lab = all sampled CPU minus idle and other work (${share((s) => sec(s, 'other'))} of the machine here)` };
-      if (p.kind !== 'haproxy') { er.ratio = eff.median / hapEff; er.ref = 'haproxy (same run)'; }
+      if (hap) { er.ratio = eff.median / hap.eff; er.ref = `${ref} (same run)`; }
       out.push(er);
       const p50 = summarise(ss.map((s) => s.wrk.p50Ms));
       const p99 = summarise(ss.map((s) => s.wrk.p99Ms));
@@ -294,9 +326,9 @@ function rows(samples: Sample[], paths: PathDef[]): Row[] {
           note: `softirq over direct ${m10k((s) => Math.max(0, sec(s, 'softirq') - baseSoftirq * s.wrk.requests))}` +
             (p.kind === 'xlvs' ? ` (XDP program itself ${m10k((s) => sec(s, 'xdp_lb'))}) + daemons ${m10k((s) => sec(s, 'xlvs daemons'))}` : ` + haproxy process ${m10k((s) => sec(s, 'haproxy director'))}`) +
             `; /proc method (overlapping): ${formatNumber(median(ss.map((s) => 10_000 * perReq(s.procProcessS + Math.max(0, s.procIrqS - baseProcIrq * s.wrk.requests), s))))}` };
-        if (p.kind === 'xlvs') {
-          cr.ratio = c.median / hapCpu;
-          cr.ref = isDr ? `haproxy (same run), target ≤ ${TARGET_CPU_RATIO}` : 'haproxy (same run)';
+        if (p.kind === 'xlvs' && hap) {
+          cr.ratio = c.median / hap.cpu;
+          cr.ref = isDr ? `${ref} (same run), target ≤ ${TARGET_CPU_RATIO}` : `${ref} (same run)`;
           if (isDr) cr.met = cr.ratio <= TARGET_CPU_RATIO;
         }
         out.push(cr);

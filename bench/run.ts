@@ -23,7 +23,7 @@ type Section = (quick: boolean) => Promise<SectionOutput>;
 const SECTIONS: Record<string, Section> = {
   async dataplane(quick) {
     const dp = await import('./dataplane');
-    const r = dp.run(quick ? { runs: 3, calls: 5000, flows: 100_000 } : {});
+    const r = await dp.run(quick ? { runs: 3, calls: 5000, flows: 100_000 } : {});
     const rows: Row[] = r.cases.map((c) => ({
       section: 'dataplane', case: c.name, value: c.medianNs, unit: 'ns/packet', ratio: c.vsPass, ref: 'XDP_PASS (same run)',
       spread: `${c.minNs.toFixed(0)}–${c.maxNs.toFixed(0)} (n=${r.runs})`, note: `net of test-run overhead ${c.netNs.toFixed(0)} ns`,

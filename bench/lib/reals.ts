@@ -52,7 +52,8 @@ export async function startHaproxyReals(lab: Lab, log: (l: string) => void): Pro
   const servers = path.join(__dirname, '..', '..', 'src', 'lab', 'servers.js');
   const out: RealServer[] = [];
   try {
-    for (const r of L.reals) {
+    // The NAT reals (alone behind the directors) too: their UDP service stays on the lab script.
+    for (const r of [...L.reals.map((x) => ({ short: x.short, ns: x.ns, nat: false })), ...L.natReals.map((x) => ({ short: x.short, ns: x.ns, nat: true }))]) {
       const p = lab.state.processes.find((x) => x.role === `servers ${r.short}`);
       if (p && alive(p.pid) && fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes(p.marker)) {
         process.kill(p.pid, 'SIGTERM');
@@ -62,7 +63,7 @@ export async function startHaproxyReals(lab: Lab, log: (l: string) => void): Pro
       const cfg = path.join(L.dir, `${r.short}-haproxy.cfg`);
       fs.writeFileSync(cfg, realConfig(r.short, statsSocket));
       const http = startIn(r.ns, ['haproxy', '-db', '-f', cfg], path.join(L.dir, `${r.short}-haproxy.log`));
-      const echo = startIn(r.ns, [process.execPath, servers, '--name', r.short, '--echo', String(LAB.echoPort)], path.join(L.dir, `${r.short}-echo.log`));
+      const echo = startIn(r.ns, [process.execPath, servers, '--name', r.short, '--echo', String(LAB.echoPort), ...(r.nat ? ['--udp', String(LAB.udpPort)] : [])], path.join(L.dir, `${r.short}-echo.log`));
       out.push({ name: r.short, ns: r.ns, http, echo, statsSocket });
     }
     for (const s of out) {

@@ -25,6 +25,8 @@
 #define LB_PERSIST_ENTRIES 262144
 #define LB_MAGLEV_MAX 1048573		/* largest inner table (prime); default 65537, Maglev §3.4 */
 #define LB_DECAP_VIPS 1024
+#define LB_NAT_ENTRIES 262144		/* lb_nat_rev: NAT reverse entries, both families (sized at load) */
+#define LB_TX_PORTS 64			/* lb_tx_ports, lb_ifaces: interfaces the lb program runs on */
 
 /* lb_vip_filter: a pre-filter in front of lb_vips, so a packet to an address that is no VIP
  * costs one array load (inlined by the verifier) instead of hash lookups. Indexed by
@@ -43,6 +45,12 @@
 #define LB_VF_UDP 0x04		/* a UDP VIP with a port */
 #define LB_VF_UDP_ALL 0x08	/* a UDP VIP of port 0 */
 #define LB_VF_NO_ACCEPT 0x10	/* an address in lb_no_accept */
+#define LB_VF_NAT_SRC 0x20	/* the address of a NAT real: its replies (the source's slot, read
+				 * only while LB_VF_NAT_ON is set) */
+#define LB_VF_SNAT 0x40		/* an address of a full-NAT source pool: replies to it */
+#define LB_VF_NAT_ON 0x80	/* in every slot while some VIP is NAT or full-NAT: a packet's
+				 * source slot may have LB_VF_NAT_SRC. The destination's slot, read
+				 * anyway, carries it: traffic of directors without NAT pays nothing */
 
 /* Address families as stored in keys (not AF_*: these are our own stable values). */
 #define LB_AF_INET 4
@@ -51,6 +59,9 @@
 /* vip_info.method */
 #define LB_METHOD_DR 1		/* rewrite MACs, same L2 (ipvsadm -g) */
 #define LB_METHOD_TUN 2		/* IP-in-IP toward the real (ipvsadm -i) */
+#define LB_METHOD_NAT 3		/* destination rewritten to real:port, replies back through us
+				 * (ipvsadm -m, keepalived lb_kind NAT) */
+#define LB_METHOD_FULLNAT 4	/* NAT plus the source rewritten to a pool address and port */
 
 /* vip_info.hash_fields: what the Maglev slot is hashed from. */
 #define LB_HASH_SRC_ADDR 0x01
@@ -146,7 +157,9 @@ struct real_info {
 	__u32 weight;		/* wlc divides by it; the Maglev table is built from it */
 	__u32 upper_threshold;	/* no new flows at >= this many connections; 0 = none (ipvsadm -x) */
 	__u32 lower_threshold;	/* ... until below this many (ipvsadm -y; 3/4 of upper if unset) */
-	__u8 pad2[16];		/* one 64-byte cache line per entry (lb_reals is page-aligned) */
+	__be16 port;		/* NAT, full-NAT: the real's port (VIP:80 -> real:8080); 0 = the
+				 * VIP's own port. DR and TUN keep the VIP's port. */
+	__u8 pad2[14];		/* one 64-byte cache line per entry (lb_reals is page-aligned) */
 };
 _Static_assert(sizeof(struct real_info) == 64, "real_info");
 
@@ -213,9 +226,11 @@ struct conn_value {
 	__u32 real_id;
 	__u16 vip_id;
 	__u8 state;		/* LB_CS_* */
-	__u8 pad;
+	__u8 nat_addr;		/* full-NAT: 1 + index of the flow's source in its VIP's snat pool;
+				 * 0 = no source binding (yet) */
 	__u32 expires;		/* CLOCK_MONOTONIC second after which the entry is not used */
-	__u32 pad2;
+	__be16 nat_port;	/* full-NAT: the flow's source port toward the real */
+	__u16 pad2;
 };
 _Static_assert(sizeof(struct conn_value) == 16, "conn_value");
 
@@ -314,7 +329,22 @@ enum lb_reason {
 				 * expired: the kernel answers (a reset), as with IPVS */
 	LB_PASS_LOCAL = 20,	/* delivered to this machine's own real (a local real picked, or
 				 * a VIP we do not hold, or a frame a peer director forwarded) */
-	LB_REASON_MAX = 21,
+	LB_TX_NAT = 21,		/* NAT / full-NAT toward a real, out of the interface it came in
+				 * (XDP_TX, one-armed) */
+	LB_REDIR_NAT = 22,	/* ... out of another interface (XDP_REDIRECT, two-armed) */
+	LB_TX_NAT_REPLY = 23,	/* a real's reply rewritten back to VIP:port -> client (XDP_TX) */
+	LB_REDIR_NAT_REPLY = 24,	/* ... out of another interface (XDP_REDIRECT) */
+	LB_REDIR_ICMP = 25,	/* an ICMP error translated for a NAT flow, XDP_REDIRECT (the
+				 * XDP_TX ones count as tx_icmp) */
+	LB_PASS_NAT_NO_ENTRY = 26,	/* from a NAT real or to a pool address, but of no live flow:
+				 * the kernel has it untouched */
+	LB_PASS_NO_NEIGH = 27,	/* bpf_fib_lookup: the next hop's neighbour is not resolved; the
+				 * kernel gets the packet untranslated */
+	LB_PASS_NO_ROUTE = 28,	/* bpf_fib_lookup found no usable route (or forwarding is off) */
+	LB_PASS_NO_TX_PORT = 29,	/* the route leaves by an interface the lb program is not
+				 * attached to (not in lb_tx_ports) */
+	LB_DROP_SNAT_EXHAUSTED = 30,	/* full-NAT: no free pool port for this real */
+	LB_REASON_MAX = 31,
 };
 
 /* One named field per reason, in code order. */
@@ -339,9 +369,52 @@ struct lb_reason_stats {
 	__u64 no_accept;
 	__u64 tx_icmp;
 	__u64 conn_expired;
-	__u64 local;
+	__u64 local;		/* 20: LB_PASS_LOCAL */
+	__u64 tx_nat;
+	__u64 redir_nat;
+	__u64 tx_nat_reply;
+	__u64 redir_nat_reply;
+	__u64 redir_icmp;
+	__u64 nat_no_entry;
+	__u64 no_neigh;
+	__u64 no_route;
+	__u64 no_tx_port;
+	__u64 snat_exhausted;
 };
 _Static_assert(sizeof(struct lb_reason_stats) == 8 * LB_REASON_MAX, "lb_reason_stats");
+
+/* nat_rev: lb_nat_rev's value, keyed by a reply as it arrives (a flow_key: the real's address
+ * and port as source; the client's, or the full-NAT pool address and port, as destination).
+ * Written with the forward flow's entry; `orig` is that flow as the client sent it (client ->
+ * VIP), the key of its lb_conns / lb_conns6 / lb_new entry. */
+struct nat_rev {
+	struct flow_key orig;
+	__u32 real_id;		/* the reply is the flow's only if its entry still names this real */
+	__u32 vip_id;
+};
+_Static_assert(sizeof(struct nat_rev) == 48, "nat_rev");
+
+/* snat_pool: lb_snat[vip id], a full-NAT VIP's source pool (per VIP: the pool's family is the
+ * VIP's, and two VIPs may list the same addresses: a port is allocated per {real address and
+ * port, pool address}, so sharing is safe). */
+#define LB_SNAT_ADDRS 8
+struct snat_pool {
+	__u8 addr[LB_SNAT_ADDRS][16];
+	__u16 port_lo;		/* host order, inclusive */
+	__u16 port_hi;
+	__u8 count;		/* addresses in use, 0 = no pool (every packet refused) */
+	__u8 family;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct snat_pool) == 136, "snat_pool");
+
+/* lb_ifaces[ifindex]: an interface the lb program runs on, and its MAC. A NAT reply comes in on
+ * the inside interface, to that interface's MAC (the reals' gateway), not to lb_config.mac. */
+struct lb_iface {
+	__u8 mac[6];
+	__u16 pad;
+};
+_Static_assert(sizeof(struct lb_iface) == 8, "lb_iface");
 
 /* decap (real server): which inner destinations are ours. */
 struct decap_key {

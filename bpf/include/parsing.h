@@ -36,7 +36,8 @@ struct vlan_hdr {
 	__be16 proto;
 };
 
-/* What the lb program knows about a packet once it is parsed. */
+/* What the lb program knows about a packet once it is parsed. Scalars only, so global BPF
+ * functions (nat.h) can take it by pointer. */
 /* TCP events of the connection state machine (conntrack.h), in IPVS's order of precedence (RST, SYN, FIN, ACK). */
 #define LB_EV_NONE 0
 #define LB_EV_SYN 1
@@ -46,7 +47,6 @@ struct vlan_hdr {
 
 struct pkt {
 	struct flow_key flow;	/* zeroed, then filled: usable as a map key */
-	void *l3;		/* start of the IP header */
 	__u32 l3_off;		/* offset of the IP header from data */
 	__u32 ip_len;		/* IP total length (header + payload) */
 	__u32 l4_len;		/* bytes after the IP header, per the IP length */

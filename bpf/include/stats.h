@@ -19,6 +19,8 @@ _Static_assert(offsetof(struct lb_reason_stats, no_accept) == 8 * LB_DROP_NO_ACC
 _Static_assert(offsetof(struct lb_reason_stats, tx_icmp) == 8 * LB_TX_ICMP, "reason tx_icmp");
 _Static_assert(offsetof(struct lb_reason_stats, conn_expired) == 8 * LB_PASS_CONN_EXPIRED, "reason conn_expired");
 _Static_assert(offsetof(struct lb_reason_stats, local) == 8 * LB_PASS_LOCAL, "reason local");
+_Static_assert(offsetof(struct lb_reason_stats, tx_nat) == 8 * LB_TX_NAT, "reason tx_nat");
+_Static_assert(offsetof(struct lb_reason_stats, snat_exhausted) == 8 * LB_DROP_SNAT_EXHAUSTED, "reason snat_exhausted");
 
 /* lb_vip_stats is written by the control plane only: the traffic of reals that left the VIP,
  * folded in when each left, so the VIP's counters (this plus its reals') never go down. The
@@ -64,12 +66,19 @@ static __always_inline int lb_exit_action(__u32 r)
 	case LB_TX_TUN:
 	case LB_TX_TOO_BIG:
 	case LB_TX_ICMP:
+	case LB_TX_NAT:
+	case LB_TX_NAT_REPLY:
 		return XDP_TX;
+	case LB_REDIR_NAT:
+	case LB_REDIR_NAT_REPLY:
+	case LB_REDIR_ICMP:
+		return XDP_REDIRECT;	/* the target set by bpf_redirect_map (nat.h) */
 	case LB_DROP_MALFORMED:
 	case LB_DROP_TOO_BIG:
 	case LB_DROP_CONFIG:
 	case LB_DROP_INTERNAL:
 	case LB_DROP_NO_ACCEPT:
+	case LB_DROP_SNAT_EXHAUSTED:
 		return XDP_DROP;
 	default:
 		return r < LB_REASON_MAX ? XDP_PASS : XDP_DROP;
@@ -81,8 +90,12 @@ static __always_inline int lb_exit(int reason)
 {
 	__u32 zero = 0;
 	struct lb_reason_stats *s = bpf_map_lookup_elem(&lb_reasons, &zero);
-	__u32 r = reason;
+	__u64 r = (__u32)reason;
 
+	/* Opaque to clang: with the NAT reasons it dropped the bound check on paths where it
+	 * could prove the reason in range, a proof the verifier does not share (global functions
+	 * return any scalar). */
+	asm volatile("" : "+r"(r));
 	if (r >= LB_REASON_MAX)
 		r = LB_DROP_INTERNAL;
 	if (s)

@@ -8,7 +8,8 @@ export type ListMode = 'plain' | 'stats' | 'rate';
 export interface Rates { cps: number; inpps: number; inbps: number }
 
 const SCHED_NAMES: Record<string, string> = { maglev: 'mh', 'source-hash': 'sh', 'dest-hash': 'dh', 'maglev-source-port': 'mh' };
-const FORWARD: Record<string, string> = { dr: 'Route', tun: 'Tunnel' };
+// ipvsadm's Forward column (Masq for NAT); mainline IPVS has no full-NAT, so that name is ours.
+const FORWARD: Record<string, string> = { dr: 'Route', tun: 'Tunnel', nat: 'Masq', fullnat: 'FullNat' };
 
 function serviceHead(s: ServiceStatus): string {
   const prot = s.protocol.toUpperCase().padEnd(4);

@@ -54,7 +54,7 @@ export interface ServiceStatus {
   /** A grouped service's ports (`80,443,10000-10100`; port is 0); null or absent otherwise. */
   ports?: string | null;
   protocol: 'tcp' | 'udp';
-  method: 'dr' | 'tun';
+  method: 'dr' | 'tun' | 'nat' | 'fullnat';
   scheduler: string;
   persistence: { timeoutMs: number; netmask: string } | null;
   onDown: 'expire' | 'keep';

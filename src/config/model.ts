@@ -29,9 +29,15 @@ export interface DirectorModel {
   pinRoot: string;
   /** `<pinRoot>/<name>`: where this director's programs and maps are pinned. */
   pinDir: string;
-  /** Connection tables' entries (`director.conn_table`): IPv4 and IPv6 flows, and the flows not
-   *  yet confirmed (handshake incomplete or one packet seen: the only table a SYN flood churns). */
-  connTable: { size: number; ipv6Size: number; unconfirmedSize: number };
+  /** NAT's inner arm (`director.inside_interface`): the link toward the reals when they sit on
+   *  another one than the clients (two-armed NAT); absent = one-armed or no NAT. */
+  insideInterface?: string | null;
+  /** `director.snat_pool`: full-NAT source addresses for services without their own. */
+  snatPool?: string[];
+  /** Connection tables' entries (`director.conn_table`): IPv4 and IPv6 flows, the flows not
+   *  yet confirmed (handshake incomplete or one packet seen: the only table a SYN flood churns),
+   *  and NAT's reverse entries (one per NAT or full-NAT flow, for its replies). */
+  connTable: { size: number; ipv6Size: number; unconfirmedSize: number; natSize: number };
   /** Persistence table's entries (`director.persistence_table.size`). */
   persistenceTable: { size: number };
 }
@@ -187,7 +193,12 @@ export interface ServiceModel {
    *  two ports or more under one VIP id; null otherwise. */
   ports: string | null;
   protocol: 'tcp' | 'udp';
-  method: 'dr' | 'tun';
+  /** dr (ipvsadm -g), tun (-i), nat (-m: destination address and port rewritten, replies back
+   *  through the director), fullnat (nat with the source rewritten to an address of snatPool). */
+  method: 'dr' | 'tun' | 'nat' | 'fullnat';
+  /** fullnat: the director-owned source addresses the reals see (`snat_pool`, else
+   *  `director.snat_pool`); absent for other methods. */
+  snatPool?: string[];
   scheduler: Scheduler;
   /** null = no persistence (no `persistence`, or timeout 0). */
   persistence: PersistenceModel | null;

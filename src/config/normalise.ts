@@ -128,6 +128,11 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
       else tun6 = a.text;
     });
   }
+  const insideInterface = d.inside_interface as string | undefined;
+  if (insideInterface !== undefined && insideInterface === d.interface) {
+    p.add([...at, 'inside_interface'], `${insideInterface} is also director.interface: a one-armed NAT director leaves inside_interface out`);
+  }
+  const snatPool = addressList(d.snat_pool, [...at, 'snat_pool'], p);
   tun4 ??= addresses.find((a) => a.ip.family === 4)?.text ?? null;
   tun6 ??= addresses.find((a) => a.ip.family === 6)?.text ?? null;
   const pinRoot = ((d.pin_root as string) ?? DEFAULT_PIN_ROOT).replace(/\/+$/, '');
@@ -140,6 +145,7 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
       size: (ct.size as number) ?? DEFAULT_TABLES.connTable.size,
       ipv6Size: (ct.ipv6_size as number) ?? DEFAULT_TABLES.connTable.ipv6Size,
       unconfirmedSize: (ct.unconfirmed_size as number) ?? DEFAULT_TABLES.connTable.unconfirmedSize,
+      natSize: (ct.nat_size as number) ?? DEFAULT_TABLES.connTable.natSize,
     },
     persistenceTable: { size: (pt.size as number) ?? DEFAULT_TABLES.persistenceTable.size },
   };
@@ -157,7 +163,23 @@ function normDirector(d: Raw, p: Problems): DirectorModel {
     pinRoot,
     pinDir: `${pinRoot}/${d.name as string}`,
     ...tables,
+    ...(insideInterface !== undefined ? { insideInterface } : {}),
+    ...(snatPool ? { snatPool: snatPool.map((a) => a.text) } : {}),
   };
+}
+
+/** A list of plain addresses (`snat_pool`), canonical, each once; null when absent. */
+function addressList(v: unknown, at: PathSeg[], p: Problems): Addr[] | null {
+  if (v === undefined) return null;
+  const out: Addr[] = [];
+  (v as unknown[]).forEach((x, i) => {
+    const a = usable(parseAddr(x, [...at, i], p), 'a source address', [...at, i], p);
+    if (!a) return;
+    const first = out.findIndex((y) => y.text === a.text);
+    if (first >= 0) p.add([...at, i], `${a.text} is already ${at[at.length - 1]}[${first}]`);
+    else out.push(a);
+  });
+  return out;
 }
 
 const TIMEOUT_FIELDS = [['tcp', 'tcp'], ['tcp_fin', 'tcpFin'], ['udp', 'udp']] as const;
@@ -419,7 +441,7 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
     const family: Family = vipA?.ip.family ?? 4;
     const vip = vipA?.text ?? String(s.vip);
     const protocol = (s.protocol as 'tcp' | 'udp') ?? 'tcp';
-    const method = (s.method as 'dr' | 'tun') ?? 'dr';
+    const method = (s.method as ServiceModel['method']) ?? 'dr';
     let port = (s.port as number | undefined) ?? 0;
     let ports: string | null = null;
     let items: { run: PortRun; path: PathSeg[] }[] = [];
@@ -497,7 +519,7 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
         if (rport !== 0 && !items.some((x) => x.run.from <= rport && rport <= x.run.to)) {
           p.add([...rat, 'port'], `${rport} is not one of the service's ports (${ports}): a real of a grouped service takes every port of the group; its port says which one health checks probe`);
         }
-      } else if (rport !== port) p.add([...rat, 'port'], `${rport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
+      } else portProblem(rport, port, method, [...rat, 'port'], p);
       checkForwarding(a, method, family, vipA, director, dirNets, [...rat, 'address'], p);
       const ownCheck = r.check != null ? parseCheck(r.check as RawCheck, [...rat, 'check'], p) : null;
       if (ports !== null) {
@@ -561,15 +583,18 @@ function normServices(list: Raw[], director: DirectorModel, timeouts: TimeoutsMo
         if (sport !== 0 && !items.some((x) => x.run.from <= sport && sport <= x.run.to)) {
           p.add([...sat, 'port'], `${sport} is not one of the service's ports (${ports}): the sorry server takes every port of the group`);
         }
-      } else if (sport !== port) p.add([...sat, 'port'], `${sport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports`);
+      } else portProblem(sport, port, method, [...sat, 'port'], p);
       if (a) {
         checkForwarding(a, method, family, vipA, director, dirNets, [...sat, 'address'], p);
         if (realAddrs.has(a.text)) p.add([...sat, 'address'], `${a.text} is also reals[${realAddrs.get(a.text)}]`);
         sorryServer = { address: a.text, family: a.ip.family, port: sport };
       }
     }
+    const snatPool = method === 'fullnat' ? fullNatPool(s, director, family, vip, [...realAddrs.keys(), ...(sorryServer ? [sorryServer.address] : [])], at, p) : null;
+    if (method !== 'fullnat' && s.snat_pool !== undefined) p.add([...at, 'snat_pool'], `only a fullnat service rewrites the source; this one is ${method}`);
     out.push({
       key, name, vip, family, port, ports, protocol, method,
+      ...(snatPool ? { snatPool } : {}),
       scheduler: (s.scheduler as ServiceModel['scheduler']) ?? 'maglev',
       persistence,
       timeouts: normTimeouts(s.timeouts as Raw | undefined, timeouts, [...at, 'timeouts'], p),
@@ -631,11 +656,61 @@ function needsPort(t: string | undefined): boolean {
   return t === undefined || t === 'tcp' || t === 'http' || t === 'https' || t === 'udp';
 }
 
-/** DR: same family as the VIP and on a director subnet; TUN: a tunnel source of the real's family. */
+/**
+ * A real's (or sorry server's) port against the service's. DR and TUN leave the destination port
+ * as the client sent it; NAT and full-NAT rewrite it (VIP:80 -> real:8080), except on a port-0
+ * service, whose flows keep whatever port they came to.
+ */
+function portProblem(rport: number, port: number, method: ServiceModel['method'], path: PathSeg[], p: Problems): void {
+  if (rport === port) return;
+  if (method === 'dr' || method === 'tun') {
+    p.add(path, `${rport} differs from the service port ${port}: ${method.toUpperCase()} forwards without rewriting ports (method: nat maps ports)`);
+  } else if (port === 0) {
+    p.add(path, `${rport}: the service is port 0 (every port), so ${method.toUpperCase()} keeps each flow's own port; leave the real's port out or 0`);
+  }
+}
+
+/**
+ * A fullnat service's source pool: its own `snat_pool`, else `director.snat_pool`, restricted to
+ * the VIP's family (the reals are of that family too). None is a problem: the reals would have no
+ * address to answer.
+ */
+function fullNatPool(s: Raw, director: DirectorModel, family: Family, vip: string, reals: string[], at: PathSeg[], p: Problems): string[] {
+  const own = s.snat_pool !== undefined ? addressList(s.snat_pool, [...at, 'snat_pool'], p) : null;
+  const list = own ? own.map((a) => a.text) : (director.snatPool ?? []);
+  const where = own ? 'snat_pool' : 'director.snat_pool';
+  const pool: string[] = [];
+  list.forEach((a, i) => {
+    const fam: Family = a.includes(':') ? 6 : 4;
+    const path: PathSeg[] = own ? [...at, 'snat_pool', i] : ['director', 'snat_pool', i];
+    if (a === vip) p.add(path, `${a} is the service's VIP: the pool must be other addresses of the director`);
+    else if (reals.includes(a)) p.add(path, `${a} is a real of this service`);
+    else if (fam === family) pool.push(a);
+    else if (own) p.add(path, `${a} is ${familyName(fam)} but the VIP is ${familyName(family)}: full-NAT does not change the family`);
+  });
+  if (pool.length === 0 && list.length === 0) {
+    p.add([...at, 'method'], `fullnat needs source addresses for the reals to answer: set snat_pool on the service or director.snat_pool (addresses of this director, ${familyName(family)})`);
+  } else if (pool.length === 0 && !own) {
+    p.add([...at, 'method'], `fullnat needs a ${familyName(family)} source address: ${where} has none of the VIP's family`);
+  }
+  return pool;
+}
+
+/**
+ * DR: same family as the VIP and on a director subnet; TUN: a tunnel source of the real's family;
+ * NAT and full-NAT: the VIP's family (the real answers to the director, which routes toward it,
+ * so no subnet of its own is needed).
+ */
 function checkForwarding(
-  a: Addr, method: 'dr' | 'tun', family: Family, vipA: Addr | null, director: DirectorModel,
+  a: Addr, method: ServiceModel['method'], family: Family, vipA: Addr | null, director: DirectorModel,
   dirNets: { ip: Ip; prefix: number }[], path: PathSeg[], p: Problems,
 ): void {
+  if (method === 'nat' || method === 'fullnat') {
+    if (vipA && a.ip.family !== family) {
+      p.add(path, `${a.text} is ${familyName(a.ip.family)} but the VIP is ${familyName(family)}: ${method === 'nat' ? 'NAT' : 'full-NAT'} does not change the family (use method: tun)`);
+    }
+    return;
+  }
   if (method === 'dr') {
     if (vipA && a.ip.family !== family) {
       p.add(path, `${a.text} is ${familyName(a.ip.family)} but the VIP is ${familyName(family)}: DR cannot change the family (use method: tun)`);

@@ -13,6 +13,17 @@ export interface RuntimeOptions {
   sysClassNet?: string;
   /** Addresses of an interface by family; default asks `ip -j addr show dev IF`. */
   interfaceAddresses?: (ifname: string) => { family: Family; address: string }[];
+  /** Whether the kernel forwards the family on an interface; default reads
+   *  /proc/sys/net/ipv4|ipv6/conf/IF/forwarding. */
+  forwarding?: (ifname: string, family: Family) => boolean | null;
+}
+
+function procForwarding(ifname: string, family: Family): boolean | null {
+  try {
+    return fs.readFileSync(`/proc/sys/net/ipv${family}/conf/${ifname}/forwarding`, 'utf8').trim() !== '0';
+  } catch {
+    return null;
+  }
 }
 
 function ipAddresses(ifname: string): { family: Family; address: string }[] {
@@ -41,7 +52,37 @@ export function checkRuntime(t: Topology, opts: RuntimeOptions = {}): Problem[] 
     if (v.interface !== t.director.interface) need(v.interface, `vrrp[${i}].interface`, 'VRRP adverts are sent there');
     v.trackInterfaces.forEach((ti, j) => need(ti.name, `vrrp[${i}].track_interfaces[${j}]`, 'tracked for FAULT'));
   });
+  const inside = t.director.insideInterface;
+  const insideOk = inside ? need(inside, 'director.inside_interface', 'the XDP program attaches there too, toward the NAT reals') : false;
   if (!dirOk) return out;
+  // NAT's next hops come from bpf_fib_lookup, which answers only where the kernel forwards (it
+  // says "forwarding disabled" otherwise and every NAT packet would go to the kernel untouched).
+  // xlvs does not turn the machine into a router by itself: LVS-NAT asks the same of the operator.
+  const fwd = opts.forwarding ?? procForwarding;
+  const natFamilies = new Set(t.services.filter((s) => s.method === 'nat' || s.method === 'fullnat').map((s) => s.family));
+  for (const f of [...natFamilies].sort()) {
+    for (const [ifname, at] of [[t.director.interface, 'director.interface'], ...(inside && insideOk ? [[inside, 'director.inside_interface']] : [])] as [string, string][]) {
+      if (fwd(ifname, f) === false) {
+        out.push({ path: at, message: `IPv${f} forwarding is off on ${ifname}, and NAT services need it (bpf_fib_lookup finds no next hop otherwise): sysctl -w net.ipv${f}.conf.${ifname}.forwarding=1 (or ${f === 4 ? 'net.ipv4.ip_forward=1' : 'net.ipv6.conf.all.forwarding=1'}, and in /etc/sysctl.d to keep it)`, line: 0, col: 0 });
+      }
+    }
+  }
+  // Full-NAT's pool addresses are where the reals answer: the director must own them, or no
+  // reply would reach it (the kernel answers ARP/ND for them, XDP rewrites what arrives).
+  const pools = new Map<string, string>();
+  t.director.snatPool?.forEach((a, i) => pools.set(a, `director.snat_pool[${i}]`));
+  t.services.forEach((s, i) => {
+    if (s.method === 'fullnat') s.snatPool?.forEach((a, j) => { if (!pools.has(a)) pools.set(a, `services[${i}].snat_pool[${j}]`); });
+  });
+  if (pools.size) {
+    // A VRRP address counts: it is on the Master, the one director that forwards (and it moves
+    // with the VIP on failover, as an inner gateway address does).
+    const own = new Set([...addrsOf(t.director.interface), ...(insideOk ? addrsOf(inside!) : [])].map((a) => a.address));
+    for (const v of t.vrrp) for (const a of v.vips) own.add(a.address);
+    for (const [a, at] of pools) {
+      if (!own.has(a)) out.push({ path: at, message: `${a} is not an address of ${inside && insideOk ? `${t.director.interface} or ${inside}` : t.director.interface}: the reals answer full-NAT flows to it, so the director must own it (an interface address, or a VRRP address of this topology)`, line: 0, col: 0 });
+    }
+  }
   const missing = new Set<Family>();
   for (const s of t.services) {
     if (s.method !== 'tun') continue;

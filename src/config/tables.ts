@@ -8,7 +8,7 @@ import { LB } from '../maps/lb';
 /** Default entries: IPv4 connections, IPv6 connections, unconfirmed flows, persistence
  *  (lb_shared.h's sizes). */
 export const DEFAULT_TABLES: TableSizes = {
-  connTable: { size: LB.CONN_ENTRIES, ipv6Size: LB.CONN6_ENTRIES, unconfirmedSize: LB.NEW_ENTRIES },
+  connTable: { size: LB.CONN_ENTRIES, ipv6Size: LB.CONN6_ENTRIES, unconfirmedSize: LB.NEW_ENTRIES, natSize: LB.NAT_ENTRIES },
   persistenceTable: { size: LB.PERSIST_ENTRIES },
 };
 

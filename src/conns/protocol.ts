@@ -15,7 +15,7 @@ export interface WorkerData {
 
 export type ToWorker =
   | { t: 'census' }
-  | { t: 'list'; id: number; filter: ConnFilterSpec; reals: Array<[number, string]> }
+  | { t: 'list'; id: number; filter: ConnFilterSpec; reals: Array<[number, string, number]>; pools?: Array<[number, string[]]> }
   /** The previous rows of listing `id` were written out: read the next chunk. */
   | { t: 'more'; id: number }
   | { t: 'cancel'; id: number };

@@ -140,7 +140,7 @@ export class ConnTable implements ConnCensus {
   }
 
   /** A listing of the entries `filter` matches; `reals` names the destination column. */
-  list(filter: ConnFilterSpec, reals: Array<{ id: number; address: string }>): ConnListing {
+  list(filter: ConnFilterSpec, reals: Array<{ id: number; address: string; port?: number }>, pools: Array<{ vipId: number; addresses: string[] }> = []): ConnListing {
     if (this.closed) throw new XlvsError(ErrorCodes.CONTROL, 'connection table: closed');
     const id = this.nextId++;
     const l = { queue: [] as FromWorker[], wake: null as Pending | null };
@@ -155,7 +155,7 @@ export class ConnTable implements ConnCensus {
       self.lists.set(id, l);
       let done = false;
       try {
-        self.send({ t: 'list', id, filter, reals: reals.map((r) => [r.id, r.address]) });
+        self.send({ t: 'list', id, filter, reals: reals.map((r) => [r.id, r.address, r.port ?? 0]), pools: pools.map((p) => [p.vipId, p.addresses]) });
         for (;;) {
           const m = await take();
           if (m.t === 'rows') {

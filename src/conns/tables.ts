@@ -7,7 +7,8 @@
 //  - lb_new: unconfirmed flows of both families (flow_key), and the persistence templates of
 //    unconfirmed flows (state LB_CS_TEMPLATE, proto 0): not connections, skipped everywhere.
 // The value is struct conn_value (16 bytes) in all three: real_id@0 (u32), vip_id@4 (u16),
-// state@6 (u8, LB_CS_*), expires@8 (u32, the CLOCK_MONOTONIC second after which it is unused).
+// state@6 (u8, LB_CS_*), nat_addr@7 (u8), expires@8 (u32, the CLOCK_MONOTONIC second after which
+// it is unused), nat_port@12 (be16: full-NAT's source binding).
 import { AF4 } from '../dataplane/addr';
 import { LB } from '../maps/lb';
 
@@ -32,6 +33,9 @@ export const V_REAL = 0;
 export const V_VIP = 4;
 export const V_STATE = 6;
 export const V_EXPIRES = 8;
+/** Full-NAT: 1 + the pool address index (u8) and the source port (network order). */
+export const V_NAT_ADDR = 7;
+export const V_NAT_PORT = 12;
 
 export interface FlowTable { map: 'lb_conns' | 'lb_conns6' | 'lb_new'; key: KeyLayout; confirmed: boolean }
 

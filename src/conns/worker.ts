@@ -12,7 +12,7 @@ import { monotonicSeconds } from '../dataplane/flows';
 import { lbConfig } from '../maps/lb';
 import { Tally, fixesFor, REAL_LOAD_SIZE, REAL_LOAD_FIX_SIZE } from './census';
 import { matcherOf, ConnMatcher } from './filter';
-import { rowLine } from './rows';
+import { rowLine, RowNames } from './rows';
 import { FLOW_TABLES, FlowTable, CONN_VALUE_SIZE, liveConn } from './tables';
 import type { FromWorker, ToWorker, WorkerData, ListSummary } from './protocol';
 import type { ConnFilterSpec } from './filter';
@@ -100,7 +100,7 @@ interface Listing {
   chunks: Generator<{ keys: Buffer; values: Buffer; count: number }> | null;
   filter: ConnFilterSpec;
   match: ConnMatcher;
-  reals: Map<number, string>;
+  names: RowNames;
   limit: number;
   summary: ListSummary;
 }
@@ -124,9 +124,12 @@ function closeTable(l: Listing): void {
   l.map = null;
 }
 
-function startList(id: number, filter: ConnFilterSpec, reals: Array<[number, string]>): void {
+function startList(id: number, filter: ConnFilterSpec, reals: Array<[number, string, number]>, pools: Array<[number, string[]]> = []): void {
+  const byId = new Map(reals.map(([rid, address, port]) => [rid, { address, port }]));
+  const poolOf = new Map(pools);
+  const names: RowNames = { real: (rid) => byId.get(rid), pool: (vipId, ix) => poolOf.get(vipId)?.[ix - 1] };
   const l: Listing = {
-    table: 0, map: null, chunks: null, filter, match: () => false, reals: new Map(reals),
+    table: 0, map: null, chunks: null, filter, match: () => false, names,
     limit: filter.limit ?? Infinity, summary: { scanned: 0, matched: 0, truncated: false },
   };
   listings.set(id, l);
@@ -149,7 +152,6 @@ function next(id: number): void {
   const l = listings.get(id);
   if (!l) return;
   const now = dataplaneNow();
-  const realAddr = (rid: number) => l.reals.get(rid);
   for (;;) {
     if (l.summary.matched >= l.limit) {
       l.summary.truncated = true;
@@ -168,7 +170,7 @@ function next(id: number): void {
       const ko = i * ks;
       const vo = i * CONN_VALUE_SIZE;
       if (!liveConn(values, vo, now) || !l.match(keys, ko, values, vo)) continue;
-      text += rowLine(t.key, t.confirmed, keys, ko, values, vo, now, realAddr);
+      text += rowLine(t.key, t.confirmed, keys, ko, values, vo, now, l.names);
       n++;
       l.summary.matched++;
     }
@@ -191,7 +193,7 @@ port.on('message', (m: ToWorker) => {
       try { census(); } catch (e) { post({ t: 'census-error', ...errorFields(e) }); }
       return;
     case 'list':
-      try { startList(m.id, m.filter, m.reals); } catch (e) { finish(m.id); post({ t: 'error', id: m.id, ...errorFields(e) }); }
+      try { startList(m.id, m.filter, m.reals, m.pools); } catch (e) { finish(m.id); post({ t: 'error', id: m.id, ...errorFields(e) }); }
       return;
     case 'more':
       try { next(m.id); } catch (e) { finish(m.id); post({ t: 'error', id: m.id, ...errorFields(e) }); }

@@ -214,25 +214,38 @@ export class Daemon {
       (this.metrics ? `, metrics http://${topo.metrics.host}:${topo.metrics.port}/metrics` : ''));
   }
 
-  private attach(): void {
+  /** The director's interface, and the inside one of a two-armed NAT director. */
+  private interfaces(): string[] {
     const d = this.topo.director;
-    const q = queryXdp(d.interface);
+    return d.insideInterface && d.insideInterface !== d.interface ? [d.interface, d.insideInterface] : [d.interface];
+  }
+
+  private attach(): void {
+    for (const ifname of this.interfaces()) this.attachTo(ifname);
+  }
+
+  private attachTo(ifname: string): void {
+    const d = this.topo.director;
+    const q = queryXdp(ifname);
     const ours = this.dp.program.id;
-    if (q.native === ours) { this.xdpMode = 'native'; return; }
-    if (q.generic === ours) { this.xdpMode = 'generic'; return; }
+    if (q.native === ours || q.generic === ours) {
+      this.xdpMode = q.native === ours ? 'native' : 'generic';
+      this.dp.addTxPort(ifname);
+      return;
+    }
     const prev = this.replacesProgId;
     if (prev !== null && (q.native === prev || q.generic === prev)) {
       // One atomic swap in the mode the previous program ran in: no packet meets no program.
-      this.xdpMode = this.dp.attach(d.interface, q.native === prev ? 'native' : 'generic').mode;
-      this.event('daemon', `replaced XDP program ${prev} with ${ours} (${this.xdpMode}) on ${d.interface}`);
+      this.xdpMode = this.dp.attach(ifname, q.native === prev ? 'native' : 'generic').mode;
+      this.event('daemon', `replaced XDP program ${prev} with ${ours} (${this.xdpMode}) on ${ifname}`);
       return;
     }
     if (q.native !== undefined || q.generic !== undefined) {
-      throw new XlvsError(ErrorCodes.BPF_ATTACH, `${d.interface} already has another XDP program (id ${q.native ?? q.generic}); detach it first (ip link set dev ${d.interface} xdp off)`);
+      throw new XlvsError(ErrorCodes.BPF_ATTACH, `${ifname} already has another XDP program (id ${q.native ?? q.generic}); detach it first (ip link set dev ${ifname} xdp off)`);
     }
-    this.xdpMode = this.dp.attach(d.interface, d.xdpMode).mode;
-    if (this.xdpMode !== d.xdpMode) this.event('daemon', `warning: ${d.xdpMode} XDP failed on ${d.interface}; running in ${this.xdpMode} mode`);
-    else this.event('daemon', `attached XDP (${this.xdpMode}) to ${d.interface}`);
+    this.xdpMode = this.dp.attach(ifname, d.xdpMode).mode;
+    if (this.xdpMode !== d.xdpMode) this.event('daemon', `warning: ${d.xdpMode} XDP failed on ${ifname}; running in ${this.xdpMode} mode`);
+    else this.event('daemon', `attached XDP (${this.xdpMode}) to ${ifname}`);
   }
 
   // ---- inputs to the Director ---------------------------------------------------------------
@@ -536,7 +549,9 @@ export class Daemon {
       if (keepForwarding) {
         this.dp.close();
       } else {
-        try { this.dp.detach(this.topo.director.interface); } catch (e) { this.log(`[daemon] detach: ${(e as Error).message}`); }
+        for (const ifname of this.interfaces()) {
+          try { this.dp.detach(ifname); } catch (e) { this.log(`[daemon] detach ${ifname}: ${(e as Error).message}`); }
+        }
         this.dp.destroy();
         // Nothing delivers to the local reals any more: their VIPs leave lo, the sysctls go back.
         try {
@@ -557,7 +572,7 @@ export class Daemon {
       }
       case 'conns':
         if (!this.conns) throw new XlvsError(ErrorCodes.CONTROL, 'conns: the data plane is not up yet');
-        return connsReply(this.conns, req, this.dp.reals.list());
+        return connsReply(this.conns, req, this.dp.reals.list(), this.dp.vips.list());
       case 'real': return this.realOverride(req as OverrideRequest);
       case 'reload': return this.reload({ clearOverrides: !!req.clearOverrides });
       case 'stop':

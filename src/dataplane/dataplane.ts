@@ -16,12 +16,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XlvsError, ErrorCodes } from '../errors';
 import { bpfObject } from '../paths';
-import { BpfObject, BpfProgram, BpfMap, attachXdp, detachXdp, XdpMode } from '../loader';
+import { BpfObject, BpfProgram, BpfMap, attachXdp, detachXdp, XdpMode, ifindexOf } from '../loader';
 import {
   LB, LB_MAPS, vipKey as vipKeyCodec, peerKey as peerKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
   flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, vipEntry as vipEntryCodec,
   conn4Key as conn4KeyCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
+  natRev as natRevCodec, snatPool as snatPoolCodec, lbIface as lbIfaceCodec,
 } from '../maps/lb';
 import { DirectorConfig, configOf, formatAddr, AF6 } from './spec';
 import { serviceKey } from './addr';
@@ -30,6 +31,7 @@ import { VipTable } from './vips';
 import { RealTable } from './reals';
 import { Stats } from './stats';
 import { Flows } from './flows';
+import { run } from '../sys/exec';
 
 export type { VipState } from './vips';
 export type { RealState } from './reals';
@@ -62,19 +64,21 @@ export interface FlowTableSizes {
   unconfirmed?: number;
   /** lb_persist: persistence templates. */
   persist?: number;
+  /** lb_nat_rev: NAT and full-NAT reverse entries (one per NAT flow, both families). */
+  nat?: number;
 }
 
-const TABLE_MAPS: Record<keyof FlowTableSizes, MapName> = { conns: 'lb_conns', conns6: 'lb_conns6', unconfirmed: 'lb_new', persist: 'lb_persist' };
+const TABLE_MAPS: Record<keyof FlowTableSizes, MapName> = { conns: 'lb_conns', conns6: 'lb_conns6', unconfirmed: 'lb_new', persist: 'lb_persist', nat: 'lb_nat_rev' };
 export const DEFAULT_FLOW_TABLES: Required<FlowTableSizes> = {
-  conns: LB.CONN_ENTRIES, conns6: LB.CONN6_ENTRIES, unconfirmed: LB.NEW_ENTRIES, persist: LB.PERSIST_ENTRIES,
+  conns: LB.CONN_ENTRIES, conns6: LB.CONN6_ENTRIES, unconfirmed: LB.NEW_ENTRIES, persist: LB.PERSIST_ENTRIES, nat: LB.NAT_ENTRIES,
 };
 /** Bounds of a table size: the kernel rounds a hash map's buckets up to a power of two. */
 export const MIN_TABLE_ENTRIES = 1024;
 export const MAX_TABLE_ENTRIES = 1 << 28;
 
 /** The flow tables a topology's director.conn_table and director.persistence_table ask for. */
-export function flowTablesOf(d: { connTable: { size: number; ipv6Size: number; unconfirmedSize: number }; persistenceTable: { size: number } }): FlowTableSizes {
-  return { conns: d.connTable.size, conns6: d.connTable.ipv6Size, unconfirmed: d.connTable.unconfirmedSize, persist: d.persistenceTable.size };
+export function flowTablesOf(d: { connTable: { size: number; ipv6Size: number; unconfirmedSize: number; natSize: number }; persistenceTable: { size: number } }): FlowTableSizes {
+  return { conns: d.connTable.size, conns6: d.connTable.ipv6Size, unconfirmed: d.connTable.unconfirmedSize, persist: d.persistenceTable.size, nat: d.connTable.natSize };
 }
 
 function sizeTables(obj: BpfObject, t: FlowTableSizes | undefined): void {
@@ -107,6 +111,10 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_vip_ids: { key: 4, value: vipEntryCodec.size },
   lb_no_accept: { key: vipKeyCodec.size, value: 4 },
   lb_peers: { key: peerKeyCodec.size, value: 4 },
+  lb_nat_rev: { key: flowKeyCodec.size, value: natRevCodec.size },
+  lb_snat: { key: 4, value: snatPoolCodec.size },
+  lb_tx_ports: { key: 4, value: 4 },
+  lb_ifaces: { key: 4, value: lbIfaceCodec.size },
 };
 
 export class Dataplane {
@@ -128,6 +136,9 @@ export class Dataplane {
     this.vips = new VipTable(this.ix, this.reals);
     this.stats = new Stats(this.ix, this.vips, this.reals);
     this.flows = new Flows(this.ix);
+    // Replies of NAT reals are looked for while a NAT VIP exists (LB_VF_NAT_ON): maps of an
+    // older build taken over by loadOver may lack it; adopted ones have it (no write then).
+    this.ix.syncNatOn();
   }
 
   /** Loads lb.bpf.o, writes the director config, pins program and maps under `pinDir`. */
@@ -305,11 +316,38 @@ export class Dataplane {
 
   // ---- attachment and lifetime ------------------------------------------------------------
 
+  /**
+   * Attaches the lb program to an interface and makes it a redirect target (lb_tx_ports): NAT
+   * sends a packet out of another interface the program runs on (two-armed: outside and inside)
+   * with XDP_REDIRECT, out of the one it came in by with XDP_TX. Attach it to every interface
+   * NAT traffic crosses.
+   */
   attach(ifname: string, mode: XdpMode = 'native'): { mode: XdpMode } {
-    return attachXdp(ifname, this.program, { mode, fallbackToGeneric: true });
+    const r = attachXdp(ifname, this.program, { mode, fallbackToGeneric: true });
+    this.addTxPort(ifname);
+    return r;
+  }
+
+  /**
+   * Makes an interface a redirect target (lb_tx_ports) and records its MAC (lb_ifaces: NAT
+   * replies are sent to it), without attaching: attach() does this, and a daemon that finds
+   * its program already attached. `mac` defaults to the interface's own (ip link).
+   */
+  addTxPort(ifname: string, mac?: string): void {
+    const ifindex = ifindexOf(ifname);
+    this.ix.maps.lb_ifaces.update(u32(ifindex), lbIfaceCodec.encode({ mac: mac ?? linkMac(ifname) }));
+    this.ix.maps.lb_tx_ports.update(u32(ifindex), u32(ifindex));
+  }
+
+  /** The interfaces (ifindexes) NAT may redirect to. */
+  txPorts(): number[] {
+    return [...this.ix.maps.lb_tx_ports.entries()].map(([k]) => k.readUInt32LE(0)).sort((a, b) => a - b);
   }
 
   detach(ifname: string): void {
+    const ifindex = ifindexOf(ifname);
+    try { this.ix.maps.lb_tx_ports.delete(u32(ifindex)); } catch { /* not a port */ }
+    try { this.ix.maps.lb_ifaces.delete(u32(ifindex)); } catch { /* not a port */ }
     detachXdp(ifname, 'all');
   }
 
@@ -337,3 +375,11 @@ export class Dataplane {
 }
 
 export { serviceKey };
+
+/** An interface's MAC in this network namespace (`ip -j link show`). */
+function linkMac(ifname: string): string {
+  const out = run(['ip', '-j', 'link', 'show', 'dev', ifname]).stdout;
+  const j = JSON.parse(out) as Array<{ address?: string }>;
+  if (!j[0]?.address) throw new XlvsError(ErrorCodes.BPF_NO_IFACE, `${ifname}: no MAC address (ip link)`);
+  return j[0].address;
+}

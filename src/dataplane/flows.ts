@@ -24,6 +24,8 @@ export interface Connection {
   expires: number;
   /** In lb_conns/lb_conns6 (a second packet seen), else in lb_new. */
   confirmed: boolean;
+  /** Full-NAT: the source the real sees for this flow (the director's mapping, for its logs). */
+  snat?: { address: string; port: number };
 }
 
 /** CLOCK_MONOTONIC in whole seconds: the base of the flow clock and of Connection.expires. */
@@ -89,6 +91,7 @@ export class Flows {
         protocol: f.proto === 17 ? 'udp' : 'tcp', client: formatAddr(f.src, f.family), clientPort: f.sport,
         vip: formatAddr(f.dst, f.family), vipPort: f.dport, realId: c.realId, vipId: c.vipId,
         state: CONN_STATES[c.state] ?? `state-${c.state}`, expires: c.expires, confirmed,
+        ...(c.natAddr ? { snat: this.snatOf(c) } : {}),
       });
     };
     for (const [k, v] of this.ix.maps.lb_conns.entries()) {
@@ -98,6 +101,13 @@ export class Flows {
     for (const [k, v] of this.ix.maps.lb_conns6.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), true);
     for (const [k, v] of this.ix.maps.lb_new.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), false);
     return out;
+  }
+
+  /** A full-NAT flow's source binding: pool address (by index) and port. */
+  private snatOf(c: ConnValue): { address: string; port: number } | undefined {
+    const p = this.ix.pools.get(c.vipId);
+    if (!p || c.natAddr < 1 || c.natAddr > p.count) return undefined;
+    return { address: formatAddr(p.addr.subarray(16 * (c.natAddr - 1), 16 * c.natAddr), p.family), port: c.natPort };
   }
 
   /** A real's connection counts as the data plane keeps them (lb_real_load + lb_real_load_fix). */

@@ -5,7 +5,7 @@
 import { XlvsError, ErrorCodes } from '../errors';
 import { BpfMap, possibleCpus } from '../loader';
 import { buildMaglevTable } from '../maglev/maglev';
-import { LB, realInfo as realInfoCodec, RealInfo, lbCounters, peerKey as peerKeyCodec } from '../maps/lb';
+import { LB, realInfo as realInfoCodec, RealInfo, lbCounters, peerKey as peerKeyCodec, vipFilterSlot } from '../maps/lb';
 import { VipRef, RealSpec, realInfoOf, selectable, stateName, formatAddr, AF6 } from './spec';
 import { DataplaneIndex, dataplaneState, u32 } from './state';
 
@@ -23,6 +23,8 @@ export interface RealState {
   lowerThreshold: number;
   /** This director's own address (LB_RF_LOCAL): delivered locally, never forwarded. */
   local: boolean;
+  /** NAT, full-NAT: the real's port (0 = the VIP's). */
+  port: number;
 }
 
 interface PendingSwap { vipId: number; inner: BpfMap; commit(): void; rollback(): void }
@@ -64,12 +66,14 @@ export class RealTable {
     const all = sorry ? [...reals.map((r, i) => ({ r, where: `reals[${i}]` })), { r: sorry, where: 'sorry' }] : reals.map((r, i) => ({ r, where: `reals[${i}]` }));
     for (const { r, where } of all) {
       const w = `vip ${v.key} ${where}`;
-      const { info, addr } = realInfoOf(r, vipId, w);
+      const { info, addr } = realInfoOf(r, vipId, w, { method: v.info.method, family: v.resolved.address.family, port: v.resolved.port });
       if (next.has(r.id)) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `${w}.id: ${r.id} is used twice`);
       const other = this.ix.reals.get(r.id);
       if (other && other.vipId !== vipId) throw dataplaneState(`${w}.id: real id ${r.id} belongs to VIP ${this.ix.keyOfId(other.vipId)}`);
       // DR and TUN keep the VIP's port, so one address can be only one real of a VIP; the
-      // address is also the real's Maglev placement key (the same on every director).
+      // address is also the real's Maglev placement key (the same on every director). (NAT
+      // could tell real:8080 from real:8081, but one placement key per address keeps Maglev's
+      // placement the same on every director: also one real per address.)
       if (seenAddr.has(addr.text)) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `${w}.address: ${addr.text} is already real id ${seenAddr.get(addr.text)} of this VIP`);
       seenAddr.set(addr.text, r.id);
       next.set(r.id, info);
@@ -96,13 +100,19 @@ export class RealTable {
     };
     // Committed: update the index, then clear the reals that left (after the swap, so the new
     // table never points at them).
+    const nat = v.info.method === LB.METHOD_NAT;
     const commit = () => {
       const left = this.ix.realIdsOf(vipId).filter((id) => !next.has(id));
+      const leftAddrs = left.map((id) => this.ix.reals.get(id)!.addr);
       for (const [id, info] of next) this.ix.reals.set(id, info);
       v.info = { ...prevInfo, sorryReal: sorryId, localReal: localId };
       for (const id of left) this.clear(id);
+      // A NAT real's filter bit (its replies) comes out after it left.
+      if (nat) for (const a of leftAddrs) this.ix.setFilterSlot(vipFilterSlot(a));
     };
     try {
+      // ... and goes in before it is written.
+      if (nat) for (const info of next.values()) this.ix.setFilterSlot(vipFilterSlot(info.addr), undefined, { src: [info.addr] });
       for (const [id, info] of next) {
         const old = this.ix.reals.get(id);
         if (old && realInfoCodec.encode(old).equals(realInfoCodec.encode(info))) continue;
@@ -211,7 +221,7 @@ export class RealTable {
         id, vipKey: vip ? vip.key : '', address: formatAddr(r.addr, r.family), mac: r.mac,
         nexthopMac: r.nexthopMac === '00:00:00:00:00:00' ? null : r.nexthopMac, weight: r.weight,
         state: stateName(r.state) as 'up' | 'drain' | 'down', sorry: vip ? vip.info.sorryReal === id : false,
-        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold, local: (r.flags & LB.RF_LOCAL) !== 0,
+        upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold, local: (r.flags & LB.RF_LOCAL) !== 0, port: r.port,
       });
     }
     return out;

@@ -2,11 +2,21 @@
 // and turned into the map structs of src/maps/lb.ts. Pure: every error names the field.
 import { XlvsError, ErrorCodes } from '../errors';
 import { isPrime } from '../maglev/maglev';
-import { LB, VipInfo, VipKey, RealInfo, LbConfig } from '../maps/lb';
+import { LB, VipInfo, VipKey, RealInfo, LbConfig, SnatPool } from '../maps/lb';
 import { expandPortSpec, expandRuns, parsePortSpec, portSpecOf } from '../common/ports';
 import { Addr, AF4, AF6, parseAddr, parseMacAt, formatAddr, formatMac, serviceKey, parseServiceKey } from './addr';
 
-export type Method = 'dr' | 'tun';
+export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
+export const METHODS: readonly Method[] = ['dr', 'tun', 'nat', 'fullnat'];
+const METHOD_NUM: Record<Method, number> = { dr: LB.METHOD_DR, tun: LB.METHOD_TUN, nat: LB.METHOD_NAT, fullnat: LB.METHOD_FULLNAT };
+/** The Method of a vip_info.method value. */
+export function methodName(n: number): Method {
+  return n === LB.METHOD_TUN ? 'tun' : n === LB.METHOD_NAT ? 'nat' : n === LB.METHOD_FULLNAT ? 'fullnat' : 'dr';
+}
+/** NAT and full-NAT: the director rewrites addresses and sees the replies. */
+export function isNatMethod(n: number): boolean {
+  return n === LB.METHOD_NAT || n === LB.METHOD_FULLNAT;
+}
 export type OnDown = 'expire' | 'keep';
 export type RealState = 'up' | 'drain' | 'down';
 /** How this director's own real takes the VIP's flows (vip_info.local_mode, LB_LOCAL_*): none
@@ -72,7 +82,19 @@ export interface VipSpec {
   timeouts?: Timeouts;
   /** Default 'none'; 'active'/'backup' only matter while the VIP has a local real. */
   localMode?: LocalMode;
+  /** Full-NAT only: the source addresses (and port range) the director puts on packets toward
+   *  the reals; required for 'fullnat', refused for other methods. */
+  snatPool?: SnatPoolSpec;
 }
+
+/** A full-NAT VIP's source pool: 1..LB.SNAT_ADDRS addresses of the VIP's family, owned by the
+ *  director (its inside addresses), and the ports allocated on each (default 1024..65535). */
+export interface SnatPoolSpec {
+  addresses: string[];
+  portMin?: number;
+  portMax?: number;
+}
+export const DEFAULT_SNAT_PORTS = { min: 1024, max: 65535 } as const;
 
 /** A VIP by its service key (`10.0.0.1:80/tcp`, `[2001:db8::1]:443/tcp`) or its fields. */
 export type VipRef = string | { address: string; port: number; protocol: 'tcp' | 'udp'; ports?: string | null };
@@ -94,6 +116,9 @@ export interface RealSpec {
   lowerThreshold?: number;
   /** This director's own address: its packets go to the local kernel, never out (needs no MAC). */
   local?: boolean;
+  /** NAT, full-NAT: the real's port (VIP:80 -> real:8080); 0/absent = the VIP's port. DR and
+   *  TUN cannot change the port: refused there unless it equals the VIP's. */
+  port?: number;
 }
 
 export interface DirectorConfig {
@@ -172,14 +197,14 @@ export function resolveVipRef(ref: VipRef): ResolvedVip {
 
 /** Everything of vip_info except id, sorry_real and local_real, which the Dataplane owns. */
 export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<VipInfo, 'id' | 'sorryReal' | 'localReal'> {
-  const method = oneOf(spec.method, ['dr', 'tun'] as const, `${where}.method`);
+  const method = oneOf(spec.method, METHODS, `${where}.method`);
   const scheduler = oneOf(spec.scheduler ?? 'maglev', Object.keys(SCHEDULER_FIELDS) as Scheduler[], `${where}.scheduler`);
   const maxPrefix = family === AF6 ? 128 : 32;
   const tableSize = spec.tableSize ?? DEFAULT_TABLE_SIZE;
   intIn(tableSize, 2, MAX_TABLE_SIZE, `${where}.tableSize`);
   if (!isPrime(tableSize)) throw bad(`${where}.tableSize`, `${tableSize} is not prime (Maglev §3.4 needs a prime; e.g. 65537)`);
   return {
-    method: method === 'dr' ? LB.METHOD_DR : LB.METHOD_TUN,
+    method: METHOD_NUM[method],
     hashFields: SCHEDULER_FIELDS[scheduler],
     persistTimeoutMs: intIn(spec.persistenceTimeoutMs ?? 0, 0, 0xffffffff, `${where}.persistenceTimeoutMs`),
     persistPrefix: intIn(spec.persistencePrefix ?? maxPrefix, 0, maxPrefix, `${where}.persistencePrefix`),
@@ -192,6 +217,25 @@ export function vipPolicy(spec: VipSpec, family: number, where = 'vip'): Omit<Vi
     tmoTcpFin: intIn(spec.timeouts?.tcpFin ?? DEFAULT_TIMEOUTS.tcpFin, 1, MAX_TIMEOUT_S, `${where}.timeouts.tcpFin`),
     tmoUdp: intIn(spec.timeouts?.udp ?? DEFAULT_TIMEOUTS.udp, 1, MAX_TIMEOUT_S, `${where}.timeouts.udp`),
   };
+}
+
+/** Checks a full-NAT VIP's pool and encodes its snat_pool. */
+export function snatPoolOf(spec: VipSpec, family: number, where = 'vip'): SnatPool {
+  const p = spec.snatPool;
+  if (!p || typeof p !== 'object' || !Array.isArray(p.addresses)) throw bad(`${where}.snatPool`, 'a fullnat VIP needs {addresses: [...]} (the director\'s source addresses toward the reals)');
+  if (p.addresses.length < 1 || p.addresses.length > LB.SNAT_ADDRS) throw bad(`${where}.snatPool.addresses`, `${p.addresses.length} addresses: 1..${LB.SNAT_ADDRS}`);
+  const addr = Buffer.alloc(16 * LB.SNAT_ADDRS);
+  const seen = new Set<string>();
+  p.addresses.forEach((a, i) => {
+    const x = parseAddr(a, `${where}.snatPool.addresses[${i}]`);
+    if (x.family !== family) throw bad(`${where}.snatPool.addresses[${i}]`, `${x.text} is not of the VIP's family (IPv${family})`);
+    if (seen.has(x.text)) throw bad(`${where}.snatPool.addresses[${i}]`, `${x.text} is listed twice`);
+    seen.add(x.text);
+    x.bytes.copy(addr, 16 * i);
+  });
+  const portLo = intIn(p.portMin ?? DEFAULT_SNAT_PORTS.min, 1, 65535, `${where}.snatPool.portMin`);
+  const portHi = intIn(p.portMax ?? DEFAULT_SNAT_PORTS.max, portLo, 65535, `${where}.snatPool.portMax`);
+  return { addr, portLo, portHi, count: p.addresses.length, family };
 }
 
 export function schedulerName(hashFields: number, sched: number = LB.SCHED_HASH): string {
@@ -208,8 +252,12 @@ export function stateName(n: number): RealState | 'none' {
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
-/** Checks one real and encodes its real_info (owned by `vipId`). */
-export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: RealInfo; addr: Addr } {
+/**
+ * Checks one real and encodes its real_info (owned by `vipId`). `vip` (its method, family and
+ * port) decides what the real needs: DR and TUN a MAC to send to; NAT and full-NAT none (the
+ * kernel's routes and neighbours give the next hop, bpf_fib_lookup) but the VIP's family.
+ */
+export function realInfoOf(r: RealSpec, vipId: number, where: string, vip?: { method: number; family: number; port: number }): { info: RealInfo; addr: Addr } {
   if (!r || typeof r !== 'object') throw bad(where, 'expected {id, address, mac, weight, state}');
   intIn(r.id, 1, LB.MAX_REALS - 1, `${where}.id`);
   const addr = parseAddr(r.address, `${where}.address`);
@@ -219,9 +267,14 @@ export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: R
   const state = STATE_NUM[oneOf(r.state, ['up', 'drain', 'down'] as const, `${where}.state`)];
   if (r.local !== undefined && typeof r.local !== 'boolean') throw bad(`${where}.local`, `${JSON.stringify(r.local)} is not a boolean`);
   const local = r.local === true;
+  const nat = vip !== undefined && isNatMethod(vip.method);
   // A real whose MAC is not known yet may be configured only as down (never selected); a local
-  // real is not sent to.
-  if (!local && mac === ZERO_MAC && nexthopMac === ZERO_MAC && state !== STATE_NUM.down) throw bad(`${where}.mac`, 'a real needs a MAC to send to (or state down)');
+  // real is not sent to, and NAT finds its next hop by route (bpf_fib_lookup).
+  if (!local && !nat && mac === ZERO_MAC && nexthopMac === ZERO_MAC && state !== STATE_NUM.down) throw bad(`${where}.mac`, 'a real needs a MAC to send to (or state down)');
+  const port = intIn(r.port ?? 0, 0, 65535, `${where}.port`);
+  if (vip && !nat && port !== 0 && port !== vip.port) throw bad(`${where}.port`, `${port}: DR and TUN keep the VIP's port ${vip.port} (use method nat or fullnat to map ports)`);
+  if (nat && vip.port === 0 && port !== 0) throw bad(`${where}.port`, `${port}: a port-0 (all ports) VIP keeps each packet's port`);
+  if (nat && addr.family !== vip.family) throw bad(`${where}.address`, `${addr.text}: NAT cannot change the address family (the VIP is IPv${vip.family})`);
   const upperThreshold = intIn(r.upperThreshold ?? 0, 0, 0xffffffff, `${where}.upperThreshold`);
   const lowerThreshold = intIn(r.lowerThreshold ?? 0, 0, 0xffffffff, `${where}.lowerThreshold`);
   if (lowerThreshold && !upperThreshold) throw bad(`${where}.lowerThreshold`, 'needs an upperThreshold');
@@ -229,7 +282,7 @@ export function realInfoOf(r: RealSpec, vipId: number, where: string): { info: R
   return {
     info: {
       addr: addr.bytes, mac, nexthopMac, family: addr.family, state, vipId, weight, upperThreshold,
-      lowerThreshold: effectiveLowerThreshold(upperThreshold, lowerThreshold), flags: local ? LB.RF_LOCAL : 0,
+      lowerThreshold: effectiveLowerThreshold(upperThreshold, lowerThreshold), flags: local ? LB.RF_LOCAL : 0, port: nat ? port : 0,
     },
     addr,
   };

@@ -6,7 +6,7 @@ import { XlvsError, ErrorCodes } from '../errors';
 import type { BpfMap } from '../loader';
 import {
   LB, LB_MAPS, vipKey as vipKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec, lbConfig as lbConfigCodec,
-  vipEntry as vipEntryCodec, peerKey as peerKeyCodec, VipInfo, VipKey, RealInfo,
+  vipEntry as vipEntryCodec, peerKey as peerKeyCodec, VipInfo, VipKey, RealInfo, SnatPool, snatPool as snatPoolCodec, vipFilterSlot, vipFilterBit,
 } from '../maps/lb';
 import { resolveVipRef, VipRef, DirectorConfig, configFrom, formatAddr, ResolvedVip } from './spec';
 import { portSpecOf } from '../common/ports';
@@ -48,6 +48,9 @@ export class DataplaneIndex {
   readonly reals = new Map<number, RealInfo>(); // by real id, state != NONE
   readonly noAccept = new Map<string, VipKey>(); // lb_no_accept, by address text
   readonly peers = new Map<number, Set<string>>(); // lb_peers: MACs by VIP id
+  readonly pools = new Map<number, SnatPool>(); // lb_snat, by VIP id (full-NAT VIPs)
+  /** LB_VF_NAT_ON is in every lb_vip_filter slot (some VIP is NAT or full-NAT). */
+  natOn = false;
   /** lb_vips keys (portSlotKey) → the service key of the VIP they hold. */
   readonly portOwner = new Map<string, string>();
   /** Ports a VIP waits for (portSlotKey) → its service key (VipRec.waiting). */
@@ -94,6 +97,13 @@ export class DataplaneIndex {
       const pk = peerKeyCodec.decode(k);
       if (!this.peers.has(pk.vipId)) this.peers.set(pk.vipId, new Set());
       this.peers.get(pk.vipId)!.add(pk.mac);
+    }
+    const slot0 = this.maps.lb_vip_filter.lookup(u32(0));
+    this.natOn = !!slot0 && (slot0.readUInt32LE(0) & LB.VF_NAT_ON) !== 0;
+    for (const v of this.vips.values()) {
+      if (v.info.method !== LB.METHOD_FULLNAT) continue;
+      const raw = this.maps.lb_snat.lookup(u32(v.info.id));
+      if (raw) this.pools.set(v.info.id, snatPoolCodec.decode(raw));
     }
     // One batch read of the whole reals array (65536 lookups one by one would cost ~100 ms).
     for (const [k, raw] of this.maps.lb_reals.lookupBatch()) {
@@ -171,4 +181,67 @@ export class DataplaneIndex {
   vipKeys(): VipKey[] {
     return [...this.vips.values()].map((x) => x.resolved.vipKey);
   }
+
+  /**
+   * Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it,
+   * LB_VF_NO_ACCEPT for a no-accept address, LB_VF_NAT_SRC for the address of a real of a NAT
+   * VIP (where its replies come from) and LB_VF_SNAT for a full-NAT pool address (where they
+   * go). `extraNat` adds addresses about to be written (a bit goes in before its entry).
+   */
+  setFilterSlot(slot: number, keys: VipKey[] = this.vipKeys(), extraNat: { src?: Buffer[]; snat?: Buffer[] } = {}): void {
+    this.maps.lb_vip_filter.update(u32(slot), u32(this.filterBits(slot, keys, extraNat)));
+  }
+
+  private filterBits(slot: number, keys: VipKey[], extraNat: { src?: Buffer[]; snat?: Buffer[] } = {}): number {
+    let bits = this.natOn ? LB.VF_NAT_ON : 0;
+    for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
+    for (const k of this.noAccept.values()) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
+    const natVips = new Set([...this.vips.values()].filter((v) => v.info.method === LB.METHOD_NAT).map((v) => v.info.id));
+    for (const r of this.reals.values()) if (natVips.has(r.vipId) && vipFilterSlot(r.addr) === slot) bits |= LB.VF_NAT_SRC;
+    for (const a of extraNat.src ?? []) if (vipFilterSlot(a) === slot) bits |= LB.VF_NAT_SRC;
+    for (const p of this.pools.values()) for (const a of poolAddrs(p)) if (vipFilterSlot(a) === slot) bits |= LB.VF_SNAT;
+    for (const a of extraNat.snat ?? []) if (vipFilterSlot(a) === slot) bits |= LB.VF_SNAT;
+    return bits >>> 0;
+  }
+
+  /**
+   * LB_VF_NAT_ON in every lb_vip_filter slot, or in none: the lb program reads a packet's source
+   * slot (replies of NAT reals) only while it is set, so directors without NAT pay nothing. Every
+   * slot is rewritten in one BPF_MAP_UPDATE_BATCH, each with its other bits as they are; only
+   * when the first NAT VIP comes (before it is written) or the last one went (after).
+   */
+  setNatFlag(on: boolean): void {
+    if (on === this.natOn) return;
+    this.natOn = on;
+    const n = LB.VIP_FILTER_SLOTS;
+    const { keys: k0, values: v0, count } = this.maps.lb_vip_filter.lookupBatchRaw();
+    const keys = Buffer.alloc(4 * n);
+    const values = Buffer.alloc(4 * n);
+    const cur = new Uint32Array(n);
+    for (let i = 0; i < count; i++) cur[k0.readUInt32LE(4 * i)] = v0.readUInt32LE(4 * i);
+    for (let i = 0; i < n; i++) {
+      keys.writeUInt32LE(i, 4 * i);
+      values.writeUInt32LE((on ? cur[i] | LB.VF_NAT_ON : cur[i] & ~LB.VF_NAT_ON) >>> 0, 4 * i);
+    }
+    this.maps.lb_vip_filter.updateBatchRaw(keys, values);
+  }
+
+  /** LB_VF_NAT_ON as the VIPs want it. */
+  syncNatOn(): void {
+    const want = this.hasNatVip();
+    if (want === this.natOn) return;
+    // What is in the slots decides (readBack): force a full rewrite.
+    this.natOn = !want;
+    this.setNatFlag(want);
+  }
+
+  /** Is some VIP NAT or full-NAT? */
+  hasNatVip(): boolean {
+    return [...this.vips.values()].some((v) => v.info.method === LB.METHOD_NAT || v.info.method === LB.METHOD_FULLNAT);
+  }
+}
+
+/** The 16-byte addresses of a pool in use. */
+export function poolAddrs(p: SnatPool): Buffer[] {
+  return Array.from({ length: p.count }, (_, i) => Buffer.from(p.addr.subarray(16 * i, 16 * i + 16)));
 }

@@ -12,7 +12,7 @@
 // which adds at most one element per CPU; left out too.
 // Checked against real maps by test/dataplane/table-cost.test.ts.
 import type { DirectorModel } from '../config/model';
-import { conn4Key, connValue, flowKey, persistKey, persistValue } from '../maps/lb';
+import { conn4Key, connValue, flowKey, natRev, persistKey, persistValue } from '../maps/lb';
 
 /** sizeof(struct bucket). */
 export const HTAB_BUCKET_BYTES = 16;
@@ -28,6 +28,7 @@ export const TABLE_LAYOUT = {
   conn6: { key: flowKey.size, value: connValue.size },
   unconfirmed: { key: flowKey.size, value: connValue.size },
   persistence: { key: persistKey.size, value: persistValue.size },
+  nat: { key: flowKey.size, value: natRev.size },
 } as const;
 
 export type TableName = keyof typeof TABLE_LAYOUT;
@@ -69,6 +70,7 @@ export function tableCosts(sizes: TableSizes): TableCost[] {
     ['conn6', 'IPv6 connections', 'director.conn_table.ipv6_size', sizes.connTable.ipv6Size],
     ['unconfirmed', 'unconfirmed flows', 'director.conn_table.unconfirmed_size', sizes.connTable.unconfirmedSize],
     ['persistence', 'persistence', 'director.persistence_table.size', sizes.persistenceTable.size],
+    ['nat', 'NAT reverse entries', 'director.conn_table.nat_size', sizes.connTable.natSize],
   ];
   return rows.map(([name, label, field, entries]) => {
     const bytes = hashMapBytes(entries, TABLE_LAYOUT[name].key, TABLE_LAYOUT[name].value);

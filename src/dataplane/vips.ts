@@ -1,10 +1,11 @@
 // The VIPs (lb_vips, lb_vip_ids, the lb_vip_filter pre-filter) and the no-accept addresses
 // (lb_no_accept). Filter bits go in before a map entry and come out after it, so the program
 // may look up in vain, never miss.
-import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, vipFilterBit, VipInfo, VipKey } from '../maps/lb';
-import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts, LocalMode, LOCAL_MODES } from './spec';
+import { LB, vipKey as vipKeyCodec, vipEntry as vipEntryCodec, vipFilterSlot, vipFilterBit, VipInfo, VipKey, SnatPool, snatPool as snatPoolCodec } from '../maps/lb';
+import { XlvsError, ErrorCodes } from '../errors';
+import { VipSpec, VipRef, resolveVipRef, vipPolicy, schedulerName, Timeouts, LocalMode, LOCAL_MODES, Method, methodName, isNatMethod, snatPoolOf, formatAddr } from './spec';
 import { parseAddr } from './addr';
-import { DataplaneIndex, VipRec, dataplaneState, portSlotKey, u32 } from './state';
+import { DataplaneIndex, VipRec, dataplaneState, portSlotKey, u32, poolAddrs } from './state';
 import { RealTable, zeroStats } from './reals';
 
 export interface VipState {
@@ -17,7 +18,9 @@ export interface VipState {
   ports: string | null;
   /** Ports of the group another VIP still holds (it waits for that VIP's removal). */
   waitingPorts: number;
-  method: 'dr' | 'tun';
+  method: Method;
+  /** Full-NAT: its source pool. */
+  snatPool?: { addresses: string[]; portMin: number; portMax: number };
   scheduler: string;
   persistenceTimeoutMs: number;
   persistencePrefix: number;
@@ -43,6 +46,9 @@ export class VipTable {
   upsert(spec: VipSpec): VipState {
     const res = resolveVipRef(spec);
     const policy = vipPolicy(spec, res.address.family, `vip ${res.key}`);
+    const full = policy.method === LB.METHOD_FULLNAT;
+    if (!full && spec.snatPool !== undefined) throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `vip ${res.key}.snatPool: only a fullnat VIP has a source pool`);
+    const pool = full ? snatPoolOf(spec, res.address.family, `vip ${res.key}`) : null;
     const cur = this.ix.vips.get(res.key);
     if (cur && policy.method === LB.METHOD_TUN) this.reals.requireTunSources(res.key, this.ix.realsOf(cur.info.id));
     const id = cur ? cur.info.id : this.freeVipId();
@@ -69,6 +75,16 @@ export class VipTable {
     // The pre-filter bit goes in first: a packet may pass the filter and miss lb_vips, never
     // the reverse.
     this.setFilterSlot(vipFilterSlot(res.vipKey.addr), [res.vipKey, ...[...this.ix.vips.values()].map((x) => x.resolved.vipKey)]);
+    // NAT: the program looks for replies (LB_VF_NAT_ON) before the VIP takes a flow; a full-NAT
+    // pool and its filter bits are in place before the VIP that allocates from it.
+    const prevMethod = cur?.info.method;
+    if (isNatMethod(policy.method)) this.ix.setNatFlag(true);
+    const oldPool = this.ix.pools.get(id);
+    if (pool) {
+      for (const a of poolAddrs(pool)) this.ix.setFilterSlot(vipFilterSlot(a), undefined, { snat: [a] });
+      this.ix.maps.lb_snat.update(u32(id), snatPoolCodec.encode(pool));
+      this.ix.pools.set(id, pool);
+    }
     try {
       this.ix.writeVip(rec, info);
     } catch (e) {
@@ -76,6 +92,10 @@ export class VipTable {
       if (!cur) {
         try { this.ix.deletePorts(res, [...rec.owned]); } catch { /* keep the first error */ }
         try { this.ix.maps.lb_vip_ids.update(u32(id), Buffer.alloc(vipEntryCodec.size)); } catch { /* keep the first error */ }
+        if (pool) {
+          this.ix.pools.delete(id);
+          try { this.ix.maps.lb_snat.update(u32(id), Buffer.alloc(snatPoolCodec.size)); } catch { /* keep the first error */ }
+        }
       }
       throw e;
     }
@@ -86,6 +106,15 @@ export class VipTable {
       for (const p of rec.waiting) this.ix.portWaiter.set(portSlotKey(res, p), res.key);
       this.ix.nextVipId = id + 1 >= LB.MAX_VIPS ? 1 : id + 1;
     }
+    // What the change left behind: a pool (or its addresses) no longer used, NAT real bits of a
+    // VIP that is no longer NAT (or now is), LB_VF_NAT_ON once no VIP is NAT.
+    if (oldPool && !pool) {
+      this.ix.pools.delete(id);
+      this.ix.maps.lb_snat.update(u32(id), Buffer.alloc(snatPoolCodec.size));
+    }
+    if (oldPool) for (const a of poolAddrs(oldPool)) this.ix.setFilterSlot(vipFilterSlot(a));
+    if (prevMethod !== undefined && prevMethod !== info.method) for (const r of this.ix.realsOf(id)) this.ix.setFilterSlot(vipFilterSlot(r.addr));
+    if (!this.ix.hasNatVip()) this.ix.setNatFlag(false);
     return this.vipState(rec);
   }
 
@@ -118,18 +147,20 @@ export class VipTable {
     this.setFilterSlot(vipFilterSlot(v.resolved.vipKey.addr), [...this.ix.vips.values()].map((x) => x.resolved.vipKey));
     this.ix.maps.lb_maglev.delete(u32(v.info.id));
     this.reals.setPeers(v.info.id, new Set());
+    const natAddrs = this.ix.realsOf(v.info.id).map((r) => r.addr);
     for (const r of this.ix.realIdsOf(v.info.id)) this.reals.clear(r);
+    const pool = this.ix.pools.get(v.info.id);
+    if (pool) {
+      this.ix.pools.delete(v.info.id);
+      this.ix.maps.lb_snat.update(u32(v.info.id), Buffer.alloc(snatPoolCodec.size));
+      natAddrs.push(...poolAddrs(pool));
+    }
+    if (isNatMethod(v.info.method)) for (const a of natAddrs) this.ix.setFilterSlot(vipFilterSlot(a));
+    if (!this.ix.hasNatVip()) this.ix.setNatFlag(false);
   }
 
-  /**
-   * Writes one lb_vip_filter slot: the OR of the bits of the given VIPs that fall in it, and
-   * LB_VF_NO_ACCEPT when a no-accept address (this.noAccept) does.
-   */
-  private setFilterSlot(slot: number, keys: VipKey[]): void {
-    let bits = 0;
-    for (const k of keys) if (vipFilterSlot(k.addr) === slot) bits |= vipFilterBit(k.proto, k.port);
-    for (const k of this.ix.noAccept.values()) if (vipFilterSlot(k.addr) === slot) bits |= LB.VF_NO_ACCEPT;
-    this.ix.maps.lb_vip_filter.update(u32(slot), u32(bits));
+  private setFilterSlot(slot: number, keys: VipKey[], extraNat: { src?: Buffer[]; snat?: Buffer[] } = {}): void {
+    this.ix.setFilterSlot(slot, keys, extraNat);
   }
 
   /**
@@ -184,11 +215,12 @@ export class VipTable {
     return {
       key: v.key, id: i.id, address: v.resolved.address.text, port: v.resolved.port, protocol: v.resolved.protocol,
       ports: v.resolved.ports, waitingPorts: v.waiting.size,
-      method: i.method === LB.METHOD_TUN ? 'tun' : 'dr', scheduler: schedulerName(i.hashFields, i.sched),
+      method: methodName(i.method), scheduler: schedulerName(i.hashFields, i.sched),
       persistenceTimeoutMs: i.persistTimeoutMs, persistencePrefix: i.persistPrefix, tableSize: i.tableSize,
       onDown: i.onDown === LB.ON_DOWN_KEEP ? 'keep' : 'expire', sorryReal: i.sorryReal,
       localMode: LOCAL_MODES[i.localMode] ?? 'none', localReal: i.localReal,
       timeouts: { tcp: i.tmoTcp, tcpFin: i.tmoTcpFin, udp: i.tmoUdp },
+      ...(this.ix.pools.has(i.id) ? { snatPool: poolState(this.ix.pools.get(i.id)!) } : {}),
     };
   }
 
@@ -199,4 +231,8 @@ export class VipTable {
     }
     throw dataplaneState(`no free VIP id: all ${LB.MAX_VIPS - 1} are in use`);
   }
+}
+
+function poolState(p: SnatPool): { addresses: string[]; portMin: number; portMax: number } {
+  return { addresses: poolAddrs(p).map((a) => formatAddr(a, p.family)), portMin: p.portLo, portMax: p.portHi };
 }

@@ -14,6 +14,7 @@ export class DataplanePortAdapter implements DataplanePort {
       address: v.address, port: v.port, protocol: v.protocol, ports: v.ports, method: v.method, scheduler: v.scheduler,
       persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
       timeouts: v.timeouts, localMode: v.localMode,
+      ...(v.method === 'fullnat' ? { snatPool: { addresses: v.snatPool ?? [] } } : {}),
     });
   }
 
@@ -37,6 +38,9 @@ export class DataplanePortAdapter implements DataplanePort {
     const spec = (r: RealWithId) => ({
       id: r.id, address: r.address, mac: r.mac ?? '00:00:00:00:00:00', weight: r.weight, state: r.state,
       upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold, local: r.local,
+      // NAT maps VIP:port to the real's own port; DR and TUN keep the VIP's.
+      // A grouped service's flows keep their own port (its VIP is port 0 in the data plane).
+      ...(v.method === 'nat' || v.method === 'fullnat' ? { port: v.ports ? 0 : r.port } : {}),
     });
     this.dp.reals.set(v.key, reals.map(spec), sorry ? spec(sorry) : null);
   }
@@ -62,7 +66,7 @@ export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredSta
     const mine: DesiredReal[] = [];
     let sorry: DesiredReal | null = null;
     for (const r of reals.filter((x) => x.vipKey === v.key)) {
-      const k = keyOf(r.address);
+      const k = r.port ? { key: hostPort(r.address, r.port), port: r.port } : keyOf(r.address);
       const d: DesiredReal = {
         key: k.key, address: r.address, port: k.port, weight: r.weight, state: r.state, mac: r.mac,
         upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold, local: r.local,
@@ -76,6 +80,7 @@ export function adoptedState(dp: Dataplane, topo: Topology): { state: DesiredSta
         key: v.key, address: v.address, port: v.port, protocol: v.protocol, ports: v.ports, method: v.method, scheduler: v.scheduler,
         persistenceTimeoutMs: v.persistenceTimeoutMs, persistencePrefix: v.persistencePrefix, tableSize: v.tableSize, onDown: v.onDown,
         timeouts: v.timeouts, localMode: v.localMode,
+        ...(v.snatPool ? { snatPool: v.snatPool.addresses } : {}),
       },
       reals: mine,
       sorry,

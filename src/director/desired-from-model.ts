@@ -47,6 +47,7 @@ export function holdsVip(t: Topology, state: (instance: string) => string | unde
 export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | undefined, macOf: MacLookup, overrideOf: OverrideLookup = () => undefined, localView: LocalView = NO_LOCAL): DesiredService {
   const eff = new Map((verdict?.reals ?? []).map((r) => [r.key, r]));
   let hasLocal = false;
+  const nat = svc.method === 'nat' || svc.method === 'fullnat';
   const reals: DesiredReal[] = svc.reals.map((r) => {
     const e = eff.get(r.key);
     // A local real is not sent to: it needs no MAC, and one found for its address is not used.
@@ -64,7 +65,8 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       state = weight > 0 ? 'up' : 'drain';
     }
     if (ov?.drained && state === 'up') state = 'drain';
-    if (!mac) state = 'down';
+    // DR and TUN send to the real's MAC; NAT's next hop comes from the kernel's routes.
+    if (!mac && !nat) state = 'down';
     // Quorum lost: the sorry server takes every new flow; established flows drain.
     if (verdict?.sorry && svc.sorryServer && state === 'up') state = 'drain';
     return {
@@ -78,7 +80,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
     const s = svc.sorryServer;
     const mac = macOf(s.address);
     sorry = {
-      key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac ? 'up' : 'down', mac: mac ?? NO_MAC,
+      key: hostPort(s.address, s.port), address: s.address, port: s.port, weight: 1, state: mac || nat ? 'up' : 'down', mac: mac ?? NO_MAC,
       upperThreshold: 0, lowerThreshold: 0, local: false,
     };
   }
@@ -97,6 +99,7 @@ export function desiredService(svc: ServiceModel, verdict: ServiceVerdict | unde
       onDown: svc.onDown,
       timeouts: { ...svc.timeouts },
       localMode,
+      ...(svc.method === 'fullnat' ? { snatPool: [...(svc.snatPool ?? [])] } : {}),
     },
     reals,
     sorry,

@@ -19,3 +19,16 @@ export type FromHealth =
   | { type: 'removed'; id: string }
   | { type: 'status'; at: number; loopDelayMaxMs: number; loopDelayP99Ms: number }
   | { type: 'stopped' };
+
+/**
+ * postMessage copies a Buffer as a plain Uint8Array (the structured clone algorithm knows no
+ * Buffer), so a UDP check's payload arrives as one: made a Buffer again, on the same bytes.
+ */
+export function reviveSpec(s: CheckerSpec): CheckerSpec {
+  const c = s?.check;
+  if (c?.type === 'udp' && c.payload instanceof Uint8Array && !Buffer.isBuffer(c.payload)) {
+    const p = c.payload as Uint8Array;
+    return { ...s, check: { ...c, payload: Buffer.from(p.buffer, p.byteOffset, p.byteLength) } };
+  }
+  return s;
+}

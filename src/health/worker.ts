@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { HealthManager } from './manager';
 import type { CheckEvent, HealthEvent } from './types';
 import type { FromHealth, ToHealth } from './thread-protocol';
-import { HEALTH_STATUS_EVERY_MS } from './thread-protocol';
+import { HEALTH_STATUS_EVERY_MS, reviveSpec } from './thread-protocol';
 
 const port = parentPort;
 if (!port) throw new Error('src/health/worker.ts runs only as a worker thread (HealthThread)');
@@ -29,7 +29,7 @@ const timer = setInterval(() => {
 port.on('message', (m: ToHealth) => {
   if (m.type === 'sync') {
     try {
-      const result = manager.sync(m.specs);
+      const result = manager.sync(m.specs.map(reviveSpec));
       post({ type: 'synced', seq: m.seq, result, statuses: manager.statuses() });
     } catch (e) {
       post({ type: 'sync-failed', seq: m.seq, error: (e as Error).message, code: (e as { code?: string }).code });
@@ -41,3 +41,4 @@ port.on('message', (m: ToHealth) => {
   }
 });
 post({ type: 'ready' });
+

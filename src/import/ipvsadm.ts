@@ -47,7 +47,7 @@ interface ServiceState {
   line: number;
   out?: ServiceOut; // undefined when the service cannot be mapped (reals are then reported with it)
   methods: Set<string>;
-  /** Reals dropped because they use NAT. */
+  /** Reals that use NAT (-m). */
   natReals: number;
 }
 
@@ -168,9 +168,8 @@ export function importIpvsadm(text: string, opts: IpvsadmOptions = {}): ImportRe
   const out: ServiceOut[] = [];
   for (const st of order) {
     if (!st.out) continue;
-    if (st.natReals > 0 && st.out.reals.length === 0) {
-      notes.push({ where: `${file}:${st.line}`, message: `service ${serviceLabel(st.out)} not mapped: all its reals use NAT (-m)` });
-      continue;
+    if (st.natReals > 0 && st.out.method === 'nat') {
+      notes.push({ where: `${file}:${st.line}`, message: `service ${serviceLabel(st.out)} is NAT (-m): its reals must route their replies through this director (default route via the director's inner address); set director.inside_interface if they sit on another interface` });
     }
     if (st.methods.size === 0 && st.out.reals.length === 0) {
       notes.push({ where: `${file}:${st.line}`, message: `service ${serviceLabel(st.out)} has no real servers; method set to dr` });
@@ -256,11 +255,7 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   }
   // ipvsadm(8): -g gatewaying (DR, the default), -i ipip (TUN), -m masquerading (NAT).
   const method = flags.includes('-m') ? 'nat' : flags.includes('-i') ? 'tun' : 'dr';
-  if (method === 'nat') {
-    st.natReals++;
-    notes.push({ where, message: `real ${realText} of ${serviceLabel(svc)} not mapped: NAT (-m, masquerading) is not supported; xlvs forwards DR or TUN only` });
-    return undefined;
-  }
+  if (method === 'nat') st.natReals++;
   if (st.methods.size === 0) svc.method = method;
   else if (!st.methods.has(method)) notes.push({ where, message: `real ${realText} uses ${method} but the service already uses ${svc.method}: xlvs has one method per service, ${svc.method} kept` });
   st.methods.add(method);
@@ -272,7 +267,7 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
     // the one health checks probe, another one said nothing to IPVS either (DR, TUN).
     const inGroup = svc.ports.some((x) => { const run = parsePortItem(x); return !!run && run.from <= port && port <= run.to; });
     if (port !== 0 && !inGroup) notes.push({ where, message: `real ${realText}: port ${port} is not one of the group's ports (${svc.ports.join(',')}); dropped, DR and TUN keep the destination port` });
-  } else if (port !== svc.port && svc.port !== 0) {
+  } else if (port !== svc.port && svc.port !== 0 && svc.method !== 'nat') {
     notes.push({ where, message: `real ${realText}: port ${port} differs from the VIP port ${svc.port}; DR and TUN cannot rewrite ports, the real must listen on ${svc.port}` });
   }
   const wText = opt.get('-w') ?? '1'; // ipvsadm(8): "the default weight is 1"
@@ -280,6 +275,8 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   const real: RealOut = { address, weight: Number(wText) };
   if (svc.ports) {
     if (port !== 0 && svc.ports.some((x) => { const run = parsePortItem(x); return !!run && run.from <= port && port <= run.to; })) real.port = port;
+  } else if (port !== svc.port && svc.port === 0 && svc.method === 'nat') {
+    notes.push({ where, message: `real ${realText}: port ${port} on a port-0 (all ports) service: NAT keeps each flow's own port there; the port is dropped` });
   } else if (port !== svc.port) real.port = port;
   const [upper, lower] = (['-x', '-y'] as const).map((o) => {
     const v = opt.get(o) ?? '0';

@@ -11,6 +11,7 @@ export interface DirectorOut {
   interface: string;
   xdp_mode?: 'native' | 'generic';
   addresses?: string[];
+  inside_interface?: string;
 }
 
 export interface VrrpOut {
@@ -81,7 +82,7 @@ export interface ServiceOut {
   /** A grouped service (a firewall-mark service whose ports the iptables rules give). */
   ports?: (number | string)[];
   protocol: 'tcp' | 'udp';
-  method: 'dr' | 'tun';
+  method: 'dr' | 'tun' | 'nat' | 'fullnat';
   scheduler: Scheduler;
   persistence?: { timeout: Duration; netmask?: string };
   on_down?: 'expire' | 'keep';

@@ -17,7 +17,8 @@ function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout
 function shoot(L: LabLayout, url: string, src: string): Shot {
   const r = run(inNs(L.ns.client, ['curl', '-s', '-m', '1', '--interface', src, url]), { allowFail: true, timeoutMs: 5000 });
   const body = r.stdout.trim();
-  return { ok: r.status === 0 && /^real\d$/.test(body), real: /^real\d$/.test(body) ? body : '' };
+  const named = /^(real|nat)\d$/.test(body);
+  return { ok: r.status === 0 && named, real: named ? body : '' };
 }
 
 function shares(L: LabLayout, url: string, n: number): Map<string, number> {
@@ -75,6 +76,16 @@ export async function labDemo(o: { prefix?: string; config?: string; keep?: bool
       const tun = `http://${L.vips[1]}:${LAB.httpPort}/`;
       printShares(log, `${n / 2} requests to ${tun} (TUN)`, shares(L, tun, n / 2), n / 2);
     }
+    if (L.inner) {
+      // NAT beside DR and TUN: the reals sit behind the directors on ${L.inner.cidr} and answer
+      // through the inner VRRP address; port 8080 on the VIPs maps to their port 80.
+      const nat = `http://${L.vips[0]}:8080/`;
+      printShares(log, `${n / 2} requests to ${nat} (NAT to the reals' port ${LAB.httpPort}, behind the directors)`, shares(L, nat, n / 2), n / 2);
+      if (L.vips[1]) {
+        const fnat = `http://${L.vips[1]}:8080/`;
+        printShares(log, `${n / 2} requests to ${fnat} (full-NAT: the reals see the director's pool address)`, shares(L, fnat, n / 2), n / 2);
+      }
+    }
     const dir = L.directors.find((d) => d.name === m)!;
     const listing = run(xlvsArgv(['list', '-n', '--stats', '--socket', dir.socket]), { allowFail: true });
     log(`  xlvs list -n --stats on ${m} (XDP counters):`);
@@ -103,7 +114,8 @@ export async function labDemo(o: { prefix?: string; config?: string; keep?: bool
     const mproc = state.processes.find((p) => p.role === `xlvs run ${m}`)!;
     process.kill(mproc.pid, 'SIGKILL');
     run(inNs(dir.ns, ['ip', 'link', 'set', L.interface, 'down']));
-    mark(`${m} fails (daemon SIGKILLed, ${L.interface} down)`);
+    if (L.inner) run(inNs(dir.ns, ['ip', 'link', 'set', L.inner.interface, 'down']));
+    mark(`${m} fails (daemon SIGKILLed, ${L.interface}${L.inner ? ` and ${L.inner.interface}` : ''} down)`);
     const other = L.directors.find((d) => d.name !== m)!;
     let lost = 0;
     let tried = 0;
@@ -120,6 +132,10 @@ export async function labDemo(o: { prefix?: string; config?: string; keep?: bool
     }
     if (!tookOver) mark(`${other.name} did not take over within 20 s`);
     printShares(log, `${n} requests to ${dr} through ${other.name}`, shares(L, dr, n), n);
+    if (L.inner) {
+      const nat = `http://${L.vips[0]}:8080/`;
+      printShares(log, `${n / 2} requests to ${nat} (NAT) through ${other.name}, which took the inner gateway too`, shares(L, nat, n / 2), n / 2);
+    }
     log('timeline:');
     for (const l of timeline) log(`  ${l}`);
   } finally {

@@ -16,12 +16,18 @@ export const LAB = {
   /** Ports the real servers listen on: HTTP that names itself, TCP echo (keepalived's Redis example). */
   httpPort: 80,
   echoPort: 6379,
+  /** The NAT reals' UDP service (answers each datagram with the real's name). */
+  udpPort: 5353,
   /** Where per-prefix files live (topologies, logs, state, the bpffs mount). */
   runDir: '/run/xlvs-lab',
 };
 
-export interface LabDirector { short: string; ns: string; name: string; address: string; priority: number; state: 'MASTER' | 'BACKUP'; topologyYaml: string; socket: string }
+export interface LabDirector { short: string; ns: string; name: string; address: string; innerAddress: string | null; priority: number; state: 'MASTER' | 'BACKUP'; topologyYaml: string; socket: string }
 export interface LabReal { short: string; ns: string; lanAddress: string; tunAddress: string | null; drVips: string[]; tunVips: string[] }
+/** A NAT real: alone on the inner segment, its default route the inner VRRP address. */
+export interface LabNatReal { short: string; ns: string; address: string }
+/** The NAT site: the directors' second arm (director.inside_interface) on an inner segment. */
+export interface LabInner { interface: string; cidr: string; prefixLen: number; gateway: string; instance: string }
 export interface LabLayout {
   prefix: string;
   dir: string;
@@ -38,14 +44,17 @@ export interface LabLayout {
   routerTun: string | null;
   directors: LabDirector[];
   reals: LabReal[];
+  /** NAT and full-NAT: the inner segment behind the directors and its reals (null: no NAT service). */
+  inner: LabInner | null;
+  natReals: LabNatReal[];
   /** Every namespace of this lab, for creation order and for `down`. */
   namespaces: string[];
 }
 
-interface RawService { name?: string; vip: string; port?: number; method?: string; reals?: { address: string }[] }
+interface RawService { name?: string; vip: string; port?: number; method?: string; snat_pool?: string[]; reals?: { address: string }[] }
 interface RawTopology {
-  director: { name: string; interface: string; addresses: string[]; pin_root?: string };
-  vrrp?: { vips: string[]; priority?: number; state?: string; unicast_src?: string }[];
+  director: { name: string; interface: string; inside_interface?: string; addresses: string[]; pin_root?: string; snat_pool?: string[] };
+  vrrp?: { name?: string; interface?: string; vips: string[]; priority?: number; state?: string; unicast_src?: string }[];
   services: RawService[];
   control?: { socket?: string };
 }
@@ -88,6 +97,7 @@ export function deriveLayout(text: string, prefix: string, file = 'config/lab.ya
   const vipsOf = new Map<string, { dr: Set<string>; tun: Set<string> }>();
   let tunNet: number | null = null;
   let tunLen = 24;
+  const natAddrs: { address: string; path: string }[] = [];
   t.services.forEach((s, i) => {
     const method = s.method ?? 'dr';
     if (!net.isIPv4(s.vip)) fail(`services[${i}].vip`, `"${s.vip}": the lab is IPv4`);
@@ -103,14 +113,25 @@ export function deriveLayout(text: string, prefix: string, file = 'config/lab.ya
         if (tunNet === null) tunNet = n;
         else if (tunNet !== n) fail(`services[${i}].reals[${j}].address`, `${r.address}: all TUN reals must share one /${tunLen}`);
         if (!tunReals.includes(r.address)) tunReals.push(r.address);
+      } else if (method === 'nat' || method === 'fullnat') {
+        natAddrs.push({ address: r.address, path: `services[${i}].reals[${j}].address` });
+        return;
       } else {
-        fail(`services[${i}].method`, `"${method}": dr or tun`);
+        fail(`services[${i}].method`, `"${method}": dr, tun, nat or fullnat`);
       }
       const v = vipsOf.get(r.address) ?? { dr: new Set(), tun: new Set() };
       (method === 'dr' ? v.dr : v.tun).add(s.vip);
       vipsOf.set(r.address, v);
     });
   });
+  const inner = natAddrs.length ? innerSegment(t, natAddrs) : null;
+  const natReals: LabNatReal[] = [];
+  for (const { address } of natAddrs) {
+    if (natReals.some((r) => r.address === address)) continue;
+    const n = natReals.length + 1;
+    natReals.push({ short: `nat${n}`, ns: `${prefix}-nat${n}`, address });
+  }
+  if (natReals.length > 9) fail('services', `${natReals.length} NAT reals: the lab builds at most 9`);
   const nReals = Math.max(drReals.length, tunReals.length);
   if (nReals === 0) fail('services', 'no reals');
   if (nReals > 9) fail('services', `${nReals} reals: the lab builds at most 9`);
@@ -145,11 +166,15 @@ export function deriveLayout(text: string, prefix: string, file = 'config/lab.ya
     const d = YAML.parseDocument(text);
     d.setIn(['director', 'name'], name);
     d.setIn(['director', 'addresses'], [`${address}/${len}`]);
-    d.setIn(['vrrp', 0, 'priority'], priority);
-    d.setIn(['vrrp', 0, 'state'], state);
+    // Every instance: the inner one (the NAT reals' gateway) moves with the outer one.
+    (t.vrrp ?? []).forEach((_, i) => {
+      d.setIn(['vrrp', i, 'priority'], priority);
+      d.setIn(['vrrp', i, 'state'], state);
+    });
     d.setIn(['control', 'socket'], socket);
     d.commentBefore = ` Generated by \`xlvs lab up\` from ${file} for ${name}: edit that file, not this one.`;
-    return { short: `dir${n}`, ns: ns(`dir${n}`), name, address, priority, state, topologyYaml: d.toString(), socket } as LabDirector;
+    const innerAddress = inner ? innerHost(inner, 1 + n) : null;
+    return { short: `dir${n}`, ns: ns(`dir${n}`), name, address, innerAddress, priority, state, topologyYaml: d.toString(), socket } as LabDirector;
   });
 
   const tunCidr = tunNet === null ? null : `${intToIp4(tunNet)}/${tunLen}`;
@@ -157,13 +182,44 @@ export function deriveLayout(text: string, prefix: string, file = 'config/lab.ya
     prefix, dir, pinRoot, lanPrefixLen: len, lanCidr: `${intToIp4(lan)}/${len}`, tunCidr, interface: t.director.interface, vips,
     ns: { client: ns('client'), router: ns('rtr'), bridge: ns('br') },
     clientAddresses, routerLan, routerTun: tunNet === null ? null : hostIn(tunNet, LAB.routerHost),
-    directors, reals, namespaces: [],
+    directors, reals, inner, natReals, namespaces: [],
   };
-  lay.namespaces = [lay.ns.bridge, lay.ns.client, ...directors.map((d) => d.ns), ...(tunCidr ? [lay.ns.router] : []), ...reals.map((r) => r.ns)];
+  lay.namespaces = [lay.ns.bridge, lay.ns.client, ...directors.map((d) => d.ns), ...(tunCidr ? [lay.ns.router] : []), ...reals.map((r) => r.ns), ...natReals.map((r) => r.ns)];
+  if (inner) {
+    const taken = new Map<string, string>([[inner.gateway, 'the inner gateway'], ...directors.map((d) => [d.innerAddress!, `${d.name}'s inner address`] as [string, string])]);
+    natAddrs.forEach((a) => { if (taken.has(a.address)) fail(a.path, `${a.address} is ${taken.get(a.address)}`); });
+  }
   return lay;
+}
+
+/**
+ * The NAT site's inner segment: director.inside_interface, and the VRRP instance on it whose
+ * first address is the reals' default gateway; every NAT real must sit in its subnet.
+ */
+function innerSegment(t: RawTopology, nat: { address: string; path: string }[]): LabInner {
+  const iface = t.director.inside_interface;
+  if (!iface) fail('director.inside_interface', 'the lab builds NAT two-armed: name the directors\' inner interface (e.g. eth1)');
+  const i = (t.vrrp ?? []).findIndex((v) => v.interface === iface);
+  if (i < 0) fail('vrrp', `no instance on ${iface}: the NAT reals' default gateway is a VRRP address there, moving with the VIP (a sync group)`);
+  const v = t.vrrp![i];
+  const gw = v.vips?.[0];
+  if (!gw || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(gw)) fail(`vrrp[${i}].vips[0]`, 'the inner gateway must be an IPv4 address with its prefix (e.g. 10.83.0.1/24)');
+  const [gateway, plenS] = gw.split('/');
+  const plen = Number(plenS);
+  if (plen < 8 || plen > 29) fail(`vrrp[${i}].vips[0]`, `prefix length ${plen}: the lab needs /8../29`);
+  const net4 = subnetOf(gateway, plen);
+  for (const a of nat) {
+    if (!net.isIPv4(a.address) || subnetOf(a.address, plen) !== net4) fail(a.path, `${a.address}: a NAT real must be on the inner segment ${intToIp4(net4)}/${plen} (vrrp[${i}].vips[0])`);
+  }
+  return { interface: iface, cidr: `${intToIp4(net4)}/${plen}`, prefixLen: plen, gateway, instance: v.name ?? `vrrp[${i}]` };
+}
+
+/** Host `n` of the inner segment (directors: 2 and 3, next to the gateway). */
+function innerHost(inner: LabInner, n: number): string {
+  return hostIn(subnetOf(inner.gateway, inner.prefixLen), n);
 }
 
 /** Namespace names a lab with `prefix` may have left behind (for `down` without a state file). */
 export function labNamespacePattern(prefix: string): RegExp {
-  return new RegExp(`^${prefix.replace(/-/g, '\\-')}-(client|br|rtr|dir[12]|real[1-9])$`);
+  return new RegExp(`^${prefix.replace(/-/g, '\\-')}-(client|br|rtr|dir[12]|real[1-9]|nat[1-9])$`);
 }

@@ -1,16 +1,18 @@
 // The lab's real-server processes: an HTTP server that names itself (`GET /` → "real1\n" with an
-// `X-Real: real1` header) and a TCP echo service (the port of keepalived's Redis example, 6379).
+// `X-Real: real1` header), a TCP echo service (the port of keepalived's Redis example, 6379) and a
+// UDP service that answers each datagram with the real's name, a space and the datagram.
 // Runnable as a script inside a real's namespace:
-//   node servers.js --name real1 [--http 80] [--echo 6379] [--bind ::]
-// It prints one line `ready <name> http=<port> echo=<port>` once both listen, and exits 0 on
+//   node servers.js --name real1 [--http 80] [--echo 6379] [--udp 5353] [--bind ::]
+// It prints one line `ready <name> http=<port> echo=<port> udp=<port>` once all listen, and exits 0 on
 // SIGTERM/SIGINT. Bound to the wildcard address, so it answers on the real's own address and on
 // every VIP held on lo.
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as dgram from 'node:dgram';
 
-export interface ServerOptions { name: string; http?: number; echo?: number; bind?: string }
+export interface ServerOptions { name: string; http?: number; echo?: number; udp?: number; bind?: string }
 
-export interface RunningServers { close(): Promise<void>; httpPort?: number; echoPort?: number }
+export interface RunningServers { close(): Promise<void>; httpPort?: number; echoPort?: number; udpPort?: number }
 
 /** Starts the servers; resolves once they listen. Ports 0 pick a free port (tests). */
 export async function startServers(o: ServerOptions): Promise<RunningServers> {
@@ -38,6 +40,15 @@ export async function startServers(o: ServerOptions): Promise<RunningServers> {
     });
     res.echoPort = await listen(srv, o.echo, bind);
     closers.push(() => { for (const s of sockets) s.destroy(); return closeServer(srv); });
+  }
+  if (o.udp !== undefined) {
+    const sock = dgram.createSocket({ type: 'udp6', ipv6Only: false });
+    sock.on('message', (msg, from) => sock.send(Buffer.concat([Buffer.from(`${o.name} `), msg]), from.port, from.address));
+    res.udpPort = await new Promise<number>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(o.udp, bind, () => { sock.off('error', reject); resolve(sock.address().port); });
+    });
+    closers.push(() => new Promise((resolve) => sock.close(() => resolve())));
   }
   return res;
 }
@@ -75,11 +86,12 @@ function parseServerArgs(argv: string[]): ServerOptions {
     if (a === '--name') { if (!v || !/^[A-Za-z0-9._-]{1,32}$/.test(v)) throw new Error(`--name "${v}": 1-32 of [A-Za-z0-9._-]`); o.name = v; i++; }
     else if (a === '--http') o.http = port();
     else if (a === '--echo') o.echo = port();
+    else if (a === '--udp') o.udp = port();
     else if (a === '--bind') { if (!v || net.isIP(v) === 0) throw new Error(`--bind "${v}": not an IP address`); o.bind = v; i++; }
     else throw new Error(`unknown argument "${a}"`);
   }
   if (!o.name) throw new Error('--name is required');
-  if (o.http === undefined && o.echo === undefined) throw new Error('give --http PORT and/or --echo PORT');
+  if (o.http === undefined && o.echo === undefined && o.udp === undefined) throw new Error('give --http PORT, --echo PORT and/or --udp PORT');
   return o;
 }
 
@@ -92,7 +104,7 @@ if (require.main === module) {
     process.exit(2);
   }
   startServers(opts).then((s) => {
-    process.stdout.write(`ready ${opts.name} http=${s.httpPort ?? '-'} echo=${s.echoPort ?? '-'}\n`);
+    process.stdout.write(`ready ${opts.name} http=${s.httpPort ?? '-'} echo=${s.echoPort ?? '-'} udp=${s.udpPort ?? '-'}\n`);
     const stop = (): void => { void s.close().then(() => process.exit(0)); setTimeout(() => process.exit(0), 1000).unref(); };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

@@ -5,6 +5,8 @@
 //   <p>-dir1 ───┤ br0 (in <p>-br) ────────┼─ <p>-real2 …
 //   <p>-dir2 ───┤                         │
 //   <p>-rtr ────┘ eth0 (LAN)  eth1 ── br1 ┘ (TUN segment, MTU 1600)
+//   <p>-dir1/2 eth1 (director.inside_interface) ── br2 ── <p>-nat1, <p>-nat2 (NAT segment; their
+//                                                  default route the inner VRRP address)
 //
 // Directors run `xlvs run -c <generated topology>`; reals run `xlvs realserver up` and the lab's
 // HTTP/echo servers. Everything lab up creates is found again by name by `lab down`, so down works
@@ -158,6 +160,7 @@ async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
   const br = L.ns.bridge;
   n.addBridge(br, 'br0');
   if (L.tunCidr) n.addBridge(br, 'br1');
+  if (L.inner) n.addBridge(br, 'br2');
   const plen = L.lanPrefixLen;
   const dev = L.interface;
 
@@ -173,6 +176,16 @@ async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
     if (L.tunCidr) n.exec(d.ns, ['ip', 'route', 'add', L.tunCidr, 'via', L.routerLan, 'dev', dev]);
     // docs/lab-notes.md: native XDP_TX on a veth needs an XDP program on the peer end.
     state.peerXdp.push({ ns: br, dev: peer, mode: attachPass(br, peer) });
+    if (L.inner) {
+      // NAT's second arm: frames XDP redirects into it need the same on its peer.
+      const ipeer = `n${d.short.slice(3)}`;
+      n.addVeth(d.ns, L.inner.interface, br, ipeer, { bMaster: 'br2' });
+      n.addAddr(d.ns, L.inner.interface, `${d.innerAddress}/${L.inner.prefixLen}`);
+      state.peerXdp.push({ ns: br, dev: ipeer, mode: attachPass(br, ipeer) });
+      // What XDP leaves to the kernel after a NAT rewrite (a next hop whose MAC is not known
+      // yet) is forwarded by it, as an LVS-NAT director's kernel forwards.
+      n.exec(d.ns, ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+    }
   }
   if (L.tunCidr) {
     n.addVeth(L.ns.router, 'eth0', br, 'rt0', { bMaster: 'br0', mtu: LAB.tunMtu });
@@ -203,10 +216,24 @@ async function build(L: LabLayout, state: LabState, log: Log): Promise<void> {
     state.processes.push({ role: `servers ${r.short}`, ns: r.ns, pid, argv, log: logf, marker: servers });
     writeLabState(state);
   }
+  for (const [i, r] of L.natReals.entries()) {
+    n.addVeth(r.ns, 'eth0', br, `nr${i + 1}`, { bMaster: 'br2' });
+    n.addAddr(r.ns, 'eth0', `${r.address}/${L.inner!.prefixLen}`);
+    // Replies go back through the director holding the inner VRRP address (LVS-NAT).
+    n.exec(r.ns, ['ip', 'route', 'add', 'default', 'via', L.inner!.gateway, 'dev', 'eth0']);
+    // docs/lab-notes.md: a veth sender leaves TCP checksums partial; XDP rewrites them.
+    n.exec(r.ns, ['ethtool', '-K', 'eth0', 'tx', 'off']);
+    const logf = path.join(L.dir, `${r.short}.log`);
+    const argv = [process.execPath, servers, '--name', r.short, '--http', String(LAB.httpPort), '--echo', String(LAB.echoPort), '--udp', String(LAB.udpPort)];
+    const pid = startDetached(r.ns, argv, logf);
+    state.processes.push({ role: `servers ${r.short}`, ns: r.ns, pid, argv, log: logf, marker: servers });
+    writeLabState(state);
+  }
   for (const p of state.processes) {
     await waitFor(`${p.role}`, () => fs.readFileSync(p.log, 'utf8').includes('ready '), p.pid, p.log, 10_000);
   }
-  log(`lab: ${L.namespaces.length} namespaces, ${L.reals.length} reals serving HTTP :${LAB.httpPort} and echo :${LAB.echoPort}`);
+  log(`lab: ${L.namespaces.length} namespaces, ${L.reals.length} reals serving HTTP :${LAB.httpPort} and echo :${LAB.echoPort}` +
+    (L.natReals.length ? `, ${L.natReals.length} NAT reals behind the directors (also UDP :${LAB.udpPort})` : ''));
 }
 
 /** xdp_pass on a bridge-side veth peer: native, generic only if native is refused. */
@@ -222,7 +249,9 @@ async function startDirectors(L: LabLayout, state: LabState, log: Log): Promise<
     const topo = path.join(L.dir, `${d.short}.yaml`);
     fs.writeFileSync(topo, d.topologyYaml);
     // Warm the neighbour table so the data plane finds every real's MAC at once.
-    for (const r of L.reals) run(inNs(d.ns, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${r.lanAddress}:${LAB.httpPort}/`]), { allowFail: true });
+    for (const a of [...L.reals.map((r) => r.lanAddress), ...L.natReals.map((r) => r.address)]) {
+      run(inNs(d.ns, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${a}:${LAB.httpPort}/`]), { allowFail: true });
+    }
     const logf = path.join(L.dir, `${d.short}.log`);
     // `ip netns exec` mounts a fresh bpffs on /sys/fs/bpf (docs/lab-notes.md); put the lab's persistent one
     // there instead, so the daemon pins under the default /sys/fs/bpf/xlvs and a restarted daemon
@@ -314,6 +343,7 @@ export function labStatus(prefix: string = DEFAULT_PREFIX): LabStatus {
     for (const x of liveXdp(dev, ns)) res.xdp.push({ ...x, ns, role });
   };
   for (const d of L.directors) inns(d.ns, L.interface, `director ${d.name}`);
+  if (L.inner) for (const d of L.directors) inns(d.ns, L.inner.interface, `director ${d.name} (inside)`);
   for (const p of state.peerXdp) inns(p.ns, p.dev, 'veth peer (xdp_pass)');
   for (const r of L.reals) if (r.tunAddress) inns(r.ns, 'eth1', `decap ${r.short}`);
   for (const d of L.directors) {

@@ -72,6 +72,8 @@ export interface RealInfo {
   upperThreshold: number; lowerThreshold: number;
   /** LB_RF_*: LB_RF_LOCAL = this director's own address (delivered locally, never forwarded). */
   flags: number;
+  /** NAT, full-NAT: the real's port (0 = the VIP's). DR and TUN keep the VIP's port. */
+  port: number;
 }
 export const realInfo = defineStruct<RealInfo>({
   cName: 'real_info', size: 64, fields: [
@@ -85,7 +87,8 @@ export const realInfo = defineStruct<RealInfo>({
     { name: 'weight', offset: 36, type: 'u32' },
     { name: 'upperThreshold', cName: 'upper_threshold', offset: 40, type: 'u32' },
     { name: 'lowerThreshold', cName: 'lower_threshold', offset: 44, type: 'u32' },
-    { name: 'pad2', offset: 48, type: { pad: 16 } },
+    { name: 'port', offset: 48, type: 'be16' },
+    { name: 'pad2', offset: 50, type: { pad: 14 } },
   ],
 });
 
@@ -129,15 +132,43 @@ export const CONN_STATES: Record<number, string> = {
   0: 'NONE', 1: 'ESTABLISHED', 3: 'SYN_RECV', 4: 'FIN_WAIT', 5: 'TIME_WAIT', 6: 'CLOSE', 11: 'UDP', 12: 'TEMPLATE',
 };
 
-export interface ConnValue { realId: number; vipId: number; state: number; expires: number }
+export interface ConnValue {
+  realId: number; vipId: number; state: number; expires: number;
+  /** Full-NAT: 1 + index of the flow's source in its VIP's snat pool (0 = none), and its port. */
+  natAddr: number; natPort: number;
+}
 export const connValue = defineStruct<ConnValue>({
   cName: 'conn_value', size: 16, fields: [
     { name: 'realId', cName: 'real_id', offset: 0, type: 'u32' },
     { name: 'vipId', cName: 'vip_id', offset: 4, type: 'u16' },
     { name: 'state', offset: 6, type: 'u8' },
-    { name: 'pad', offset: 7, type: { pad: 1 } },
+    { name: 'natAddr', cName: 'nat_addr', offset: 7, type: 'u8' },
     { name: 'expires', offset: 8, type: 'u32' },
-    { name: 'pad2', offset: 12, type: { pad: 4 } },
+    { name: 'natPort', cName: 'nat_port', offset: 12, type: 'be16' },
+    { name: 'pad2', offset: 14, type: { pad: 2 } },
+  ],
+});
+
+/** lb_nat_rev's value: the forward flow (client -> VIP) a reply belongs to. */
+export interface NatRev { orig: FlowKey; realId: number; vipId: number }
+export const natRev = defineStruct<NatRev>({
+  cName: 'nat_rev', size: 48, fields: [
+    { name: 'orig', offset: 0, type: { struct: flowKey } },
+    { name: 'realId', cName: 'real_id', offset: 40, type: 'u32' },
+    { name: 'vipId', cName: 'vip_id', offset: 44, type: 'u32' },
+  ],
+});
+
+/** lb_snat[vip id]: a full-NAT VIP's source pool (LB.SNAT_ADDRS addresses at most). */
+export interface SnatPool { addr: Buffer; portLo: number; portHi: number; count: number; family: number }
+export const snatPool = defineStruct<SnatPool>({
+  cName: 'snat_pool', size: 136, fields: [
+    { name: 'addr', offset: 0, type: { bytes: 128 } },
+    { name: 'portLo', cName: 'port_lo', offset: 128, type: 'u16' },
+    { name: 'portHi', cName: 'port_hi', offset: 130, type: 'u16' },
+    { name: 'count', offset: 132, type: 'u8' },
+    { name: 'family', offset: 133, type: 'u8' },
+    { name: 'pad', offset: 134, type: { pad: 2 } },
   ],
 });
 
@@ -227,13 +258,25 @@ export const lbCounters = defineStruct<LbCounters>({
 export const REASONS = [
   'unused', 'tx_dr', 'tx_tun', 'not_ip', 'not_vip', 'proto', 'malformed', 'fragment', 'ip_options',
   'ipv6_ext', 'ttl', 'no_real', 'tx_too_big', 'drop_too_big', 'config', 'internal', 'not_ours',
-  'no_accept', 'tx_icmp', 'conn_expired', 'local',
+  'no_accept', 'tx_icmp', 'conn_expired',
+  // 20 is LB_PASS_LOCAL's (another change); NAT and full-NAT from 21.
+  'local', 'tx_nat', 'redir_nat', 'tx_nat_reply', 'redir_nat_reply', 'redir_icmp', 'nat_no_entry',
+  'no_neigh', 'no_route', 'no_tx_port', 'snat_exhausted',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
 export type LbReasonStats = Record<ReasonName, bigint>;
 export const lbReasonStats = defineStruct<LbReasonStats>({
   cName: 'lb_reason_stats', size: 8 * REASONS.length,
   fields: REASONS.map((name, i) => ({ name, offset: 8 * i, type: 'u64' as const })),
+});
+
+/** lb_ifaces[ifindex]: an interface the lb program runs on and its MAC (NAT replies come to it). */
+export interface LbIface { mac: string }
+export const lbIface = defineStruct<LbIface>({
+  cName: 'lb_iface', size: 8, fields: [
+    { name: 'mac', offset: 0, type: 'mac' },
+    { name: 'pad', offset: 6, type: { pad: 2 } },
+  ],
 });
 
 export interface DecapKey { addr: Buffer; family: number }
@@ -286,6 +329,14 @@ export const LB = {
   AF_INET6: 6,
   METHOD_DR: 1,
   METHOD_TUN: 2,
+  METHOD_NAT: 3,
+  METHOD_FULLNAT: 4,
+  /** Addresses of one full-NAT pool (LB_SNAT_ADDRS). */
+  SNAT_ADDRS: 8,
+  /** Default max_entries of lb_nat_rev (LB_NAT_ENTRIES). */
+  NAT_ENTRIES: 262144,
+  /** Interfaces the lb program may redirect to (LB_TX_PORTS). */
+  TX_PORTS: 64,
   HASH_SRC_ADDR: 0x01,
   HASH_SRC_PORT: 0x02,
   HASH_DST_ADDR: 0x04,
@@ -314,6 +365,12 @@ export const LB = {
   /** real_info.flags: this director's own address. */
   RF_LOCAL: 0x0001,
   MAX_PEERS: 65536,
+  /** The address of a NAT or full-NAT real (source slot of its replies). */
+  VF_NAT_SRC: 0x20,
+  /** An address of a full-NAT source pool. */
+  VF_SNAT: 0x40,
+  /** Every slot while some VIP is NAT or full-NAT (the source slot may have VF_NAT_SRC). */
+  VF_NAT_ON: 0x80,
   /** BPF_F_INNER_MAP (uapi/linux/bpf.h): inner maps of one outer may differ in max_entries. */
   F_INNER_MAP: 1 << 12,
   /** BPF_F_MMAPABLE: an array the control plane can write through mmap (Maglev tables). */
@@ -338,4 +395,4 @@ export function vipFilterBit(proto: number, port: number): number {
 }
 
 /** Map names in build/bpf/lb.bpf.o and build/bpf/decap.bpf.o (also their pin file names). */
-export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept', 'lb_peers'] as const;
+export const LB_MAPS = ['lb_vips', 'lb_reals', 'lb_cfg', 'lb_maglev', 'lb_conns', 'lb_conns6', 'lb_new', 'lb_persist', 'lb_real_load', 'lb_real_load_fix', 'lb_flow_stats', 'lb_vip_stats', 'lb_real_stats', 'lb_reasons', 'lb_vip_filter', 'lb_vip_ids', 'lb_no_accept', 'lb_peers', 'lb_nat_rev', 'lb_snat', 'lb_tx_ports', 'lb_ifaces'] as const;

@@ -1,7 +1,7 @@
 // Desired data-plane state: what the maps should hold for each service, computed from the
 // topology, the health verdicts and the VRRP state. Pure.
 
-export type Method = 'dr' | 'tun';
+export type Method = 'dr' | 'tun' | 'nat' | 'fullnat';
 export type RealState = 'up' | 'drain' | 'down';
 /** How this director's own real takes the VIP's flows (src/dataplane/spec.ts LocalMode). */
 export type LocalMode = 'none' | 'active' | 'backup';
@@ -25,6 +25,8 @@ export interface DesiredVip {
   timeouts: { tcp: number; tcpFin: number; udp: number };
   /** 'none' without a local real; else 'active' while we hold the VIP, 'backup' while not. */
   localMode: LocalMode;
+  /** fullnat: the source pool's addresses (absent for other methods). */
+  snatPool?: string[];
 }
 
 export interface DesiredReal {
@@ -65,7 +67,8 @@ export function sameVipTable(a: DesiredVip, b: DesiredVip): boolean {
   return a.key === b.key && a.address === b.address && a.port === b.port && a.protocol === b.protocol && a.ports === b.ports &&
     a.method === b.method && a.scheduler === b.scheduler && a.persistenceTimeoutMs === b.persistenceTimeoutMs &&
     a.persistencePrefix === b.persistencePrefix && a.tableSize === b.tableSize && a.onDown === b.onDown &&
-    a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp;
+    a.timeouts.tcp === b.timeouts.tcp && a.timeouts.tcpFin === b.timeouts.tcpFin && a.timeouts.udp === b.timeouts.udp &&
+    (a.snatPool ?? []).join(',') === (b.snatPool ?? []).join(',');
 }
 
 function realSig(r: DesiredReal | null): string {

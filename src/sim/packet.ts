@@ -112,6 +112,8 @@ export interface FrameSummary {
   /** Outer destination of a tunnelled frame. */
   outerDst: string | null;
   innerDst: string | null;
+  /** The (innermost) TCP or UDP flow the frame carries, when it has one. */
+  flow: { src: string; sport: number; dst: string; dport: number; protocol: 'tcp' | 'udp' } | null;
 }
 
 // Header sizes read by describeFrame (IEEE 802.3 / 802.1Q, RFC 791, RFC 8200, RFC 9293, RFC 768,
@@ -137,7 +139,7 @@ class Truncated {
  * then "truncated at byte N inside the <header>"; nonsensical header fields are named.
  */
 export function describeFrame(b: Buffer): FrameSummary {
-  const sum: FrameSummary = { text: '', dstMac: '', srcMac: '', outerDst: null, innerDst: null };
+  const sum: FrameSummary = { text: '', dstMac: '', srcMac: '', outerDst: null, innerDst: null, flow: null };
   const parts: string[] = [];
   const need = (start: number, len: number, what: string): void => {
     if (b.length < start + len) throw new Truncated(what, start, len);
@@ -195,6 +197,7 @@ function read(b: Buffer, need: Need, parts: string[], sum: FrameSummary): void {
     need(l4, hlen, `${name} header`);
     const sp = b.readUInt16BE(l4);
     const dp = b.readUInt16BE(l4 + 2);
+    sum.flow = { src: ip.src, sport: sp, dst: ip.dst, dport: dp, protocol: ip.proto === 6 ? 'tcp' : 'udp' };
     parts.push(`${v} ${ip.src}.${sp} > ${ip.dst}.${dp} ${name}${ip.proto === 6 ? ` flags 0x${b[l4 + 13].toString(16)}` : ''} len ${ip.len}${short}`);
   } else if (ip.proto === 1 || ip.proto === 58) {
     const hlen = six ? ICMPV6_HLEN : ICMP_HLEN;

@@ -70,6 +70,7 @@ function bind() {
     mmap: c.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
     munmap: c.func('int munmap(void *addr, size_t length)'),
     memcpy: c.func('void *memcpy(void *dest, const void *src, size_t n)'),
+    setns: c.func('int setns(int fd, int nstype)'),
   };
 }
 

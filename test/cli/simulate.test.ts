@@ -1,6 +1,8 @@
 // `xlvs simulate` as an operator runs it: a topology and a flow through the real program.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { repoRoot } from '../../src/paths';
@@ -90,6 +92,46 @@ test('a grouped service forwards every port of its list and ranges, and shows it
     const r = simWith(grouped, '--client', '198.51.100.7:40000', '--vip', vip);
     assert.deepEqual([r.verdict, r.reason, r.service], ['XDP_PASS', 'not_vip', null], vip);
   }
+});
+
+test('an imported keepalived NAT pair: a SYN is rewritten to real:8080, the real\'s answer back to VIP:80', needsBpf(), () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-sim-nat-'));
+  try {
+    const file = path.join(dir, 'nat.yaml');
+    execFileSync('node', [xlvs, 'import', 'keepalived', path.join(repoRoot(), 'test', 'import', 'fixtures', 'nat-pair.conf'), '-o', file, '-q']);
+    execFileSync('node', [xlvs, 'validate', file]);
+    const reals = new Set<string>();
+    for (const port of [40000, 40001, 40002, 40003, 40004, 40005]) {
+      const r = simWith(file, '--client', `198.51.100.7:${port}`, '--vip', '203.0.113.10:80/tcp') as ReturnType<typeof simWith> & { reply: { verdict: string; reason: string; output: string } };
+      // Two-armed (director.inside_interface from the inner VRRP instance): out by the other interface.
+      assert.equal(r.verdict, 'XDP_REDIRECT', r.output);
+      assert.equal(r.reason, 'redir_nat');
+      assert.match(r.real!, /^192\.168\.10\.1[12]:8080$/);
+      const f = describeFrame(Buffer.from(r.outputHex, 'hex')).flow!;
+      assert.deepEqual([f.src, f.sport, `${f.dst}:${f.dport}`], ['198.51.100.7', port, r.real]);
+      assert.equal(r.reply.reason, 'redir_nat_reply');
+      assert.match(r.reply.output, new RegExp(`IP 203\\.0\\.113\\.10\\.80 > 198\\.51\\.100\\.7\\.${port} TCP`));
+      reals.add(r.real!);
+    }
+    assert.equal(reals.size, 2, 'both reals are picked over six flows');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(`xlvs-sim-`), 'the scratch namespace is gone');
+});
+
+test('full-NAT (the lab\'s): the real sees the pool address; the answer goes back from VIP:8080', needsBpf(), () => {
+  const lab = path.join(repoRoot(), 'config', 'lab.yaml');
+  const r = simWith(lab, '--client', '10.81.0.10:40000', '--vip', '10.81.0.200:8080/tcp') as ReturnType<typeof simWith> & { reply: { reason: string; output: string } };
+  assert.equal(r.reason, 'redir_nat');
+  const f = describeFrame(Buffer.from(r.outputHex, 'hex')).flow!;
+  assert.equal(f.src, '10.83.0.4', 'the source is the pool address');
+  assert.equal(`${f.dst}:${f.dport}`, r.real);
+  assert.equal(r.reply.reason, 'redir_nat_reply');
+  assert.match(r.reply.output, /IP 10\.81\.0\.200\.8080 > 10\.81\.0\.10\.40000 TCP/);
+  // A DR flow of a real shared by two services names the service of the flow's port.
+  const dr = simWith(lab, '--client', '10.81.0.10:40000', '--vip', '10.81.0.100:80/tcp');
+  assert.equal(dr.service, '10.81.0.100:80/tcp');
 });
 
 test('bad flow arguments name what is wrong', () => {

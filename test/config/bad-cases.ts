@@ -453,7 +453,7 @@ director:
       - { address: 10.0.0.11, port: 8080 }
 `,
     problems: [
-      "services[0].reals[0].port: 8080 differs from the service port 80: DR forwards without rewriting ports (line 9:37)",
+      "services[0].reals[0].port: 8080 differs from the service port 80: DR forwards without rewriting ports (method: nat maps ports) (line 9:37)",
     ],
   },
   {

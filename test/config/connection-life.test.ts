@@ -77,15 +77,15 @@ test('desired state carries timeouts and thresholds, and a change in either is a
 
 test('table sizes: defaults, and what is written', () => {
   const d = loadTopology(DIRECTOR).director;
-  assert.deepEqual(d.connTable, { size: 1_048_576, ipv6Size: 262_144, unconfirmedSize: 131_072 });
+  assert.deepEqual(d.connTable, { size: 1_048_576, ipv6Size: 262_144, unconfirmedSize: 131_072, natSize: 262_144 });
   assert.deepEqual(d.persistenceTable, { size: 262_144 });
   const s = loadTopology(`director:
   name: d1
   interface: eth0
-  conn_table: { size: 2048, unconfirmed_size: 1024 }
+  conn_table: { size: 2048, unconfirmed_size: 1024, nat_size: 8192 }
   persistence_table: { size: 4096 }
 `).director;
-  assert.deepEqual(s.connTable, { size: 2048, ipv6Size: 262_144, unconfirmedSize: 1024 });
+  assert.deepEqual(s.connTable, { size: 2048, ipv6Size: 262_144, unconfirmedSize: 1024, natSize: 8192 });
   assert.deepEqual(s.persistenceTable, { size: 4096 });
 });
 
@@ -100,24 +100,27 @@ test('table cost: buckets per power of two plus 48 bytes and the rounded key and
     ['director.conn_table.ipv6_size', 262_144, 120],
     ['director.conn_table.unconfirmed_size', 131_072, 120],
     ['director.persistence_table.size', 262_144, 104],
+    // NAT: a 40-byte flow key and a 48-byte nat_rev.
+    ['director.conn_table.nat_size', 262_144, 152],
   ]);
-  assert.equal(totalBytes(costs), 1_048_576 * 96 + 262_144 * 120 + 131_072 * 120 + 262_144 * 104);
+  assert.equal(totalBytes(costs), 1_048_576 * 96 + 262_144 * 120 + 131_072 * 120 + 262_144 * 104 + 262_144 * 152);
 });
 
 test('memory: tables above half of MemTotal are refused with the figures', () => {
-  const total = totalBytes(tableCosts(DEFAULT_TABLES)); // about 167 MiB
+  const total = totalBytes(tableCosts(DEFAULT_TABLES)); // about 205 MiB
   assert.equal(tableMemoryProblem(DEFAULT_TABLES, total * 2), null);
   assert.equal(tableMemoryProblem(DEFAULT_TABLES, null), null, 'no /proc/meminfo: no check');
   assert.equal(tableMemoryProblem(DEFAULT_TABLES, 256 * 1048576),
-    'the connection and persistence tables need 167.0 MiB of kernel memory (director.conn_table.size 1048576 × 96 B = 96.0 MiB, '
+    'the connection and persistence tables need 205.0 MiB of kernel memory (director.conn_table.size 1048576 × 96 B = 96.0 MiB, '
     + 'director.conn_table.ipv6_size 262144 × 120 B = 30.0 MiB, director.conn_table.unconfirmed_size 131072 × 120 B = 15.0 MiB, '
-    + "director.persistence_table.size 262144 × 104 B = 26.0 MiB), more than half of this machine's 256.0 MiB (MemTotal); make them smaller");
+    + 'director.persistence_table.size 262144 × 104 B = 26.0 MiB, director.conn_table.nat_size 262144 × 152 B = 38.0 MiB), '
+    + "more than half of this machine's 256.0 MiB (MemTotal); make them smaller");
 });
 
 test('memory: the largest tables are refused on this machine at director.conn_table, with its line', (t) => {
   const mem = memTotalBytes();
   const max = 268_435_456;
-  const sizes = { connTable: { size: max, ipv6Size: max, unconfirmedSize: max }, persistenceTable: { size: max } };
+  const sizes = { connTable: { size: max, ipv6Size: max, unconfirmedSize: max, natSize: DEFAULT_TABLES.connTable.natSize }, persistenceTable: { size: max } };
   const need = totalBytes(tableCosts(sizes)); // 110 GiB
   if (mem === null || need <= mem / 2) {
     t.skip(mem === null ? 'no /proc/meminfo' : `this machine holds ${need} bytes of tables`);

@@ -72,7 +72,15 @@ test('bad input names the field and changes nothing', needsBpf(), () => {
     assert.equal(fs.existsSync(pinDir + '-x'), false);
     assert.throws(() => dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr', tableSize: 1000 }), /tableSize: 1000 is not prime/);
     assert.throws(() => dp.vips.upsert({ address: '10.0.0.300', port: 80, protocol: 'tcp', method: 'dr' }), /vip\.address: "10\.0\.0\.300"/);
-    assert.throws(() => dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'nat' as 'dr' }), /method: "nat" is not one of dr, tun/);
+    assert.throws(() => dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'masq' as 'dr' }), /method: "masq" is not one of dr, tun, nat, fullnat/);
+    // NAT and full-NAT: the pool belongs to full-NAT only, in the VIP's family, 1..8 addresses.
+    const pool = (addresses: string[], more = {}) => ({ address: VIP, port: 80, protocol: 'tcp' as const, method: 'fullnat' as const, snatPool: { addresses, ...more } });
+    assert.throws(() => dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'nat', snatPool: { addresses: ['10.9.0.1'] } }), /snatPool: only a fullnat VIP has a source pool/);
+    assert.throws(() => dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'fullnat' }), /snatPool: a fullnat VIP needs \{addresses/);
+    assert.throws(() => dp.vips.upsert(pool(['2001:db8::1'])), /snatPool\.addresses\[0\]: 2001:db8::1 is not of the VIP's family/);
+    assert.throws(() => dp.vips.upsert(pool(Array.from({ length: 9 }, (_, i) => `10.9.0.${i + 1}`))), /snatPool\.addresses: 9 addresses: 1\.\.8/);
+    assert.throws(() => dp.vips.upsert(pool(['10.9.0.1', '10.9.0.1'])), /snatPool\.addresses\[1\]: 10\.9\.0\.1 is listed twice/);
+    assert.throws(() => dp.vips.upsert(pool(['10.9.0.1'], { portMin: 2000, portMax: 1999 })), /snatPool\.portMax: 1999 is not an integer 2000\.\.65535/);
     assert.equal(dp.vips.list().length, 0);
 
     dp.vips.upsert({ address: VIP, port: 80, protocol: 'tcp', method: 'dr' });
@@ -82,6 +90,14 @@ test('bad input names the field and changes nothing', needsBpf(), () => {
     assert.throws(() => dp.reals.set(KEY, [real(1), real(1)]), /reals\[1\]\.id: 1 is used twice/);
     assert.throws(() => dp.reals.set(KEY, [real(1), { ...real(2), address: '10.6.0.1' }]), /reals\[1\]\.address: 10\.6\.0\.1 is already real id 1/);
     assert.throws(() => dp.reals.set(KEY, [{ ...real(1), weight: 70000 }]), /weight: 70000 is not an integer 0\.\.65535/);
+    // DR keeps the VIP's port; NAT maps it but not across families.
+    assert.throws(() => dp.reals.set(KEY, [{ ...real(1), port: 8080 }]), /reals\[0\]\.port: 8080: DR and TUN keep the VIP's port 80/);
+    dp.vips.upsert({ address: VIP, port: 82, protocol: 'tcp', method: 'nat' });
+    assert.throws(() => dp.reals.set(`${VIP}:82/tcp`, [{ ...real(7), address: '2001:db8::7', port: 8080 }]), /reals\[0\]\.address: 2001:db8::7: NAT cannot change the address family/);
+    assert.throws(() => dp.reals.set(`${VIP}:82/tcp`, [{ ...real(7), port: 70000 }]), /reals\[0\]\.port: 70000 is not an integer 0\.\.65535/);
+    dp.reals.set(`${VIP}:82/tcp`, [{ ...real(7), mac: '00:00:00:00:00:00', port: 8080 }]);
+    assert.equal(dp.reals.list(`${VIP}:82/tcp`)[0].port, 8080, 'a NAT real needs no MAC; its port is kept');
+    dp.vips.remove(`${VIP}:82/tcp`);
     dp.vips.upsert({ address: VIP, port: 81, protocol: 'tcp', method: 'tun' });
     assert.throws(() => dp.reals.set(`${VIP}:81/tcp`, [real(2)]), code(ErrorCodes.DATAPLANE_STATE));
     assert.throws(() => dp.reals.set(`${VIP}:81/tcp`, [{ ...real(5), address: '2001:db8::5' }]), /needs config\.tunSource6/);

@@ -96,12 +96,12 @@ test('include: glob and braces relative to the including file, notes name the in
   assert.ok(notes.some((n) => n.where.startsWith('include.d/10-web.conf:')));
 });
 
-test('NAT and fwmark are reported as not mappable, the DR service still maps', () => {
+test('lb_kind NAT and no lb_kind (keepalived\'s default, NAT) map to method nat; fwmark reported', () => {
   const { topology: t, notes } = kc('nat-fwmark.conf');
-  assert.deepEqual(t.services!.map((s) => s.port), [25]);
-  assert.deepEqual(t.services![0].check, { type: 'none' });
+  assert.deepEqual(t.services!.map((s) => `${s.port} ${s.method}`), ['80 nat', '8080 nat', '25 dr']);
+  assert.deepEqual(t.services![2].check, { type: 'none' });
   assert.equal(t.vrrp![0].auth, undefined);
-  for (const re of [/:24: .*lb_kind NAT/, /:33: .*keepalived uses NAT/, /:41: .*fwmark 5 not mapped/, /AH/, /SMTP_CHECK/]) {
+  for (const re of [/:33: .*keepalived uses NAT, and so does the import/, /:21: NAT: the reals must route their replies/, /:41: .*fwmark 5 not mapped/, /AH/, /SMTP_CHECK/]) {
     assert.ok(notes.some((n) => re.test(`${n.where}: ${n.message}`)), `no note matching ${re}`);
   }
 });
@@ -126,9 +126,10 @@ test('ipvsadm -S: wlc DR with weights, persistence, sh-port, TUN, IPv6', () => {
 
 test('ipvsadm -S: fwmark and masquerading reported, symbolic names resolved or reported', () => {
   const r = importIpvsadm(fs.readFileSync(path.join(FIX, 'ipvsadm-fwmark-nat.txt'), 'utf8'), { file: 'f' });
-  assert.deepEqual(r.topology.services!.map((s) => s.port), [22]);
+  assert.deepEqual(r.topology.services!.map((s) => `${s.port} ${s.method}`), ['80 nat', '22 dr']);
+  assert.deepEqual(r.topology.services![0].reals.map((x) => x.port), [8080, 8080]);
   assert.ok(r.notes.some((n) => n.where === 'f:1' && /firewall-mark/.test(n.message)));
-  assert.ok(r.notes.some((n) => n.where === 'f:5' && /NAT/.test(n.message)));
+  assert.ok(r.notes.some((n) => n.where === 'f:4' && /is NAT \(-m\): its reals must route their replies/.test(n.message)));
   const sym = importIpvsadm('-A -t lb:http -s rr\n-a -t lb:http -r web:www -g -w 1\n-a -t lb:http -r nowhere:http -g -w 1\n', {
     file: 's', resolveHost: (h) => ({ lb: '10.0.0.1', web: '10.0.0.2' } as Record<string, string>)[h],
   });
@@ -274,9 +275,9 @@ test('CLI: writes the topology, prints notes on stderr, --strict and bad input e
     const out = path.join(dir, 'topo.yaml');
     const r = cli(['import', 'keepalived', path.join(FIX, 'nat-fwmark.conf'), '-o', out]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /lb_kind NAT is not supported/);
+    assert.match(r.stderr, /the reals must route their replies through this director/);
     const doc = YAML.parse(fs.readFileSync(out, 'utf8'));
-    assert.equal(doc.services[0].port, 25);
+    assert.deepEqual(doc.services.map((s: { port: number; method: string }) => `${s.port} ${s.method}`), ['80 nat', '8080 nat', '25 dr']);
     assert.match(fs.readFileSync(out, 'utf8'), /^# xlvs topology imported from/);
     assert.equal(cli(['import', 'keepalived', path.join(FIX, 'nat-fwmark.conf'), '-o', out, '--strict', '-q']).status, 2);
 

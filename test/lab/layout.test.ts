@@ -14,11 +14,15 @@ const text = fs.readFileSync(path.join(repoRoot(), 'config', 'lab.yaml'), 'utf8'
 
 test('config/lab.yaml gives the documented site', () => {
   const L = deriveLayout(text, 'xl');
-  assert.deepEqual(L.namespaces, ['xl-br', 'xl-client', 'xl-dir1', 'xl-dir2', 'xl-rtr', 'xl-real1', 'xl-real2', 'xl-real3']);
+  assert.deepEqual(L.namespaces, ['xl-br', 'xl-client', 'xl-dir1', 'xl-dir2', 'xl-rtr', 'xl-real1', 'xl-real2', 'xl-real3', 'xl-nat1', 'xl-nat2']);
+  // The NAT site: the directors' second arm on 10.83.0.0/24, the reals' gateway the inner VRRP address.
+  assert.deepEqual(L.inner, { interface: 'eth1', cidr: '10.83.0.0/24', prefixLen: 24, gateway: '10.83.0.1', instance: 'VI_LAB_IN' });
+  assert.deepEqual(L.natReals.map((r) => [r.ns, r.address]), [['xl-nat1', '10.83.0.51'], ['xl-nat2', '10.83.0.52']]);
+  assert.deepEqual(L.directors.map((d) => d.innerAddress), ['10.83.0.2', '10.83.0.3']);
   assert.deepEqual([L.lanCidr, L.tunCidr, L.routerLan, L.routerTun], ['10.81.0.0/24', '10.82.0.0/24', '10.81.0.1', '10.82.0.1']);
   assert.deepEqual(L.reals.map((r) => [r.lanAddress, r.tunAddress, r.drVips, r.tunVips]), [1, 2, 3].map((i) => [`10.81.0.5${i}`, `10.82.0.5${i}`, ['10.81.0.100'], ['10.81.0.200']]));
   assert.equal(L.pinRoot, '/run/xlvs-lab/xl/bpffs');
-  for (const re of ['xl-client', 'xl-real3', 'xl-dir2']) assert.ok(labNamespacePattern('xl').test(re));
+  for (const re of ['xl-client', 'xl-real3', 'xl-dir2', 'xl-nat2']) assert.ok(labNamespacePattern('xl').test(re));
   assert.equal(labNamespacePattern('xl').test('xl2-client'), false);
 });
 
@@ -27,6 +31,8 @@ test('director topologies: names, addresses, VRRP roles and pins per prefix', ()
   const [d1, d2] = L.directors.map((d) => YAML.parse(d.topologyYaml) as Record<string, any>);
   assert.deepEqual([d1.director.name, d1.director.addresses, d1.vrrp[0].priority, d1.vrrp[0].state], ['p1-dir1', ['10.81.0.2/24'], 150, 'MASTER']);
   assert.deepEqual([d2.director.name, d2.director.addresses, d2.vrrp[0].priority, d2.vrrp[0].state], ['p1-dir2', ['10.81.0.3/24'], 100, 'BACKUP']);
+  // The inner instance (NAT gateway) takes the same role: the sync group moves both together.
+  assert.deepEqual([d1.vrrp[1].priority, d1.vrrp[1].state, d2.vrrp[1].priority, d2.vrrp[1].state], [150, 'MASTER', 100, 'BACKUP']);
   assert.equal(d2.director.pin_root, undefined, 'default pins: the lab bind-mounts its bpffs on /sys/fs/bpf');
   assert.equal(L.pinRoot, '/run/xlvs-lab/p1/bpffs');
   assert.equal(d2.control.socket, '/run/xlvs/p1-dir2.sock');
@@ -44,6 +50,9 @@ test('bad lab files are refused with the path of the problem', () => {
     ['VIP off the LAN', edit((t) => { t.services[1].vip = '192.0.2.1'; }), /services\[1\]\.vip: 192\.0\.2\.1 is not in the LAN/],
     ['no VRRP', edit((t) => { delete t.vrrp; }), /vrrp\[0\]: the lab runs a VRRP pair/],
     ['real on a lab address', edit((t) => { t.services[0].reals[0].address = '10.81.0.10'; }), /10\.81\.0\.10 is a real, but the lab uses it for the client/],
+    ['NAT real off the inner segment', edit((t) => { t.services[3].reals[1].address = '10.84.0.52'; }), /services\[3\]\.reals\[1\]\.address: 10\.84\.0\.52: a NAT real must be on the inner segment 10\.83\.0\.0\/24/],
+    ['NAT without inside_interface', edit((t) => { delete t.director.inside_interface; }), /director\.inside_interface: the lab builds NAT two-armed/],
+    ['NAT real on a director address', edit((t) => { t.services[3].reals[0].address = '10.83.0.3'; }), /10\.83\.0\.3 is lab-dir2's inner address|10\.83\.0\.3 is xl-dir2's inner address/],
     ['not YAML', 'director: [', /E?lab\.yaml|Flow sequence|Unexpected/],
   ];
   for (const [name, body, re] of cases) {

@@ -32,6 +32,20 @@ test('LB.MAX_VIPS, MAX_REALS and MAGLEV_MAX equal lb_shared.h; validation limits
   assert.equal(SPEC_MAX_TABLE_SIZE, LB.MAGLEV_MAX);
 });
 
+test('NAT constants equal lb_shared.h', () => {
+  const d = defines();
+  assert.equal(LB.METHOD_NAT, d.get('LB_METHOD_NAT'));
+  assert.equal(LB.METHOD_FULLNAT, d.get('LB_METHOD_FULLNAT'));
+  assert.equal(LB.SNAT_ADDRS, d.get('LB_SNAT_ADDRS'));
+  assert.equal(LB.NAT_ENTRIES, d.get('LB_NAT_ENTRIES'));
+  assert.equal(LB.TX_PORTS, d.get('LB_TX_PORTS'));
+  const text = fs.readFileSync(path.join(repoRoot(), 'bpf', 'include', 'lb_shared.h'), 'utf8');
+  const hex = (name: string) => Number(new RegExp(`^#define\\s+${name}\\s+(0x[0-9a-f]+)`, 'm').exec(text)?.[1]);
+  assert.equal(LB.VF_NAT_SRC, hex('LB_VF_NAT_SRC'));
+  assert.equal(LB.VF_SNAT, hex('LB_VF_SNAT'));
+  assert.equal(LB.VF_NAT_ON, hex('LB_VF_NAT_ON'));
+});
+
 test('LB.VIP_F_GROUP equals lb_shared.h LB_VIP_F_GROUP', () => {
   assert.equal(LB.VIP_F_GROUP, defines().get('LB_VIP_F_GROUP'));
 });

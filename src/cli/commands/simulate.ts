@@ -9,6 +9,7 @@ import { ensureBpffs, pinThreadToCpu } from '../../loader';
 import { Director } from '../../director/director';
 import { interfaceMac } from '../../daemon/neigh';
 import { buildFrame, describeFrame, parseHexFrame } from '../../sim/packet';
+import { natSimWorld, xdpCtx, ROUTER_MAC, INSIDE_MAC, NatSimWorld } from '../../sim/nat-world';
 import { XlvsError, ErrorCodes } from '../../errors';
 
 const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
@@ -36,6 +37,8 @@ export interface SimResult {
   output: string;
   outputHex: string;
   durationNs: number;
+  /** NAT and full-NAT: the real's answer to what it was sent, as the director rewrites it back. */
+  reply?: { verdict: string; reason: string; input: string; output: string };
 }
 
 export interface SimOptions {
@@ -56,7 +59,7 @@ export function simulate(topo: Topology, opts: SimOptions): SimResult {
     if (!vm) throw new XlvsError(ErrorCodes.USAGE, `--vip "${opts.vip}": expected ADDR:PORT/tcp or ADDR:PORT/udp`);
     const v = parseHostPort(vm[1], '--vip');
     vipAddr = v.address;
-    frame = buildFrame({ client: c.address, clientPort: c.port, vip: v.address, vipPort: v.port, protocol: vm[2] as 'tcp' | 'udp', syn: !opts.ack }, '02:00:00:00:00:fe', dirMac);
+    frame = buildFrame({ client: c.address, clientPort: c.port, vip: v.address, vipPort: v.port, protocol: vm[2] as 'tcp' | 'udp', syn: !opts.ack }, ROUTER_MAC, dirMac);
   }
   ensureBpffs('/sys/fs/bpf');
   const pinDir = `/sys/fs/bpf/xlvs-sim-${process.pid}`;
@@ -64,9 +67,17 @@ export function simulate(topo: Topology, opts: SimOptions): SimResult {
   const small = MIN_TABLE_ENTRIES;
   const dp = Dataplane.create({
     pinDir, mac: dirMac, tunSource4: topo.director.tunSource4 ?? undefined, tunSource6: topo.director.tunSource6 ?? undefined,
-    tables: { conns: small, conns6: small, unconfirmed: small, persist: small },
+    tables: { conns: small, conns6: small, unconfirmed: small, persist: small, nat: small },
   });
+  // NAT's next hops come from the kernel's routes: a scratch namespace holds the ones it needs.
+  let world: NatSimWorld | null = null;
   try {
+    if (topo.services.some((s) => s.method === 'nat' || s.method === 'fullnat')) {
+      world = natSimWorld(topo, dirMac, (a) => topo.services.flatMap((s) => s.reals).find((r) => r.address === a)?.mac ?? standInMac(a));
+      dp.addTxPort('out0', dirMac);
+      if (topo.director.insideInterface) dp.addTxPort('in0', INSIDE_MAC);
+    }
+    const runFrame = (f: Buffer, from: 'out' | 'in') => dp.program.testRun(f, world ? { ctxIn: xdpCtx(f.length, world.ifindex[from]) } : {});
     pinThreadToCpu(0);
     const down = new Set(opts.down ?? []);
     // The daemon's wiring, with the reals given as --down failed and stand-in MACs.
@@ -85,7 +96,7 @@ export function simulate(topo: Topology, opts: SimOptions): SimResult {
 
     const counters = () => dp.stats.counters();
     const c0 = counters();
-    const res = dp.program.testRun(frame);
+    const res = runFrame(frame, 'out');
     const c1 = counters();
     const before = c0.reasons as Record<string, bigint>;
     const after = c1.reasons as Record<string, bigint>;
@@ -99,17 +110,44 @@ export function simulate(topo: Topology, opts: SimOptions): SimResult {
       const d = moved ? director.desiredService(moved.vipKey) : undefined;
       real = d?.reals.find((r) => r.local)?.key ?? null;
       service = d ? d.vip.key : null;
-    } else if (res.retval === 3) {
+    } else if ((reason === 'tx_nat' || reason === 'redir_nat') && out.flow) {
+      // Rewritten to the real's address and port (full-NAT: from a pool address and port).
+      const f = out.flow;
       for (const s of topo.services) for (const r of s.reals) {
-        // A real of several services: the one on the flow's VIP address.
-        if ((out.outerDst === r.address || (!out.outerDst && macs.get(r.address) === out.dstMac && s.method === 'dr')) && (real === null || s.vip === vipAddr)) {
+        if ((s.method === 'nat' || s.method === 'fullnat') && r.address === f.dst && (r.port === f.dport || r.port === 0) && (real === null || s.vip === vipAddr)) {
           real = r.key;
           service = s.key;
         }
       }
+    } else if (res.retval === 3) {
+      // A real of several services: the one of the flow's VIP address and port.
+      const dport = out.flow?.dport;
+      const cands = topo.services.flatMap((s) => s.reals.filter((r) => out.outerDst === r.address || (!out.outerDst && macs.get(r.address) === out.dstMac && s.method === 'dr')).map((r) => ({ s, r })));
+      const best = cands.find((c) => c.s.vip === vipAddr && (c.s.port === 0 || c.s.port === dport)) ?? cands.find((c) => c.s.vip === vipAddr) ?? cands[0];
+      if (best) {
+        real = best.r.key;
+        service = best.s.key;
+      }
     }
-    return { verdict: XDP_VERDICTS[res.retval] ?? String(res.retval), reason, real, service, output: out.text, outputHex: res.data.toString('hex'), durationNs: res.duration };
+    const result: SimResult = { verdict: XDP_VERDICTS[res.retval] ?? String(res.retval), reason, real, service, output: out.text, outputHex: res.data.toString('hex'), durationNs: res.duration };
+    if (world && (reason === 'tx_nat' || reason === 'redir_nat') && out.flow) {
+      // The real answers the packet it got: from real:port back to where it came from.
+      const f = out.flow;
+      const realMac = topo.services.flatMap((s) => s.reals).find((r) => r.address === f.dst)?.mac ?? standInMac(f.dst);
+      const back = buildFrame({ client: f.dst, clientPort: f.dport, vip: f.src, vipPort: f.sport, protocol: f.protocol, syn: false }, realMac, world.insideMac);
+      const r0 = counters().reasons as Record<string, bigint>;
+      const rr = runFrame(back, 'in');
+      const r1 = counters().reasons as Record<string, bigint>;
+      result.reply = {
+        verdict: XDP_VERDICTS[rr.retval] ?? String(rr.retval),
+        reason: Object.keys(r1).find((k) => r1[k] !== r0[k]) ?? 'none',
+        input: describeFrame(back).text,
+        output: describeFrame(rr.data).text,
+      };
+    }
+    return result;
   } finally {
+    if (world) world.close();
     dp.destroy();
     try { fs.rmdirSync(pinDir); } catch { /* already gone */ }
   }
@@ -139,5 +177,6 @@ export function register(program: Command): void {
       }
       const where = r.reason === 'local' ? '  (delivered to this director: its own real)' : '';
       process.stdout.write(`verdict: ${r.verdict} (${r.reason})\nservice: ${r.service ?? '-'}\nreal:    ${r.real ?? '-'}${where}\noutput:  ${r.output}\n`);
+      if (r.reply) process.stdout.write(`reply:   ${r.reply.input}\n  back:  ${r.reply.verdict} (${r.reply.reason}) ${r.reply.output}\n`);
     });
 }

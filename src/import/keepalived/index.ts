@@ -1,6 +1,7 @@
 // keepalived.conf → topology: parse the file (with includes), then map each top-level block.
 import { buildDirector } from '../director';
-import type { ImportResult, ServiceOut, TopologyOut, VrrpOut, VrrpScriptOut } from '../types';
+import type { DirectorOut, ImportResult, ServiceOut, TopologyOut, VrrpOut, VrrpScriptOut } from '../types';
+import { inSubnet, parseIp } from '../../common/address';
 import { MapContext } from './context';
 import { mapGroup, mapVirtualServer, type GroupEntry } from './lvs';
 import { parseConfFile } from './parser';
@@ -126,6 +127,7 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
     const t = ctx.todo.find((x) => x.path === 'director.addresses');
     if (t) t.message += ` — unicast_src_ip ${unicastSrc} is one of them`;
   }
+  natGateway(ctx, parsed.stmts, director, vrrp, services);
   const topology: TopologyOut = { director };
   if (timeouts) {
     const t = timeoutsOut(timeouts.t, (message) => ctx.note(timeouts!.st, message), 'lvs_timeouts');
@@ -136,6 +138,32 @@ export function importKeepalived(file: string, opts: KeepalivedOptions = {}): Im
   if (syncGroups.length) topology.vrrp_sync_groups = syncGroups;
   topology.services = services;
   return { topology, notes: ctx.notes, todo: ctx.todo };
+}
+
+/**
+ * NAT's reals answer through the director: their default route is an inner VRRP address that
+ * moves with the outer VIP (a sync group, as the LVS-NAT write-ups configure keepalived). The
+ * instance whose VIP subnet holds the NAT reals names that gateway, and when it lives on another
+ * interface than the director's, that interface is the inner arm (director.inside_interface).
+ */
+function natGateway(ctx: MapContext, stmts: Stmt[], director: DirectorOut, vrrp: VrrpOut[], services: ServiceOut[]): void {
+  const nat = services.filter((s) => s.method === 'nat' || s.method === 'fullnat');
+  const reals = nat.flatMap((s) => s.reals.map((r) => parseIp(r.address)!));
+  if (!nat.length) return;
+  for (const v of vrrp) {
+    for (const vip of v.vips) {
+      const [addr, len] = vip.split('/');
+      const net = parseIp(addr);
+      if (!net || !reals.some((r) => r.family === net.family && inSubnet(net, Number(len), r))) continue;
+      const arm = v.interface && v.interface !== director.interface ? v.interface : null;
+      if (arm) director.inside_interface = arm;
+      const st = stmts.find((x) => x.key === 'vrrp_instance' && x.args[0] === v.name)!;
+      ctx.note(st, `NAT: the reals' default route must be ${addr}, vrrp_instance ${v.name}'s address${arm ? ` on ${arm} (director.inside_interface: ${arm})` : ''}; keep it in a sync group with the VIP's instance so both move together`);
+      return;
+    }
+  }
+  const st = stmts.find((x) => x.key === 'virtual_server' && x.args[0] === nat[0].vip) ?? stmts[0];
+  ctx.note(st, 'NAT: the reals must route their replies through this director (default route via its inner address, best a VRRP address in a sync group with the VIP\'s instance); set director.inside_interface when they sit on another interface than director.interface');
 }
 
 /**

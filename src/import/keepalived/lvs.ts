@@ -160,11 +160,13 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
 
   // Forwarding method. keepalived.conf(5): "Override default LVS forwarding method (default is NAT)".
   const m = method?.value ?? 'NAT';
-  if (m === 'NAT') {
-    ctx.note(method?.st ?? st, `${label} not mapped: ${method ? 'lb_kind NAT' : 'no lb_kind/lvs_method, so keepalived uses NAT, which'} is not supported; xlvs forwards DR or TUN (replies must bypass the director)`);
-    return [];
+  if (m === 'NAT' && !method) ctx.note(st, `${label}: no lb_kind/lvs_method, so keepalived uses NAT, and so does the import (method: nat)`);
+  if (m === 'FNAT') {
+    // Upstream keepalived has no full-NAT; the LVS fork that added FNAT pairs it with a
+    // local_address_group, the addresses xlvs calls snat_pool.
+    ctx.note(method!.st, `${label}: lb_kind FNAT → method: fullnat; set snat_pool (the director's own addresses the reals will see as the source, like the fork's local_address_group), and note the reals no longer see the client's address`);
   }
-  if (m !== 'DR' && m !== 'TUN') ctx.fail(method!.st, `${method!.st.key}: '${method!.value}' is not NAT, DR or TUN`);
+  if (m !== 'NAT' && m !== 'DR' && m !== 'TUN' && m !== 'FNAT') ctx.fail(method!.st, `${method!.st.key}: '${method!.value}' is not NAT, DR or TUN`);
   const markProto = targets.find((t) => t.protocol)?.protocol;
   if (markProto && protocol !== undefined && protocol !== markProto.toUpperCase()) {
     ctx.note(st, `${label}: protocol ${protocol}, but the iptables rules mark ${markProto} packets; the rules' protocol is used for the grouped service`);
@@ -188,7 +190,7 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
 
   const base: Omit<ServiceOut, 'vip' | 'port' | 'reals'> = {
     protocol: protocol.toLowerCase() as 'tcp' | 'udp',
-    method: m === 'DR' ? 'dr' : 'tun',
+    method: ({ DR: 'dr', TUN: 'tun', NAT: 'nat', FNAT: 'fullnat' } as const)[m as 'DR' | 'TUN' | 'NAT' | 'FNAT'],
     scheduler: mapped.scheduler,
   };
   if (persistTimeout !== undefined) {
@@ -282,10 +284,15 @@ function mapReal(ctx: MapContext, st: Stmt, vsInh: Inherited, vs: { vip: string;
       default: ignored.push(c);
     }
   }
-  if (port !== vs.port && vs.port !== 0) {
+  const nat = base.method === 'nat' || base.method === 'fullnat';
+  if (port !== vs.port && vs.port !== 0 && !nat) {
     ctx.note(st, `${label}: real port ${port} differs from the virtual port ${vs.port}; DR and TUN cannot rewrite ports, the real must listen on ${vs.port}`);
   }
-  if (port !== vs.port) real.port = port;
+  if (port !== vs.port && vs.port === 0 && nat) {
+    ctx.note(st, `${label}: real port ${port} on a port-0 (all ports) virtual server: NAT keeps each flow's own port there; the port is dropped`);
+  } else if (port !== vs.port) {
+    real.port = port;
+  }
   // keepalived.conf(5) real_server: "uthreshold <INTEGER>" / "lthreshold <INTEGER>", IPVS's -x / -y.
   const u = upper ? ctx.int(upper, 0, 0xffff_ffff) : 0;
   const l = lower ? ctx.int(lower, 0, 0xffff_ffff) : 0;

@@ -122,7 +122,7 @@ export class E2eLab {
   get(url: string, src: string, timeoutS = 2): Shot {
     const r = run(inNs(this.client, ['curl', '-s', '-m', String(timeoutS), '--interface', src, url]), { allowFail: true, timeoutMs: (timeoutS + 3) * 1000 });
     const body = r.stdout.trim();
-    const ok = r.status === 0 && /^real\d$/.test(body);
+    const ok = r.status === 0 && /^(real|nat)\d$/.test(body);
     return { ok, real: ok ? body : '', body: r.status === 0 ? body : `curl exit ${r.status}` };
   }
 
@@ -185,13 +185,15 @@ export class E2eLab {
     return pid;
   }
 
-  /** Restarts the lab's HTTP/echo servers on a real (after the test stopped them). */
+  /** Restarts the lab's HTTP/echo (and, on a NAT real, UDP) servers on a real (after the test stopped them). */
   async startServers(short: string): Promise<void> {
-    const r = this.real(short);
+    const nat = this.L.natReals.find((x) => x.short === short);
+    const ns = nat ? nat.ns : this.real(short).ns;
     const servers = path.join(__dirname, '..', '..', '..', 'src', 'lab', 'servers.js');
     const log = path.join(this.L.dir, `${short}.restart.log`);
     fs.writeFileSync(log, '');
-    const pid = this.startProcess(`servers ${short}`, r.ns, [process.execPath, servers, '--name', short, '--http', String(LAB.httpPort), '--echo', String(LAB.echoPort)], log);
+    const argv = [process.execPath, servers, '--name', short, '--http', String(LAB.httpPort), '--echo', String(LAB.echoPort), ...(nat ? ['--udp', String(LAB.udpPort)] : [])];
+    const pid = this.startProcess(`servers ${short}`, ns, argv, log);
     await waitFor(`servers on ${short} (log ${log})`, () => {
       if (!alive(pid)) throw new GiveUp(`exited: ${fs.readFileSync(log, 'utf8').trim()}`);
       return fs.readFileSync(log, 'utf8').includes('ready ');
@@ -240,6 +242,7 @@ export class E2eLab {
     const d = this.dir(n);
     process.kill(this.pidOf(`xlvs run ${d.name}`), 'SIGKILL');
     run(inNs(d.ns, ['ip', 'link', 'set', this.L.interface, 'down']));
+    if (this.L.inner) run(inNs(d.ns, ['ip', 'link', 'set', this.L.inner.interface, 'down']));
   }
 
   /**
@@ -249,6 +252,7 @@ export class E2eLab {
   directorLinkUp(n: 1 | 2): void {
     const d = this.dir(n);
     run(inNs(d.ns, ['ip', 'link', 'set', this.L.interface, 'up']));
+    if (this.L.inner) run(inNs(d.ns, ['ip', 'link', 'set', this.L.inner.interface, 'up']));
     if (this.L.tunCidr) run(inNs(d.ns, ['ip', 'route', 'replace', this.L.tunCidr, 'via', this.L.routerLan, 'dev', this.L.interface]));
   }
 
