@@ -205,19 +205,9 @@ function mapService(proto: Proto, target: string, opt: Map<string, string>, flag
     notes.push({ where, message: `SCTP service ${target} not mapped: xlvs forwards TCP and UDP only (its reals are skipped too)` });
     return undefined;
   } else {
-    const hp = splitHostPort(target);
-    if (!hp) fail(`bad service address '${target}'`);
-    const vip = resolveAddr(hp!.host, where, notes, opts);
-    if (!vip) {
-      notes.push({ where, message: `service ${target} skipped: cannot resolve host '${hp!.host}' (save with \`ipvsadm -S -n\`)` });
-      return undefined;
-    }
-    const port = servicePort(hp!.port);
-    if (port === undefined) {
-      notes.push({ where, message: `service ${target} skipped: unknown service name '${hp!.port}' (save with \`ipvsadm -S -n\`)` });
-      return undefined;
-    }
-    head = { vip, port, protocol: proto };
+    const hp = hostPortOf(target, 'service', 'bad service address', where, notes, opts, fail);
+    if (!hp) return undefined;
+    head = { vip: hp.address, port: hp.port, protocol: proto };
   }
   const schedName = opt.get('-s') ?? 'wlc'; // ipvsadm(8): "the default scheduling algorithm is wlc"
   const schedFlags = (opt.get('-b') ?? '').split(',').filter(Boolean);
@@ -241,18 +231,9 @@ function mapService(proto: Proto, target: string, opt: Map<string, string>, flag
 function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, flags: string[], where: string,
   notes: ImportNote[], opts: IpvsadmOptions, fail: (m: string) => never): RealOut | undefined {
   const svc = st.out!;
-  const hp = splitHostPort(realText);
-  if (!hp) fail(`bad real server '${realText}'`);
-  const address = resolveAddr(hp!.host, where, notes, opts);
-  if (!address) {
-    notes.push({ where, message: `real ${realText} skipped: cannot resolve host '${hp!.host}' (save with \`ipvsadm -S -n\`)` });
-    return undefined;
-  }
-  const port = servicePort(hp!.port);
-  if (port === undefined) {
-    notes.push({ where, message: `real ${realText} skipped: unknown service name '${hp!.port}' (save with \`ipvsadm -S -n\`)` });
-    return undefined;
-  }
+  const hp = hostPortOf(realText, 'real', 'bad real server', where, notes, opts, fail);
+  if (!hp) return undefined;
+  const { address, port } = hp;
   // ipvsadm(8): -g gatewaying (DR, the default), -i ipip (TUN), -m masquerading (NAT).
   const method = flags.includes('-m') ? 'nat' : flags.includes('-i') ? 'tun' : 'dr';
   if (method === 'nat') st.natReals++;
@@ -285,6 +266,28 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   });
   thresholdsOut(real, upper, lower, (message) => notes.push({ where, message: `real ${realText}: ${message}` }), { upper: '-x', lower: '-y' });
   return real;
+}
+
+/**
+ * `HOST:PORT` of a service (-t/-u) or real (-r) as an address and a port number; a name that
+ * cannot be resolved (host or service) is noted and the entry skipped (undefined), a malformed
+ * one fails with `bad`.
+ */
+function hostPortOf(text: string, what: 'service' | 'real', bad: string, where: string, notes: ImportNote[], opts: IpvsadmOptions,
+  fail: (m: string) => never): { address: string; port: number } | undefined {
+  const hp = splitHostPort(text);
+  if (!hp) fail(`${bad} '${text}'`);
+  const address = resolveAddr(hp!.host, where, notes, opts);
+  if (!address) {
+    notes.push({ where, message: `${what} ${text} skipped: cannot resolve host '${hp!.host}' (save with \`ipvsadm -S -n\`)` });
+    return undefined;
+  }
+  const port = servicePort(hp!.port);
+  if (port === undefined) {
+    notes.push({ where, message: `${what} ${text} skipped: unknown service name '${hp!.port}' (save with \`ipvsadm -S -n\`)` });
+    return undefined;
+  }
+  return { address, port };
 }
 
 function resolveAddr(host: string, where: string, notes: ImportNote[], opts: IpvsadmOptions): string | undefined {
