@@ -231,6 +231,9 @@ static __always_inline void nat_set_macs(void *data, const struct bpf_fib_lookup
 
 /* ---- rewriting a TCP or UDP packet -------------------------------------------------------- */
 
+/* The IPv4 and IPv6 branches below repeat the TCP/UDP header checks on purpose: with one shared
+ * helper clang merges the two bounds checks into one and the verifier loses the bound of the
+ * header it then reads ("invalid access to packet" at load, tried 2026-12-07). */
 /* Rewrites the packet at data + l2 (l2 a constant: 14, or 18 with an 802.1Q tag, kept) to leave
  * as the reverse of `rk` (from rk's destination and port to its source and port: rk is the key
  * its reply will have), decrements the TTL / hop limit, sets the MACs of the next hop. */
