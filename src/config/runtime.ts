@@ -67,22 +67,6 @@ export function checkRuntime(t: Topology, opts: RuntimeOptions = {}): Problem[] 
       }
     }
   }
-  // Full-NAT's pool addresses are where the reals answer: the director must own them, or no
-  // reply would reach it (the kernel answers ARP/ND for them, XDP rewrites what arrives).
-  const pools = new Map<string, string>();
-  t.director.snatPool?.forEach((a, i) => pools.set(a, `director.snat_pool[${i}]`));
-  t.services.forEach((s, i) => {
-    if (s.method === 'fullnat') s.snatPool?.forEach((a, j) => { if (!pools.has(a)) pools.set(a, `services[${i}].snat_pool[${j}]`); });
-  });
-  if (pools.size) {
-    // A VRRP address counts: it is on the Master, the one director that forwards (and it moves
-    // with the VIP on failover, as an inner gateway address does).
-    const own = new Set([...addrsOf(t.director.interface), ...(insideOk ? addrsOf(inside!) : [])].map((a) => a.address));
-    for (const v of t.vrrp) for (const a of v.vips) own.add(a.address);
-    for (const [a, at] of pools) {
-      if (!own.has(a)) out.push({ path: at, message: `${a} is not an address of ${inside && insideOk ? `${t.director.interface} or ${inside}` : t.director.interface}: the reals answer full-NAT flows to it, so the director must own it (an interface address, or a VRRP address of this topology)`, line: 0, col: 0 });
-    }
-  }
   const missing = new Set<Family>();
   for (const s of t.services) {
     if (s.method !== 'tun') continue;

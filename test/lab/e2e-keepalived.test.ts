@@ -25,17 +25,25 @@ const G = e2eGate('curl', 'keepalived');
 const lab = new E2eLab(P);
 let kaPid = 0;
 
-interface RawVrrp { name: string; vrid: number; advert_interval: string; auth?: { type: string; secret: string }; vips: string[]; version?: number }
+interface RawVrrp { name: string; interface?: string; vrid: number; advert_interval: string; auth?: { type: string; secret: string }; vips: string[]; version?: number }
+interface RawSync { name: string; instances: string[] }
 
-/** keepalived.conf(5) for director 2: the lab's VRRP instance, priority 100, BACKUP. */
-function keepalivedConf(v: RawVrrp, iface: string): string {
-  const advert = /^(\d+)s$/.exec(v.advert_interval)?.[1];
-  if (!advert) throw new Error(`advert_interval ${v.advert_interval}: expected whole seconds`);
+/**
+ * keepalived.conf(5) for director 2: the lab's VRRP instances (the LAN one and the NAT site's
+ * inner gateway) and their sync group, priority 100, BACKUP.
+ */
+function keepalivedConf(vs: RawVrrp[], groups: RawSync[], iface: string): string {
   return `global_defs {
   router_id ${P}-dir2
   vrrp_garp_master_delay 1
 }
-vrrp_instance ${v.name} {
+${groups.map((g) => `vrrp_sync_group ${g.name} {\n  group {\n${g.instances.map((i) => `    ${i}\n`).join('')}  }\n}\n`).join('')}${vs.map((v) => instanceConf(v, v.interface ?? iface)).join('')}`;
+}
+
+function instanceConf(v: RawVrrp, iface: string): string {
+  const advert = /^(\d+)s$/.exec(v.advert_interval)?.[1];
+  if (!advert) throw new Error(`advert_interval ${v.advert_interval}: expected whole seconds`);
+  return `vrrp_instance ${v.name} {
   state BACKUP
   interface ${iface}
   virtual_router_id ${v.vrid}
@@ -57,16 +65,18 @@ before(async () => {
   const old = lab.pidOf(`xlvs run ${d2.name}`);
   await controlRequest(d2.socket, { cmd: 'stop', keepForwarding: true }, 10_000);
   await waitFor('director 2\'s old daemon to exit', () => { try { process.kill(old, 0); return false; } catch { return true; } }, 10_000);
-  const topo = YAML.parse(fs.readFileSync(lab.topologyFile(2), 'utf8')) as { vrrp: RawVrrp[] };
-  const vrrp = topo.vrrp[0];
+  const topo = YAML.parse(fs.readFileSync(lab.topologyFile(2), 'utf8')) as { vrrp: RawVrrp[]; vrrp_sync_groups?: RawSync[] };
+  const vrrp = topo.vrrp;
+  const groups = topo.vrrp_sync_groups ?? [];
   delete (topo as { vrrp?: unknown }).vrrp;
+  delete (topo as { vrrp_sync_groups?: unknown }).vrrp_sync_groups;
   const noVrrp = path.join(lab.L.dir, 'dir2-no-vrrp.yaml');
   fs.writeFileSync(noVrrp, YAML.stringify(topo));
   await lab.startDaemon(2, noVrrp);
   assert.equal((await lab.status(2)).adopted, true);
 
   const conf = path.join(lab.L.dir, 'keepalived-dir2.conf');
-  fs.writeFileSync(conf, keepalivedConf(vrrp, lab.L.interface));
+  fs.writeFileSync(conf, keepalivedConf(vrrp, groups, lab.L.interface));
   const check = run(inNs(d2.ns, ['keepalived', '-t', '-f', conf]), { allowFail: true });
   assert.equal(check.status, 0, `keepalived -t -f ${conf}: ${check.stdout}${check.stderr}`);
   kaPid = lab.startProcess(`keepalived ${d2.name}`, d2.ns, ['keepalived', '-n', '-l', '-D', '-P', '-f', conf,

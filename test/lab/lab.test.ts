@@ -44,14 +44,16 @@ test('lab up, status, reach the reals, up again, down leaves nothing', needsComm
   assert.equal(r.status, 0, r.stdout);
   const s1 = JSON.parse(r.stdout) as Status;
   assert.equal(s1.up, true);
-  assert.deepEqual(s1.namespaces.map((n) => [n.ns, n.present]), ['br', 'client', 'dir1', 'dir2', 'rtr', 'real1', 'real2', 'real3'].map((n) => [`${P}-${n}`, true]));
-  assert.deepEqual(s1.processes.map((p) => [p.role, p.alive]), [['servers real1', true], ['servers real2', true], ['servers real3', true]]);
+  assert.deepEqual(s1.namespaces.map((n) => [n.ns, n.present]), ['br', 'client', 'dir1', 'dir2', 'rtr', 'real1', 'real2', 'real3', 'nat1', 'nat2'].map((n) => [`${P}-${n}`, true]));
+  assert.deepEqual(s1.processes.map((p) => [p.role, p.alive]), [['servers real1', true], ['servers real2', true], ['servers real3', true], ['servers nat1', true], ['servers nat2', true]]);
   assert.deepEqual(s1.problems, []);
   assert.match(s1.directorsNote, /not started/);
   const modes = s1.xdp.map((x) => `${x.role} ${x.dev} ${x.attach} ${x.name}`).sort();
   assert.deepEqual(modes, [
     'decap real1 eth1 xdp-native xdp_decap', 'decap real2 eth1 xdp-native xdp_decap', 'decap real3 eth1 xdp-native xdp_decap',
     'veth peer (xdp_pass) d1 xdp-native xdp_pass', 'veth peer (xdp_pass) d2 xdp-native xdp_pass',
+    // The NAT site's inner arm: frames the directors redirect into it need the same.
+    'veth peer (xdp_pass) n1 xdp-native xdp_pass', 'veth peer (xdp_pass) n2 xdp-native xdp_pass',
   ]);
   const human = xlvs(['lab', 'status', '--prefix', P]).stdout;
   assert.match(human, /XDP \(native is the default/);
@@ -70,6 +72,14 @@ test('lab up, status, reach the reals, up again, down leaves nothing', needsComm
     assert.match(lo, /10\.81\.0\.200\/32/);
     assert.equal(inside(`${P}-${name}`, ['cat', '/proc/sys/net/ipv4/conf/all/arp_ignore']).trim(), '1');
   }
+  // The NAT site: each NAT real alone behind the directors, its default route the inner VRRP
+  // address, serving HTTP, echo and UDP; the directors reach it by their second arm and forward.
+  for (const [i, addr] of ['10.83.0.51', '10.83.0.52'].entries()) {
+    const name = `nat${i + 1}`;
+    assert.equal(inside(`${P}-dir1`, ['curl', '-s', '-m', '3', `http://${addr}/`]), `${name}\n`);
+    assert.match(inside(`${P}-${name}`, ['ip', 'route', 'show', 'default']), /^default via 10\.83\.0\.1 dev eth0/);
+  }
+  assert.equal(inside(`${P}-dir1`, ['cat', '/proc/sys/net/ipv4/ip_forward']).trim(), '1');
   const dirMtu = JSON.parse(inside(`${P}-dir1`, ['ip', '-j', 'link', 'show', 'dev', 'eth0'])) as { mtu: number }[];
   assert.ok(dirMtu[0].mtu >= 1520, `director→real path MTU ${dirMtu[0].mtu}`);
   assert.match(inside(`${P}-client`, ['ethtool', '-k', 'eth0']), /tx-checksumming: off/);
