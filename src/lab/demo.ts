@@ -14,17 +14,17 @@ interface Shot { ok: boolean; real: string }
 function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
 /** One HTTP request from the client namespace with source `src`: which real answered. */
-function shoot(L: LabLayout, url: string, src: string): Shot {
-  const r = run(inNs(L.ns.client, ['curl', '-s', '-m', '1', '--interface', src, url]), { allowFail: true, timeoutMs: 5000 });
+function shoot(L: LabLayout, url: string, src: string, timeoutS = 1): Shot {
+  const r = run(inNs(L.ns.client, ['curl', '-s', '-m', String(timeoutS), '--interface', src, url]), { allowFail: true, timeoutMs: (timeoutS + 4) * 1000 });
   const body = r.stdout.trim();
   const named = /^(real|nat)\d$/.test(body);
   return { ok: r.status === 0 && named, real: named ? body : '' };
 }
 
-function shares(L: LabLayout, url: string, n: number): Map<string, number> {
+function shares(L: LabLayout, url: string, n: number, timeoutS = 1): Map<string, number> {
   const m = new Map<string, number>();
   for (let i = 0; i < n; i++) {
-    const s = shoot(L, `${url}?i=${i}`, L.clientAddresses[i % L.clientAddresses.length]);
+    const s = shoot(L, `${url}?i=${i}`, L.clientAddresses[i % L.clientAddresses.length], timeoutS);
     const k = s.ok ? s.real : 'failed';
     m.set(k, (m.get(k) ?? 0) + 1);
   }
@@ -134,7 +134,11 @@ export async function labDemo(o: { prefix?: string; config?: string; keep?: bool
     printShares(log, `${n} requests to ${dr} through ${other.name}`, shares(L, dr, n), n);
     if (L.inner) {
       const nat = `http://${L.vips[0]}:8080/`;
-      printShares(log, `${n / 2} requests to ${nat} (NAT) through ${other.name}, which took the inner gateway too`, shares(L, nat, n / 2), n / 2);
+      // The new Master has never sent to the clients on the LAN: its first NAT reply to each goes
+      // to the kernel untranslated while it resolves the client's MAC (no_neigh), and the real
+      // retransmits a second later (TCP's initial RTO). Behind a router, as clients usually are,
+      // the router's MAC is known and nothing is lost. Hence a timeout above one second here.
+      printShares(log, `${n / 2} requests to ${nat} (NAT) through ${other.name}, which took the inner gateway too`, shares(L, nat, n / 2, 3), n / 2);
     }
     log('timeline:');
     for (const l of timeline) log(`  ${l}`);
