@@ -452,8 +452,9 @@ export class Daemon {
       const runtime = checkRuntime(next);
       if (runtime.length) throw new XlvsError(ErrorCodes.CONFIG_INVALID, runtime.map((p) => `${p.path}: ${p.message}`).join('; '));
       const d = this.topo.director;
-      if (next.director.name !== d.name || next.director.interface !== d.interface || next.director.pinDir !== d.pinDir) {
-        throw new XlvsError(ErrorCodes.CONFIG_INVALID, 'director.name, director.interface and director.pin_root cannot change on reload: restart the daemon');
+      if (next.director.name !== d.name || next.director.interface !== d.interface || next.director.pinDir !== d.pinDir ||
+        (next.director.insideInterface ?? null) !== (d.insideInterface ?? null)) {
+        throw new XlvsError(ErrorCodes.CONFIG_INVALID, 'director.name, director.interface, director.inside_interface and director.pin_root cannot change on reload: restart the daemon');
       }
       if (JSON.stringify(flowTablesOf(next.director)) !== JSON.stringify(flowTablesOf(d))) {
         throw new XlvsError(ErrorCodes.CONFIG_INVALID, 'director.conn_table and director.persistence_table cannot change on reload: restart the daemon ' +
