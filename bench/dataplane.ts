@@ -30,11 +30,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { BpfObject, BpfProgram, pinThreadToCpu, possibleCpus } from '../src/loader';
+import { BpfObject, BpfProgram, ifindexOf, pinThreadToCpu, possibleCpus, xdpCtx } from '../src/loader';
 import { Dataplane, FlowTableSizes } from '../src/dataplane/dataplane';
 import { repoRoot } from '../src/paths';
 import { Netlab } from '../src/lab/netns';
-import { ifindexOf } from '../src/loader';
 import { eth, internetChecksum } from '../test/lib/packet';
 import { enterNetns } from '../src/sys/netns-enter';
 
@@ -219,14 +218,6 @@ function natNamespace(): { ifindex: { out: number; in: number }; close: () => Pr
     void lab.cleanup();
     throw e;
   }
-}
-
-/** xdp_md for BPF_PROG_TEST_RUN: data 0, data_end = length, ingress_ifindex (uapi/linux/bpf.h). */
-function xdpCtx(len: number, ifindex: number): Buffer {
-  const b = Buffer.alloc(24);
-  b.writeUInt32LE(len, 4);
-  b.writeUInt32LE(ifindex, 12);
-  return b;
 }
 
 export async function run(opts: BenchOptions = {}): Promise<BenchResult> {

@@ -1,6 +1,6 @@
 // The loader: the only code that calls libbpf. Everything callers need is re-exported here.
 export { BpfObject } from './object';
-export { BpfProgram, TestRunOptions, TestRunResult } from './program';
+export { BpfProgram, TestRunOptions, TestRunResult, xdpCtx } from './program';
 export { BpfMap, MapType, MapTypeName, UpdateFlag } from './map';
 export { attachXdp, detachXdp, queryXdp, setXdpWarningHandler, XdpMode } from './xdp';
 export { attachTcIngress, detachTcIngress, queryTcIngress } from './tc';

@@ -15,6 +15,17 @@ export interface TestRunOptions {
   ctxIn?: Buffer;
 }
 
+/**
+ * struct xdp_md for TestRunOptions.ctxIn: data 0, data_end = the frame's length, and the
+ * ingress interface (uapi/linux/bpf.h), which bpf_fib_lookup starts from.
+ */
+export function xdpCtx(len: number, ifindex: number): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt32LE(len, 4);
+  b.writeUInt32LE(ifindex, 12);
+  return b;
+}
+
 export interface TestRunResult {
   retval: number;
   data: Buffer;

@@ -78,11 +78,3 @@ export function natSimWorld(topo: Topology, dirMac: string, realMac: (address: s
     throw e;
   }
 }
-
-/** xdp_md for BPF_PROG_TEST_RUN: data 0, data_end = length, ingress_ifindex (uapi/linux/bpf.h). */
-export function xdpCtx(len: number, ifindex: number): Buffer {
-  const b = Buffer.alloc(24);
-  b.writeUInt32LE(len, 4);
-  b.writeUInt32LE(ifindex, 12);
-  return b;
-}
