@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import { loadTopologyFile } from '../../config/load';
 import type { Topology } from '../../config/model';
 import { Dataplane, MIN_TABLE_ENTRIES } from '../../dataplane/dataplane';
-import { ensureBpffs, pinThreadToCpu } from '../../loader';
+import { ensureBpffs, pinThreadToCpu, xdpCtx } from '../../loader';
 import { Director } from '../../director/director';
 import { interfaceMac } from '../../daemon/neigh';
 import { buildFrame, describeFrame, parseHexFrame } from '../../sim/packet';
-import { natSimWorld, xdpCtx, ROUTER_MAC, INSIDE_MAC, NatSimWorld } from '../../sim/nat-world';
+import { natSimWorld, ROUTER_MAC, INSIDE_MAC, NatSimWorld } from '../../sim/nat-world';
 import { XlvsError, ErrorCodes } from '../../errors';
 
 const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
@@ -69,11 +69,15 @@ export function simulate(topo: Topology, opts: SimOptions): SimResult {
     pinDir, mac: dirMac, tunSource4: topo.director.tunSource4 ?? undefined, tunSource6: topo.director.tunSource6 ?? undefined,
     tables: { conns: small, conns6: small, unconfirmed: small, persist: small, nat: small },
   });
+  // Every real's MAC: the topology's, or a stand-in.
+  const macs = new Map<string, string>();
+  for (const s of topo.services) for (const r of s.reals) macs.set(r.address, r.mac ?? standInMac(r.address));
+  const macOf = (a: string): string => macs.get(a) ?? standInMac(a);
   // NAT's next hops come from the kernel's routes: a scratch namespace holds the ones it needs.
   let world: NatSimWorld | null = null;
   try {
     if (topo.services.some((s) => s.method === 'nat' || s.method === 'fullnat')) {
-      world = natSimWorld(topo, dirMac, (a) => topo.services.flatMap((s) => s.reals).find((r) => r.address === a)?.mac ?? standInMac(a));
+      world = natSimWorld(topo, dirMac, macOf);
       dp.addTxPort('out0', dirMac);
       if (topo.director.insideInterface) dp.addTxPort('in0', INSIDE_MAC);
     }
@@ -86,8 +90,6 @@ export function simulate(topo: Topology, opts: SimOptions): SimResult {
       health: (s, r) => (downKeys.has(`${s}|${r}`) ? { state: 'down', reason: 'given as --down' } : undefined),
       notifyRunner: async (argv) => ({ argv, code: 0, signal: null }),
     });
-    const macs = new Map<string, string>();
-    for (const s of topo.services) for (const r of s.reals) macs.set(r.address, r.mac ?? standInMac(r.address));
     for (const [a, m] of macs) director.setMac(a, m);
     director.setHostAddresses(opts.local ?? []);
     for (const i of topo.vrrp) director.setVrrpState(i.name, opts.backup ? 'BACKUP' : 'MASTER');
@@ -133,8 +135,7 @@ export function simulate(topo: Topology, opts: SimOptions): SimResult {
     if (world && (reason === 'tx_nat' || reason === 'redir_nat') && out.flow) {
       // The real answers the packet it got: from real:port back to where it came from.
       const f = out.flow;
-      const realMac = topo.services.flatMap((s) => s.reals).find((r) => r.address === f.dst)?.mac ?? standInMac(f.dst);
-      const back = buildFrame({ client: f.dst, clientPort: f.dport, vip: f.src, vipPort: f.sport, protocol: f.protocol, syn: false }, realMac, world.insideMac);
+      const back = buildFrame({ client: f.dst, clientPort: f.dport, vip: f.src, vipPort: f.sport, protocol: f.protocol, syn: false }, macOf(f.dst), world.insideMac);
       const r0 = counters().reasons as Record<string, bigint>;
       const rr = runFrame(back, 'in');
       const r1 = counters().reasons as Record<string, bigint>;
