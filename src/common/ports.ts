@@ -50,6 +50,14 @@ export function parsePortItem(item: string | number): PortRun | null {
   return { from, to };
 }
 
+/** Is `port` one of the items (ports and `a-b` ranges, as a topology lists them)? */
+export function inPortItems(items: readonly (string | number)[], port: number): boolean {
+  return items.some((x) => {
+    const run = parsePortItem(x);
+    return !!run && run.from <= port && port <= run.to;
+  });
+}
+
 /** Every port of the runs, ascending, each once. */
 export function expandRuns(runs: readonly PortRun[]): number[] {
   const set = new Set<number>();

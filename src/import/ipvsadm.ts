@@ -10,7 +10,7 @@ import { servicePort } from './services';
 import { thresholdsOut, timeoutsOut, type IpvsTimeouts } from './limits';
 import type { ImportNote, ImportResult, RealOut, ServiceOut, TopologyOut } from './types';
 import { resolveMark, type IptablesMarks } from './iptables';
-import { parsePortItem } from '../common/ports';
+import { inPortItems } from '../common/ports';
 
 export interface IpvsadmOptions {
   /** Name for messages (file path or "-"). */
@@ -243,10 +243,10 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   if (method === 'tun' && opt.has('--tun-type') && opt.get('--tun-type') !== 'ipip') {
     notes.push({ where, message: `--tun-type ${opt.get('--tun-type')} not mapped: xlvs encapsulates IPIP/IP6IP6 only` });
   }
+  // A grouped service's reals take every port of the group; a port of the group is kept as the
+  // one health checks probe, another one said nothing to IPVS either (DR, TUN).
+  const inGroup = !!svc.ports && port !== 0 && inPortItems(svc.ports, port);
   if (svc.ports) {
-    // A grouped service's reals take every port of the group; a port of the group is kept as
-    // the one health checks probe, another one said nothing to IPVS either (DR, TUN).
-    const inGroup = svc.ports.some((x) => { const run = parsePortItem(x); return !!run && run.from <= port && port <= run.to; });
     if (port !== 0 && !inGroup) notes.push({ where, message: `real ${realText}: port ${port} is not one of the group's ports (${svc.ports.join(',')}); dropped, DR and TUN keep the destination port` });
   } else if (port !== svc.port && svc.port !== 0 && svc.method !== 'nat') {
     notes.push({ where, message: `real ${realText}: port ${port} differs from the VIP port ${svc.port}; DR and TUN cannot rewrite ports, the real must listen on ${svc.port}` });
@@ -255,7 +255,7 @@ function mapReal(st: ServiceState, realText: string, opt: Map<string, string>, f
   if (!/^\d+$/.test(wText)) fail(`weight '${wText}' is not a whole number`);
   const real: RealOut = { address, weight: Number(wText) };
   if (svc.ports) {
-    if (port !== 0 && svc.ports.some((x) => { const run = parsePortItem(x); return !!run && run.from <= port && port <= run.to; })) real.port = port;
+    if (inGroup) real.port = port;
   } else if (port !== svc.port && svc.port === 0 && svc.method === 'nat') {
     notes.push({ where, message: `real ${realText}: port ${port} on a port-0 (all ports) service: NAT keeps each flow's own port there; the port is dropped` });
   } else if (port !== svc.port) real.port = port;

@@ -8,7 +8,7 @@ import type { CheckOut, RealOut, ServiceOut } from '../types';
 import { childrenOf, type MapContext } from './context';
 import type { Stmt } from './parser';
 import { resolveMark } from '../iptables';
-import { parsePortItem } from '../../common/ports';
+import { inPortItems } from '../../common/ports';
 
 // keepalived.conf(5) defaults.
 const DEFAULT_DELAY_LOOP = 60; // "delay timer for checker polling (60 seconds if not specified)"
@@ -227,9 +227,8 @@ export function mapVirtualServer(ctx: MapContext, st: Stmt, groups: Map<string, 
     if (t.ports) {
       // A grouped service's reals take every port of the group; a port of the group stays as the
       // one health checks probe, any other one meant nothing to IPVS with DR or TUN either.
-      const inGroup = (p: number) => t.ports!.some((x) => { const run = parsePortItem(x); return !!run && run.from <= p && p <= run.to; });
       svc.reals.forEach((r, i) => {
-        if (r.port !== undefined && r.port !== 0 && !inGroup(r.port)) {
+        if (r.port !== undefined && r.port !== 0 && !inPortItems(t.ports!, r.port)) {
           if (!quiet) ctx.note(realStmts[i], `real_server ${r.address} ${r.port} of ${label}: port ${r.port} is not one of the group's ports (${t.ports!.join(',')}); dropped, DR and TUN keep the destination port`);
           delete r.port;
         } else if (r.port === 0) delete r.port;
