@@ -9,25 +9,17 @@
 //     as after any SIGKILL) and preempts with priority 150: no request fails under load, and the
 //     clients' traffic follows it (gratuitous ARP although the VIPs were already there).
 //  4. A director restarted without a route to the TUN segment still starts and serves the DR VIP.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, inNs } from '../../src/sys/exec';
 import { controlRequest } from '../../src/control/client';
-import { E2eLab, EchoClient, Capture, Frame, startLoad, waitFor, sleep, interfaceMac, e2eGate, assertTrafficOn } from './lib/e2e-lab';
+import { labForFile, EchoClient, Capture, Frame, startLoad, waitFor, sleep, interfaceMac, assertTrafficOn } from './lib/e2e-lab';
 
 const P = 'e2f';
 const DR_VIP = '10.81.0.100';
 const TUN_VIP = '10.81.0.200';
 
-const G = e2eGate('curl');
-const lab = new E2eLab(P);
-
-before(async () => {
-  if (G.skip) return;
-  await lab.up();
-  await lab.waitMaster(lab.dir(1).name, 20_000);
-});
-after(async () => { if (!G.skip) await lab.down(); });
+const { lab, G } = labForFile(P, ['curl']);
 
 /** A gratuitous ARP for `vip` as tcpdump prints it: a request with sender = target = VIP, or a reply. */
 function isGarp(f: Frame, vip: string): boolean {

@@ -7,25 +7,17 @@
 //    addressed to it are forwarded);
 //  - the restarted daemon adopts the same program and connection table (every connection still
 //    names its real), preempts, and every connection opened before the SIGTERM echoes through it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { E2eLab, EchoClient, startLoad, waitFor, sleep, interfaceMac, e2eGate, alive } from './lib/e2e-lab';
+import { labForFile, EchoClient, startLoad, waitFor, sleep, interfaceMac, alive } from './lib/e2e-lab';
 
 const P = 'e2r';
 const DR_VIP = '10.81.0.100';
 const TUN_VIP = '10.81.0.200';
 
-const G = e2eGate('curl');
-const lab = new E2eLab(P);
-
-before(async () => {
-  if (G.skip) return;
-  await lab.up();
-  await lab.waitMaster(lab.dir(1).name, 20_000);
-});
-after(async () => { if (!G.skip) await lab.down(); });
+const { lab, G } = labForFile(P, ['curl']);
 
 test('SIGTERM of the Master\'s daemon under traffic: the Backup takes over at once, the restarted daemon adopts the pins and every connection survives', G, async () => {
   const [d1, d2] = [lab.dir(1), lab.dir(2)];

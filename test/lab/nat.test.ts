@@ -11,31 +11,22 @@
 //  5. The Master fails with NAT connections open: the Backup takes the VIP and the inner gateway
 //     address (one sync group) and the same connections keep echoing through it; its daemon is
 //     then killed and restarted, and they keep echoing (pinned tables, adopted).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { run, inNs } from '../../src/sys/exec';
-import { E2eLab, EchoClient, waitFor, e2eGate } from './lib/e2e-lab';
+import { EchoClient, waitFor, labForFile } from './lib/e2e-lab';
 
 const P = 'e2n';
 const VIP = '10.81.0.100';
 const FVIP = '10.81.0.200';
 const POOL = '10.83.0.4';
 
-const G = e2eGate('curl', 'ss');
-const lab = new E2eLab(P);
-
-before(async () => {
-  if (G.skip) return;
-  await lab.up();
-  await lab.waitMaster(lab.dir(1).name, 20_000);
-  // Both NAT reals up on the Master before traffic is judged.
-  await waitFor('NAT reals up on director 1', async () => {
-    const s = await lab.service(1, VIP, 8080);
-    return s.reals.every((r) => r.state === 'up');
-  }, 15_000);
-});
-after(async () => { if (!G.skip) await lab.down(); });
+// Both NAT reals up on the Master before traffic is judged.
+const { lab, G } = labForFile(P, ['curl', 'ss'], (l) => waitFor('NAT reals up on director 1', async () => {
+  const s = await l.service(1, VIP, 8080);
+  return s.reals.every((r) => r.state === 'up');
+}, 15_000).then(() => undefined));
 
 /** UDP datagrams from the client namespace, one per source and round. */
 function udp(host: string, port: number, rounds: number): { source: string; from?: string; real?: string; echo?: string; error?: string }[] {

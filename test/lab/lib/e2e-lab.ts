@@ -2,6 +2,7 @@
 // test's own): requests from the client namespace, the directors' status over their control
 // sockets, TCP counters of a namespace, packet captures, and director daemons restarted by hand.
 // Every process started here is recorded and killed by PID in `E2eLab.down()`, before `labDown`.
+import { before, after } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
@@ -17,6 +18,24 @@ import { reviveSnapshot } from '../../../src/cli/commands/control';
 import type { StatusSnapshot, ServiceStatus } from '../../../src/common/status';
 
 /** Options for the e2e tests: skip (outside CI) with a printed reason when a program is missing. */
+/**
+ * One lab for a test file, the shape most e2e files use: `xlvs lab up` with prefix `prefix` before
+ * the tests (director 1 the VRRP Master, then `ready`), removed after; skipped, with the printed
+ * reason, where a command the tests need is missing.
+ */
+export function labForFile(prefix: string, commands: string[], ready?: (lab: E2eLab) => Promise<void>): { lab: E2eLab; G: { skip?: string } } {
+  const G = e2eGate(...commands);
+  const lab = new E2eLab(prefix);
+  before(async () => {
+    if (G.skip) return;
+    await lab.up();
+    await lab.waitMaster(lab.dir(1).name, 20_000);
+    if (ready) await ready(lab);
+  });
+  after(async () => { if (!G.skip) await lab.down(); });
+  return { lab, G };
+}
+
 export function e2eGate(...commands: string[]): { skip?: string } {
   for (const c of commands) {
     const g = needsCommand(c);
