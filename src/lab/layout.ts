@@ -51,9 +51,9 @@ export interface LabLayout {
   namespaces: string[];
 }
 
-interface RawService { name?: string; vip: string; port?: number; method?: string; snat_pool?: string[]; reals?: { address: string }[] }
+interface RawService { name?: string; vip: string; port?: number; method?: string; reals?: { address: string }[] }
 interface RawTopology {
-  director: { name: string; interface: string; inside_interface?: string; addresses: string[]; pin_root?: string; snat_pool?: string[] };
+  director: { name: string; interface: string; inside_interface?: string; addresses: string[]; pin_root?: string };
   vrrp?: { name?: string; interface?: string; vips: string[]; priority?: number; state?: string; unicast_src?: string }[];
   services: RawService[];
   control?: { socket?: string };
