@@ -452,7 +452,7 @@ static __always_inline __u32 template_real(const struct persist_key *pk, const s
 		return pv->real_id;
 	}
 	template_key_of(&tk, pk);
-	tv = bpf_map_lookup_elem(&lb_new, &tk);
+	tv = new_find(&tk);
 	if (tv && tv->vip_id == v->id && !cs_expired(tv, now))
 		return tv->real_id;
 	return 0;
@@ -512,7 +512,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 		conn_delete(f);
 	}
 
-	nv = bpf_map_lookup_elem(&lb_new, f);
+	nv = new_find(f);
 	if (nv) {
 		r = nv->vip_id == v->id && !cs_expired(nv, now) ? real_of(nv->real_id, v->id) : NULL;
 		if (real_keeps(r, v, syn, flags)) {
@@ -525,7 +525,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 			ncv = *nv;
 			conn_step(&ncv, f->proto, ev, v, now);
 			conn_store(f, &ncv);
-			bpf_map_delete_elem(&lb_new, f);
+			new_delete(f);
 			flow_stat(LB_FS_CONFIRMED);
 			if (pnow) {
 				pv = bpf_map_lookup_elem(&lb_persist, &pk);
@@ -536,14 +536,14 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 					npv.last_used_ns = pnow;
 					bpf_map_update_elem(&lb_persist, &pk, &npv, BPF_ANY);
 					template_key_of(&tk, &pk);
-					bpf_map_delete_elem(&lb_new, &tk);	/* now confirmed */
+					new_delete(&tk);	/* now confirmed */
 				}
 			}
 			return id;
 		}
 		if (nv->vip_id == v->id && !cs_expired(nv, now))
 			load_add(nv->real_id, nv->state, -1);
-		bpf_map_delete_elem(&lb_new, f);
+		new_delete(f);
 	}
 
 	/* A new flow. Persistence: a client (& mask) keeps its real while the template lives. Like
@@ -573,7 +573,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 	ncv.vip_id = v->id;
 	ncv.state = st;
 	ncv.expires = now + cs_timeout(v, st);
-	bpf_map_update_elem(&lb_new, f, &ncv, BPF_ANY);
+	new_store(f, &ncv, now);
 	load_add(id, st, 1);
 	flow_stat(LB_FS_UNCONFIRMED);
 	if (pnow && id != tid) {
@@ -582,7 +582,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 		/* Lives as long as the handshake may take, or the persistence timeout if shorter. */
 		ncv.expires = now + (v->persist_timeout_ms < LB_TMO_SYN_RECV * 1000 ?
 				     (v->persist_timeout_ms + 999) / 1000 : LB_TMO_SYN_RECV);
-		bpf_map_update_elem(&lb_new, &tk, &ncv, BPF_ANY);
+		new_store(&tk, &ncv, now);
 	}
 	return (id & LB_SEL_ID) | LB_SEL_NEW;
 }
@@ -764,7 +764,7 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct cursor *c, stru
 				       (v->method == LB_METHOD_FULLNAT ? LB_NAT_FULL : 0));
 	cv = conn_find(&q.flow);
 	if (!cv)
-		cv = bpf_map_lookup_elem(&lb_new, &q.flow);
+		cv = new_find(&q.flow);
 	r = cv && cv->vip_id == v->id ? real_of(cv->real_id, v->id) : NULL;
 	if (!r)
 		r = real_of(lb_pick(v->id, flow_hash(&q.flow, v->hash_fields, cfg->hash_seed), v->sched),

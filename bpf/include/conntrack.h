@@ -7,7 +7,8 @@
  * of SYNs or of one-packet flows from random sources therefore churns only lb_new: it cannot
  * evict a confirmed flow or a persistence template (lb_persist is written on confirmation).
  *
- * Each table is an LRU hash shared by all CPUs with per-CPU LRU lists (BPF_F_NO_COMMON_LRU): a
+ * lb_new is an array of slots the program manages (below). The others are each an LRU hash
+ * shared by all CPUs with per-CPU LRU lists (BPF_F_NO_COMMON_LRU): a
  * flow keeps its real when RSS moves it to another CPU and the control plane dumps one table,
  * while eviction takes no global lock. Measured with BPF_PROG_TEST_RUN, one CPU, 20000 flows,
  * kernel-reported ns per call (includes ~70 ns of test-run overhead), two runs each:
@@ -44,13 +45,35 @@ struct {
 	__type(value, struct conn_value);
 } lb_conns6 SEC(".maps");
 
+/* lb_new is not a hash map but an array of slots the program manages itself (struct new_slot,
+ * lb_shared.h). Slots come in pairs: a flow sits in either slot of the pair new_slot_index() of
+ * its key names; a new entry takes the slot that holds the flow, else a free or expired one, else
+ * the older entry's (new_store); a slot is emptied by zeroing its key's family. A SYN flood is
+ * exactly what this table takes, and with an LRU hash every SYN into a full table paid the LRU's
+ * eviction (another entry's bucket lock and cold lines): 1.9 us of a new flow's 3.1 us here
+ * (bench/dataplane.ts, --compare without the insert, same run). A slot is one cache line read
+ * or written in place, its lookup inlined by the verifier.
+ * What losing a slot costs: an unconfirmed flow whose slot another new flow took has no entry when
+ * its second packet comes, which is then picked up as a new flow (lb_select): the same real under
+ * maglev, sh and dh while the VIP's reals are unchanged, possibly another under lc/wlc, as after
+ * an LRU eviction. Under a flood both lose the unconfirmed flows alike; confirmed flows and
+ * persistence templates are in lb_conns/lb_conns6 and lb_persist, which a flood never writes.
+ * Two CPUs writing one slot at the same moment can leave it torn (the key of one flow, the value
+ * of the other); the value's VIP and real are checked like any entry's, so at worst a packet of
+ * an unconfirmed flow goes to another real of its VIP. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* page-aligned values: a slot is one cache line */
 	__uint(max_entries, LB_NEW_ENTRIES);
-	__type(key, struct flow_key);
-	__type(value, struct conn_value);
+	__type(key, __u32);
+	__type(value, struct new_slot);
 } lb_new SEC(".maps");
+
+/* The kernel's struct bpf_map, for the one field read here (CO-RE: libbpf relocates the offset
+ * against the running kernel's BTF): the table's size as the loader set it. */
+struct bpf_map {
+	__u32 max_entries;
+} __attribute__((preserve_access_index));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -307,6 +330,76 @@ static __always_inline void persist_key_of(struct persist_key *k, const struct f
 	mask_addr(k->client, f->src, prefix, f->family);
 	k->vip_id = vip_id;
 	k->family = f->family;
+}
+
+static __always_inline int flow_key_eq(const struct flow_key *a, const struct flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+/* The first slot of the flow's pair (new_slot_index() in lb_shared.h); the second is the next. */
+static __always_inline __u32 new_index(const struct flow_key *k)
+{
+	return new_slot_index(k, ((struct bpf_map *)&lb_new)->max_entries);
+}
+
+static __always_inline int slot_holds(const struct new_slot *s, const struct flow_key *f)
+{
+	return s && s->key.family && flow_key_eq(&s->key, f);
+}
+
+/* An unconfirmed flow's (or template's) entry in lb_new, NULL when neither slot of its pair
+ * holds it. (One index variable for both lookups: the NAT paths have no stack to spare.) */
+static __always_inline struct conn_value *new_find(const struct flow_key *f)
+{
+	__u32 i = new_index(f);
+	struct new_slot *s = bpf_map_lookup_elem(&lb_new, &i);
+
+	if (slot_holds(s, f))
+		return &s->val;
+	i++;
+	s = bpf_map_lookup_elem(&lb_new, &i);
+	return slot_holds(s, f) ? &s->val : NULL;
+}
+
+/* Writes the flow's entry into its pair: the slot that holds it, else a free or expired one, else
+ * the one that expires first (the older entry). A live entry of another flow that loses its slot
+ * leaves its real's count at once (an LRU eviction left that to the census). */
+static __always_inline void new_store(const struct flow_key *f, const struct conn_value *cv,
+				      __u32 now)
+{
+	__u32 i = new_index(f);
+	struct new_slot *a = bpf_map_lookup_elem(&lb_new, &i), *b, *s;
+
+	i++;
+	b = bpf_map_lookup_elem(&lb_new, &i);
+	if (!a || !b)
+		return;
+	if (slot_holds(a, f))
+		s = a;
+	else if (slot_holds(b, f))
+		s = b;
+	else if (!a->key.family || cs_expired(&a->val, now))
+		s = a;
+	else if (!b->key.family || cs_expired(&b->val, now))
+		s = b;
+	else
+		s = (__s32)(a->val.expires - b->val.expires) <= 0 ? a : b;
+	if (s->key.family && !flow_key_eq(&s->key, f) && !cs_expired(&s->val, now))
+		load_add(s->val.real_id, s->val.state, -1);
+	s->key = *f;
+	s->val = *cv;
+}
+
+/* Empties the slot that holds the flow, if one does. */
+static __always_inline void new_delete(const struct flow_key *f)
+{
+	struct conn_value *v = new_find(f);
+
+	if (v)
+		((struct new_slot *)((void *)v - __builtin_offsetof(struct new_slot, val)))->key.family = 0;
 }
 
 #endif

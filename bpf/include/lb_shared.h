@@ -234,6 +234,41 @@ struct conn_value {
 };
 _Static_assert(sizeof(struct conn_value) == 16, "conn_value");
 
+/* lb_new's slot (bpf/include/conntrack.h): an unconfirmed flow's key and entry in one 64-byte
+ * cache line; key.family 0 = empty. src/conns/tables.ts reads the same layout. */
+struct new_slot {
+	struct flow_key key;
+	struct conn_value val;
+	__u64 pad;
+};
+_Static_assert(sizeof(struct new_slot) == 64, "new_slot");
+
+/* murmur3's finaliser: every input bit moves every output bit. */
+static inline __u32 lb_fmix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/* lb_new's slots come in pairs (a 2-way set): a flow may sit in either slot of its pair, so it
+ * loses its slot only when two others of the same pair are newer. The first slot of the flow's
+ * pair in a table of n slots (n / 2 pairs, the last slot of an odd n unused): the key's ten
+ * 32-bit words mixed, then mapped onto [0, n / 2) by a multiply (any n, no division), times two.
+ * The same in src/maps/lb.ts (newSlotPair). */
+static inline __u32 new_slot_index(const struct flow_key *k, __u32 n)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h;
+
+	h = lb_fmix32((w[0] ^ w[1] ^ w[2] ^ w[3]) * 0x9e3779b1u + w[8]);
+	h = lb_fmix32(h ^ (w[4] ^ w[5] ^ w[6] ^ w[7]) ^ (w[9] * 0x27d4eb2fu));
+	return 2 * (__u32)(((__u64)h * (n >> 1)) >> 32);
+}
+
 /* lb_real_load[real id]: the real's connections as the data plane counts them, with atomic adds
  * as entries are created, change state or are deleted. Entries that expire or are evicted
  * without another packet are not subtracted here: the connection census (src/conns) walks the

@@ -169,7 +169,7 @@ static __always_inline struct conn_value *nat_conn(const struct flow_key *orig)
 {
 	struct conn_value *cv = conn_find(orig);
 
-	return cv ? cv : bpf_map_lookup_elem(&lb_new, orig);
+	return cv ? cv : new_find(orig);
 }
 
 /* ---- next hop ---------------------------------------------------------------------------- */

@@ -6,10 +6,14 @@
 //    dport@34, proto@36, family@37;
 //  - lb_new: unconfirmed flows of both families (flow_key), and the persistence templates of
 //    unconfirmed flows (state LB_CS_TEMPLATE, proto 0): not connections, skipped everywhere.
+//    lb_new is an ARRAY of 64-byte slots (struct new_slot: the flow_key at 0, the conn_value at
+//    40; family 0 = an empty slot): flowChunks() hands its occupied slots on as keys and values
+//    like the other two.
 // The value is struct conn_value (16 bytes) in all three: real_id@0 (u32), vip_id@4 (u16),
 // state@6 (u8, LB_CS_*), nat_addr@7 (u8), expires@8 (u32, the CLOCK_MONOTONIC second after which
 // it is unused), nat_port@12 (be16: full-NAT's source binding).
 import { AF4 } from '../dataplane/addr';
+import type { BpfMap } from '../loader';
 import { LB } from '../maps/lb';
 
 export interface KeyLayout {
@@ -37,13 +41,17 @@ export const V_EXPIRES = 8;
 export const V_NAT_ADDR = 7;
 export const V_NAT_PORT = 12;
 
-export interface FlowTable { map: 'lb_conns' | 'lb_conns6' | 'lb_new'; key: KeyLayout; confirmed: boolean }
+export interface FlowTable {
+  map: 'lb_conns' | 'lb_conns6' | 'lb_new'; key: KeyLayout; confirmed: boolean;
+  /** An ARRAY of struct new_slot (key and value in the value), not a hash of key -> value. */
+  slots?: boolean;
+}
 
 /** In walk order: lb_conns first (a data plane without it is no data plane at all). */
 export const FLOW_TABLES: readonly FlowTable[] = [
   { map: 'lb_conns', key: CONN4_KEY, confirmed: true },
   { map: 'lb_conns6', key: FLOW_KEY, confirmed: true },
-  { map: 'lb_new', key: FLOW_KEY, confirmed: false },
+  { map: 'lb_new', key: FLOW_KEY, confirmed: false, slots: true },
 ];
 
 export const CS_ESTABLISHED = LB.CS_ESTABLISHED;
@@ -65,4 +73,29 @@ export function isExpired(expires: number, now: number): boolean {
 /** The entry at value offset `vo` is a connection at second `now`: not a template, not expired. */
 export function liveConn(values: Buffer, vo: number, now: number): boolean {
   return values[vo + V_STATE] !== CS_TEMPLATE && !isExpired(values.readUInt32LE(vo + V_EXPIRES), now);
+}
+
+/** struct new_slot: 64 bytes, the flow_key at 0, the conn_value at 40. */
+export const NEW_SLOT_SIZE = 64;
+export const NEW_SLOT_VALUE = 40;
+
+/** The occupied slots of `count` new_slot values as keys and values laid out like a hash's. */
+export function slotEntries(slots: Buffer, count: number): { keys: Buffer; values: Buffer; count: number } {
+  let n = 0;
+  for (let i = 0; i < count; i++) if (slots[i * NEW_SLOT_SIZE + FLOW_KEY.family!] !== 0) n++;
+  const keys = Buffer.allocUnsafe(n * FLOW_KEY.size);
+  const values = Buffer.allocUnsafe(n * CONN_VALUE_SIZE);
+  for (let i = 0, j = 0; i < count; i++) {
+    const o = i * NEW_SLOT_SIZE;
+    if (slots[o + FLOW_KEY.family!] === 0) continue;
+    slots.copy(keys, j * FLOW_KEY.size, o, o + FLOW_KEY.size);
+    slots.copy(values, j * CONN_VALUE_SIZE, o + NEW_SLOT_VALUE, o + NEW_SLOT_VALUE + CONN_VALUE_SIZE);
+    j++;
+  }
+  return { keys, values, count: n };
+}
+
+/** A flow table's entries in chunks of at most `chunk` (BPF_MAP_LOOKUP_BATCH), as keys and values. */
+export function* flowChunks(m: BpfMap, t: FlowTable, chunk: number): Generator<{ keys: Buffer; values: Buffer; count: number }> {
+  for (const c of m.lookupBatchChunks(chunk)) yield t.slots ? slotEntries(c.values, c.count) : c;
 }

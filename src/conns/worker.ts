@@ -13,7 +13,7 @@ import { lbConfig } from '../maps/lb';
 import { Tally, fixesFor, REAL_LOAD_SIZE, REAL_LOAD_FIX_SIZE } from './census';
 import { matcherOf, ConnMatcher } from './filter';
 import { rowLine, RowNames } from './rows';
-import { FLOW_TABLES, FlowTable, CONN_VALUE_SIZE, liveConn } from './tables';
+import { FLOW_TABLES, FlowTable, CONN_VALUE_SIZE, liveConn, flowChunks } from './tables';
 import type { FromWorker, ToWorker, WorkerData, ListSummary } from './protocol';
 import type { ConnFilterSpec } from './filter';
 
@@ -64,7 +64,7 @@ function census(): void {
   try {
     const tally = new Tally(dataplaneNow());
     FLOW_TABLES.forEach((t, i) => {
-      for (const c of maps[i].lookupBatchChunks(data.chunk)) tally.add(c.values, c.count, t.confirmed);
+      for (const c of flowChunks(maps[i], t, data.chunk)) tally.add(c.values, c.count, t.confirmed);
     });
     const fixed = reconcile(tally);
     post({ t: 'census', result: tally.result(Date.now(), Number(process.hrtime.bigint() - t0) / 1e6, fixed) });
@@ -113,7 +113,7 @@ function openTable(l: Listing, i: number): void {
   l.table = i;
   if (i >= FLOW_TABLES.length) return;
   l.map = pinned(FLOW_TABLES[i].map);
-  l.chunks = l.map.lookupBatchChunks(data.chunk);
+  l.chunks = flowChunks(l.map, FLOW_TABLES[i], data.chunk);
   l.match = matcherOf(l.filter, FLOW_TABLES[i].key);
 }
 

@@ -19,7 +19,7 @@ import { bpfObject } from '../paths';
 import { BpfObject, BpfProgram, BpfMap, attachXdp, detachXdp, XdpMode, ifindexOf } from '../loader';
 import {
   LB, LB_MAPS, vipKey as vipKeyCodec, peerKey as peerKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
-  flowKey as flowKeyCodec, connValue as connValueCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
+  flowKey as flowKeyCodec, connValue as connValueCodec, newSlot as newSlotCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, vipEntry as vipEntryCodec,
   conn4Key as conn4KeyCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
   natRev as natRevCodec, snatPool as snatPoolCodec, lbIface as lbIfaceCodec,
@@ -99,7 +99,7 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_maglev: { key: 4, value: 4 },
   lb_conns: { key: conn4KeyCodec.size, value: connValueCodec.size },
   lb_conns6: { key: flowKeyCodec.size, value: connValueCodec.size },
-  lb_new: { key: flowKeyCodec.size, value: connValueCodec.size },
+  lb_new: { key: 4, value: newSlotCodec.size },
   lb_persist: { key: persistKeyCodec.size, value: persistValueCodec.size },
   lb_real_load: { key: 4, value: realLoadCodec.size },
   lb_real_load_fix: { key: 4, value: realLoadFixCodec.size },

@@ -2,7 +2,7 @@
 // whole walk, for tests: the daemon counts and lists connections off its main thread, src/conns),
 // the per-real connection counts and persistence templates.
 import {
-  CONN_STATES, LB, connValue as connValueCodec, conn4Key as conn4KeyCodec, flowKey as flowKeyCodec,
+  CONN_STATES, LB, connValue as connValueCodec, conn4Key as conn4KeyCodec, flowKey as flowKeyCodec, newSlot as newSlotCodec,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, realLoad as realLoadCodec,
   realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec, LbFlowStats, ConnValue, lbConfig as lbConfigCodec,
 } from '../maps/lb';
@@ -99,8 +99,30 @@ export class Flows {
       push({ ...f, src: Buffer.concat([f.src, Buffer.alloc(12)]), dst: Buffer.concat([f.dst, Buffer.alloc(12)]), family: AF4 }, connValueCodec.decode(v), true);
     }
     for (const [k, v] of this.ix.maps.lb_conns6.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), true);
-    for (const [k, v] of this.ix.maps.lb_new.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), false);
+    for (const c of this.ix.maps.lb_new.lookupBatchChunks()) {
+      for (let i = 0; i < c.count; i++) {
+        const slot = newSlotCodec.decode(c.values.subarray(i * newSlotCodec.size, (i + 1) * newSlotCodec.size));
+        if (slot.key.family) push(slot.key, slot.val, false);
+      }
+    }
     return out;
+  }
+
+  /**
+   * Empties the three flow tables (lb_new's slots are zeroed: an array's entries cannot be
+   * deleted). For tests and benchmarks that need the scheduler alone to decide.
+   */
+  clear(): void {
+    for (const m of [this.ix.maps.lb_conns, this.ix.maps.lb_conns6]) for (const k of [...m.keys()]) m.delete(k);
+    const slots = this.ix.maps.lb_new;
+    const chunk = 4096;
+    const zero = Buffer.alloc(chunk * newSlotCodec.size);
+    for (let first = 0; first < slots.maxEntries; first += chunk) {
+      const n = Math.min(chunk, slots.maxEntries - first);
+      const keys = Buffer.alloc(4 * n);
+      for (let i = 0; i < n; i++) keys.writeUInt32LE(first + i, 4 * i);
+      slots.updateBatchRaw(keys, zero.subarray(0, n * newSlotCodec.size));
+    }
   }
 
   /** A full-NAT flow's source binding: pool address (by index) and port. */

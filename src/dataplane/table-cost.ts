@@ -10,9 +10,11 @@
 //   - plus a constant below 1 KiB (struct bpf_htab, the per-CPU lock counters), left out here.
 // With BPF_F_NO_COMMON_LRU the kernel rounds max_entries up to a multiple of the possible CPUs,
 // which adds at most one element per CPU; left out too.
+// lb_new is an ARRAY of 64-byte slots with BPF_F_MMAPABLE (kernel/bpf/arraymap.c,
+// array_map_mem_usage): the page-aligned struct bpf_array, then the slots, page-aligned.
 // Checked against real maps by test/dataplane/table-cost.test.ts.
 import type { DirectorModel } from '../config/model';
-import { conn4Key, connValue, flowKey, natRev, persistKey, persistValue } from '../maps/lb';
+import { conn4Key, connValue, flowKey, natRev, newSlot, persistKey, persistValue } from '../maps/lb';
 
 /** sizeof(struct bucket). */
 export const HTAB_BUCKET_BYTES = 16;
@@ -26,7 +28,7 @@ export const HTAB_ELEM_BYTES = 48;
 export const TABLE_LAYOUT = {
   conn4: { key: conn4Key.size, value: connValue.size },
   conn6: { key: flowKey.size, value: connValue.size },
-  unconfirmed: { key: flowKey.size, value: connValue.size },
+  unconfirmed: { key: 4, value: newSlot.size },
   persistence: { key: persistKey.size, value: persistValue.size },
   nat: { key: flowKey.size, value: natRev.size },
 } as const;
@@ -63,6 +65,13 @@ export function hashMapBytes(entries: number, keySize: number, valueSize: number
   return roundUpPow2(entries) * HTAB_BUCKET_BYTES + entries * (HTAB_ELEM_BYTES + roundUp(keySize, 8) + roundUp(valueSize, 8));
 }
 
+export const PAGE_BYTES = 4096;
+
+/** Bytes the kernel allocates for a BPF_F_MMAPABLE array of `entries` values of `valueSize`. */
+export function mmapArrayBytes(entries: number, valueSize: number): number {
+  return PAGE_BYTES + roundUp(entries * roundUp(valueSize, 8), PAGE_BYTES);
+}
+
 /** Each sized table: entries, bytes per entry, bytes. */
 export function tableCosts(sizes: TableSizes): TableCost[] {
   const rows: [TableName, string, string, number][] = [
@@ -73,8 +82,12 @@ export function tableCosts(sizes: TableSizes): TableCost[] {
     ['nat', 'NAT reverse entries', 'director.conn_table.nat_size', sizes.connTable.natSize],
   ];
   return rows.map(([name, label, field, entries]) => {
-    const bytes = hashMapBytes(entries, TABLE_LAYOUT[name].key, TABLE_LAYOUT[name].value);
-    return { name, label, field, entries, bytesPerEntry: bytes / entries, bytes };
+    const bytes = name === 'unconfirmed'
+      ? mmapArrayBytes(entries, TABLE_LAYOUT[name].value)
+      : hashMapBytes(entries, TABLE_LAYOUT[name].key, TABLE_LAYOUT[name].value);
+    // An array's page-aligned header and tail are not per entry: its entry costs the slot.
+    const bytesPerEntry = name === 'unconfirmed' ? roundUp(TABLE_LAYOUT[name].value, 8) : bytes / entries;
+    return { name, label, field, entries, bytesPerEntry, bytes };
   });
 }
 

@@ -149,6 +149,35 @@ export const connValue = defineStruct<ConnValue>({
   ],
 });
 
+/** lb_new's value: an unconfirmed flow's key and entry in one 64-byte slot; key.family 0 = empty. */
+export interface NewSlot { key: FlowKey; val: ConnValue }
+export const newSlot = defineStruct<NewSlot>({
+  cName: 'new_slot', size: 64, fields: [
+    { name: 'key', offset: 0, type: { struct: flowKey } },
+    { name: 'val', offset: 40, type: { struct: connValue } },
+    { name: 'pad', offset: 56, type: { pad: 8 } },
+  ],
+});
+
+const fmix32 = (x: number): number => {
+  let h = x >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+};
+
+/**
+ * The first slot of a flow_key's pair (40 bytes, as in lb_new) in a table of `n` slots:
+ * new_slot_index() of bpf/include/lb_shared.h, word for word; the flow sits in this slot or the
+ * next. test/dataplane/new-table.test.ts checks both agree.
+ */
+export function newSlotIndex(key: Buffer, n: number): number {
+  const w = (i: number) => key.readUInt32LE(4 * i);
+  let h = fmix32(Math.imul((w(0) ^ w(1) ^ w(2) ^ w(3)) >>> 0, 0x9e3779b1) + w(8));
+  h = fmix32(h ^ w(4) ^ w(5) ^ w(6) ^ w(7) ^ Math.imul(w(9), 0x27d4eb2f));
+  return 2 * Number((BigInt(h) * BigInt(n >>> 1)) >> 32n);
+}
+
 /** lb_nat_rev's value: the forward flow (client -> VIP) a reply belongs to. */
 export interface NatRev { orig: FlowKey; realId: number; vipId: number }
 export const natRev = defineStruct<NatRev>({

@@ -31,7 +31,6 @@ describe('reconciler on real maps', needsBpf(), () => {
   let dp: Dataplane;
   let maglev: BpfMap;
   let conns: BpfMap;
-  let unconfirmed: BpfMap;
   let port: DataplanePortAdapter;
   let failNext: string | null = null;
   let writes: string[] = [];
@@ -42,7 +41,6 @@ describe('reconciler on real maps', needsBpf(), () => {
     dp = Dataplane.create({ pinDir, mac: DIR_MAC, tunSource4: '192.0.2.1' });
     maglev = BpfMap.openPinned(path.join(pinDir, 'lb_maglev'));
     conns = BpfMap.openPinned(path.join(pinDir, 'lb_conns'));
-    unconfirmed = BpfMap.openPinned(path.join(pinDir, 'lb_new'));
     port = new DataplanePortAdapter(dp);
     // A port that records writes and fails on demand, around the real adapter.
     const wrapped: DataplanePort = {
@@ -63,7 +61,6 @@ describe('reconciler on real maps', needsBpf(), () => {
   after(() => {
     maglev?.close();
     conns?.close();
-    unconfirmed?.close();
     dp?.destroy();
   });
 
@@ -72,7 +69,7 @@ describe('reconciler on real maps', needsBpf(), () => {
    * forwarded). The flow tables are emptied first, so the Maglev table alone decides.
    */
   function spread(vip: string, n = 200, flags = 'S'): Map<string, number> {
-    for (const m of [conns, unconfirmed]) for (const k of [...m.keys()]) m.delete(k);
+    dp.flows.clear();
     const out = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const pkt = eth({ src: '02:00:00:00:00:aa', dst: DIR_MAC }).ipv4({ src: `198.51.100.${1 + (i % 200)}`, dst: vip })
