@@ -524,7 +524,7 @@ __attribute__((noinline)) int lb_select(struct flow_key *f, struct vip_info *v, 
 			/* Confirmed: to the flow table, and its persistence template to lb_persist. */
 			ncv = *nv;
 			conn_step(&ncv, f->proto, ev, v, now);
-			conn_store(f, &ncv);
+			conn_store(f, &ncv, now);
 			new_delete(f);
 			flow_stat(LB_FS_CONFIRMED);
 			if (pnow) {
@@ -974,7 +974,7 @@ static __always_inline int lb_fast4(struct xdp_md *ctx)
 	k.sport = t->source;	/* the same two bytes in a UDP header */
 	k.dport = t->dest;
 	k.proto = proto;
-	cv = bpf_map_lookup_elem(&lb_conns, &k);
+	cv = conn4_find(&k);
 	if (!cv)
 		return -1;
 	now = flow_now(cfg);

@@ -269,6 +269,50 @@ static inline __u32 new_slot_index(const struct flow_key *k, __u32 n)
 	return 2 * (__u32)(((__u64)h * (n >> 1)) >> 32);
 }
 
+/* lb_conns's line (bpf/include/conntrack.h): two confirmed IPv4 flows, each its 16-byte key and
+ * its entry, in one 64-byte cache line; key.proto 0 = a free entry. v.pad2 holds conn4_check() of
+ * the entry, so an entry torn by two CPUs writing one line at once reads as absent.
+ * src/conns/tables.ts reads the same layout. */
+struct conn4_entry {
+	struct conn4_key k;
+	struct conn_value v;
+};
+_Static_assert(sizeof(struct conn4_entry) == 32, "conn4_entry");
+
+struct conn4_line {
+	struct conn4_entry e[2];
+};
+_Static_assert(sizeof(struct conn4_line) == 64, "conn4_line");
+
+/* A confirmed IPv4 flow may sit in either of two lines (two choices): the first line's index
+ * and the second's in a table of n lines, from one hash of the key. The same in src/maps/lb.ts
+ * (conn4Lines). */
+static inline __u32 conn4_hash(const struct conn4_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+
+	return lb_fmix32(lb_fmix32(w[0] * 0x9e3779b1u + w[2]) ^ w[1] ^ (w[3] * 0x27d4eb2fu));
+}
+
+static inline __u32 conn4_line1(__u32 h, __u32 n)
+{
+	return (__u32)(((__u64)h * n) >> 32);
+}
+
+static inline __u32 conn4_line2(__u32 h, __u32 n)
+{
+	return (__u32)(((__u64)lb_fmix32(h ^ 0x5bd1e995u) * n) >> 32);
+}
+
+/* What an entry's v.pad2 must hold: its key and its real and VIP folded to 16 bits. */
+static inline __u16 conn4_check(const struct conn4_key *k, const struct conn_value *v)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 x = lb_fmix32(w[0] ^ w[1] ^ w[2] ^ w[3] ^ v->real_id ^ ((__u32)v->vip_id << 16));
+
+	return (__u16)(x ^ (x >> 16)) | 1;	/* never 0: a zeroed entry never checks */
+}
+
 /* lb_real_load[real id]: the real's connections as the data plane counts them, with atomic adds
  * as entries are created, change state or are deleted. Entries that expire or are evicted
  * without another packet are not subtracted here: the connection census (src/conns) walks the
@@ -294,8 +338,10 @@ struct lb_flow_stats {
 	__u64 confirmed;	/* moved to lb_conns/lb_conns6 (handshake ACK, second packet) */
 	__u64 reused;		/* a SYN on a closed or expired entry: scheduled afresh */
 	__u64 expired;		/* a TCP non-SYN on an expired entry: to the kernel */
+	__u64 displaced;	/* a live confirmed IPv4 flow that lost its entry to a new one (lb_conns
+				 * full where the new one may go) */
 };
-_Static_assert(sizeof(struct lb_flow_stats) == 32, "lb_flow_stats");
+_Static_assert(sizeof(struct lb_flow_stats) == 40, "lb_flow_stats");
 
 /* persist_key: {VIP, client address & mask} (ipvsadm -p template). */
 struct persist_key {

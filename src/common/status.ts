@@ -113,7 +113,7 @@ export interface StatusSnapshot {
   /** The same by table (confirmed: lb_conns + lb_conns6; unconfirmed: lb_new), and the expired entries still held (absent from older daemons). */
   connTables?: { confirmed: number; unconfirmed: number; expired: number };
   /** What happened to new flows since the data plane was loaded (lb_flow_stats, summed over CPUs; absent from older daemons). */
-  flows?: { unconfirmed: number; confirmed: number; reused: number; expired: number };
+  flows?: { unconfirmed: number; confirmed: number; reused: number; expired: number; displaced?: number };
   /** The census the connection counts come from: when it finished (ms since the epoch), its age when this snapshot was built, how long it walked; null before the first. */
   census?: { at: number | null; ageMs: number | null; walkMs: number | null };
   events: DaemonEvent[];

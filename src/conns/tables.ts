@@ -1,14 +1,15 @@
 // The three flow tables of the data plane (bpf/include/conntrack.h) as the connection-table
 // worker reads them: raw keys and values from BPF_MAP_LOOKUP_BATCH, no codec per entry.
 //  - lb_conns: confirmed IPv4 flows, struct conn4_key (16 bytes): src@0 dst@4 (4 bytes each),
-//    sport@8 dport@10 (network order), proto@12;
+//    sport@8 dport@10 (network order), proto@12. An ARRAY of 64-byte lines of two 32-byte
+//    entries (struct conn4_line: the key at 0, the conn_value at 16; proto 0 = a free entry);
 //  - lb_conns6: confirmed IPv6 flows, struct flow_key (40 bytes): src[16]@0 dst[16]@16, sport@32
 //    dport@34, proto@36, family@37;
 //  - lb_new: unconfirmed flows of both families (flow_key), and the persistence templates of
 //    unconfirmed flows (state LB_CS_TEMPLATE, proto 0): not connections, skipped everywhere.
 //    lb_new is an ARRAY of 64-byte slots (struct new_slot: the flow_key at 0, the conn_value at
-//    40; family 0 = an empty slot): flowChunks() hands its occupied slots on as keys and values
-//    like the other two.
+//    40; family 0 = an empty slot). flowChunks() hands the occupied entries of both arrays on
+//    as keys and values, as lb_conns6 gives them.
 // The value is struct conn_value (16 bytes) in all three: real_id@0 (u32), vip_id@4 (u16),
 // state@6 (u8, LB_CS_*), nat_addr@7 (u8), expires@8 (u32, the CLOCK_MONOTONIC second after which
 // it is unused), nat_port@12 (be16: full-NAT's source binding).
@@ -41,17 +42,30 @@ export const V_EXPIRES = 8;
 export const V_NAT_ADDR = 7;
 export const V_NAT_PORT = 12;
 
+/** An ARRAY whose values hold entries (key, then conn_value), `per` of `size` bytes each. */
+export interface SlotLayout {
+  /** Bytes of the map's value. */
+  valueSize: number;
+  /** Entries per value, and the bytes of each. */
+  per: number;
+  size: number;
+  /** Offset of the conn_value in an entry (its key is at 0). */
+  value: number;
+  /** Offset in the key of a byte that is 0 in a free entry. */
+  empty: number;
+}
+
 export interface FlowTable {
   map: 'lb_conns' | 'lb_conns6' | 'lb_new'; key: KeyLayout; confirmed: boolean;
-  /** An ARRAY of struct new_slot (key and value in the value), not a hash of key -> value. */
-  slots?: boolean;
+  /** An ARRAY of entries managed by the program, not a hash of key -> value. */
+  slots?: SlotLayout;
 }
 
 /** In walk order: lb_conns first (a data plane without it is no data plane at all). */
 export const FLOW_TABLES: readonly FlowTable[] = [
-  { map: 'lb_conns', key: CONN4_KEY, confirmed: true },
+  { map: 'lb_conns', key: CONN4_KEY, confirmed: true, slots: { valueSize: 64, per: 2, size: 32, value: 16, empty: CONN4_KEY.proto } },
   { map: 'lb_conns6', key: FLOW_KEY, confirmed: true },
-  { map: 'lb_new', key: FLOW_KEY, confirmed: false, slots: true },
+  { map: 'lb_new', key: FLOW_KEY, confirmed: false, slots: { valueSize: 64, per: 1, size: 64, value: 40, empty: FLOW_KEY.family! } },
 ];
 
 export const CS_ESTABLISHED = LB.CS_ESTABLISHED;
@@ -75,27 +89,25 @@ export function liveConn(values: Buffer, vo: number, now: number): boolean {
   return values[vo + V_STATE] !== CS_TEMPLATE && !isExpired(values.readUInt32LE(vo + V_EXPIRES), now);
 }
 
-/** struct new_slot: 64 bytes, the flow_key at 0, the conn_value at 40. */
-export const NEW_SLOT_SIZE = 64;
-export const NEW_SLOT_VALUE = 40;
-
-/** The occupied slots of `count` new_slot values as keys and values laid out like a hash's. */
-export function slotEntries(slots: Buffer, count: number): { keys: Buffer; values: Buffer; count: number } {
+/** The occupied entries of `count` values of a slot table as keys and values laid out like a hash's. */
+export function slotEntries(l: SlotLayout, keySize: number, values: Buffer, count: number): { keys: Buffer; values: Buffer; count: number } {
+  const at = (i: number) => Math.floor(i / l.per) * l.valueSize + (i % l.per) * l.size;
+  const total = count * l.per;
   let n = 0;
-  for (let i = 0; i < count; i++) if (slots[i * NEW_SLOT_SIZE + FLOW_KEY.family!] !== 0) n++;
-  const keys = Buffer.allocUnsafe(n * FLOW_KEY.size);
-  const values = Buffer.allocUnsafe(n * CONN_VALUE_SIZE);
-  for (let i = 0, j = 0; i < count; i++) {
-    const o = i * NEW_SLOT_SIZE;
-    if (slots[o + FLOW_KEY.family!] === 0) continue;
-    slots.copy(keys, j * FLOW_KEY.size, o, o + FLOW_KEY.size);
-    slots.copy(values, j * CONN_VALUE_SIZE, o + NEW_SLOT_VALUE, o + NEW_SLOT_VALUE + CONN_VALUE_SIZE);
+  for (let i = 0; i < total; i++) if (values[at(i) + l.empty] !== 0) n++;
+  const keys = Buffer.allocUnsafe(n * keySize);
+  const out = Buffer.allocUnsafe(n * CONN_VALUE_SIZE);
+  for (let i = 0, j = 0; i < total; i++) {
+    const o = at(i);
+    if (values[o + l.empty] === 0) continue;
+    values.copy(keys, j * keySize, o, o + keySize);
+    values.copy(out, j * CONN_VALUE_SIZE, o + l.value, o + l.value + CONN_VALUE_SIZE);
     j++;
   }
-  return { keys, values, count: n };
+  return { keys, values: out, count: n };
 }
 
 /** A flow table's entries in chunks of at most `chunk` (BPF_MAP_LOOKUP_BATCH), as keys and values. */
 export function* flowChunks(m: BpfMap, t: FlowTable, chunk: number): Generator<{ keys: Buffer; values: Buffer; count: number }> {
-  for (const c of m.lookupBatchChunks(chunk)) yield t.slots ? slotEntries(c.values, c.count) : c;
+  for (const c of m.lookupBatchChunks(chunk)) yield t.slots ? slotEntries(t.slots, t.key.size, c.values, c.count) : c;
 }

@@ -106,7 +106,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     startedAt: i.startedAt, adopted: i.adopted, configFile: i.configFile, services, vrrp,
     reasons: counters.reasons as Record<string, bigint>, connections: i.conns.total,
     connTables: { confirmed: i.conns.confirmed, unconfirmed: i.conns.unconfirmed, expired: i.conns.expired },
-    flows: { unconfirmed: Number(flowStats.unconfirmed), confirmed: Number(flowStats.confirmed), reused: Number(flowStats.reused), expired: Number(flowStats.expired) },
+    flows: { unconfirmed: Number(flowStats.unconfirmed), confirmed: Number(flowStats.confirmed), reused: Number(flowStats.reused), expired: Number(flowStats.expired), displaced: Number(flowStats.displaced) },
     census: { at: i.conns.at, ageMs: i.conns.at === null ? null : Math.max(0, Date.now() - i.conns.at), walkMs: i.conns.walkMs }, events: [...i.events],
     threads: i.threads ?? [],
   };

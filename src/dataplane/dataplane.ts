@@ -21,7 +21,7 @@ import {
   LB, LB_MAPS, vipKey as vipKeyCodec, peerKey as peerKeyCodec, vipInfo as vipInfoCodec, realInfo as realInfoCodec,
   flowKey as flowKeyCodec, connValue as connValueCodec, newSlot as newSlotCodec, lbConfig as lbConfigCodec, lbCounters, lbReasonStats,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, vipEntry as vipEntryCodec,
-  conn4Key as conn4KeyCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
+  conn4Key as conn4KeyCodec, conn4Entry as conn4EntryCodec, realLoad as realLoadCodec, realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec,
   natRev as natRevCodec, snatPool as snatPoolCodec, lbIface as lbIfaceCodec,
 } from '../maps/lb';
 import { DirectorConfig, configOf, formatAddr, AF6 } from './spec';
@@ -87,8 +87,14 @@ function sizeTables(obj: BpfObject, t: FlowTableSizes | undefined): void {
     if (!Number.isInteger(n) || n < MIN_TABLE_ENTRIES || n > MAX_TABLE_ENTRIES) {
       throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `tables.${k}: ${n} is not an integer ${MIN_TABLE_ENTRIES}..${MAX_TABLE_ENTRIES}`);
     }
-    obj.setMaxEntries(TABLE_MAPS[k], n);
+    obj.setMaxEntries(TABLE_MAPS[k], k === 'conns' ? conn4LinesFor(n) : n);
   }
+}
+
+/** lb_conns's max_entries for `n` flows: a line (struct conn4_line, two entries) per flow, so
+ * the table holds `n` flows at half its entries (bpf/include/conntrack.h says why). */
+export function conn4LinesFor(n: number): number {
+  return n;
 }
 
 /** Codec sizes every map must have (a pinned map of another layout is refused at adopt). */
@@ -97,7 +103,7 @@ const SHAPES: Record<MapName, { key: number; value: number }> = {
   lb_reals: { key: 4, value: realInfoCodec.size },
   lb_cfg: { key: 4, value: lbConfigCodec.size },
   lb_maglev: { key: 4, value: 4 },
-  lb_conns: { key: conn4KeyCodec.size, value: connValueCodec.size },
+  lb_conns: { key: 4, value: 2 * conn4EntryCodec.size },
   lb_conns6: { key: flowKeyCodec.size, value: connValueCodec.size },
   lb_new: { key: 4, value: newSlotCodec.size },
   lb_persist: { key: persistKeyCodec.size, value: persistValueCodec.size },

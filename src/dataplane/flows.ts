@@ -2,7 +2,7 @@
 // whole walk, for tests: the daemon counts and lists connections off its main thread, src/conns),
 // the per-real connection counts and persistence templates.
 import {
-  CONN_STATES, LB, connValue as connValueCodec, conn4Key as conn4KeyCodec, flowKey as flowKeyCodec, newSlot as newSlotCodec,
+  CONN_STATES, LB, connValue as connValueCodec, conn4Entry as conn4EntryCodec, flowKey as flowKeyCodec, newSlot as newSlotCodec,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, realLoad as realLoadCodec,
   realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec, LbFlowStats, ConnValue, lbConfig as lbConfigCodec,
 } from '../maps/lb';
@@ -94,34 +94,41 @@ export class Flows {
         ...(c.natAddr ? { snat: this.snatOf(c) } : {}),
       });
     };
-    for (const [k, v] of this.ix.maps.lb_conns.entries()) {
-      const f = conn4KeyCodec.decode(k);
-      push({ ...f, src: Buffer.concat([f.src, Buffer.alloc(12)]), dst: Buffer.concat([f.dst, Buffer.alloc(12)]), family: AF4 }, connValueCodec.decode(v), true);
+    // The arrays are read whole; only their occupied entries (a non-zero protocol or family
+    // byte, checked in place) are decoded: a default lb_conns is 2M entries, mostly free.
+    for (const c of this.ix.maps.lb_conns.lookupBatchChunks(65536)) {
+      for (let i = 0; i < 2 * c.count; i++) {
+        if (c.values[32 * i + 12] === 0) continue;
+        const e = conn4EntryCodec.decode(c.values.subarray(32 * i, 32 * i + 32));
+        push({ ...e.k, src: Buffer.concat([e.k.src, Buffer.alloc(12)]), dst: Buffer.concat([e.k.dst, Buffer.alloc(12)]), family: AF4 }, e.v, true);
+      }
     }
     for (const [k, v] of this.ix.maps.lb_conns6.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), true);
-    for (const c of this.ix.maps.lb_new.lookupBatchChunks()) {
+    for (const c of this.ix.maps.lb_new.lookupBatchChunks(65536)) {
       for (let i = 0; i < c.count; i++) {
+        if (c.values[i * newSlotCodec.size + 37] === 0) continue; // key.family
         const slot = newSlotCodec.decode(c.values.subarray(i * newSlotCodec.size, (i + 1) * newSlotCodec.size));
-        if (slot.key.family) push(slot.key, slot.val, false);
+        push(slot.key, slot.val, false);
       }
     }
     return out;
   }
 
   /**
-   * Empties the three flow tables (lb_new's slots are zeroed: an array's entries cannot be
-   * deleted). For tests and benchmarks that need the scheduler alone to decide.
+   * Empties the three flow tables (lb_conns's lines and lb_new's slots are zeroed: an array's
+   * entries cannot be deleted). For tests and benchmarks that need the scheduler alone to decide.
    */
   clear(): void {
-    for (const m of [this.ix.maps.lb_conns, this.ix.maps.lb_conns6]) for (const k of [...m.keys()]) m.delete(k);
-    const slots = this.ix.maps.lb_new;
-    const chunk = 4096;
-    const zero = Buffer.alloc(chunk * newSlotCodec.size);
-    for (let first = 0; first < slots.maxEntries; first += chunk) {
-      const n = Math.min(chunk, slots.maxEntries - first);
-      const keys = Buffer.alloc(4 * n);
-      for (let i = 0; i < n; i++) keys.writeUInt32LE(first + i, 4 * i);
-      slots.updateBatchRaw(keys, zero.subarray(0, n * newSlotCodec.size));
+    for (const k of [...this.ix.maps.lb_conns6.keys()]) this.ix.maps.lb_conns6.delete(k);
+    for (const slots of [this.ix.maps.lb_conns, this.ix.maps.lb_new]) {
+      const chunk = 4096;
+      const zero = Buffer.alloc(chunk * slots.valueSize);
+      for (let first = 0; first < slots.maxEntries; first += chunk) {
+        const n = Math.min(chunk, slots.maxEntries - first);
+        const keys = Buffer.alloc(4 * n);
+        for (let i = 0; i < n; i++) keys.writeUInt32LE(first + i, 4 * i);
+        slots.updateBatchRaw(keys, zero.subarray(0, n * slots.valueSize));
+      }
     }
   }
 
@@ -152,10 +159,10 @@ export class Flows {
 
   /** What happened to new flows, summed over CPUs (lb_flow_stats). */
   flowStats(): LbFlowStats {
-    const sum: LbFlowStats = { unconfirmed: 0n, confirmed: 0n, reused: 0n, expired: 0n };
+    const sum: LbFlowStats = { unconfirmed: 0n, confirmed: 0n, reused: 0n, expired: 0n, displaced: 0n };
     for (const v of this.ix.maps.lb_flow_stats.lookupPerCpu(u32(0)) ?? []) {
       const s = lbFlowStatsCodec.decode(v);
-      sum.unconfirmed += s.unconfirmed; sum.confirmed += s.confirmed; sum.reused += s.reused; sum.expired += s.expired;
+      sum.unconfirmed += s.unconfirmed; sum.confirmed += s.confirmed; sum.reused += s.reused; sum.expired += s.expired; sum.displaced += s.displaced;
     }
     return sum;
   }

@@ -10,11 +10,12 @@
 //   - plus a constant below 1 KiB (struct bpf_htab, the per-CPU lock counters), left out here.
 // With BPF_F_NO_COMMON_LRU the kernel rounds max_entries up to a multiple of the possible CPUs,
 // which adds at most one element per CPU; left out too.
-// lb_new is an ARRAY of 64-byte slots with BPF_F_MMAPABLE (kernel/bpf/arraymap.c,
-// array_map_mem_usage): the page-aligned struct bpf_array, then the slots, page-aligned.
+// lb_conns (two 32-byte IPv4 entries per 64-byte line) and lb_new (one 64-byte slot per entry)
+// are ARRAYs with BPF_F_MMAPABLE (kernel/bpf/arraymap.c, array_map_mem_usage): the page-aligned
+// struct bpf_array, then the values, page-aligned.
 // Checked against real maps by test/dataplane/table-cost.test.ts.
 import type { DirectorModel } from '../config/model';
-import { conn4Key, connValue, flowKey, natRev, newSlot, persistKey, persistValue } from '../maps/lb';
+import { conn4Entry, connValue, flowKey, natRev, newSlot, persistKey, persistValue } from '../maps/lb';
 
 /** sizeof(struct bucket). */
 export const HTAB_BUCKET_BYTES = 16;
@@ -26,12 +27,19 @@ export const HTAB_ELEM_BYTES = 48;
  * (checked against the objects' BTF by test/maps): lb_conns, lb_conns6, lb_new, lb_persist.
  */
 export const TABLE_LAYOUT = {
-  conn4: { key: conn4Key.size, value: connValue.size },
+  conn4: { key: 4, value: 2 * conn4Entry.size },
   conn6: { key: flowKey.size, value: connValue.size },
   unconfirmed: { key: 4, value: newSlot.size },
   persistence: { key: persistKey.size, value: persistValue.size },
   nat: { key: flowKey.size, value: natRev.size },
 } as const;
+
+/** The tables that are ARRAYs, with how many of their values a configured entry gets (lb_conns:
+ * a 64-byte line of two entries per flow, conn4LinesFor; lb_new: a slot per entry). */
+export const SLOT_TABLES: Partial<Record<keyof typeof TABLE_LAYOUT, { per: number }>> = {
+  conn4: { per: 1 },
+  unconfirmed: { per: 1 },
+};
 
 export type TableName = keyof typeof TABLE_LAYOUT;
 
@@ -82,11 +90,12 @@ export function tableCosts(sizes: TableSizes): TableCost[] {
     ['nat', 'NAT reverse entries', 'director.conn_table.nat_size', sizes.connTable.natSize],
   ];
   return rows.map(([name, label, field, entries]) => {
-    const bytes = name === 'unconfirmed'
-      ? mmapArrayBytes(entries, TABLE_LAYOUT[name].value)
+    const slots = SLOT_TABLES[name];
+    const bytes = slots
+      ? mmapArrayBytes(Math.ceil(entries / slots.per), TABLE_LAYOUT[name].value)
       : hashMapBytes(entries, TABLE_LAYOUT[name].key, TABLE_LAYOUT[name].value);
-    // An array's page-aligned header and tail are not per entry: its entry costs the slot.
-    const bytesPerEntry = name === 'unconfirmed' ? roundUp(TABLE_LAYOUT[name].value, 8) : bytes / entries;
+    // An array's page-aligned header and tail are not per entry: its entry costs its share of a value.
+    const bytesPerEntry = slots ? roundUp(TABLE_LAYOUT[name].value, 8) / slots.per : bytes / entries;
     return { name, label, field, entries, bytesPerEntry, bytes };
   });
 }

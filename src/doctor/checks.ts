@@ -49,7 +49,7 @@ export const NATIVE_XDP_DRIVERS = new Set([
 /** Clock sources read in nanoseconds from user space (vDSO) and by the kernel's timestamps. */
 const GOOD_CLOCKS = new Set(['tsc', 'kvm-clock', 'arch_sys_counter', 'hyperv_clocksource_tsc_page', 'xen', 'timebase']);
 
-/** Per-CPU share of lb_conns under which doctor warns. */
+/** Per-CPU share of lb_conns6 (an LRU hash with per-CPU lists) under which doctor warns. */
 export const MIN_FLOWS_PER_CPU = 16384;
 
 /** A full-size client packet (Ethernet MTU) the TUN check plans for. */
@@ -317,16 +317,19 @@ export function checkConnTable(v: SystemView, t: Topology | null): CheckResult {
   const n = 'conn-table';
   const cpus = v.kernel.possibleCpus();
   const size = t?.director.connTable.size ?? LB.CONN_ENTRIES;
-  const per = Math.floor(size / cpus);
+  const size6 = t?.director.connTable.ipv6Size ?? LB.CONN6_ENTRIES;
+  const per = Math.floor(size6 / cpus);
+  const dflt = t ? '' : ', the default';
   const { ifname } = subject(v, t);
   const rxq = ifname ? (v.readdir(`/sys/class/net/${ifname}/queues`) ?? []).filter((q) => q.startsWith('rx-')).length : 0;
   const fmt = (x: number): string => x.toLocaleString('en-US');
   const queues = rxq > 0 && rxq < cpus
     ? `; ${ifname} has ${rxq} RX queue(s): unless RPS spreads them, new flows fill only those CPUs' lists (about ${fmt(per * rxq)} flows)`
     : '';
-  const finding = `lb_conns holds ${fmt(size)} flows (director.conn_table.size${t ? '' : ', the default'}) in ${cpus} per-CPU LRU list(s): about ${fmt(per)} flows per CPU before the oldest are evicted${queues}`;
+  const finding = `lb_conns holds ${fmt(size)} IPv4 flows (director.conn_table.size${dflt}), shared by every CPU; `
+    + `lb_conns6 holds ${fmt(size6)} IPv6 flows (director.conn_table.ipv6_size${dflt}) in ${cpus} per-CPU LRU list(s): about ${fmt(per)} IPv6 flows per CPU before the oldest are evicted${queues}`;
   if (per < MIN_FLOWS_PER_CPU) {
-    return warning(n, finding, `raise director.conn_table.size in the topology (\`xlvs validate\` prints the kernel memory it takes; a restart applies it), or boot with fewer possible CPUs (possible_cpus=)`);
+    return warning(n, finding, `raise director.conn_table.ipv6_size in the topology (\`xlvs validate\` prints the kernel memory it takes; a restart applies it), or boot with fewer possible CPUs (possible_cpus=)`);
   }
   return ok(n, finding);
 }

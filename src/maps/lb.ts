@@ -178,6 +178,23 @@ export function newSlotIndex(key: Buffer, n: number): number {
   return 2 * Number((BigInt(h) * BigInt(n >>> 1)) >> 32n);
 }
 
+/** lb_conns's value: a 64-byte line of two confirmed IPv4 flows; key.proto 0 = a free entry. */
+export interface Conn4Entry { k: Conn4Key; v: ConnValue }
+export const conn4Entry = defineStruct<Conn4Entry>({
+  cName: 'conn4_entry', size: 32, fields: [
+    { name: 'k', offset: 0, type: { struct: conn4Key } },
+    { name: 'v', offset: 16, type: { struct: connValue } },
+  ],
+});
+
+/** The two lines a confirmed IPv4 flow may sit in (conn4_hash, conn4_line1, conn4_line2 of bpf/include/lb_shared.h) in a table of `n` lines. */
+export function conn4Lines(key: Buffer, n: number): [number, number] {
+  const w = (i: number) => key.readUInt32LE(4 * i);
+  const h = fmix32(fmix32(Math.imul(w(0), 0x9e3779b1) + w(2)) ^ w(1) ^ Math.imul(w(3), 0x27d4eb2f));
+  const range = (x: number) => Number((BigInt(x >>> 0) * BigInt(n)) >> 32n);
+  return [range(h), range(fmix32(h ^ 0x5bd1e995))];
+}
+
 /** lb_nat_rev's value: the forward flow (client -> VIP) a reply belongs to. */
 export interface NatRev { orig: FlowKey; realId: number; vipId: number }
 export const natRev = defineStruct<NatRev>({
@@ -225,13 +242,14 @@ export const realLoadFix = defineStruct<RealLoadFix>({
   ],
 });
 
-export interface LbFlowStats { unconfirmed: bigint; confirmed: bigint; reused: bigint; expired: bigint }
+export interface LbFlowStats { unconfirmed: bigint; confirmed: bigint; reused: bigint; expired: bigint; displaced: bigint }
 export const lbFlowStats = defineStruct<LbFlowStats>({
-  cName: 'lb_flow_stats', size: 32, fields: [
+  cName: 'lb_flow_stats', size: 40, fields: [
     { name: 'unconfirmed', offset: 0, type: 'u64' },
     { name: 'confirmed', offset: 8, type: 'u64' },
     { name: 'reused', offset: 16, type: 'u64' },
     { name: 'expired', offset: 24, type: 'u64' },
+    { name: 'displaced', offset: 32, type: 'u64' },
   ],
 });
 

@@ -223,6 +223,7 @@ export function registerScrapeMetrics(registry: Registry, src: ScrapeSources): v
   fam('xlvs_flows_unconfirmed_total', 'New flows entered in the unconfirmed table (lb_new): a SYN, a UDP flow\'s first packet, a mid-stream pickup. A SYN flood shows as this growing while xlvs_flows_confirmed_total does not.', 'counter', flows((f) => f.unconfirmed));
   fam('xlvs_flows_confirmed_total', 'Flows confirmed by a second packet (the handshake\'s ACK) and moved to lb_conns / lb_conns6; a flood cannot evict these.', 'counter', flows((f) => f.confirmed));
   fam('xlvs_flows_reused_total', 'SYNs on a connection the client was closing (FIN_WAIT, TIME_WAIT, CLOSE): a new connection on a reused port, scheduled afresh.', 'counter', flows((f) => f.reused));
+  fam('xlvs_flows_displaced_total', 'Confirmed IPv4 flows that lost their entry to a new flow because both of the new flow\'s lines in lb_conns were full of live entries (the least recently active of four goes). Above zero means director.conn_table.size is too small for the flows held.', 'counter', flows((f) => f.displaced ?? 0));
   fam('xlvs_flows_expired_total', 'Non-SYN TCP segments on an expired connection, passed to the kernel (which resets them; verdict reason conn_expired), as IPVS does.', 'counter', flows((f) => f.expired));
   fam('xlvs_conntrack_census_age_seconds', 'Seconds since the connection census the connection gauges come from finished (absent before the first).', 'gauge', () => {
     const at = snap().census?.at;

@@ -1,6 +1,7 @@
 // A scratch data plane for the connection-table tests: three VIPs, reals 1–3 on the first, 4 on
 // the second and 5 on the IPv6 one, pinned under a directory unique to the test file and process;
 // flows are filled with real packets through the lb program (bench/lib/fill-flows.ts).
+import { SMALL_TEST_TABLES } from '../lib/fixtures';
 import * as fs from 'node:fs';
 import { Dataplane, FlowTableSizes } from '../../src/dataplane/dataplane';
 import { ensureBpffs } from '../../src/loader';
@@ -17,7 +18,7 @@ export const realAddr = (id: number) => (id === 5 ? '2001:db8:3::5' : `10.3.0.${
 export function scratch(name: string, tables?: FlowTableSizes): { dp: Dataplane; pinDir: string; destroy(): void } {
   ensureBpffs('/sys/fs/bpf');
   const pinDir = `/sys/fs/bpf/xlvs-test-conns-${name}-${process.pid}`;
-  const dp = Dataplane.create({ pinDir, mac: DIR_MAC, tunSource4: '198.51.100.1', mtu: 1500, tables });
+  const dp = Dataplane.create({ pinDir, mac: DIR_MAC, tunSource4: '198.51.100.1', mtu: 1500, tables: tables ?? SMALL_TEST_TABLES });
   try {
     dp.vips.upsert({ address: VIP1, port: 80, protocol: 'tcp', method: 'dr' });
     dp.vips.upsert({ address: VIP2, port: 443, protocol: 'tcp', method: 'dr' });

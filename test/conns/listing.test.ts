@@ -172,7 +172,7 @@ describe('the event loop while a large table is censused and listed', needsBpf()
   const sockPath = path.join(dir, 'control.sock');
 
   before(async () => {
-    s = scratch('gap');
+    s = scratch('gap', { conns: 400_000 }); // a line per flow of the size: 200,000 held with room
     s.dp.flows.tickClock();
     fillFlows({ prog: s.dp.program, dirMac: DIR_MAC, vip: VIP1, vipPort: 80, count: FLOWS, srcBase: '100.64.0.0', cpus: [0] });
     table = new ConnTable({ pinDir: s.pinDir, intervalMs: 0 });

@@ -11,7 +11,7 @@ import * as assert from 'node:assert/strict';
 import { pinThreadToCpu } from '../../src/loader';
 import { Dataplane } from '../../src/dataplane/dataplane';
 import { eth, PacketBuilder } from '../lib/packet';
-import { checkFixture, FixtureContext, FixtureRow, Verdict } from '../lib/fixtures';
+import { checkFixture, FixtureContext, FixtureRow, Verdict, SMALL_TEST_TABLES } from '../lib/fixtures';
 import { needsBpf } from '../lib/env';
 
 const DIR_MAC = '02:00:00:00:00:fe';
@@ -44,7 +44,7 @@ let dp: Dataplane | undefined;
 /** Creates the data plane (pinned under PIN_DIR) with the VIPs and their reals. */
 function loadLb(): void {
   pinThreadToCpu(0); // per-CPU maps follow the calling thread (docs/lab-notes.md)
-  dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1' });
+  dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: '10.1.0.1', tunSource6: 'fd00:1::1', tables: SMALL_TEST_TABLES });
   for (const v of VIPS) {
     dp.vips.upsert({ address: v.address, port: v.port, protocol: v.protocol, method: 'dr', tableSize: TABLE_SIZE });
     dp.reals.set({ address: v.address, port: v.port, protocol: v.protocol }, [1, 2].map((k) => ({

@@ -4,6 +4,7 @@
 // VIP:80 must be answered through the director: with NAT the server sees the client's address,
 // with full-NAT the pool's. Real kernels check every checksum on the way, and the reply crosses
 // from the inside to the outside interface by XDP_REDIRECT (lb_tx_ports).
+import { SMALL_TEST_TABLES } from '../lib/fixtures';
 import { describe, test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Dataplane } from '../../src/dataplane/dataplane';
@@ -54,7 +55,7 @@ describe('NAT on a packet path (veth, generic XDP)', needsBpf(), () => {
     lab.spawn(real, [process.execPath, '-e', SERVER]);
 
     leave = enterNetns(dir);
-    dp = Dataplane.create({ pinDir, mac: macOf(dir, 'out0') });
+    dp = Dataplane.create({ pinDir, mac: macOf(dir, 'out0'), tables: SMALL_TEST_TABLES });
     dp.vips.upsert({ address: '10.0.0.10', port: 80, protocol: 'tcp', method: 'nat' });
     dp.reals.set('10.0.0.10:80/tcp', [{ id: 1, address: REAL, mac: '00:00:00:00:00:00', port: 8080, weight: 1, state: 'up' }]);
     dp.vips.upsert({ address: '10.0.0.20', port: 80, protocol: 'tcp', method: 'fullnat', snatPool: { addresses: [POOL] } });

@@ -11,7 +11,7 @@ import { pinThreadToCpu } from '../../src/loader';
 import { Dataplane } from '../../src/dataplane/dataplane';
 import { eth, ip6 } from '../lib/packet';
 import { parsePacket, layer } from '../lib/packet-parse';
-import { XDP, verdictName } from '../lib/fixtures';
+import { XDP, verdictName, SMALL_TEST_TABLES } from '../lib/fixtures';
 import { needsBpf } from '../lib/env';
 
 const N = 100_000;
@@ -58,7 +58,7 @@ let dp: Dataplane | undefined;
 before(() => {
   if (needsBpf().skip) return;
   pinThreadToCpu(0); // per-CPU conn table and counters follow the thread (docs/lab-notes.md)
-  dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: TUN4, tunSource6: TUN6 });
+  dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIR_MAC, tunSource4: TUN4, tunSource6: TUN6, tables: SMALL_TEST_TABLES });
   for (const v of VIPS) {
     dp.vips.upsert({ address: v.address, port: v.port, protocol: v.protocol, method: v.method, tableSize: TABLE_SIZE });
     dp.reals.set(v, v.reals.map((r) => ({ ...r, weight: 1, state: 'up' as const })));

@@ -2,6 +2,7 @@
 // real's own port and the full-NAT pool; a NAT real needs no MAC (the kernel's routes give its
 // next hop), where a DR real without one is down; the reconciler's data-plane port writes the
 // method, ports and pool, and reads them back when a restarted daemon adopts the pins.
+import { SMALL_TEST_TABLES } from '../lib/fixtures';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadTopology } from '../../src/config/load';
@@ -45,7 +46,7 @@ test('full-NAT: the pool is part of the VIP (a change of pool is a change of the
 test('the data-plane port writes method, real ports and pool, and adoption reads them back', needsBpf(), () => {
   pinThreadToCpu(0);
   const pinDir = `/sys/fs/bpf/xlvs-test-natdesired-${process.pid}`;
-  const dp = Dataplane.create({ pinDir, mac: '02:00:00:00:00:01' });
+  const dp = Dataplane.create({ pinDir, mac: '02:00:00:00:00:01', tables: SMALL_TEST_TABLES });
   try {
     const port = new DataplanePortAdapter(dp);
     const svc = desiredService({ ...base, method: 'fullnat', snatPool: ['10.1.0.100', '10.1.0.101'] } as ServiceModel, undefined, noMac);

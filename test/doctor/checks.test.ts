@@ -264,22 +264,23 @@ test('clocksource: tsc and kvm-clock are fine; hpet warns and names the better o
   assert.match(w.fix, /echo tsc > \/sys\/devices\/system\/clocksource\/clocksource0\/current_clocksource/);
 });
 
-test('conn-table: flows per CPU from 1,048,576 entries; few RX queues noted; very many CPUs warn', () => {
+test('conn-table: IPv4 flows shared, IPv6 flows per CPU from 262,144 entries; few RX queues noted; very many CPUs warn', () => {
   const r = checkConnTable(view(), null);
   assert.equal(r.status, 'ok');
-  assert.match(r.finding, /1,048,576 flows \(director\.conn_table\.size, the default\) in 4 per-CPU LRU list\(s\): about 262,144 flows per CPU/);
+  assert.match(r.finding, /1,048,576 IPv4 flows \(director\.conn_table\.size, the default\), shared by every CPU/);
+  assert.match(r.finding, /262,144 IPv6 flows \(director\.conn_table\.ipv6_size, the default\) in 4 per-CPU LRU list\(s\): about 65,536 IPv6 flows per CPU/);
   assert.doesNotMatch(r.finding, /RX queue/);
   const f = healthy();
   f.dirs['/sys/class/net/eth0/queues'] = ['rx-0', 'tx-0'];
-  assert.match(checkConnTable(view(f), null).finding, /eth0 has 1 RX queue\(s\).*about 262,144 flows\)/);
+  assert.match(checkConnTable(view(f), null).finding, /eth0 has 1 RX queue\(s\).*about 65,536 flows\)/);
   const many = checkConnTable(view({ ...healthy(), kernel: { possibleCpus: () => 128 } }), null);
   assert.equal(many.status, 'warning');
-  assert.match(many.finding, /about 8,192 flows per CPU/);
-  assert.match(many.fix, /director\.conn_table\.size/);
+  assert.match(many.finding, /about 2,048 IPv6 flows per CPU/);
+  assert.match(many.fix, /director\.conn_table\.ipv6_size/);
   // With a topology, its own table size counts.
   const t = topo();
-  t.director.connTable.size = 4 * 65536;
-  assert.match(checkConnTable(view(), t).finding, /262,144 flows \(director\.conn_table\.size\) in 4 per-CPU LRU list\(s\): about 65,536 flows per CPU/);
+  t.director.connTable.ipv6Size = 4 * 16384;
+  assert.match(checkConnTable(view(), t).finding, /65,536 IPv6 flows \(director\.conn_table\.ipv6_size\) in 4 per-CPU LRU list\(s\): about 16,384 IPv6 flows per CPU/);
 });
 
 test('real-arp: names the DR reals and the command to run on each', () => {

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { needsBpf } from '../lib/env';
 import { eth } from '../lib/packet';
-import { XDP } from '../lib/fixtures';
+import { XDP, SMALL_TEST_TABLES } from '../lib/fixtures';
 import { Netlab } from '../../src/lab/netns';
 import { pinThreadToCpu } from '../../src/loader';
 import { Dataplane } from '../../src/dataplane/dataplane';
@@ -205,7 +205,7 @@ describe('health transitions reach the data plane', needsBpf(), () => {
     checker = new LineProc(lab.spawn(chk, [process.execPath, '-e', runnerJs(path.join(__dirname, '..', '..', 'src', 'health', 'checks.js'))], stdio), 'checker');
     for (const a of [...TCP_REALS, ...QUORUM_REALS, ...INHIBIT_REALS]) assert.equal(await servers.call({ op: 'start', address: a, port: 80 }), 'ok');
 
-    dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIRECTOR_MAC, mtu: 1500 });
+    dp = Dataplane.create({ pinDir: PIN_DIR, mac: DIRECTOR_MAC, mtu: 1500, tables: SMALL_TEST_TABLES });
     director = new Director(dp, topo, { health: (s, r) => health.find(s, r) });
     for (const svc of topo.services) for (const r of svc.reals) director.setMac(r.address, r.mac ?? macOf(r.address));
     if (topo.services[2].sorryServer) director.setMac(SORRY, macOf(SORRY));

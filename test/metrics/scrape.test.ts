@@ -26,7 +26,7 @@ function snapshot(): StatusSnapshot {
     reasons: { tx_dr: 30n, not_vip: 7n },
     connections: 3, threads: [],
     connTables: { confirmed: 2, unconfirmed: 1, expired: 4 },
-    flows: { unconfirmed: 9, confirmed: 5, reused: 1, expired: 2 },
+    flows: { unconfirmed: 9, confirmed: 5, reused: 1, expired: 2, displaced: 3 },
     census: { at: Date.now() - 2000, ageMs: 2000, walkMs: 12.5 },
     events: [{ at: Date.now(), kind: 'health', message: '10.0.1.2:80 down: connection refused' }],
   };
@@ -78,6 +78,7 @@ test('serves /metrics with values from the snapshot at scrape time', async () =>
   line('xlvs_flows_confirmed_total 5');
   line('xlvs_flows_reused_total 1');
   line('xlvs_flows_expired_total 2');
+  line('xlvs_flows_displaced_total 3');
   line('xlvs_conntrack_census_duration_seconds 0.0125');
   const age = Number(/^xlvs_conntrack_census_age_seconds (\S+)$/m.exec(m.body)?.[1]);
   assert.ok(age >= 2 && age < 5, `census age ${age}`);

@@ -1,6 +1,7 @@
 // The reconciler on real maps: only the VIP whose reals changed gets a new Maglev table (its
 // inner map id changes, the others' stay), VIPs and reals come and go, and a failure mid-apply
 // leaves the previous state in force — checked by sending packets through the program.
+import { SMALL_TEST_TABLES } from '../lib/fixtures';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -38,7 +39,7 @@ describe('reconciler on real maps', needsBpf(), () => {
 
   before(() => {
     pinThreadToCpu(0);
-    dp = Dataplane.create({ pinDir, mac: DIR_MAC, tunSource4: '192.0.2.1' });
+    dp = Dataplane.create({ pinDir, mac: DIR_MAC, tunSource4: '192.0.2.1', tables: SMALL_TEST_TABLES });
     maglev = BpfMap.openPinned(path.join(pinDir, 'lb_maglev'));
     conns = BpfMap.openPinned(path.join(pinDir, 'lb_conns'));
     port = new DataplanePortAdapter(dp);
