@@ -107,7 +107,15 @@ export function slotEntries(l: SlotLayout, keySize: number, values: Buffer, coun
   return { keys, values: out, count: n };
 }
 
-/** A flow table's entries in chunks of at most `chunk` (BPF_MAP_LOOKUP_BATCH), as keys and values. */
+/**
+ * A flow table's entries in chunks of at most `chunk` values, as keys and values: the hash
+ * through BPF_MAP_LOOKUP_BATCH, the arrays through their mapping (BpfMap.mmappedChunks: the
+ * batch call copies an array element by element, about a second for a default lb_conns).
+ */
 export function* flowChunks(m: BpfMap, t: FlowTable, chunk: number): Generator<{ keys: Buffer; values: Buffer; count: number }> {
-  for (const c of m.lookupBatchChunks(chunk)) yield t.slots ? slotEntries(t.slots, t.key.size, c.values, c.count) : c;
+  if (!t.slots) {
+    yield* m.lookupBatchChunks(chunk);
+    return;
+  }
+  for (const c of m.mmappedChunks(chunk)) yield slotEntries(t.slots, t.key.size, c.values, c.count);
 }

@@ -96,7 +96,7 @@ export class Flows {
     };
     // The arrays are read whole; only their occupied entries (a non-zero protocol or family
     // byte, checked in place) are decoded: a default lb_conns is 2M entries, mostly free.
-    for (const c of this.ix.maps.lb_conns.lookupBatchChunks(65536)) {
+    for (const c of this.ix.maps.lb_conns.mmappedChunks()) {
       for (let i = 0; i < 2 * c.count; i++) {
         if (c.values[32 * i + 12] === 0) continue;
         const e = conn4EntryCodec.decode(c.values.subarray(32 * i, 32 * i + 32));
@@ -104,7 +104,7 @@ export class Flows {
       }
     }
     for (const [k, v] of this.ix.maps.lb_conns6.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), true);
-    for (const c of this.ix.maps.lb_new.lookupBatchChunks(65536)) {
+    for (const c of this.ix.maps.lb_new.mmappedChunks()) {
       for (let i = 0; i < c.count; i++) {
         if (c.values[i * newSlotCodec.size + 37] === 0) continue; // key.family
         const slot = newSlotCodec.decode(c.values.subarray(i * newSlotCodec.size, (i + 1) * newSlotCodec.size));

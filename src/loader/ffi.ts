@@ -35,6 +35,7 @@ export const bpf = {
   map_fd: f(libbpf, 'int bpf_map__fd(bpf_map *map)'),
   map_type: f(libbpf, 'int bpf_map__type(bpf_map *map)'),
   map_key_size: f(libbpf, 'uint32_t bpf_map__key_size(bpf_map *map)'),
+  map_flags: f(libbpf, 'uint32_t bpf_map__map_flags(bpf_map *map)'),
   map_value_size: f(libbpf, 'uint32_t bpf_map__value_size(bpf_map *map)'),
   map_max_entries: f(libbpf, 'uint32_t bpf_map__max_entries(bpf_map *map)'),
   map_is_internal: f(libbpf, 'bool bpf_map__is_internal(bpf_map *map)'),

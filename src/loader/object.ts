@@ -186,7 +186,7 @@ export class BpfObject {
     const m = this.findMap(name);
     const map = new BpfMap({
       name, fd: bpf.map_fd(m) as number, type: bpf.map_type(m) as number, keySize: bpf.map_key_size(m) as number,
-      valueSize: bpf.map_value_size(m) as number, maxEntries: bpf.map_max_entries(m) as number,
+      valueSize: bpf.map_value_size(m) as number, maxEntries: bpf.map_max_entries(m) as number, flags: bpf.map_flags(m) as number,
     }, false);
     this.handed.push(map);
     return map;

@@ -37,3 +37,25 @@ test('writeAllMmapped refuses an image of the wrong size and a map that is not m
     plain.close();
   }
 });
+
+test('mmappedChunks reads an mmapable array in chunks, as BPF_MAP_LOOKUP_BATCH does, and stays valid after', needsBpf(), () => {
+  const n = 5000;
+  const m = BpfMap.create({ type: 'ARRAY', name: 'mmap_test4', keySize: 4, valueSize: 64, maxEntries: n, flags: LB.F_MMAPABLE });
+  const plain = BpfMap.create({ type: 'ARRAY', name: 'mmap_test5', keySize: 4, valueSize: 4, maxEntries: 10 });
+  try {
+    for (const i of [0, 1, 999, 1000, 4999]) { const v = Buffer.alloc(64, i & 0xff); v.writeUInt32LE(i, 0); m.update(u32(i), v); }
+    const chunks = [...m.mmappedChunks(1000)];
+    assert.deepEqual(chunks.map((c) => c.count), [1000, 1000, 1000, 1000, 1000]);
+    const all = Buffer.concat(chunks.map((c) => c.values)); // read after the mapping is gone
+    assert.deepEqual(all, Buffer.concat([...m.lookupBatchChunks(1000)].map((c) => c.values)));
+    assert.equal(all.readUInt32LE(64 * 4999), 4999);
+    assert.equal(all[64 * 999 + 5], 999 & 0xff);
+    // A consumer that stops early unmaps (the generator's finally) and can read again.
+    for (const c of m.mmappedChunks(100)) { assert.equal(c.count, 100); break; }
+    assert.equal([...m.mmappedChunks()].length, 1);
+    assert.throws(() => [...plain.mmappedChunks()], /needs an ARRAY created with BPF_F_MMAPABLE/);
+  } finally {
+    m.close();
+    plain.close();
+  }
+});
