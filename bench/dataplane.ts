@@ -6,8 +6,8 @@
 //    already rewrote, so a forwarder would see its own output;
 //  - the kernel-reported duration, never a wall clock around the FFI call (one koffi call costs
 //    microseconds, far more than the program);
-//  - the process is pinned to one CPU: the program runs on the caller's CPU and the connection
-//    table keeps per-CPU LRU lists;
+//  - the process is pinned to one CPU: the program runs on the caller's CPU, and its per-CPU
+//    counters (and the IPv6 table's per-CPU LRU lists) are that CPU's;
 //  - per-call overhead of the test-run machinery is measured on bench_pass (XDP_PASS, nothing
 //    else) in every run and subtracted to give the program's own cost ("net");
 //  - every case is measured in every run, interleaved, so drift hits all cases alike; the
@@ -264,9 +264,9 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
       dp.reals.set(`10.0.0.41:${manyRanges}/tcp`, REALS(50, '10.2.5'));
       const lb = () => dp.program;
 
-      // Tables at capacity: confirmed flows (SYN, ACK) fill lb_conns, SYNs fill lb_new. This
-      // CPU's share of each LRU table (max_entries / CPUs) is full, so every insert of the
-      // new-flow cases evicts, as on a busy director.
+      // Tables at capacity: confirmed flows (SYN, ACK) fill lb_conns to its configured size,
+      // SYNs fill lb_new's slots, so the new-flow cases find them full, as on a busy director
+      // (lb_new's inserts then take the older entry of a pair; bpf/include/conntrack.h).
       const fill = new FlowFrame('10.0.0.10', 80, 'S');
       const fillAck = new FlowFrame('10.0.0.10', 80, 'A');
       for (let n = 0; n < (SMALL_TABLES.conns ?? 0); n++) {
@@ -405,8 +405,8 @@ function runIn(opts: BenchOptions, natIf: { out: number; in: number }): BenchRes
     }, SMALL_TABLES);
 
     // 1,000,000 flows cycled: a fresh table, filled by the program itself (each flow's first
-    // two packets: the second confirms it into lb_conns). A CPU's LRU list holds about max_entries / CPUs (bpf/include/conntrack.h), so the
-    // fill is split over the CPUs to keep every flow; lookups are shared by all CPUs.
+    // two packets: the second confirms it into lb_conns, a line per flow of its size). The fill
+    // is split over the CPUs, as traffic would be; the tables are shared by all CPUs.
     const cycled = opts.noCycled ? null : withDataplane('cycled', opts.object, (dp) => {
       dp.vips.upsert({ address: '10.0.0.40', port: 80, protocol: 'tcp', method: 'dr' });
       dp.reals.set('10.0.0.40:80/tcp', REALS(40, '10.2.4'));

@@ -11,10 +11,11 @@
 // and source port 1024 + n mod 64512, to vip:vipPort. Two frames are rewritten in place between
 // calls (source address, port, IPv4 checksum): no allocation per flow.
 //
-// Each table keeps one LRU list per CPU (BPF_F_NO_COMMON_LRU) holding about max_entries / CPUs
-// entries before it evicts, and BPF_PROG_TEST_RUN runs on the calling thread's CPU. So the flows
-// are split evenly over `cpus` (default: every CPU this thread may use) and the thread is pinned
-// to one CPU for each share; its affinity is restored afterwards.
+// lb_conns6 keeps one LRU list per CPU (BPF_F_NO_COMMON_LRU) holding about max_entries / CPUs
+// entries before it evicts (lb_conns and lb_new are arrays shared by every CPU), and
+// BPF_PROG_TEST_RUN runs on the calling thread's CPU. So the flows are split evenly over `cpus`
+// (default: every CPU this thread may use) and the thread is pinned to one CPU for each share;
+// its affinity is restored afterwards.
 import { BpfProgram, pinThreadToCpu, setThreadCpus, threadCpus } from '../../src/loader';
 import { eth, internetChecksum } from '../../test/lib/packet';
 import * as net from 'node:net';
