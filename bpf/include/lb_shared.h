@@ -258,7 +258,7 @@ static inline __u32 lb_fmix32(__u32 h)
  * loses its slot only when two others of the same pair are newer. The first slot of the flow's
  * pair in a table of n slots (n / 2 pairs, the last slot of an odd n unused): the key's ten
  * 32-bit words mixed, then mapped onto [0, n / 2) by a multiply (any n, no division), times two.
- * The same in src/maps/lb.ts (newSlotPair). */
+ * The same in src/maps/lb.ts (newSlotIndex). */
 static inline __u32 new_slot_index(const struct flow_key *k, __u32 n)
 {
 	const __u32 *w = (const __u32 *)k;

@@ -2,13 +2,14 @@
 // whole walk, for tests: the daemon counts and lists connections off its main thread, src/conns),
 // the per-real connection counts and persistence templates.
 import {
-  CONN_STATES, LB, connValue as connValueCodec, conn4Entry as conn4EntryCodec, flowKey as flowKeyCodec, newSlot as newSlotCodec,
+  CONN_STATES, LB, connValue as connValueCodec, conn4Key as conn4KeyCodec, flowKey as flowKeyCodec,
   persistKey as persistKeyCodec, persistValue as persistValueCodec, realLoad as realLoadCodec,
   realLoadFix as realLoadFixCodec, lbFlowStats as lbFlowStatsCodec, LbFlowStats, ConnValue, lbConfig as lbConfigCodec,
 } from '../maps/lb';
 import { VipRef, formatAddr, AF4, AF6 } from './spec';
 import { parseAddr } from './addr';
 import { DataplaneIndex, u32 } from './state';
+import { FLOW_TABLES, CONN_VALUE_SIZE, flowChunks } from '../conns/tables';
 
 export interface Connection {
   protocol: 'tcp' | 'udp';
@@ -79,9 +80,9 @@ export class Flows {
 
   /**
    * Every flow entry of the three tables (client → VIP flow → real, state, expiry), persistence
-   * templates of unconfirmed flows left out; one get_next_key + lookup per entry on the calling
-   * thread: seconds for full tables. For tests only; the daemon counts and lists connections from
-   * a worker thread (src/conns), never with this.
+   * templates of unconfirmed flows left out; read whole on the calling thread (0.1 s for empty
+   * default tables, more as they fill). For tests only; the daemon counts and lists connections
+   * from a worker thread (src/conns), never with this.
    */
   connections(): Connection[] {
     const out: Connection[] = [];
@@ -94,21 +95,16 @@ export class Flows {
         ...(c.natAddr ? { snat: this.snatOf(c) } : {}),
       });
     };
-    // The arrays are read whole; only their occupied entries (a non-zero protocol or family
-    // byte, checked in place) are decoded: a default lb_conns is 2M entries, mostly free.
-    for (const c of this.ix.maps.lb_conns.mmappedChunks()) {
-      for (let i = 0; i < 2 * c.count; i++) {
-        if (c.values[32 * i + 12] === 0) continue;
-        const e = conn4EntryCodec.decode(c.values.subarray(32 * i, 32 * i + 32));
-        push({ ...e.k, src: Buffer.concat([e.k.src, Buffer.alloc(12)]), dst: Buffer.concat([e.k.dst, Buffer.alloc(12)]), family: AF4 }, e.v, true);
-      }
-    }
-    for (const [k, v] of this.ix.maps.lb_conns6.entries()) push(flowKeyCodec.decode(k), connValueCodec.decode(v), true);
-    for (const c of this.ix.maps.lb_new.mmappedChunks()) {
-      for (let i = 0; i < c.count; i++) {
-        if (c.values[i * newSlotCodec.size + 37] === 0) continue; // key.family
-        const slot = newSlotCodec.decode(c.values.subarray(i * newSlotCodec.size, (i + 1) * newSlotCodec.size));
-        push(slot.key, slot.val, false);
+    // The tables as the connection worker reads them (src/conns/tables.ts): the arrays through
+    // their mappings, only their occupied entries handed on.
+    for (const t of FLOW_TABLES) {
+      for (const c of flowChunks(this.ix.maps[t.map], t, 65536)) {
+        for (let i = 0; i < c.count; i++) {
+          const k = c.keys.subarray(i * t.key.size, (i + 1) * t.key.size);
+          const f = t.key.family === null ? { ...conn4KeyCodec.decode(k), family: AF4 } : flowKeyCodec.decode(k);
+          const v = connValueCodec.decode(c.values.subarray(i * CONN_VALUE_SIZE, (i + 1) * CONN_VALUE_SIZE));
+          push({ ...f, src: Buffer.concat([f.src, Buffer.alloc(16 - f.src.length)]), dst: Buffer.concat([f.dst, Buffer.alloc(16 - f.dst.length)]) }, v, t.confirmed);
+        }
       }
     }
     return out;

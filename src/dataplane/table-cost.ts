@@ -34,12 +34,9 @@ export const TABLE_LAYOUT = {
   nat: { key: flowKey.size, value: natRev.size },
 } as const;
 
-/** The tables that are ARRAYs, with how many of their values a configured entry gets (lb_conns:
- * a 64-byte line of two entries per flow, conn4LinesFor; lb_new: a slot per entry). */
-export const SLOT_TABLES: Partial<Record<keyof typeof TABLE_LAYOUT, { per: number }>> = {
-  conn4: { per: 1 },
-  unconfirmed: { per: 1 },
-};
+/** The tables that are ARRAYs with a value per configured entry (lb_conns: a 64-byte line of two
+ * entries per flow, conn4LinesFor; lb_new: a slot per flow); the others are LRU hashes. */
+export const ARRAY_TABLES: ReadonlySet<keyof typeof TABLE_LAYOUT> = new Set(['conn4', 'unconfirmed']);
 
 export type TableName = keyof typeof TABLE_LAYOUT;
 
@@ -90,12 +87,12 @@ export function tableCosts(sizes: TableSizes): TableCost[] {
     ['nat', 'NAT reverse entries', 'director.conn_table.nat_size', sizes.connTable.natSize],
   ];
   return rows.map(([name, label, field, entries]) => {
-    const slots = SLOT_TABLES[name];
-    const bytes = slots
-      ? mmapArrayBytes(Math.ceil(entries / slots.per), TABLE_LAYOUT[name].value)
+    const array = ARRAY_TABLES.has(name);
+    const bytes = array
+      ? mmapArrayBytes(entries, TABLE_LAYOUT[name].value)
       : hashMapBytes(entries, TABLE_LAYOUT[name].key, TABLE_LAYOUT[name].value);
-    // An array's page-aligned header and tail are not per entry: its entry costs its share of a value.
-    const bytesPerEntry = slots ? roundUp(TABLE_LAYOUT[name].value, 8) / slots.per : bytes / entries;
+    // An array's page-aligned header and tail are not per entry: its entry costs its value.
+    const bytesPerEntry = array ? roundUp(TABLE_LAYOUT[name].value, 8) : bytes / entries;
     return { name, label, field, entries, bytesPerEntry, bytes };
   });
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { needsCommand } from '../lib/env';
-import { hashMapBytes, mmapArrayBytes, SLOT_TABLES, TABLE_LAYOUT, type TableName } from '../../src/dataplane/table-cost';
+import { ARRAY_TABLES, hashMapBytes, mmapArrayBytes, TABLE_LAYOUT, type TableName } from '../../src/dataplane/table-cost';
 
 const pinDir = `/sys/fs/bpf/xlvs-test-table-cost-${process.pid}`;
 
@@ -33,7 +33,7 @@ test('each table\'s memory as the formula says, within 1 KiB of what the kernel 
     const { key, value } = TABLE_LAYOUT[name];
     for (const entries of [4096, 65537]) {
       const pin = `${pinDir}/${name}-${entries}`;
-      const slots = SLOT_TABLES[name] !== undefined;
+      const slots = ARRAY_TABLES.has(name);
       execFileSync('bpftool', ['map', 'create', pin, 'type', slots ? 'array' : 'lru_hash', 'key', String(key), 'value', String(value), 'entries', String(entries), 'name', `xlvs_tc_${name}`.slice(0, 15),
         ...(slots ? ['flags', String(1 << 10)] : [])]); // BPF_F_MMAPABLE
       try {
