@@ -374,6 +374,8 @@ static __attribute__((noinline)) void conn4_store(const struct conn4_key *k,
 
 	if (!a || !b)
 		return;
+	/* The four entries are looked at here rather than through conn4_find(): the program failed
+	 * to verify when this wrote through that function's result (tried). */
 	if (conn4_holds(&a->e[0], k))
 		e = &a->e[0];
 	else if (conn4_holds(&a->e[1], k))

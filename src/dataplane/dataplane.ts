@@ -87,14 +87,10 @@ function sizeTables(obj: BpfObject, t: FlowTableSizes | undefined): void {
     if (!Number.isInteger(n) || n < MIN_TABLE_ENTRIES || n > MAX_TABLE_ENTRIES) {
       throw new XlvsError(ErrorCodes.DATAPLANE_SPEC, `tables.${k}: ${n} is not an integer ${MIN_TABLE_ENTRIES}..${MAX_TABLE_ENTRIES}`);
     }
-    obj.setMaxEntries(TABLE_MAPS[k], k === 'conns' ? conn4LinesFor(n) : n);
+    // lb_conns gets a line (struct conn4_line, two entries) per flow of its size, so it holds
+    // that many flows at half its entries (bpf/include/conntrack.h says why).
+    obj.setMaxEntries(TABLE_MAPS[k], n);
   }
-}
-
-/** lb_conns's max_entries for `n` flows: a line (struct conn4_line, two entries) per flow, so
- * the table holds `n` flows at half its entries (bpf/include/conntrack.h says why). */
-export function conn4LinesFor(n: number): number {
-  return n;
 }
 
 /** Codec sizes every map must have (a pinned map of another layout is refused at adopt). */

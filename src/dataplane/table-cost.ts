@@ -35,7 +35,7 @@ export const TABLE_LAYOUT = {
 } as const;
 
 /** The tables that are ARRAYs with a value per configured entry (lb_conns: a 64-byte line of two
- * entries per flow, conn4LinesFor; lb_new: a slot per flow); the others are LRU hashes. */
+ * entries per flow; lb_new: a slot per flow); the others are LRU hashes. */
 export const ARRAY_TABLES: ReadonlySet<keyof typeof TABLE_LAYOUT> = new Set(['conn4', 'unconfirmed']);
 
 export type TableName = keyof typeof TABLE_LAYOUT;
